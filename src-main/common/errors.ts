@@ -1,0 +1,69 @@
+/**
+ * Named errors. Every error a user can cause (a bad file, a bad config) is a TopiaryError with a
+ * message that says which file or field and what was expected. Front doors map `exitCode`:
+ * 2 = bad usage or bad input, 1 = the work itself failed.
+ */
+export class TopiaryError extends Error {
+  /** Exit code for the CLI: 2 bad input/usage, 1 the work failed. */
+  readonly exitCode: 1 | 2 = 1;
+  /** The file the problem is in, when there is one. */
+  readonly file?: string;
+
+  constructor(message: string, options?: { file?: string; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    if (options?.file !== undefined) this.file = options.file;
+  }
+}
+
+/** A config or argument is invalid: `ConfigError: sparsity must be in [0, 1), got 1.2`. */
+export class ConfigError extends TopiaryError {
+  override readonly exitCode = 2 as const;
+}
+
+/** A model file or folder cannot be read as a model (malformed JSON, missing shard, ...). */
+export class ModelFormatError extends TopiaryError {
+  override readonly exitCode = 2 as const;
+}
+
+/** A dataset file cannot be read (wrong magic number, truncated, labels out of range, ...). */
+export class DatasetFormatError extends TopiaryError {
+  override readonly exitCode = 2 as const;
+}
+
+/** A layer or op that an operation cannot handle; names the layer and why. */
+export class UnsupportedLayerError extends TopiaryError {
+  override readonly exitCode = 2 as const;
+}
+
+/** Work was cancelled by the user. */
+export class CancelledError extends TopiaryError {
+  constructor(message = 'cancelled') {
+    super(message);
+  }
+}
+
+/** An exported artifact failed verification against a real runtime. */
+export class VerificationError extends TopiaryError {}
+
+/** Prefix a message with the file it concerns, the way every reader reports problems. */
+export function inFile(file: string, problem: string): string {
+  return `${file}: ${problem}`;
+}
+
+/** Serializable form of an error, for crossing worker and IPC boundaries. */
+export interface ErrorInfo {
+  name: string;
+  message: string;
+  stack?: string;
+  file?: string;
+  exitCode?: 1 | 2;
+}
+
+export function toErrorInfo(err: unknown): ErrorInfo {
+  if (err instanceof TopiaryError) {
+    return { name: err.name, message: err.message, stack: err.stack, file: err.file, exitCode: err.exitCode };
+  }
+  if (err instanceof Error) return { name: err.name, message: err.message, stack: err.stack };
+  return { name: 'Error', message: String(err) };
+}

@@ -1,9 +1,13 @@
 /**
  * Compute backend selection: tfjs-node-gpu -> tfjs-node -> wasm -> cpu, first that loads wins.
  * `TOPIARY_BACKEND` (or the `force` option) picks one; forcing a backend that cannot load is an error.
+ * `TOPIARY_WASM_THREADS=N` (or `wasmThreads`) opts in to the multi-threaded wasm build in Node.
  */
 import * as tf from '@tensorflow/tfjs';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, TopiaryError } from '../common/errors';
 
@@ -21,8 +25,11 @@ export interface BackendInfo {
   package: string;
   version: string;
   tfjsVersion: string;
+  /** Compute threads (wasm: XNNPACK's thread pool size; 1 unless wasm threads were enabled). */
   threads?: number;
   simd?: boolean;
+  /** Things worth knowing about this choice (e.g. why wasm threads were not enabled). */
+  notes?: string[];
   /** Why the backends before it were skipped. */
   skipped: { name: BackendChoice; reason: string }[];
 }
@@ -44,7 +51,76 @@ function packageVersion(pkg: string): string {
   }
 }
 
-async function tryLoad(name: BackendChoice): Promise<{ tfjsName: string; threads?: number; simd?: boolean }> {
+const WASM_PKG = '@tensorflow/tfjs-backend-wasm';
+/** The line of the pthread worker that loads the main script from a Blob (see enableWasmThreads). */
+const WORKER_BLOB_IMPORT =
+  'var objectUrl=URL.createObjectURL(e.data.urlOrBlob);importScripts(objectUrl);URL.revokeObjectURL(objectUrl)';
+
+/**
+ * Makes tfjs-backend-wasm's threaded build start in Node, which it refuses by default
+ * (WASM_HAS_MULTITHREAD_SUPPORT is hard-wired to false under Node, tfjs issue #3830). Three things
+ * stand in the way, each worked around for the duration of the backend's initialization only:
+ *  1. tfjs hands Emscripten the pthread worker as a `blob:` URL, which worker_threads cannot load:
+ *     we write the worker script to a file and make URL.createObjectURL return its path.
+ *  2. The worker then imports the main script from a Blob (again unreadable in Node): the written
+ *     worker imports the package's own wasm-out/tfjs-backend-wasm-threaded-simd.js instead.
+ *  3. The C++ side caps the pool at navigator.hardwareConcurrency / 2, which Emscripten reads in
+ *     Node as os.cpus().length / 2 (so 1 on a 2-vCPU box): os.cpus reports 2 × the requested count.
+ * Returns a function that undoes the global patches; call it once the backend has initialized.
+ */
+function enableWasmThreads(wasm: typeof import('@tensorflow/tfjs-backend-wasm'), threads: number): () => void {
+  const workerModule = require(`${WASM_PKG}/wasm-out/tfjs-backend-wasm-threaded-simd.worker.js`) as { wasmWorkerContents?: string };
+  const source = workerModule.wasmWorkerContents;
+  if (typeof source !== 'string' || !source.includes(WORKER_BLOB_IMPORT)) {
+    throw new Error(`${WASM_PKG} ${packageVersion(WASM_PKG)}: unrecognized pthread worker script`);
+  }
+  const mainScript = require.resolve(`${WASM_PKG}/wasm-out/tfjs-backend-wasm-threaded-simd.js`);
+  // The contents come from a template literal whose "\n" escapes are now real newlines inside
+  // string literals; tfjs re-escapes them the same way before making its Blob.
+  const patched = source.replace(/\n/g, '\\n').replace(WORKER_BLOB_IMPORT, `importScripts(${JSON.stringify(mainScript)})`);
+  const digest = createHash('sha256').update(patched).digest('hex').slice(0, 16);
+  const workerFile = path.join(os.tmpdir(), `topiary-tfjs-wasm-worker-${digest}.cjs`);
+  if (!fs.existsSync(workerFile)) {
+    const partial = `${workerFile}.${process.pid}.tmp`;
+    fs.writeFileSync(partial, patched);
+    fs.renameSync(partial, workerFile);
+  }
+  const createObjectURL = URL.createObjectURL;
+  const cpus = os.cpus;
+  URL.createObjectURL = (obj: Blob) => (obj instanceof Blob && obj.type === 'application/javascript' ? workerFile : createObjectURL(obj));
+  os.cpus = () => {
+    const real = cpus();
+    return Array.from({ length: 2 * threads }, (_, i) => real[i % real.length]);
+  };
+  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
+  wasm.setThreadsCount(threads);
+  return () => {
+    URL.createObjectURL = createObjectURL;
+    os.cpus = cpus;
+  };
+}
+
+/** Idle pthread workers must not keep a CLI process alive (Emscripten ref()s them in Node). */
+function unrefWasmWorkers(): void {
+  const pthreads = (tf.findBackend('wasm') as unknown as { wasm?: { PThread?: { runningWorkers?: unknown[]; unusedWorkers?: unknown[] } } })
+    ?.wasm?.PThread;
+  for (const worker of [...(pthreads?.runningWorkers ?? []), ...(pthreads?.unusedWorkers ?? [])]) {
+    (worker as { unref?: () => void }).unref?.();
+  }
+}
+
+function requestedWasmThreads(option: number | undefined): number {
+  const raw = option ?? (process.env.TOPIARY_WASM_THREADS ? Number(process.env.TOPIARY_WASM_THREADS) : 1);
+  // tfjs-backend-wasm pre-creates 8 pthread workers; the pool can use no more.
+  if (!Number.isInteger(raw) || raw < 1 || raw > 8) {
+    throw new ConfigError(`TOPIARY_WASM_THREADS must be an integer from 1 to 8, got "${option ?? process.env.TOPIARY_WASM_THREADS}"`);
+  }
+  return raw;
+}
+
+let wasmThreadsRequested = 1;
+
+async function tryLoad(name: BackendChoice): Promise<{ tfjsName: string; threads?: number; simd?: boolean; notes?: string[] }> {
   switch (name) {
     case 'tensorflow-gpu':
     case 'tensorflow': {
@@ -55,16 +131,36 @@ async function tryLoad(name: BackendChoice): Promise<{ tfjsName: string; threads
     }
     case 'wasm': {
       const wasm = await import('@tensorflow/tfjs-backend-wasm');
-      const dist = path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + path.sep;
-      wasm.setWasmPaths(dist);
+      const notes: string[] = [];
       const { registerWasmTrainingKernels } = await import('../engine/kernels/wasm-training');
       registerWasmTrainingKernels();
-      if (!(await tf.setBackend('wasm'))) throw new Error('backend "wasm" did not initialize');
-      await tf.ready();
+      // The wasm module is instantiated once per process, on the first setBackend('wasm').
+      const firstInit = !(tf.engine().registry as Record<string, unknown>).wasm;
+      let undo = (): void => {};
+      if (firstInit) {
+        wasm.setWasmPaths(path.join(path.dirname(require.resolve(`${WASM_PKG}/package.json`)), 'dist') + path.sep);
+        if (wasmThreadsRequested > 1) {
+          try {
+            undo = enableWasmThreads(wasm, wasmThreadsRequested);
+          } catch (err) {
+            notes.push(`wasm threads not enabled: ${err instanceof Error ? err.message : String(err)}`);
+          }
+        }
+      } else if (wasmThreadsRequested > 1 && wasm.getThreadsCount() !== wasmThreadsRequested) {
+        notes.push('wasm threads can only be chosen before the wasm backend first initializes');
+      }
+      try {
+        if (!(await tf.setBackend('wasm'))) throw new Error('backend "wasm" did not initialize');
+        await tf.ready();
+      } finally {
+        undo();
+      }
+      unrefWasmWorkers();
       return {
         tfjsName: 'wasm',
         threads: wasm.getThreadsCount(),
         simd: Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')),
+        ...(notes.length > 0 ? { notes } : {}),
       };
     }
     case 'cpu': {
@@ -74,20 +170,36 @@ async function tryLoad(name: BackendChoice): Promise<{ tfjsName: string; threads
   }
 }
 
-/**
- * Selects and initializes the compute backend once per process and returns what was chosen.
- * @example const info = await initBackend(); console.log(info.name, info.version)
- */
-export async function initBackend(options: { force?: string } = {}): Promise<BackendInfo> {
-  const forced = options.force ?? process.env.TOPIARY_BACKEND;
-  if (current && (!forced || forced === current.name)) return current;
-  let order: BackendChoice[] = [...BACKEND_NAMES];
-  if (forced) {
-    if (!(BACKEND_NAMES as readonly string[]).includes(forced)) {
-      throw new ConfigError(`TOPIARY_BACKEND must be one of ${BACKEND_NAMES.join(', ')}, got "${forced}"`);
-    }
-    order = [forced as BackendChoice];
+/** Reads the requested backend from the option or TOPIARY_BACKEND; undefined means "first that loads". */
+function requestedBackend(force: string | undefined): BackendChoice | undefined {
+  const fromEnv = force === undefined;
+  const raw = (force ?? process.env.TOPIARY_BACKEND ?? '').trim().toLowerCase();
+  if (raw === '' || raw === 'auto') return undefined;
+  if (!(BACKEND_NAMES as readonly string[]).includes(raw)) {
+    const source = fromEnv ? 'TOPIARY_BACKEND' : 'backend';
+    throw new ConfigError(`${source} must be one of auto, ${BACKEND_NAMES.join(', ')}; got "${force ?? process.env.TOPIARY_BACKEND}"`);
   }
+  return raw as BackendChoice;
+}
+
+/**
+ * Selects and initializes the compute backend and returns what was chosen. The first successful
+ * choice is kept for the process; calling again re-activates it (tests switch backends freely).
+ * Forcing a backend that cannot load throws a TopiaryError that says why.
+ * @example const info = await initBackend(); console.log(info.name, info.version)
+ * @example await initBackend({ force: 'wasm' }) // same as TOPIARY_BACKEND=wasm
+ * @example await initBackend({ force: 'wasm', wasmThreads: 4 }) // same as TOPIARY_WASM_THREADS=4
+ */
+export async function initBackend(options: { force?: string; wasmThreads?: number } = {}): Promise<BackendInfo> {
+  const forced = requestedBackend(options.force);
+  wasmThreadsRequested = requestedWasmThreads(options.wasmThreads);
+  if (current && (!forced || forced === current.name)) {
+    if (tf.getBackend() !== current.tfjsName && !(await tf.setBackend(current.tfjsName))) {
+      throw new TopiaryError(`backend "${current.name}" no longer initializes`);
+    }
+    return current;
+  }
+  const order: BackendChoice[] = forced ? [forced] : [...BACKEND_NAMES];
   const skipped: BackendInfo['skipped'] = [];
   for (const name of order) {
     try {
@@ -106,9 +218,8 @@ export async function initBackend(options: { force?: string } = {}): Promise<Bac
       skipped.push({ name, reason });
     }
   }
-  throw new TopiaryError(
-    `no compute backend could be loaded: ${skipped.map((s) => `${s.name} (${s.reason})`).join('; ')}`,
-  );
+  const why = skipped.map((s) => `${s.name} (${s.reason})`).join('; ');
+  throw new TopiaryError(forced ? `backend "${forced}" could not be loaded: ${why}` : `no compute backend could be loaded: ${why}`);
 }
 
 /** The backend chosen by initBackend, if any. */

@@ -1,0 +1,93 @@
+/**
+ * The contract's implementation: one function per command, shared by the Electron IPC handler, the
+ * web server and tests. Payloads arrive already validated against src-main/common/contract.ts.
+ */
+import type { CommandName, CommandPayload, EventName } from '../common/contract';
+import type { RunFilter, RunQuery } from '../store/types';
+import { loadDataset, describeDataset, type DatasetSummary } from '../node/datasets';
+import { getInfo, type AppInfo } from './info-service';
+import { describeModel, type ModelDescription } from './model-service';
+import { openAppServices, type AppServices } from './services';
+import { defaultDbPath, topiaryHome } from './paths';
+import { exportStoredRun, type StoredExportResult } from './export-service';
+import type { BundleImportResult, DeleteResult, ParetoResult, RunComparison } from './history-service';
+import type { RunDetail, RunPage } from '../store/types';
+
+/** What each command returns (the renderer imports this as a type). */
+export interface ApiResults {
+  getInfo: AppInfo;
+  describeModel: ModelDescription;
+  describeDataset: DatasetSummary;
+  startRun: { runId: string; queued: number };
+  cancelRun: { cancelled: boolean };
+  listRuns: RunPage;
+  getRun: RunDetail;
+  compareRuns: RunComparison;
+  paretoRuns: ParetoResult;
+  exportRun: StoredExportResult;
+  exportRunsCsv: { runs: string; metrics: string };
+  tagRun: { tags: string[] };
+  noteRun: { ok: true };
+  deleteRun: DeleteResult;
+}
+export type { BundleImportResult };
+
+export interface Api {
+  invoke(name: CommandName, payload: unknown): Promise<unknown>;
+  subscribe(listener: (name: EventName, payload: unknown) => void): () => void;
+  close(): Promise<void>;
+  services: AppServices;
+}
+
+type Handlers = { [C in CommandName]: (payload: CommandPayload<C>) => Promise<ApiResults[C]> | ApiResults[C] };
+
+function toStoreQuery(q: CommandPayload<'listRuns'>): RunQuery {
+  const { direction, sort, ...rest } = q;
+  return { ...rest, direction, sort: sort as RunQuery['sort'] };
+}
+
+export async function createApi(opts: { home?: string; dbPath?: string; mode?: 'worker' | 'in-process' } = {}): Promise<Api> {
+  const home = opts.home ?? topiaryHome();
+  const services = await openAppServices({ dbPath: opts.dbPath ?? defaultDbPath(), home, mode: opts.mode ?? 'worker' });
+  const { history, runs } = services;
+  const listeners = new Set<(name: EventName, payload: unknown) => void>();
+  const offRuns = runs.on((e) => {
+    for (const l of listeners) l(e.name, e.payload);
+  });
+
+  const handlers: Handlers = {
+    getInfo: () => getInfo(),
+    describeModel: ({ spec }) => describeModel(spec),
+    describeDataset: async ({ spec }) => describeDataset(await loadDataset(spec)),
+    startRun: (config) => runs.start(config),
+    cancelRun: ({ runId }) => ({ cancelled: runs.cancel(history.resolve(runId)) }),
+    listRuns: (q) => history.list(toStoreQuery(q)),
+    getRun: ({ runId }) => history.show(runId),
+    compareRuns: ({ runIds }) => history.compare(runIds),
+    paretoRuns: ({ objectives }) => history.pareto(objectives, {}, { includeAll: true }),
+    exportRun: (req) => exportStoredRun(services, req),
+    exportRunsCsv: (q) => {
+      const { limit: _l, offset: _o, sort: _s, direction: _d, ...filter } = q;
+      return history.exportCsv(filter as RunFilter);
+    },
+    tagRun: ({ runId, tag, remove }) => ({ tags: remove ? history.untag(runId, [tag]) : history.tag(runId, [tag]) }),
+    noteRun: ({ runId, note }) => {
+      history.note(runId, note || null);
+      return { ok: true as const };
+    },
+    deleteRun: ({ runId, deleteArtifacts }) => history.delete(runId, { deleteArtifacts }),
+  };
+
+  return {
+    services,
+    invoke: async (name, payload) => (handlers[name] as (p: unknown) => unknown)(payload),
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    async close() {
+      offRuns();
+      await services.close();
+    },
+  };
+}

@@ -1,0 +1,67 @@
+/** Accuracy, loss and latency of a model on a dataset. */
+import { evaluate, measureLatency, type LatencyResult } from '../engine/measure';
+import { loadDataset } from '../node/datasets';
+import { currentBackend } from '../node/backend';
+import { checkInputCompatible, openModel } from './model-service';
+
+export interface EvaluateRequest {
+  model: string;
+  data: string;
+  batchSize?: number;
+  /** Evaluate on at most this many test samples. */
+  limit?: number;
+  latencyRuns?: number;
+  latencyBatch?: number;
+}
+
+export interface EvaluateResult {
+  model: { source: string; sha256: string };
+  data: { source: string; testSamples: number; classNames: string[] };
+  backend: string;
+  accuracy: number;
+  loss: number;
+  samples: number;
+  latency: LatencyResult[];
+}
+
+export interface WorkProgress {
+  phase: string;
+  done: number;
+  total: number;
+}
+
+export async function evaluateModel(
+  req: EvaluateRequest,
+  hooks: { onProgress?: (p: WorkProgress) => void; signal?: AbortSignal } = {},
+): Promise<EvaluateResult> {
+  const loaded = await openModel(req.model);
+  try {
+    const dataset = await loadDataset(req.data, {
+      onProgress: (p) => hooks.onProgress?.({ phase: `load ${p.phase}`, done: p.done, total: p.total }),
+    });
+    checkInputCompatible(loaded.model, dataset.sampleShape, dataset.source);
+    const metrics = await evaluate(loaded.model, dataset.test, {
+      batchSize: req.batchSize ?? 256,
+      limit: req.limit,
+      signal: hooks.signal,
+      onProgress: (done, total) => hooks.onProgress?.({ phase: 'evaluate', done, total }),
+    });
+    hooks.onProgress?.({ phase: 'latency', done: 0, total: 1 });
+    const latency = await measureLatency(loaded.model, {
+      batchSizes: [1, req.latencyBatch ?? 64],
+      runs: req.latencyRuns ?? 30,
+    });
+    hooks.onProgress?.({ phase: 'latency', done: 1, total: 1 });
+    return {
+      model: { source: loaded.source, sha256: loaded.sha256 },
+      data: { source: dataset.source, testSamples: dataset.test.size, classNames: dataset.classNames },
+      backend: currentBackend()?.name ?? 'unknown',
+      accuracy: metrics.accuracy,
+      loss: metrics.loss,
+      samples: metrics.samples,
+      latency,
+    };
+  } finally {
+    loaded.model.dispose();
+  }
+}

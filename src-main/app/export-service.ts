@@ -1,0 +1,289 @@
+/**
+ * Export + verification: writes a bundle folder (model file(s), report.json, report.html) and
+ * proves the exported file behaves like the in-app model by running it in an independent runtime
+ * (LiteRT for .tflite, the stock tfjs loader for a tfjs folder). A failed verification marks the
+ * artifact as failed with the reason; it never throws away the export.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { ConfigError } from '../common/errors';
+import type { ExportRequest } from '../common/run-config';
+import type { ExportLayerRow, ExportReportInput, Verification } from '../common/export-report';
+import type { Dataset } from '../engine/data';
+import { analyzeModel, type ModelAnalysis } from '../engine/analyze';
+import { exportTfjs, tfjsFolderFiles, sizeReport, type TfjsQuant } from '../engine/export/tfjs';
+import { exportTflite, type TfliteQuant } from '../engine/export/tflite';
+import { seededRandom } from '../engine/data';
+import { verifyTflite } from '../node/verify/verify';
+import { writeExportBundle } from '../node/export/bundle';
+import { loadDataset } from '../node/datasets';
+import { loadModel } from '../node/models';
+import { currentBackend, initBackend } from '../node/backend';
+import type { ArtifactInput } from '../store/types';
+import { appVersion } from './info-service';
+import type { AppServices } from './services';
+
+export interface ExportContext {
+  outDir: string;
+  /** Samples for verification and int8 calibration; random inputs when absent (no accuracy then). */
+  dataset?: Dataset;
+  /** What the user picked (`demo`, a path, `run:<id>`). */
+  source: string;
+  runId?: string;
+  metrics?: { before: Record<string, number>; after: Record<string, number> };
+  layers?: ModelAnalysis;
+  overwrite?: boolean;
+  onVerify?: (done: number, total: number) => void;
+}
+
+export interface ExportOutcome {
+  dir: string;
+  artifact: ArtifactInput;
+  verification: Verification;
+  sizes: { rawBytes: number; gzipBytes: number };
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+function sampleShape(model: tf.LayersModel): number[] {
+  return model.inputs[0].shape.slice(1).map((d) => d ?? 1);
+}
+
+/** The first n test samples, or seeded uniform noise in [0, 1) when there is no dataset. */
+function verificationSamples(model: tf.LayersModel, dataset: Dataset | undefined, n: number) {
+  const shape = sampleShape(model);
+  if (dataset) {
+    const count = Math.min(n, dataset.test.size);
+    const idx = Int32Array.from({ length: count }, (_, i) => i);
+    const { x, y } = dataset.test.take(idx);
+    return { x, y, sampleShape: shape };
+  }
+  const per = shape.reduce((a, b) => a * b, 1);
+  const rand = seededRandom(7);
+  const x = Float32Array.from({ length: Math.min(n, 64) * per }, () => rand());
+  return { x, y: new Int32Array(0), sampleShape: shape };
+}
+
+function calibrationSamples(dataset: Dataset | undefined, n = 256): Float32Array | undefined {
+  if (!dataset) return undefined;
+  const rand = seededRandom(11);
+  const idx = Int32Array.from({ length: Math.min(n, dataset.train.size) }, () => Math.floor(rand() * dataset.train.size));
+  return dataset.train.take(idx).x;
+}
+
+function argmax(v: Float32Array | Int32Array | Uint8Array, start: number, len: number): number {
+  let best = 0;
+  for (let j = 1; j < len; j++) if (v[start + j] > v[start + best]) best = j;
+  return best;
+}
+
+/** Loads the exported tfjs folder content with the stock loader and compares it to the model. */
+async function verifyTfjsFiles(files: { name: string; bytes: Uint8Array }[], reference: tf.LayersModel, samples: ReturnType<typeof verificationSamples>): Promise<Verification> {
+  const started = performance.now();
+  try {
+    const modelJson = JSON.parse(new TextDecoder().decode(files.find((f) => f.name === 'model.json')!.bytes));
+    const manifest = modelJson.weightsManifest as { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+    const shardBytes = manifest.flatMap((g) => g.paths).map((p) => files.find((f) => f.name === p)!.bytes);
+    const total = shardBytes.reduce((a, b) => a + b.byteLength, 0);
+    const weightData = new Uint8Array(total);
+    let off = 0;
+    for (const b of shardBytes) {
+      weightData.set(b, off);
+      off += b.byteLength;
+    }
+    const loaded = await tf.loadLayersModel(
+      tf.io.fromMemory({ modelTopology: modelJson.modelTopology, weightSpecs: manifest.flatMap((g) => g.weights), weightData: weightData.buffer }),
+    );
+    try {
+      const n = samples.x.length / samples.sampleShape.reduce((a, b) => a * b, 1);
+      const [exported, ref] = tf.tidy(() => {
+        const x = tf.tensor(samples.x, [n, ...samples.sampleShape]);
+        return [loaded.predict(x) as tf.Tensor, reference.predict(x) as tf.Tensor];
+      });
+      const a = (await exported.data()) as Float32Array;
+      const b = (await ref.data()) as Float32Array;
+      tf.dispose([exported, ref]);
+      const k = a.length / n;
+      let maxAbsDiff = 0;
+      let agree = 0;
+      let correct = 0;
+      for (let i = 0; i < a.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(a[i] - b[i]));
+      for (let i = 0; i < n; i++) {
+        const pa = argmax(a, i * k, k);
+        if (pa === argmax(b, i * k, k)) agree++;
+        if (samples.y.length && pa === samples.y[i]) correct++;
+      }
+      // latency: batch 1, median of a few runs
+      const one = tf.tensor(samples.x.subarray(0, samples.x.length / n), [1, ...samples.sampleShape]);
+      const times: number[] = [];
+      for (let r = 0; r < 12; r++) {
+        const t0 = performance.now();
+        const out = loaded.predict(one) as tf.Tensor;
+        await out.data();
+        out.dispose();
+        if (r >= 2) times.push(performance.now() - t0);
+      }
+      one.dispose();
+      times.sort((x, y) => x - y);
+      const top1Agreement = agree / n;
+      const passed = top1Agreement >= 0.99;
+      return {
+        runtime: `tfjs ${tf.version.tfjs} (${tf.getBackend()}, stock loader)`,
+        samples: n,
+        maxAbsDiff,
+        top1Agreement,
+        accuracy: samples.y.length ? correct / n : null,
+        latencyMs: times[Math.floor(times.length / 2)],
+        passed,
+        reason: passed ? null : `top-1 agreement ${(100 * top1Agreement).toFixed(2)} % is below 99 %`,
+      };
+    } finally {
+      loaded.dispose();
+    }
+  } catch (err) {
+    return {
+      runtime: `tfjs ${tf.version.tfjs} (stock loader)`,
+      samples: 0,
+      maxAbsDiff: Number.MAX_VALUE,
+      top1Agreement: 0,
+      accuracy: null,
+      latencyMs: null,
+      passed: false,
+      reason: `the stock tfjs loader rejected the export after ${(performance.now() - started).toFixed(0)} ms: ${(err as Error).message}`,
+    };
+  }
+}
+
+function layerRows(a: ModelAnalysis): ExportLayerRow[] {
+  return a.layers.map((l) => ({
+    name: l.name,
+    className: l.className,
+    outputShape: l.outputShape as (number | null)[],
+    params: l.params,
+    nonZeros: l.nonZeros,
+    sparsity: l.params ? Math.min(1, Math.max(0, l.sparsity)) : 0,
+    macs: l.macs,
+  }));
+}
+
+/** Exports `model` per `req` into `ctx.outDir`, verifies it, and returns the artifact record. */
+export async function exportModel(model: tf.LayersModel, req: ExportRequest, ctx: ExportContext): Promise<ExportOutcome> {
+  const samples = verificationSamples(model, ctx.dataset, req.verifySamples);
+  let files: { name: string; bytes: Uint8Array }[];
+  let verification: Verification;
+  let quant: string = req.quant;
+  const notes: string[] = [];
+  if (req.format === 'tflite') {
+    if (!['none', 'float16', 'dynamic-int8', 'int8'].includes(req.quant)) {
+      throw new ConfigError(`TF Lite export quant must be none, float16, dynamic-int8 or int8, got "${req.quant}"`);
+    }
+    const calibration = req.quant === 'int8' ? calibrationSamples(ctx.dataset) : undefined;
+    if (req.quant === 'int8' && !calibration) throw new ConfigError('full-integer int8 export needs calibration data: give a dataset (--calib <data>)');
+    const out = exportTflite(model, { quant: req.quant as TfliteQuant, calibration });
+    notes.push(...out.notes);
+    files = [{ name: 'model.tflite', bytes: out.bytes }];
+    ctx.onVerify?.(0, 1);
+    const v = await verifyTflite(out.bytes, model, samples, { mode: req.quant as TfliteQuant });
+    ctx.onVerify?.(1, 1);
+    verification = {
+      runtime: `litert ${v.runtimeVersion} (wasm)`,
+      samples: v.samples,
+      maxAbsDiff: Number.isFinite(v.maxAbsDiff) ? v.maxAbsDiff : Number.MAX_VALUE,
+      top1Agreement: v.top1Agreement,
+      accuracy: v.accuracy,
+      latencyMs: Number.isFinite(v.latencyMs) ? v.latencyMs : null,
+      passed: v.passed,
+      reason: v.reason ?? null,
+    };
+  } else {
+    // tfjs has no int8 weights; the nearest is uint8 affine quantization.
+    quant = req.quant === 'int8' || req.quant === 'dynamic-int8' ? 'uint8' : req.quant;
+    const out = await exportTfjs(model, { quant: quant as TfjsQuant, generatedBy: `Topiary ${appVersion()}` });
+    files = tfjsFolderFiles(out);
+    ctx.onVerify?.(0, 1);
+    verification = await verifyTfjsFiles(files, model, samples);
+    ctx.onVerify?.(1, 1);
+  }
+  const sizes = sizeReport(files.filter((f) => f.name !== 'model.json' || req.format === 'tfjs').map((f) => f.bytes));
+  const analysis = ctx.layers ?? analyzeModel(model);
+  const report: ExportReportInput = {
+    version: 1,
+    createdAt: new Date().toISOString(),
+    app: { name: 'topiary', version: appVersion() },
+    tfjsVersion: tf.version.tfjs,
+    backend: currentBackend()?.name,
+    source: { spec: ctx.source, ...(ctx.runId ? { runId: ctx.runId } : {}) },
+    format: req.format,
+    quant,
+    config: { verifySamples: req.verifySamples, ...(notes.length ? { notes } : {}) },
+    sizes: { ...sizes, baselineRawBytes: analysis.sizeBytes },
+    metrics: ctx.metrics ?? { before: {}, after: {} },
+    layers: layerRows(analysis),
+    verification,
+  };
+  const written = await writeExportBundle(ctx.outDir, { files, report }, { overwrite: ctx.overwrite });
+  const main = req.format === 'tflite' ? files[0] : files.find((f) => f.name === 'model.json')!;
+  return {
+    dir: written.dir,
+    sizes,
+    verification,
+    artifact: {
+      path: path.join(written.dir, main.name),
+      format: req.format,
+      quant,
+      bytes: sizes.rawBytes,
+      sha256: sha256(main.bytes),
+      verification: verification as unknown as ArtifactInput['verification'],
+      status: verification.passed ? 'ok' : 'failed',
+      reason: verification.passed ? null : verification.reason,
+    },
+  };
+}
+
+export interface StoredExportResult {
+  runId: string;
+  dir: string;
+  artifact: ArtifactInput;
+}
+
+/** A free folder name: base, base-2, base-3... */
+function freeDir(base: string): string {
+  let dir = base;
+  for (let i = 2; fs.existsSync(dir) && fs.readdirSync(dir).length > 0; i++) dir = `${base}-${i}`;
+  return dir;
+}
+
+/** Exports a recorded run's pruned model and records the artifact with the run. */
+export async function exportStoredRun(
+  services: AppServices,
+  req: ExportRequest & { runId: string; outDir?: string; overwrite?: boolean },
+): Promise<StoredExportResult> {
+  await initBackend();
+  const run = services.history.show(req.runId);
+  const modelDir = path.join(services.runsDir, run.id, 'model');
+  if (!fs.existsSync(path.join(modelDir, 'model.json'))) {
+    throw new ConfigError(`run ${run.id} has no saved model at ${modelDir} (it did not finish, or its files were deleted)`);
+  }
+  const loaded = await loadModel(modelDir);
+  try {
+    const dataset = run.dataset ? await loadDataset(run.dataset.source, { seed: Number(run.config.seed ?? 42) }) : undefined;
+    const summary = run.summary as { before?: Record<string, number>; after?: Record<string, number> } | null;
+    const outDir = req.outDir ?? freeDir(path.join(services.runsDir, run.id, `export-${req.format}-${req.quant}`));
+    const out = await exportModel(loaded.model, req, {
+      outDir,
+      dataset,
+      source: `run:${run.id}`,
+      runId: run.id,
+      metrics: { before: summary?.before ?? {}, after: summary?.after ?? {} },
+      overwrite: req.overwrite,
+    });
+    services.store.writer.addArtifact(run.id, out.artifact);
+    return { runId: run.id, dir: out.dir, artifact: out.artifact };
+  } finally {
+    loaded.model.dispose();
+  }
+}

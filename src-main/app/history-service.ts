@@ -1,0 +1,604 @@
+/**
+ * Run history: list, show, compare, Pareto, export (CSV/JSON), run bundles, tags, notes, delete.
+ * Talks to the database only through the store's typed reader and writer; the logic that is not
+ * storage (config diff, dominance, CSV) lives here as small pure functions.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { ConfigError, inFile } from '../common/errors';
+import { openStore, type Store } from '../store/db';
+import type {
+  Json,
+  JsonObject,
+  MetricPoint,
+  RunDetail,
+  RunFilter,
+  RunHead,
+  RunPage,
+  RunQuery,
+  RunSummary,
+} from '../store/types';
+
+// ---------------------------------------------------------------------------------------------
+// Result types
+
+/** One config key whose value differs between the compared runs. */
+export interface ConfigDiffRow {
+  /** Dotted path, e.g. `schedule.epochs`. */
+  key: string;
+  /** One value per run (null where the run lacks the key; see `missing`). */
+  values: (Json | null)[];
+  /** Indexes of runs that do not have this key at all. */
+  missing: number[];
+}
+
+export interface MetricComparisonRow {
+  name: string;
+  values: (number | null)[];
+  /** value - baseline value; null where either is missing. The baseline's own delta is 0. */
+  deltas: (number | null)[];
+  /** deltas / |baseline|; null where the baseline is 0 or missing. */
+  relative: (number | null)[];
+}
+
+export interface SeriesOverlay {
+  phase: string;
+  name: string;
+  runs: { runId: string; points: MetricPoint[] }[];
+}
+
+export interface LayerComparisonRow {
+  layer: string;
+  className: string;
+  /** `after` sparsity per run; null where the run has no such layer. */
+  sparsity: (number | null)[];
+  nonZeros: (number | null)[];
+}
+
+export interface RunComparison {
+  runs: RunHead[];
+  /** Index into `runs` of the baseline that deltas are measured against. */
+  baseline: number;
+  config: ConfigDiffRow[];
+  /** How many config keys are identical in every run (hidden from `config`). */
+  identicalConfigKeys: number;
+  metrics: MetricComparisonRow[];
+  series: SeriesOverlay[];
+  layers: LayerComparisonRow[];
+}
+
+export interface ParetoObjective {
+  /** A final metric name (`accuracy`, `sizeBytes`, `latencyMs`...). */
+  metric: string;
+  direction: 'max' | 'min';
+}
+
+export interface ParetoPoint {
+  runId: string;
+  values: number[];
+}
+
+export interface ParetoResult {
+  objectives: ParetoObjective[];
+  /** Non-dominated runs, best first by the first objective. */
+  frontier: (ParetoPoint & { run: RunHead })[];
+  /** Runs that had every objective. */
+  considered: number;
+  /** Runs matching the filter that lack (or have NaN for) some objective. */
+  skipped: number;
+  /** Every considered point, when asked for (for scatter plots). */
+  points?: (ParetoPoint & { onFrontier: boolean })[];
+}
+
+export interface ExportedRun extends RunHead {
+  config: JsonObject;
+  versions: JsonObject;
+  summary: RunSummary | null;
+  /** Metric histories: one entry per phase/name, points as [step, epoch, value, timeMs]. */
+  metrics: { phase: string; name: string; points: [number, number | null, number | null, number][] }[];
+}
+
+export interface RunsExport {
+  format: 'topiary-runs';
+  version: 1;
+  exportedAt: string;
+  filter: RunFilter;
+  runs: ExportedRun[];
+}
+
+/** The bundle file: runs with everything needed to recreate them elsewhere. */
+export interface RunBundle {
+  format: 'topiary-run-bundle';
+  version: 1;
+  exportedAt: string;
+  host: string;
+  runs: { run: RunDetail; artifactFiles: (string | null)[] }[];
+}
+
+export interface BundleExportResult {
+  /** The bundle JSON written (`<dir>/bundle.json`, or the .json file given). */
+  file: string;
+  runs: string[];
+  artifactsCopied: number;
+  /** Artifact paths that were not on disk (their rows travel, their files do not). */
+  artifactsMissing: string[];
+}
+
+export interface BundleImportResult {
+  imported: string[];
+  /** Runs already in this history (same UUID). */
+  skipped: string[];
+  artifactsCopied: number;
+}
+
+export interface DeleteResult {
+  runId: string;
+  artifactsDeleted: string[];
+  /** Artifact files left on disk (deletion not asked for, or already gone). */
+  artifactsKept: string[];
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const EXPORT_CHUNK = 200;
+
+export class HistoryService {
+  constructor(private readonly store: Store) {}
+
+  /** Opens the store at `file`, marks runs of dead processes interrupted, returns the service. */
+  static open(file: string): HistoryService {
+    const store = openStore(file);
+    store.markInterruptedRuns();
+    return new HistoryService(store);
+  }
+
+  close(): void {
+    this.store.close();
+  }
+
+  /** Resolves a full id or a unique prefix of at least 4 characters. */
+  resolve(idOrPrefix: string): string {
+    return this.store.reader.resolveRunId(idOrPrefix);
+  }
+
+  list(query: RunQuery = {}): RunPage {
+    return this.store.reader.listRuns(query);
+  }
+
+  /** Ids of every run matching the filter, newest first. */
+  matchingIds(filter: RunFilter = {}): string[] {
+    return this.store.reader.listRunIds(filter);
+  }
+
+  show(idOrPrefix: string): RunDetail {
+    return this.store.reader.getRun(this.resolve(idOrPrefix));
+  }
+
+  /**
+   * Compares 2..N runs: config keys that differ (nested JSON flattened to dotted keys), final
+   * metrics with deltas against the baseline (the first run unless `baseline` names another),
+   * metric series for overlay charts, and per-layer `after` sparsity side by side.
+   */
+  compare(idsOrPrefixes: readonly string[], options: { baseline?: string } = {}): RunComparison {
+    const ids = idsOrPrefixes.map((s) => this.resolve(s));
+    if (ids.length < 2) throw new ConfigError(`compare needs at least 2 runs, got ${ids.length}`);
+    if (new Set(ids).size !== ids.length) throw new ConfigError('compare got the same run twice');
+    const baseline = options.baseline === undefined ? 0 : ids.indexOf(this.resolve(options.baseline));
+    if (baseline < 0) throw new ConfigError(`baseline ${options.baseline} is not one of the compared runs`);
+    const { reader } = this.store;
+    const runs = reader.getRunHeads(ids);
+    const { rows: config, identical } = diffConfigs(reader.getConfigs(ids).map((c) => c.config));
+    const seriesByRun = reader.getMetricSeries(ids);
+    const overlays = new Map<string, SeriesOverlay>();
+    for (const id of ids) {
+      for (const s of seriesByRun.get(id) ?? []) {
+        const key = `${s.phase}\u0000${s.name}`;
+        let o = overlays.get(key);
+        if (!o) overlays.set(key, (o = { phase: s.phase, name: s.name, runs: [] }));
+        o.runs.push({ runId: id, points: s.points });
+      }
+    }
+    return {
+      runs,
+      baseline,
+      config,
+      identicalConfigKeys: identical,
+      metrics: compareMetrics(runs.map((r) => r.final), baseline),
+      series: [...overlays.values()],
+      layers: compareLayers(ids, reader.getLayerResults(ids, 'after')),
+    };
+  }
+
+  /**
+   * The Pareto frontier of runs (optionally filtered) over final metrics: a run is on it when no
+   * other run is at least as good on every objective and strictly better on one.
+   */
+  pareto(objectives: readonly ParetoObjective[], filter: RunFilter = {}, options: { includeAll?: boolean } = {}): ParetoResult {
+    validateObjectives(objectives);
+    const table = this.store.reader.getFinalMetricTable(objectives.map((o) => o.metric), filter);
+    const points: ParetoPoint[] = table.ids.map((runId, i) => ({ runId, values: table.values[i] }));
+    const frontierIdx = paretoFrontier(table.values, objectives.map((o) => o.direction));
+    const heads = new Map(this.store.reader.getRunHeads(frontierIdx.map((i) => points[i].runId)).map((h) => [h.id, h]));
+    const total = this.store.reader.countRuns(filter);
+    const result: ParetoResult = {
+      objectives: [...objectives],
+      frontier: frontierIdx.map((i) => ({ ...points[i], run: heads.get(points[i].runId) as RunHead })),
+      considered: points.length,
+      skipped: total - points.length,
+    };
+    if (options.includeAll) {
+      const on = new Set(frontierIdx);
+      result.points = points.map((p, i) => ({ ...p, onFrontier: on.has(i) }));
+    }
+    return result;
+  }
+
+  /** Runs matching `filter` with config, summary, tags, timings and full metric histories. */
+  exportJson(filter: RunFilter = {}): RunsExport {
+    const ids = this.store.reader.listRunIds(filter);
+    const runs: ExportedRun[] = [];
+    for (let i = 0; i < ids.length; i += EXPORT_CHUNK) runs.push(...this.exportChunk(ids.slice(i, i + EXPORT_CHUNK)));
+    return { format: 'topiary-runs', version: 1, exportedAt: new Date().toISOString(), filter, runs };
+  }
+
+  /**
+   * Two CSV documents (RFC 4180): `runs`, one row per run (ids, model, dataset, status, timings,
+   * tags, note, config as JSON, one `final.<metric>` column per metric seen); and `metrics`, the
+   * metric histories in long form (run_id, phase, name, step, epoch, value, time).
+   */
+  exportCsv(filter: RunFilter = {}): { runs: string; metrics: string } {
+    const data = this.exportJson(filter).runs;
+    const finals = [...new Set(data.flatMap((r) => Object.keys(r.final)))].sort();
+    const head = [
+      'id', 'name', 'kind', 'method', 'status', 'error', 'model', 'model_id', 'dataset', 'profile', 'parent_run_id', 'backend',
+      'created_at', 'started_at', 'finished_at', 'duration_ms', 'tags', 'note', 'config', ...finals.map((n) => `final.${n}`),
+    ];
+    const runRows = data.map((r) => [
+      r.id, r.name, r.kind, r.method, r.status, r.error, r.modelSource, r.modelId, r.datasetSource, r.profileId, r.parentRunId, r.backend,
+      r.createdAt, r.startedAt, r.finishedAt, r.durationMs, r.tags.join(';'), r.note, JSON.stringify(r.config), ...finals.map((n) => r.final[n]),
+    ]);
+    const metricRows: unknown[][] = [];
+    for (const r of data) {
+      for (const s of r.metrics) {
+        for (const [step, epoch, value, t] of s.points) metricRows.push([r.id, s.phase, s.name, step, epoch, value, new Date(t).toISOString()]);
+      }
+    }
+    return {
+      runs: toCsv(head, runRows),
+      metrics: toCsv(['run_id', 'phase', 'name', 'step', 'epoch', 'value', 'time'], metricRows),
+    };
+  }
+
+  /**
+   * Writes a run bundle. `dest` ending in `.json` gives a single JSON file (artifact rows only);
+   * otherwise `dest` is a folder with `bundle.json` and the artifact files under `artifacts/<runId>/`.
+   */
+  exportBundle(idsOrPrefixes: readonly string[], dest: string): BundleExportResult {
+    if (idsOrPrefixes.length === 0) throw new ConfigError('a bundle needs at least one run');
+    const ids = [...new Set(idsOrPrefixes.map((s) => this.resolve(s)))];
+    const single = dest.toLowerCase().endsWith('.json');
+    const file = single ? dest : path.join(dest, 'bundle.json');
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    let artifactsCopied = 0;
+    const artifactsMissing: string[] = [];
+    const runs: RunBundle['runs'] = ids.map((id) => {
+      const run = this.store.reader.getRun(id);
+      const artifactFiles = run.artifacts.map((a, i) => {
+        if (single) return null;
+        if (!fs.existsSync(a.path)) {
+          artifactsMissing.push(a.path);
+          return null;
+        }
+        // The index keeps two artifacts with the same file name (model.tflite int8 / float16) apart.
+        const rel = path.posix.join('artifacts', id, String(i), path.basename(a.path));
+        fs.cpSync(a.path, path.join(dest, rel), { recursive: true });
+        artifactsCopied++;
+        return rel;
+      });
+      return { run, artifactFiles };
+    });
+    const bundle: RunBundle = { format: 'topiary-run-bundle', version: 1, exportedAt: new Date().toISOString(), host: os.hostname(), runs };
+    fs.writeFileSync(file, `${JSON.stringify(bundle, null, 1)}\n`);
+    return { file, runs: ids, artifactsCopied, artifactsMissing };
+  }
+
+  /**
+   * Merges a bundle (folder or .json) into this history. Runs keep their UUIDs, so a run already
+   * here is skipped; models and datasets are matched by content hash (their local ids differ);
+   * artifact files are copied to `artifactsDir/<runId>/` and checked against their sha256.
+   */
+  importBundle(src: string, options: { artifactsDir?: string } = {}): BundleImportResult {
+    const file = fs.existsSync(src) && fs.statSync(src).isDirectory() ? path.join(src, 'bundle.json') : src;
+    const root = path.dirname(file);
+    const bundle = readBundle(file);
+    const artifactsDir = options.artifactsDir ?? path.join(path.dirname(path.resolve(this.store.file)), 'artifacts');
+    const { reader, writer } = this.store;
+    const result: BundleImportResult = { imported: [], skipped: [], artifactsCopied: 0 };
+    // Parents before children, so lineage inside the bundle survives.
+    const entries = orderParentsFirst(bundle.runs);
+    // Check every copied file before touching the database: a corrupt bundle imports nothing.
+    for (const { run, artifactFiles } of entries) {
+      artifactFiles.forEach((rel, i) => {
+        if (rel === null) return;
+        const from = path.join(root, rel);
+        if (!fs.existsSync(from)) throw new ConfigError(inFile(file, `artifact ${rel} of run ${run.id} is missing from the bundle`));
+        const a = run.artifacts[i];
+        if (fs.statSync(from).isFile() && sha256File(from) !== a.sha256) {
+          throw new ConfigError(inFile(file, `artifact ${rel} does not match its sha256 ${a.sha256}`));
+        }
+      });
+    }
+    for (const { run, artifactFiles } of entries) {
+      if (reader.findRun(run.id)) {
+        result.skipped.push(run.id);
+        continue;
+      }
+      const modelId = writer.upsertModel({
+        source: run.model.source, sha256: run.model.sha256, format: run.model.format, params: run.model.params,
+        name: run.model.name ?? undefined, bytes: run.model.bytes ?? undefined, meta: run.model.meta ?? undefined,
+      });
+      const datasetId = run.dataset
+        ? writer.upsertDataset({
+            source: run.dataset.source, sha256: run.dataset.sha256, sampleShape: run.dataset.sampleShape, classNames: run.dataset.classNames,
+            trainSize: run.dataset.trainSize, testSize: run.dataset.testSize,
+          })
+        : null;
+      const profileId = run.profileId
+        ? writer.upsertProfile({ id: run.profileId, name: run.profile?.name ?? run.profileId, definition: run.profile?.definition ?? null })
+        : null;
+      const artifactPaths = run.artifacts.map((a, i) => {
+        const rel = artifactFiles[i];
+        if (rel === null) return a.path;
+        const to = path.join(artifactsDir, run.id, String(i), path.basename(rel));
+        fs.mkdirSync(path.dirname(to), { recursive: true });
+        fs.cpSync(path.join(root, rel), to, { recursive: true });
+        result.artifactsCopied++;
+        return to;
+      });
+      const parentRunId = run.parentRunId && reader.findRun(run.parentRunId) ? run.parentRunId : null;
+      writer.importRun(run, {
+        modelId, datasetId, profileId, parentRunId, artifactPaths,
+        origin: { host: bundle.host, bundle: path.resolve(file), exportedAt: bundle.exportedAt, importedAt: new Date().toISOString(), parentRunId: run.parentRunId },
+      });
+      result.imported.push(run.id);
+    }
+    return result;
+  }
+
+  tag(idOrPrefix: string, tags: readonly string[]): string[] {
+    const id = this.resolve(idOrPrefix);
+    this.store.writer.tag(id, ...tags);
+    return this.store.reader.getRunHeads([id])[0].tags;
+  }
+
+  untag(idOrPrefix: string, tags: readonly string[]): string[] {
+    const id = this.resolve(idOrPrefix);
+    this.store.writer.untag(id, ...tags);
+    return this.store.reader.getRunHeads([id])[0].tags;
+  }
+
+  note(idOrPrefix: string, note: string | null): void {
+    this.store.writer.setNote(this.resolve(idOrPrefix), note);
+  }
+
+  /**
+   * Deletes a run's rows. Its artifact files are removed only with `deleteArtifacts` (asking the
+   * user is the front door's job).
+   */
+  delete(idOrPrefix: string, options: { deleteArtifacts?: boolean } = {}): DeleteResult {
+    const runId = this.resolve(idOrPrefix);
+    const paths = this.store.writer.deleteRun(runId);
+    const result: DeleteResult = { runId, artifactsDeleted: [], artifactsKept: [] };
+    for (const p of paths) {
+      if (options.deleteArtifacts && fs.existsSync(p)) {
+        fs.rmSync(p, { recursive: true, force: true });
+        result.artifactsDeleted.push(p);
+      } else {
+        result.artifactsKept.push(p);
+      }
+    }
+    return result;
+  }
+
+  private exportChunk(ids: string[]): ExportedRun[] {
+    const { reader } = this.store;
+    const heads = reader.getRunHeads(ids);
+    const configs = reader.getConfigs(ids);
+    const series = reader.getMetricSeries(ids);
+    return heads.map((h, i) => {
+      return {
+        ...h,
+        config: configs[i].config,
+        versions: configs[i].versions,
+        summary: configs[i].summary,
+        metrics: (series.get(h.id) ?? []).map((s) => ({
+          phase: s.phase,
+          name: s.name,
+          points: s.points.map((p): [number, number | null, number | null, number] => [p.step, p.epoch, Number.isNaN(p.value) ? null : p.value, p.time]),
+        })),
+      };
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pure helpers
+
+/**
+ * Flattens nested JSON objects to dotted keys; arrays and scalars are leaves (a shape `[28, 28, 1]`
+ * is one value, not three).
+ * @example flattenJson({ a: { b: 1 }, c: [1, 2] }) // { 'a.b': 1, c: [1, 2] }
+ */
+export function flattenJson(value: Json, prefix = ''): Record<string, Json> {
+  const out: Record<string, Json> = {};
+  const walk = (v: Json, key: string) => {
+    if (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length > 0) {
+      for (const [k, child] of Object.entries(v)) walk(child, key ? `${key}.${k}` : k);
+    } else {
+      out[key] = v;
+    }
+  };
+  walk(value, prefix);
+  return out;
+}
+
+/**
+ * Config keys whose values are not the same in every config (missing counts as different),
+ * sorted by key, and how many keys were identical.
+ */
+export function diffConfigs(configs: readonly JsonObject[]): { rows: ConfigDiffRow[]; identical: number } {
+  const flat = configs.map((c) => flattenJson(c));
+  const keys = [...new Set(flat.flatMap((f) => Object.keys(f)))].sort();
+  const rows: ConfigDiffRow[] = [];
+  let identical = 0;
+  for (const key of keys) {
+    const present = flat.map((f) => Object.prototype.hasOwnProperty.call(f, key));
+    const encoded = flat.map((f, i) => (present[i] ? JSON.stringify(f[key]) : undefined));
+    if (present.every(Boolean) && encoded.every((e) => e === encoded[0])) {
+      identical++;
+      continue;
+    }
+    rows.push({ key, values: flat.map((f, i) => (present[i] ? f[key] : null)), missing: present.flatMap((p, i) => (p ? [] : [i])) });
+  }
+  return { rows, identical };
+}
+
+/**
+ * Indexes of the non-dominated points. With every objective oriented so larger is better, `a`
+ * dominates `b` when a >= b everywhere and a > b somewhere. Points are sorted lexicographically
+ * best-first, so a dominator always precedes what it dominates and only frontier members need
+ * checking: O(n log n + n·|frontier|). Identical points are all kept.
+ * @example paretoFrontier([[0.9, 100], [0.8, 50], [0.7, 80]], ['max', 'min']) // [0, 1]
+ */
+export function paretoFrontier(points: readonly number[][], directions: readonly ('max' | 'min')[]): number[] {
+  const oriented = points.map((p) => p.map((v, j) => (directions[j] === 'min' ? -v : v)));
+  const order = oriented.map((_, i) => i).sort((a, b) => {
+    for (let j = 0; j < directions.length; j++) {
+      const d = oriented[b][j] - oriented[a][j];
+      if (d !== 0) return d;
+    }
+    return a - b;
+  });
+  const frontier: number[] = [];
+  for (const i of order) {
+    const p = oriented[i];
+    const dominated = frontier.some((f) => {
+      const q = oriented[f];
+      let strictly = false;
+      for (let j = 0; j < p.length; j++) {
+        if (q[j] < p[j]) return false;
+        if (q[j] > p[j]) strictly = true;
+      }
+      return strictly;
+    });
+    if (!dominated) frontier.push(i);
+  }
+  return frontier;
+}
+
+/** RFC 4180 CSV: fields with a comma, quote or line break are quoted; null/undefined are empty. */
+export function toCsv(header: readonly string[], rows: readonly (readonly unknown[])[]): string {
+  const field = (v: unknown): string => {
+    if (v === null || v === undefined) return '';
+    const s = typeof v === 'number' && Number.isNaN(v) ? 'NaN' : String(v);
+    return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  };
+  return [header, ...rows].map((r) => r.map(field).join(',')).join('\r\n') + '\r\n';
+}
+
+function compareMetrics(finals: readonly Record<string, number>[], baseline: number): MetricComparisonRow[] {
+  const names = [...new Set(finals.flatMap((f) => Object.keys(f)))].sort();
+  return names.map((name) => {
+    const values = finals.map((f) => (name in f ? f[name] : null));
+    const base = values[baseline];
+    const deltas = values.map((v) => (v === null || base === null ? null : v - base));
+    const relative = deltas.map((d) => (d === null || base === null || base === 0 ? null : d / Math.abs(base)));
+    return { name, values, deltas, relative };
+  });
+}
+
+function compareLayers(ids: readonly string[], layersByRun: Map<string, { layer: string; className: string; sparsity: number; nonZeros: number }[]>): LayerComparisonRow[] {
+  const rows = new Map<string, LayerComparisonRow>();
+  ids.forEach((id, i) => {
+    for (const l of layersByRun.get(id) ?? []) {
+      let row = rows.get(l.layer);
+      if (!row) rows.set(l.layer, (row = { layer: l.layer, className: l.className, sparsity: ids.map(() => null), nonZeros: ids.map(() => null) }));
+      row.sparsity[i] = l.sparsity;
+      row.nonZeros[i] = l.nonZeros;
+    }
+  });
+  return [...rows.values()];
+}
+
+function validateObjectives(objectives: readonly ParetoObjective[]): void {
+  if (objectives.length === 0) throw new ConfigError('pareto needs at least one objective, e.g. accuracy:max sizeBytes:min');
+  const seen = new Set<string>();
+  for (const o of objectives) {
+    if (!o.metric) throw new ConfigError('a pareto objective needs a metric name');
+    if (o.direction !== 'max' && o.direction !== 'min') throw new ConfigError(`objective ${o.metric}: direction must be max or min, got ${String(o.direction)}`);
+    if (seen.has(o.metric)) throw new ConfigError(`objective ${o.metric} is given twice`);
+    seen.add(o.metric);
+  }
+}
+
+function readBundle(file: string): RunBundle {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(inFile(file, `cannot read the run bundle (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`), { file, cause: err });
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(inFile(file, `run bundle is not valid JSON: ${(err as Error).message}`), { file, cause: err });
+  }
+  const b = data as Partial<RunBundle>;
+  if (b?.format !== 'topiary-run-bundle') throw new ConfigError(inFile(file, `not a Topiary run bundle (format is ${JSON.stringify(b?.format)})`), { file });
+  if (b.version !== 1) throw new ConfigError(inFile(file, `run bundle version ${String(b.version)} is not supported (expected 1)`), { file });
+  if (!Array.isArray(b.runs)) throw new ConfigError(inFile(file, 'run bundle has no runs array'), { file });
+  b.runs.forEach((entry, i) => {
+    const r = entry?.run;
+    const where = `runs[${i}]`;
+    if (!r || typeof r.id !== 'string' || !r.id) throw new ConfigError(inFile(file, `${where}.run.id is missing`), { file });
+    if (!r.model || typeof r.model.sha256 !== 'string') throw new ConfigError(inFile(file, `${where}.run.model.sha256 is missing`), { file });
+    if (!r.config || typeof r.config !== 'object') throw new ConfigError(inFile(file, `${where}.run.config must be an object`), { file });
+    for (const key of ['metrics', 'layers', 'artifacts', 'tags'] as const) {
+      if (!Array.isArray(r[key])) throw new ConfigError(inFile(file, `${where}.run.${key} must be an array`), { file });
+    }
+    if (!Array.isArray(entry.artifactFiles) || entry.artifactFiles.length !== r.artifacts.length) {
+      throw new ConfigError(inFile(file, `${where}.artifactFiles must list one entry per artifact`), { file });
+    }
+    for (const rel of entry.artifactFiles) {
+      // A bundle must not write outside its own folder when read.
+      if (rel !== null && (typeof rel !== 'string' || path.isAbsolute(rel) || rel.split(/[\\/]/).includes('..'))) {
+        throw new ConfigError(inFile(file, `${where}.artifactFiles has an unsafe path ${JSON.stringify(rel)}`), { file });
+      }
+    }
+  });
+  return b as RunBundle;
+}
+
+function orderParentsFirst(entries: RunBundle['runs']): RunBundle['runs'] {
+  const byId = new Map(entries.map((e) => [e.run.id, e]));
+  const out: RunBundle['runs'] = [];
+  const done = new Set<string>();
+  const visit = (e: RunBundle['runs'][number], depth: number) => {
+    if (done.has(e.run.id) || depth > entries.length) return;
+    const parent = e.run.parentRunId ? byId.get(e.run.parentRunId) : undefined;
+    if (parent) visit(parent, depth + 1);
+    if (!done.has(e.run.id)) {
+      done.add(e.run.id);
+      out.push(e);
+    }
+  };
+  for (const e of entries) visit(e, 0);
+  return out;
+}
+
+function sha256File(file: string): string {
+  return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}

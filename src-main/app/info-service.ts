@@ -1,0 +1,45 @@
+/** Facts about this installation: versions, backend, where data lives. */
+import fs from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend, type BackendInfo } from '../node/backend';
+import { appRoot, defaultDbPath, resourcesDir, topiaryHome } from './paths';
+
+export interface AppInfo {
+  app: { name: string; version: string };
+  node: string;
+  platform: string;
+  tfjs: string;
+  backend: Omit<BackendInfo, 'skipped'> & { skipped: BackendInfo['skipped'] };
+  dataDir: string;
+  database: string;
+  resources: string;
+}
+
+export function appVersion(): string {
+  return (JSON.parse(fs.readFileSync(path.join(appRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** Versions of everything that can change a run's numbers; recorded with every run. */
+export function versions(backend: BackendInfo): Record<string, string> {
+  return {
+    topiary: appVersion(),
+    node: process.versions.node,
+    tfjs: tf.version.tfjs,
+    backend: `${backend.name} (${backend.package}@${backend.version})`,
+  };
+}
+
+export async function getInfo(): Promise<AppInfo> {
+  const backend = await initBackend();
+  return {
+    app: { name: 'topiary', version: appVersion() },
+    node: process.versions.node,
+    platform: `${process.platform}-${process.arch}`,
+    tfjs: tf.version.tfjs,
+    backend,
+    dataDir: topiaryHome(),
+    database: defaultDbPath(),
+    resources: resourcesDir(),
+  };
+}

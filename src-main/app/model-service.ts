@@ -1,0 +1,60 @@
+/** Loading and describing models for every front door. */
+import type * as tf from '@tensorflow/tfjs';
+import { ConfigError } from '../common/errors';
+import { analyzeModel, type ModelAnalysis } from '../engine/analyze';
+import { loadModel, type LoadedModel } from '../node/models';
+import { initBackend } from '../node/backend';
+
+export interface ModelDescription {
+  source: string;
+  format: LoadedModel['format'];
+  sha256: string;
+  files: string[];
+  inputShape: (number | null)[];
+  outputShape: (number | null)[];
+  analysis: ModelAnalysis;
+}
+
+export async function openModel(spec: string): Promise<LoadedModel> {
+  await initBackend();
+  return loadModel(spec);
+}
+
+export function describeLoadedModel(loaded: LoadedModel): ModelDescription {
+  return {
+    source: loaded.source,
+    format: loaded.format,
+    sha256: loaded.sha256,
+    files: loaded.files,
+    inputShape: loaded.model.inputs[0].shape,
+    outputShape: loaded.model.outputs[0].shape,
+    analysis: analyzeModel(loaded.model),
+  };
+}
+
+export async function describeModel(spec: string): Promise<ModelDescription> {
+  const loaded = await openModel(spec);
+  try {
+    return describeLoadedModel(loaded);
+  } finally {
+    loaded.model.dispose();
+  }
+}
+
+/**
+ * The per-sample input shape the model expects, checked against a dataset's sample shape. Shapes that
+ * hold the same number of values are compatible (28x28x1 images feed a 784-input Dense model).
+ */
+export function checkInputCompatible(model: tf.LayersModel, sampleShape: number[], dataSource: string): number[] {
+  const want = model.inputs[0].shape.slice(1);
+  if (want.some((d) => d === null)) {
+    throw new ConfigError(`model input shape [${want.join(', ')}] has unknown dimensions; export a model with a static input shape`);
+  }
+  const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+  if (size(want as number[]) !== size(sampleShape)) {
+    throw new ConfigError(
+      `dataset ${dataSource} has samples of shape [${sampleShape.join(', ')}] but the model expects [${want.join(', ')}]`,
+    );
+  }
+  return want as number[];
+}

@@ -1,0 +1,214 @@
+/**
+ * One pruning run, start to end: load -> baseline measure -> prune + fine-tune -> final measure ->
+ * save -> export + verify. It only computes and writes files under the run's folder; everything
+ * worth keeping goes out as RunEvents, which the run service persists as they arrive. The same code
+ * runs in a worker (the app) or in-process (tests).
+ */
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { CancelledError } from '../common/errors';
+import type { RunConfig, RunProgress } from '../common/run-config';
+import { analyzeModel, type ModelAnalysis } from '../engine/analyze';
+import { evaluate, measureLatency } from '../engine/measure';
+import { runPruning } from '../engine/prune/run';
+import { validatePruneConfig } from '../engine/prune/types';
+import { initBackend } from '../node/backend';
+import { loadDataset } from '../node/datasets';
+import { saveModel } from '../node/models';
+import type { LayerResultInput, MetricInput } from '../store/types';
+import { exportModel } from './export-service';
+import { versions } from './info-service';
+import { checkInputCompatible, openModel } from './model-service';
+import type { RunEvent, RunResult } from './run-events';
+
+export interface RunJob {
+  runId: string;
+  config: RunConfig;
+  /** Folder the run writes its model and exports into (created as needed). */
+  runDir: string;
+}
+
+/** Share of the whole run each phase takes, for the overall progress bar and ETA. */
+const PHASE_SPAN: Record<RunProgress['phase'], [number, number]> = {
+  load: [0, 0.03],
+  baseline: [0.03, 0.1],
+  sensitivity: [0.1, 0.15],
+  prune: [0.15, 0.2],
+  finetune: [0.2, 0.8],
+  final: [0.8, 0.87],
+  export: [0.87, 0.93],
+  verify: [0.93, 1],
+  done: [1, 1],
+};
+
+export async function executeRun(job: RunJob, emit: (e: RunEvent) => void, signal?: AbortSignal): Promise<RunResult> {
+  const started = Date.now();
+  const progress = (p: Omit<RunProgress, 'runId' | 'fraction' | 'etaSeconds'>) => {
+    const [a, b] = PHASE_SPAN[p.phase];
+    const fraction = a + (b - a) * (p.total > 0 ? Math.min(1, p.done / p.total) : 0);
+    const elapsed = (Date.now() - started) / 1000;
+    const etaSeconds = fraction > 0.02 ? Math.max(0, (elapsed * (1 - fraction)) / fraction) : null;
+    emit({ type: 'progress', progress: { ...p, fraction, etaSeconds } });
+  };
+  const checkCancel = () => {
+    if (signal?.aborted) throw new CancelledError();
+  };
+  const { config } = job;
+
+  progress({ phase: 'load', done: 0, total: 2, message: `loading ${config.model}` });
+  const backend = await initBackend();
+  const loaded = await openModel(config.model);
+  const original = loaded.model;
+  let pruned: tf.LayersModel | undefined;
+  try {
+    progress({ phase: 'load', done: 1, total: 2, message: `loading ${config.data}` });
+    const dataset = await loadDataset(config.data, { seed: config.seed });
+    for (const w of dataset.warnings) emit({ type: 'log', level: 'warn', message: w });
+    checkInputCompatible(original, dataset.sampleShape, dataset.source);
+    const pruneConfig = validatePruneConfig({ seed: config.seed, ...config.prune }, original);
+    const before = analyzeModel(original);
+    emit({
+      type: 'loaded',
+      model: {
+        source: loaded.source,
+        sha256: loaded.sha256,
+        format: loaded.format,
+        params: before.params,
+        meta: { inputShape: original.inputs[0].shape, layers: original.layers.length },
+      },
+      dataset: {
+        source: dataset.source,
+        sampleShape: dataset.sampleShape,
+        classNames: dataset.classNames,
+        trainSize: dataset.train.size,
+        testSize: dataset.test.size,
+      },
+      backend: backend.name,
+      versions: versions(backend),
+      method: `${pruneConfig.method}/${pruneConfig.granularity}`,
+    });
+    progress({ phase: 'load', done: 2, total: 2 });
+    checkCancel();
+
+    // Baseline
+    const measure = async (model: tf.LayersModel, phase: 'baseline' | 'final', analysis: ModelAnalysis) => {
+      const metrics = await evaluate(model, dataset.test, {
+        batchSize: 256,
+        limit: config.evalLimit,
+        signal,
+        onProgress: (done, total) => progress({ phase, done, total }),
+      });
+      const latency = await measureLatency(model, { batchSizes: [1, 64], runs: config.latencyRuns });
+      return {
+        accuracy: metrics.accuracy,
+        loss: metrics.loss,
+        params: analysis.params,
+        nonZeros: analysis.nonZeros,
+        macs: analysis.macs,
+        sizeBytes: analysis.sizeBytes,
+        gzipBytes: analysis.gzipBytes,
+        peakActivationBytes: analysis.peakActivationBytes,
+        latencyMs: latency[0].medianMs,
+        latencyBatchMs: latency[1].medianMs,
+      };
+    };
+    const baseline = await measure(original, 'baseline', before);
+    emit({ type: 'metrics', points: Object.entries(baseline).map(([name, value]) => ({ step: 0, phase: 'baseline', name, value })) });
+    emit({ type: 'layers', rows: layerRows(before, 'before') });
+    checkCancel();
+
+    // Prune + fine-tune
+    progress({ phase: 'prune', done: 0, total: 1, message: `${pruneConfig.method} ${pruneConfig.granularity} to ${pruneConfig.sparsity}` });
+    let step = 0;
+    const result = await runPruning(original, dataset, pruneConfig, {
+      signal,
+      onProgress: (p) => {
+        if (p.phase === 'prune') {
+          progress({ phase: 'prune', done: 1, total: 1, sparsity: p.sparsity });
+          return;
+        }
+        const epochs = Math.max(1, pruneConfig.finetune.epochs);
+        const done = p.epoch * p.batches + p.batch;
+        progress({
+          phase: 'finetune',
+          done,
+          total: epochs * p.batches,
+          epoch: p.epoch + 1,
+          loss: p.loss,
+          accuracy: p.accuracy,
+          valAccuracy: p.valAccuracy,
+          sparsity: p.sparsity,
+        });
+        if (p.phase === 'epoch') {
+          step++;
+          const points: MetricInput[] = [
+            { step, epoch: p.epoch + 1, phase: 'train', name: 'loss', value: p.loss },
+            { step, epoch: p.epoch + 1, phase: 'train', name: 'accuracy', value: p.accuracy },
+            { step, epoch: p.epoch + 1, phase: 'train', name: 'sparsity', value: p.sparsity },
+          ];
+          if (p.valLoss !== undefined) points.push({ step, epoch: p.epoch + 1, phase: 'val', name: 'loss', value: p.valLoss });
+          if (p.valAccuracy !== undefined) points.push({ step, epoch: p.epoch + 1, phase: 'val', name: 'accuracy', value: p.valAccuracy });
+          emit({ type: 'metrics', points });
+        }
+      },
+    });
+    pruned = result.model;
+    emit({ type: 'plan', plan: result.plan });
+    checkCancel();
+
+    // Final measure
+    const after = analyzeModel(pruned);
+    const final = await measure(pruned, 'final', after);
+    emit({ type: 'metrics', points: Object.entries(final).map(([name, value]) => ({ step: step + 1, phase: 'final', name, value })) });
+    emit({ type: 'layers', rows: layerRows(after, 'after') });
+    const modelDir = path.join(job.runDir, 'model');
+    await saveModel(pruned, modelDir);
+    checkCancel();
+
+    // Export + verify
+    const artifacts = [];
+    for (const [i, req] of config.exports.entries()) {
+      progress({ phase: 'export', done: i, total: config.exports.length, message: `${req.format} ${req.quant}` });
+      const exported = await exportModel(pruned, req, {
+        outDir: path.join(job.runDir, `export-${req.format}-${req.quant}`),
+        dataset,
+        source: loaded.source,
+        metrics: { before: baseline, after: final },
+        layers: after,
+        onVerify: (done, total) => progress({ phase: 'verify', done, total }),
+      });
+      artifacts.push(exported.artifact);
+      emit({ type: 'artifact', artifact: exported.artifact });
+      checkCancel();
+    }
+
+    const summary = {
+      before: baseline,
+      after: final,
+      prune: {
+        targetSparsity: result.plan.targetSparsity,
+        achievedSparsity: result.plan.achievedSparsity,
+        paramsFraction: final.params / baseline.params,
+        macsFraction: final.macs / baseline.macs,
+      },
+    };
+    emit({ type: 'summary', summary });
+    progress({ phase: 'done', done: 1, total: 1 });
+    return { summary, modelDir, artifacts };
+  } finally {
+    original.dispose();
+    pruned?.dispose();
+  }
+}
+
+function layerRows(a: ModelAnalysis, phase: 'before' | 'after'): LayerResultInput[] {
+  return a.layers.map((l) => ({
+    layer: l.name,
+    className: l.className,
+    params: l.params,
+    nonZeros: l.nonZeros,
+    macs: l.macs,
+    sparsity: l.sparsity,
+    phase,
+  }));
+}

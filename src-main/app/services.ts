@@ -1,0 +1,35 @@
+/** Opens the app services every front door shares: the store, run history and the run queue. */
+import path from 'node:path';
+import { openStore, type Store } from '../store/db';
+import { HistoryService } from './history-service';
+import { topiaryHome } from './paths';
+import { RunService } from './run-service';
+
+export interface AppServices {
+  store: Store;
+  history: HistoryService;
+  runs: RunService;
+  /** `<home>/runs`: each run's model and exports live in `<runsDir>/<runId>/`. */
+  runsDir: string;
+  close(): Promise<void>;
+}
+
+export async function openAppServices(opts: { dbPath: string; home?: string; mode?: 'worker' | 'in-process'; concurrency?: number }): Promise<AppServices> {
+  const home = opts.home ?? topiaryHome();
+  const store = openStore(opts.dbPath);
+  // Runs whose process died (crash, kill -9, power loss) are marked interrupted, history kept.
+  store.markInterruptedRuns();
+  const runsDir = path.join(home, 'runs');
+  const runs = new RunService(store, { runsDir, mode: opts.mode ?? 'worker', concurrency: opts.concurrency });
+  const history = new HistoryService(store);
+  return {
+    store,
+    history,
+    runs,
+    runsDir,
+    async close() {
+      await runs.close();
+      store.close();
+    },
+  };
+}

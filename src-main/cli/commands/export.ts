@@ -1,0 +1,82 @@
+import fs from 'node:fs';
+import { ConfigError } from '../../common/errors';
+import { ExportRequestSchema } from '../../common/run-config';
+import type { RegisterCommand } from '../context';
+import { bytes } from '../format';
+import { createProgress } from '../progress';
+
+export const registerExportCommand: RegisterCommand = (program, ctx) => {
+  program
+    .command('export')
+    .description('export a model (or a recorded run) to TF Lite or tfjs and verify it with an independent runtime')
+    .argument('<model-or-run>', 'a run id (or its first characters), demo, a tfjs model folder, or a Keras file')
+    .requiredOption('--format <f>', 'tflite | tfjs')
+    .option('--quant <q>', 'tflite: none|float16|dynamic-int8|int8; tfjs: none|float16|uint8|uint16', 'none')
+    .option('--calib <data>', 'dataset for int8 calibration and for verification (demo, fashion-mnist, idx:DIR, ...)')
+    .option('--samples <n>', 'test samples used for verification', (v) => Number(v), 1000)
+    .option('--out <dir>', 'bundle folder to write (refused if it exists and is not empty, unless --overwrite)')
+    .option('--overwrite', 'replace an existing bundle folder')
+    .action(async (target: string, o) => {
+      const parsed = ExportRequestSchema.safeParse({ format: o.format, quant: o.quant, verifySamples: o.samples });
+      if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; '));
+      const req = parsed.data;
+      const bar = createProgress('verify');
+      const { openAppServices } = await import('../../app/services');
+      const services = await openAppServices({ dbPath: ctx.dbPath(), mode: 'in-process' });
+      try {
+        let result: { dir: string; artifact: import('../../store/types').ArtifactInput };
+        const runId = findRun(services, target);
+        if (runId) {
+          const { exportStoredRun } = await import('../../app/export-service');
+          result = await exportStoredRun(services, { ...req, runId, outDir: o.out, overwrite: o.overwrite });
+        } else {
+          if (!o.out) throw new ConfigError('--out <dir> is required when exporting a model file (runs export into their own folder)');
+          const { exportModel } = await import('../../app/export-service');
+          const { openModel } = await import('../../app/model-service');
+          const { loadDataset } = await import('../../node/datasets');
+          const loaded = await openModel(target);
+          try {
+            const dataset = o.calib ? await loadDataset(o.calib) : undefined;
+            const out = await exportModel(loaded.model, req, {
+              outDir: o.out,
+              dataset,
+              source: loaded.source,
+              overwrite: o.overwrite,
+              onVerify: (d, t) => bar.update(d, t),
+            });
+            result = out;
+          } finally {
+            loaded.model.dispose();
+          }
+        }
+        bar.stop();
+        const a = result.artifact;
+        if (ctx.json) ctx.printJson(result);
+        else {
+          const v = (a.verification ?? {}) as Record<string, number | null | string>;
+          ctx.print(`wrote ${result.dir}`);
+          ctx.print(`  ${a.format} ${a.quant}: ${bytes(a.bytes)}, sha256 ${a.sha256.slice(0, 16)}`);
+          ctx.print(`  verification (${v.runtime}): ${a.status}${a.reason ? ` — ${a.reason}` : ''}`);
+          ctx.print(
+            `  max |diff| ${typeof v.maxAbsDiff === 'number' ? v.maxAbsDiff.toExponential(2) : '-'}, top-1 agreement ${typeof v.top1Agreement === 'number' ? (100 * v.top1Agreement).toFixed(2) : '-'} %` +
+              `, accuracy ${typeof v.accuracy === 'number' ? (100 * v.accuracy).toFixed(2) + ' %' : '- (no labels)'}, latency ${typeof v.latencyMs === 'number' ? v.latencyMs.toFixed(3) + ' ms' : '-'}`,
+          );
+        }
+        if (a.status === 'failed') process.exitCode = 1;
+      } finally {
+        bar.stop();
+        await services.close();
+      }
+    });
+};
+
+/** A recorded run id (or unique prefix) wins over a model path only when no such path exists. */
+function findRun(services: import('../../app/services').AppServices, target: string): string | undefined {
+  if (target === 'demo' || fs.existsSync(target)) return undefined;
+  const id = target.startsWith('run:') ? target.slice(4) : target;
+  try {
+    return services.history.resolve(id);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,24 @@
+import type { RegisterCommand } from '../context';
+
+export const registerInfoCommand: RegisterCommand = (program, ctx) => {
+  program
+    .command('info')
+    .description('show the compute backend, versions and data folder')
+    .action(async () => {
+      const { getInfo } = await import('../../app/info-service');
+      const info = await getInfo();
+      if (ctx.json) return ctx.printJson(info);
+      const b = info.backend;
+      const lines = [
+        `topiary   ${info.app.version}`,
+        `node      ${info.node} (${info.platform})`,
+        `tfjs      ${info.tfjs}`,
+        `backend   ${b.name}  (${b.package}@${b.version}${b.threads ? `, ${b.threads} thread${b.threads > 1 ? 's' : ''}` : ''}${b.simd ? ', SIMD' : ''})`,
+        ...b.skipped.map((s) => `          skipped ${s.name}: ${s.reason}`),
+        `data dir  ${info.dataDir}`,
+        `database  ${info.database}`,
+        `resources ${info.resources}`,
+      ];
+      ctx.print(lines.join('\n'));
+    });
+};

@@ -1,0 +1,95 @@
+import { ConfigError } from '../../common/errors';
+import type { RunConfigInput } from '../../common/run-config';
+import type { RegisterCommand } from '../context';
+import { createProgress } from '../progress';
+import { positiveInt } from './evaluate';
+
+/** `iterative:3` -> {kind: 'iterative', rounds: 3}; `poly` or `poly:0.2` -> poly from 0 (or 0.2). */
+export function parseSchedule(text: string): Record<string, unknown> {
+  const [kind, arg] = text.split(':');
+  if (kind === 'oneshot' && arg === undefined) return { kind };
+  if (kind === 'iterative') {
+    const rounds = Number(arg ?? 3);
+    if (!Number.isInteger(rounds) || rounds <= 0) throw new ConfigError(`--schedule iterative:K needs a positive integer K, got "${text}"`);
+    return { kind, rounds };
+  }
+  if (kind === 'poly') return { kind, initialSparsity: arg === undefined ? 0 : Number(arg) };
+  throw new ConfigError(`--schedule must be oneshot, iterative:K or poly, got "${text}"`);
+}
+
+/** `tflite:int8,tfjs:uint8` -> export requests. */
+export function parseExports(text: string): { format: 'tflite' | 'tfjs'; quant: string }[] {
+  return text
+    .split(',')
+    .filter(Boolean)
+    .map((part) => {
+      const [format, quant = 'none'] = part.split(':');
+      if (format !== 'tflite' && format !== 'tfjs') throw new ConfigError(`--export items are tflite[:quant] or tfjs[:quant], got "${part}"`);
+      return { format, quant };
+    });
+}
+
+function sparsityValue(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new ConfigError(`--sparsity must be a number in [0, 1), got "${v}"`);
+  return n;
+}
+
+export const registerPruneCommand: RegisterCommand = (program, ctx) => {
+  program
+    .command('prune')
+    .description('prune a model, fine-tune it, measure before/after, and record the run')
+    .argument('<model>', 'demo, a tfjs model folder or model.json, or a Keras .h5/.keras file')
+    .requiredOption('--data <data>', 'demo, fashion-mnist, idx:DIR, npz:FILE, images:DIR or csv:FILE')
+    .option('--method <m>', 'magnitude | taylor | movement | lamp | bn-scale | random', 'magnitude')
+    .option('--granularity <g>', 'unstructured | nm | structured', 'unstructured')
+    .option('--sparsity <s>', 'fraction removed, in [0, 1): of weights, or of units/filters when structured', sparsityValue, 0.5)
+    .option('--scope <s>', 'global | layer', 'global')
+    .option('--schedule <s>', 'oneshot | iterative:K | poly', 'oneshot')
+    .option('--epochs <n>', 'fine-tuning epochs (0 = none)', (v) => (v === '0' ? 0 : positiveInt('--epochs')(v)), 2)
+    .option('--batch-size <n>', 'fine-tuning batch size', positiveInt('--batch-size'), 64)
+    .option('--lr <x>', 'fine-tuning learning rate', Number, 1e-3)
+    .option('--nm <n:m>', 'N:M pattern for --granularity nm', '2:4')
+    .option('--round-to <n>', 'structured: keep channel counts multiples of n', positiveInt('--round-to'))
+    .option('--ignore <layers>', 'comma-separated layer names never pruned')
+    .option('--distill <T,alpha>', 'knowledge distillation from the unpruned model, e.g. 4,0.5')
+    .option('--max-samples <n>', 'cap training samples per epoch', positiveInt('--max-samples'))
+    .option('--eval-limit <n>', 'test samples used for before/after accuracy', positiveInt('--eval-limit'))
+    .option('--export <list>', 'exports to make and verify, e.g. tflite:int8,tfjs:uint8')
+    .option('--profile <id>', 'device profile the run targets')
+    .option('--name <name>', 'a name for the run')
+    .option('--seed <n>', 'random seed', (v) => Number.parseInt(v, 10), 42)
+    .option('--out <dir>', 'also copy the pruned model (and exports) to this folder')
+    .action(async (modelSpec: string, o) => {
+      const [n, m] = String(o.nm).split(':').map(Number);
+      const prune: Record<string, unknown> = {
+        method: o.method,
+        granularity: o.granularity,
+        sparsity: o.sparsity,
+        scope: o.scope,
+        schedule: parseSchedule(o.schedule),
+        nm: { n, m },
+        finetune: {
+          epochs: o.epochs,
+          batchSize: o.batchSize,
+          learningRate: o.lr,
+          ...(o.maxSamples ? { maxSamplesPerEpoch: o.maxSamples } : {}),
+          ...(o.distill ? { distill: { temperature: Number(o.distill.split(',')[0]), alpha: Number(o.distill.split(',')[1] ?? 0.5) } } : {}),
+        },
+      };
+      if (o.roundTo) prune.roundTo = o.roundTo;
+      if (o.ignore) prune.ignore = String(o.ignore).split(',').filter(Boolean);
+      const config: RunConfigInput = {
+        model: modelSpec,
+        data: o.data,
+        prune,
+        seed: o.seed,
+        ...(o.evalLimit ? { evalLimit: o.evalLimit } : {}),
+        ...(o.export ? { exports: parseExports(o.export) as RunConfigInput['exports'] } : {}),
+        ...(o.profile ? { profile: o.profile } : {}),
+        ...(o.name ? { name: o.name } : {}),
+      };
+      const { runAndReport } = await import('../run-report');
+      await runAndReport(ctx, config, { out: o.out });
+    });
+};

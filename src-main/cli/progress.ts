@@ -1,0 +1,52 @@
+import cliProgress from 'cli-progress';
+
+/** A progress reporter for long work: a bar on stderr when it is a terminal, plain lines otherwise. */
+export interface Progress {
+  update(done: number, total: number, label?: string): void;
+  stop(): void;
+}
+
+export function createProgress(title: string): Progress {
+  const tty = Boolean(process.stderr.isTTY) && !process.env.CI;
+  if (tty) {
+    const bar = new cliProgress.SingleBar(
+      {
+        stream: process.stderr,
+        format: `${title} [{bar}] {percentage}% | {value}/{total} | ETA {eta_formatted} {label}`,
+        hideCursor: true,
+        clearOnComplete: true,
+      },
+      cliProgress.Presets.shades_classic,
+    );
+    let started = false;
+    return {
+      update(done, total, label = '') {
+        if (!started) {
+          bar.start(total, done, { label });
+          started = true;
+        } else {
+          bar.setTotal(total);
+          bar.update(done, { label });
+        }
+      },
+      stop() {
+        if (started) bar.stop();
+      },
+    };
+  }
+  // Not a terminal (CI, pipes): a line every 10% so logs show progress without flooding.
+  let lastDecile = -1;
+  const start = Date.now();
+  return {
+    update(done, total, label = '') {
+      const decile = total > 0 ? Math.floor((10 * done) / total) : 0;
+      if (decile === lastDecile) return;
+      lastDecile = decile;
+      const elapsed = (Date.now() - start) / 1000;
+      const eta = done > 0 ? (elapsed * (total - done)) / done : NaN;
+      const etaText = Number.isFinite(eta) ? ` ETA ${eta.toFixed(0)}s` : '';
+      process.stderr.write(`${title}: ${done}/${total} (${decile * 10}%)${etaText} ${label}\n`);
+    },
+    stop() {},
+  };
+}

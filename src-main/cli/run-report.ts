@@ -1,0 +1,84 @@
+/** Runs one pruning run in-process with progress bars, then prints (or returns as JSON) its record. */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { RunConfigInput } from '../common/run-config';
+import { TopiaryError } from '../common/errors';
+import { openAppServices } from '../app/services';
+import type { CliContext } from './context';
+import { beforeAfter, bytes, table } from './format';
+import { createProgress, type Progress } from './progress';
+
+export async function runAndReport(ctx: CliContext, config: RunConfigInput, opts: { out?: string; title?: string } = {}) {
+  const services = await openAppServices({ dbPath: ctx.dbPath(), mode: 'in-process' });
+  try {
+    const bars = new Map<string, Progress>();
+    const off = services.runs.on((e) => {
+      if (e.name === 'runProgress') {
+        const p = e.payload;
+        let bar = bars.get(p.phase);
+        if (!bar) {
+          for (const b of bars.values()) b.stop();
+          bars.set(p.phase, (bar = createProgress(p.phase)));
+        }
+        const extra = [p.epoch ? `epoch ${p.epoch}` : '', p.loss !== undefined ? `loss ${p.loss.toFixed(4)}` : '', p.sparsity !== undefined ? `sparsity ${(100 * p.sparsity).toFixed(1)}%` : '', p.message ?? '']
+          .filter(Boolean)
+          .join(' ');
+        bar.update(p.done, p.total, extra);
+      } else if (e.name === 'runLog') {
+        process.stderr.write(`${e.payload.level}: ${e.payload.message}\n`);
+      }
+    });
+    const onSigint = () => services.runs.cancel(runId);
+    const { runId } = services.runs.start(config);
+    process.once('SIGINT', onSigint);
+    const finished = await services.runs.wait(runId);
+    process.off('SIGINT', onSigint);
+    off();
+    for (const b of bars.values()) b.stop();
+    if (finished.status !== 'done') {
+      const err = new TopiaryError(`run ${runId} ${finished.status}: ${finished.error?.message ?? ''}`);
+      (err as { exitCode: number }).exitCode = finished.error?.exitCode ?? 1;
+      throw err;
+    }
+    const detail = services.history.show(runId);
+    if (opts.out) {
+      fs.mkdirSync(opts.out, { recursive: true });
+      fs.cpSync(path.join(services.runsDir, runId), opts.out, { recursive: true });
+    }
+    if (ctx.json) return ctx.printJson(detail);
+    const s = detail.summary as { before: Record<string, number>; after: Record<string, number>; prune?: Record<string, number> };
+    ctx.print(`${opts.title ?? 'Run'} ${runId}  (${detail.method}, backend ${detail.backend})`);
+    ctx.print(beforeAfter(s.before, s.after));
+    if (s.prune) {
+      ctx.print(
+        `\nsparsity target ${(100 * s.prune.targetSparsity).toFixed(1)} %, achieved ${(100 * s.prune.achievedSparsity).toFixed(1)} %; ` +
+          `parameters x${s.prune.paramsFraction.toFixed(3)}, MACs x${s.prune.macsFraction.toFixed(3)}`,
+      );
+    }
+    if (detail.artifacts.length) {
+      ctx.print('\nExports (verified with an independent runtime):');
+      ctx.print(
+        table(
+          ['format', 'quant', 'size', 'status', 'max |diff|', 'top-1 agree', 'accuracy', 'latency', 'path'],
+          detail.artifacts.map((a) => {
+            const v = (a.verification ?? {}) as Record<string, number>;
+            return [
+              a.format,
+              a.quant,
+              bytes(a.bytes),
+              a.status + (a.reason ? ` (${a.reason})` : ''),
+              v.maxAbsDiff !== undefined ? v.maxAbsDiff.toExponential(2) : '-',
+              v.top1Agreement !== undefined ? `${(100 * v.top1Agreement).toFixed(2)} %` : '-',
+              v.accuracy !== undefined ? `${(100 * v.accuracy).toFixed(2)} %` : '-',
+              v.latencyMs !== undefined ? `${v.latencyMs.toFixed(3)} ms` : '-',
+              a.path,
+            ];
+          }),
+        ),
+      );
+    }
+    ctx.print(`\nrecorded in ${ctx.dbPath()} — see \`topiary runs show ${runId.slice(0, 8)}\``);
+  } finally {
+    await services.close();
+  }
+}

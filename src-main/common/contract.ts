@@ -1,0 +1,84 @@
+/**
+ * The one API contract: every command a front door may call, with the schema its payload is
+ * validated against, and every event the services push. The Electron main process, the preload,
+ * the web server and the renderer all import this file; nobody invents a channel name elsewhere.
+ * Result types live with the services (src-main/app/api.ts) and reach the renderer as types only.
+ */
+import { z } from 'zod';
+import { ExportRequestSchema, RunConfigSchema } from './run-config';
+
+const RunId = z.string().min(1).max(100);
+export const RUN_STATUSES = ['queued', 'running', 'done', 'failed', 'cancelled', 'interrupted'] as const;
+const Spec = z.string().min(1).max(4096);
+
+export const RunQuerySchema = z.object({
+  model: z.string().max(4096).optional(),
+  dataset: z.string().max(4096).optional(),
+  profile: z.string().max(200).optional(),
+  kind: z.string().max(100).optional(),
+  method: z.string().max(100).optional(),
+  status: z.union([z.enum(RUN_STATUSES), z.array(z.enum(RUN_STATUSES))]).optional(),
+  tag: z.union([z.string().max(64), z.array(z.string().max(64))]).optional(),
+  /** ISO dates: createdAt >= since, < until. */
+  since: z.string().optional(),
+  until: z.string().optional(),
+  /** Final-metric thresholds, e.g. {name: 'accuracy', op: '>=', value: 0.9}. */
+  metrics: z.array(z.object({ name: z.string().min(1), op: z.enum(['>=', '<=', '>', '<', '=']), value: z.number() })).optional(),
+  ids: z.array(RunId).max(1000).optional(),
+  sort: z.string().regex(/^(created|started|finished|duration|status|method|kind|metric:[A-Za-z0-9_.-]+)$/).optional(),
+  direction: z.enum(['asc', 'desc']).optional(),
+  limit: z.number().int().positive().max(1000).default(50),
+  offset: z.number().int().nonnegative().default(0),
+});
+export type RunQuery = z.input<typeof RunQuerySchema>;
+
+export const commands = {
+  getInfo: z.object({}),
+  describeModel: z.object({ spec: Spec }),
+  describeDataset: z.object({ spec: Spec }),
+  startRun: RunConfigSchema,
+  cancelRun: z.object({ runId: RunId }),
+  listRuns: RunQuerySchema,
+  getRun: z.object({ runId: RunId }),
+  compareRuns: z.object({ runIds: z.array(RunId).min(2).max(20) }),
+  paretoRuns: z.object({
+    objectives: z
+      .array(z.object({ metric: z.string().min(1), direction: z.enum(['max', 'min']) }))
+      .min(2)
+      .max(4),
+  }),
+  exportRun: z.object({ runId: RunId, outDir: z.string().min(1).optional(), overwrite: z.boolean().default(false) }).and(ExportRequestSchema),
+  exportRunsCsv: RunQuerySchema,
+  tagRun: z.object({ runId: RunId, tag: z.string().min(1).max(64), remove: z.boolean().default(false) }),
+  noteRun: z.object({ runId: RunId, note: z.string().max(10_000) }),
+  deleteRun: z.object({ runId: RunId, deleteArtifacts: z.boolean().default(false) }),
+} as const;
+
+export type CommandName = keyof typeof commands;
+export type CommandInput<C extends CommandName> = z.input<(typeof commands)[C]>;
+export type CommandPayload<C extends CommandName> = z.output<(typeof commands)[C]>;
+
+/** Events pushed to every connected front door. */
+export const events = ['runProgress', 'runFinished', 'runLog'] as const;
+export type EventName = (typeof events)[number];
+
+export function isCommandName(name: unknown): name is CommandName {
+  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(commands, name);
+}
+
+/** Validates a payload for a command; throws a ZodError listing every problem. */
+export function parsePayload<C extends CommandName>(name: C, payload: unknown): CommandPayload<C> {
+  return commands[name].parse(payload ?? {}) as CommandPayload<C>;
+}
+
+/** Electron IPC channel names (one for calls, one for pushed events). */
+export const IPC_INVOKE = 'topiary:invoke';
+export const IPC_EVENT = 'topiary:event';
+
+/** Native dialogs (Electron only; web mode uses text fields). */
+export const IPC_DIALOG = 'topiary:dialog';
+export const DialogRequestSchema = z.object({
+  kind: z.enum(['openModel', 'openDataset', 'chooseFolder', 'revealPath']),
+  path: z.string().optional(),
+});
+export type DialogRequest = z.infer<typeof DialogRequestSchema>;

@@ -1,0 +1,57 @@
+/**
+ * What a run is asked to do, as the wizard, the CLI and stored history see it. Stored verbatim with
+ * the run so it can be replayed. The `prune` part is checked in depth by the engine
+ * (validatePruneConfig) once the model is known; here we check what can be checked without it.
+ */
+import { z } from 'zod';
+
+export const QUANT_MODES = ['none', 'float16', 'dynamic-int8', 'int8'] as const;
+export const TFJS_QUANT_MODES = ['none', 'float16', 'uint8', 'uint16'] as const;
+export const EXPORT_FORMATS = ['tflite', 'tfjs'] as const;
+
+export const ExportRequestSchema = z.object({
+  format: z.enum(EXPORT_FORMATS),
+  /** tflite: none|float16|dynamic-int8|int8; tfjs: none|float16|uint8|uint16 (int8 maps to uint8). */
+  quant: z.enum([...QUANT_MODES, 'uint8', 'uint16']).default('none'),
+  /** Samples of the test split used for verification. */
+  verifySamples: z.number().int().positive().max(100_000).default(1000),
+});
+export type ExportRequest = z.infer<typeof ExportRequestSchema>;
+
+export const RunConfigSchema = z.object({
+  /** Model spec: `demo`, a tfjs folder or model.json, a .h5/.keras file, or `run:<id>` (derive). */
+  model: z.string().min(1, 'model is required'),
+  /** Dataset spec: `demo`, `fashion-mnist`, `idx:DIR`, `npz:FILE`, `images:DIR`, `csv:FILE`. */
+  data: z.string().min(1, 'data is required'),
+  name: z.string().max(200).optional(),
+  profile: z.string().optional(),
+  parentRunId: z.string().optional(),
+  /** Raw prune config (method, granularity, sparsity, scope, schedule, finetune...). */
+  prune: z.record(z.string(), z.unknown()).default({}),
+  /** Test samples used for before/after accuracy (all when absent). */
+  evalLimit: z.number().int().positive().optional(),
+  latencyRuns: z.number().int().positive().max(1000).default(20),
+  /** Exports made and verified when the run ends. */
+  exports: z.array(ExportRequestSchema).default([]),
+  seed: z.number().int().default(42),
+});
+export type RunConfig = z.infer<typeof RunConfigSchema>;
+export type RunConfigInput = z.input<typeof RunConfigSchema>;
+
+/** Progress of a run, streamed to every front door. */
+export interface RunProgress {
+  runId: string;
+  phase: 'load' | 'baseline' | 'sensitivity' | 'prune' | 'finetune' | 'final' | 'export' | 'verify' | 'done';
+  /** Work done and total within the phase. */
+  done: number;
+  total: number;
+  /** Overall fraction 0..1 across phases, and the estimate of seconds left. */
+  fraction: number;
+  etaSeconds: number | null;
+  epoch?: number;
+  loss?: number;
+  accuracy?: number;
+  valAccuracy?: number;
+  sparsity?: number;
+  message?: string;
+}

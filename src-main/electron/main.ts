@@ -1,0 +1,102 @@
+/**
+ * Electron main process (thin): one locked-down window, IPC to the app services, native dialogs,
+ * the app menu and remembered window state. No business logic lives here.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { app, BrowserWindow, dialog, ipcMain, Menu, session, shell } from 'electron';
+import { DialogRequestSchema, IPC_DIALOG, IPC_EVENT, IPC_INVOKE } from '../common/contract';
+import { createApi } from '../app/api';
+import { CONTENT_SECURITY_POLICY, handleInvoke, isTrustedUrl, mainWindowOptions } from './security';
+
+// The built app: resources and the run worker live beside dist-electron/.
+process.env.TOPIARY_APP_ROOT ??= path.join(__dirname, '..');
+process.env.TOPIARY_RESOURCES ??= path.join(__dirname, '..', 'resources');
+process.env.TOPIARY_RUN_JOB_ENTRY ??= pathToFileURL(path.join(__dirname, 'run-job.cjs')).href;
+
+const rendererIndex = path.join(__dirname, '..', 'dist-renderer', 'index.html');
+const appIndexUrl = pathToFileURL(rendererIndex).href;
+const stateFile = () => path.join(app.getPath('userData'), 'window-state.json');
+
+function readWindowState(): { x?: number; y?: number; width: number; height: number } | undefined {
+  try {
+    const s = JSON.parse(fs.readFileSync(stateFile(), 'utf8'));
+    if (typeof s.width === 'number' && typeof s.height === 'number') return s;
+  } catch {
+    // first start, or an unreadable file: use defaults
+  }
+  return undefined;
+}
+
+async function start() {
+  await app.whenReady();
+  process.env.TOPIARY_HOME ??= app.getPath('userData');
+  const api = await createApi({ home: process.env.TOPIARY_HOME });
+
+  session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
+    callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] } });
+  });
+  session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
+
+  const win = new BrowserWindow(mainWindowOptions(path.join(__dirname, 'preload.cjs'), readWindowState()));
+  win.once('ready-to-show', () => win.show());
+  win.on('close', () => {
+    try {
+      fs.writeFileSync(stateFile(), JSON.stringify(win.getBounds()));
+    } catch {
+      // losing the window position is not worth failing a quit over
+    }
+  });
+  win.webContents.on('will-navigate', (e, url) => {
+    if (!isTrustedUrl(url, appIndexUrl)) e.preventDefault();
+  });
+  win.webContents.setWindowOpenHandler(() => ({ action: 'deny' }));
+
+  ipcMain.handle(IPC_INVOKE, (e, name, payload) => handleInvoke(e.senderFrame?.url, appIndexUrl, name, payload, api.invoke));
+  ipcMain.handle(IPC_DIALOG, async (e, raw) => {
+    if (!isTrustedUrl(e.senderFrame?.url ?? '', appIndexUrl)) return null;
+    const req = DialogRequestSchema.safeParse(raw);
+    if (!req.success) return null;
+    switch (req.data.kind) {
+      case 'openModel': {
+        const r = await dialog.showOpenDialog(win, {
+          title: 'Open a model',
+          properties: ['openFile', 'openDirectory'],
+          filters: [{ name: 'Models', extensions: ['json', 'h5', 'keras'] }],
+        });
+        return r.canceled ? null : r.filePaths[0];
+      }
+      case 'openDataset': {
+        const r = await dialog.showOpenDialog(win, { title: 'Open a dataset', properties: ['openFile', 'openDirectory'] });
+        return r.canceled ? null : r.filePaths[0];
+      }
+      case 'chooseFolder': {
+        const r = await dialog.showOpenDialog(win, { title: 'Choose a folder', properties: ['openDirectory', 'createDirectory'] });
+        return r.canceled ? null : r.filePaths[0];
+      }
+      case 'revealPath':
+        if (req.data.path) shell.showItemInFolder(req.data.path);
+        return null;
+    }
+  });
+  api.subscribe((name, payload) => {
+    if (!win.isDestroyed()) win.webContents.send(IPC_EVENT, name, payload);
+  });
+
+  Menu.setApplicationMenu(
+    Menu.buildFromTemplate([
+      ...(process.platform === 'darwin' ? [{ role: 'appMenu' as const }] : []),
+      { role: 'fileMenu' },
+      { role: 'editMenu' },
+      { role: 'viewMenu' },
+      { role: 'windowMenu' },
+    ]),
+  );
+  await win.loadURL(appIndexUrl);
+  app.on('window-all-closed', () => {
+    void api.close().finally(() => app.quit());
+  });
+}
+
+void start();

@@ -1,0 +1,277 @@
+/**
+ * tfjs LayersModel export with optional weight quantization. The output is the content of a
+ * standard tfjs model folder (model.json + group1-shardKofN.bin) that stock `tf.loadLayersModel`
+ * reads; quantized weights carry the manifest `quantization` field the stock loader decodes.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { gzipSync } from 'fflate';
+import { ConfigError } from '../../common/errors';
+import type { Verification } from '../../common/export-report';
+import { affineParams, encodeFloat16, quantizeAffine } from './quantize';
+
+export const TFJS_QUANT_MODES = ['none', 'float16', 'uint8', 'uint16'] as const;
+export type TfjsQuant = (typeof TFJS_QUANT_MODES)[number];
+
+export interface TfjsExportOptions {
+  quant: TfjsQuant;
+  /** Maximum bytes per weight shard; tfjs's own default is 4 MiB. */
+  shardBytes?: number;
+  /** Written to model.json `generatedBy`. */
+  generatedBy?: string;
+}
+
+/** A weights-manifest entry as tfjs-core's `io.WeightsManifestEntry` describes it. */
+export interface TfjsWeightEntry {
+  name: string;
+  shape: number[];
+  dtype: 'float32' | 'int32' | 'bool' | 'string' | 'complex64';
+  quantization?: { dtype: 'uint8' | 'uint16'; scale: number; min: number } | { dtype: 'float16' };
+}
+
+export interface TfjsModelJson {
+  format: 'layers-model';
+  generatedBy: string;
+  convertedBy: null;
+  modelTopology: object;
+  weightsManifest: { paths: string[]; weights: TfjsWeightEntry[] }[];
+  userDefinedMetadata?: object;
+}
+
+export interface TfjsExport {
+  modelJson: TfjsModelJson;
+  /** Shard bytes in manifest order; shard i is written as `modelJson.weightsManifest[0].paths[i]`. */
+  shards: Uint8Array[];
+  /** Sum of shard sizes. */
+  weightBytes: number;
+}
+
+export const DEFAULT_SHARD_BYTES = 4 * 1024 * 1024;
+
+const BYTES_PER: Record<string, number> = { float32: 4, int32: 4, bool: 1 };
+
+/**
+ * Exports a LayersModel as tfjs model-folder content, quantizing float32 weights on request:
+ * - `float16`: IEEE binary16 (2 bytes/weight, relative error <= 2^-11).
+ * - `uint8` / `uint16`: affine per weight tensor, value = q * scale + min with min nudged so 0.0
+ *   is a level (pruned zeros decode to exactly 0); absolute error <= scale / 2 = range / 510
+ *   (uint8) or range / 131070 (uint16).
+ * int32/bool weights are written unquantized. Shards split the concatenated weight bytes at
+ * `shardBytes`, like tfjs's own writer.
+ *
+ * @example
+ * const out = await exportTfjs(model, { quant: 'uint8' });
+ * const files = tfjsFolderFiles(out); // [{name: 'model.json', bytes}, {name: 'group1-shard1of1.bin', bytes}]
+ */
+export async function exportTfjs(model: tf.LayersModel, opts: TfjsExportOptions): Promise<TfjsExport> {
+  if (!(TFJS_QUANT_MODES as readonly string[]).includes(opts.quant)) {
+    throw new ConfigError(`tfjs export quant must be one of ${TFJS_QUANT_MODES.join(', ')}, got "${String(opts.quant)}"`);
+  }
+  const shardBytes = opts.shardBytes ?? DEFAULT_SHARD_BYTES;
+  if (!Number.isInteger(shardBytes) || shardBytes < 1) {
+    throw new ConfigError(`tfjs export shardBytes must be a positive integer, got ${shardBytes}`);
+  }
+
+  // Let tfjs serialize topology and weights (names, order, dtypes) exactly as its own saver does,
+  // then re-encode the weight bytes ourselves.
+  let artifacts: tf.io.ModelArtifacts | undefined;
+  await model.save(
+    tf.io.withSaveHandler(async (a) => {
+      artifacts = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  if (!artifacts?.weightSpecs || artifacts.modelTopology == null) throw new Error('tfjs save produced no artifacts');
+  const raw = concatWeightData(artifacts.weightData);
+
+  const parts: Uint8Array[] = [];
+  const entries: TfjsWeightEntry[] = [];
+  let offset = 0;
+  for (const spec of artifacts.weightSpecs) {
+    if (spec.quantization) throw new Error(`weight ${spec.name} is already quantized`);
+    const per = BYTES_PER[spec.dtype];
+    if (per === undefined) throw new ConfigError(`tfjs export: weight ${spec.name} has unsupported dtype ${spec.dtype}`);
+    const size = spec.shape.reduce((a, b) => a * b, 1);
+    const bytes = raw.subarray(offset, offset + size * per);
+    offset += size * per;
+    const entry: TfjsWeightEntry = { name: spec.name, shape: [...spec.shape], dtype: spec.dtype as TfjsWeightEntry['dtype'] };
+    if (spec.dtype !== 'float32' || opts.quant === 'none') {
+      parts.push(bytes);
+    } else {
+      // Copy: `bytes` may not be 4-byte aligned inside the concatenated buffer.
+      const values = new Float32Array(bytes.slice().buffer);
+      if (opts.quant === 'float16') {
+        parts.push(new Uint8Array(encodeFloat16(values).buffer));
+        entry.quantization = { dtype: 'float16' };
+      } else {
+        const p = affineParams(values, opts.quant);
+        const q = quantizeAffine(values, p);
+        parts.push(new Uint8Array(q.buffer, q.byteOffset, q.byteLength));
+        entry.quantization = { dtype: p.dtype, scale: p.scale, min: p.min };
+      }
+    }
+    entries.push(entry);
+  }
+  if (offset !== raw.byteLength) throw new Error(`tfjs save: weight specs cover ${offset} bytes, data has ${raw.byteLength}`);
+
+  const all = concat(parts);
+  const shards: Uint8Array[] = [];
+  for (let start = 0; start < all.byteLength; start += shardBytes) shards.push(all.slice(start, start + shardBytes));
+  if (shards.length === 0) shards.push(new Uint8Array(0)); // a weightless model still gets one (empty) shard
+  const paths = shards.map((_, i) => `group1-shard${i + 1}of${shards.length}.bin`);
+
+  const modelJson: TfjsModelJson = {
+    format: 'layers-model',
+    generatedBy: opts.generatedBy ?? artifacts.generatedBy ?? `TensorFlow.js tfjs-layers v${tf.version.tfjs}`,
+    convertedBy: null,
+    modelTopology: artifacts.modelTopology as object,
+    weightsManifest: [{ paths, weights: entries }],
+  };
+  if (artifacts.userDefinedMetadata) modelJson.userDefinedMetadata = artifacts.userDefinedMetadata;
+  return { modelJson, shards, weightBytes: all.byteLength };
+}
+
+/** The files of a tfjs model folder: `model.json` then the shards, ready for the bundle writer. */
+export function tfjsFolderFiles(out: TfjsExport): { name: string; bytes: Uint8Array }[] {
+  const paths = out.modelJson.weightsManifest[0].paths;
+  return [
+    { name: 'model.json', bytes: new TextEncoder().encode(JSON.stringify(out.modelJson)) },
+    ...out.shards.map((bytes, i) => ({ name: paths[i], bytes })),
+  ];
+}
+
+/**
+ * Raw and gzip sizes of a set of files: what a disk stores and what a web server with gzip sends
+ * (fflate level 9, each file compressed on its own as a server would).
+ * @example sizeReport(tfjsFolderFiles(out).map((f) => f.bytes)) // {rawBytes: 4321, gzipBytes: 2100}
+ */
+export function sizeReport(files: Uint8Array[]): { rawBytes: number; gzipBytes: number } {
+  let rawBytes = 0;
+  let gzipBytes = 0;
+  for (const f of files) {
+    rawBytes += f.byteLength;
+    gzipBytes += gzipSync(f, { level: 9 }).byteLength;
+  }
+  return { rawBytes, gzipBytes };
+}
+
+/**
+ * An IOHandler that serves exported content to stock `tf.loadLayersModel`, so an export can be
+ * loaded back without touching disk (used for verification).
+ * @example const back = await tf.loadLayersModel(tfjsMemoryHandler(out));
+ */
+export function tfjsMemoryHandler(out: TfjsExport): tf.io.IOHandler {
+  const json = JSON.parse(JSON.stringify(out.modelJson)) as TfjsModelJson;
+  const data = concat(out.shards);
+  return tf.io.fromMemory({
+    modelTopology: json.modelTopology,
+    weightSpecs: json.weightsManifest.flatMap((g) => g.weights) as tf.io.WeightsManifestEntry[],
+    weightData: data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer,
+    format: json.format,
+    generatedBy: json.generatedBy,
+    convertedBy: json.convertedBy,
+  });
+}
+
+function concatWeightData(data: tf.io.WeightData | undefined): Uint8Array {
+  if (data === undefined) return new Uint8Array(0);
+  if (Array.isArray(data)) return concat(data.map((b) => new Uint8Array(b)));
+  return new Uint8Array(data as ArrayBuffer);
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const total = parts.reduce((n, p) => n + p.byteLength, 0);
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
+
+/** Pass thresholds per quant mode: the largest output difference and smallest top-1 agreement accepted. */
+export const TFJS_VERIFY_TOLERANCE: Record<TfjsQuant, { maxAbsDiff: number; top1Agreement: number }> = {
+  none: { maxAbsDiff: 1e-4, top1Agreement: 0.999 },
+  float16: { maxAbsDiff: 1e-2, top1Agreement: 0.99 },
+  uint16: { maxAbsDiff: 1e-2, top1Agreement: 0.99 },
+  uint8: { maxAbsDiff: 0.1, top1Agreement: 0.95 },
+};
+
+export interface TfjsVerifyOptions {
+  /** Class index per sample of `x`; enables the artifact's own accuracy. */
+  labels?: ArrayLike<number>;
+  batchSize?: number;
+  /** Single-sample predictions timed for latency (after one warm-up). */
+  latencySamples?: number;
+  /** Override the per-mode thresholds in TFJS_VERIFY_TOLERANCE. */
+  tolerance?: { maxAbsDiff: number; top1Agreement: number };
+}
+
+/**
+ * Loads an export back through stock `tf.loadLayersModel` (the runtime a web page would use) and
+ * compares it with the in-app model on `x`: max |y_export - y_app|, top-1 agreement, the
+ * artifact's own accuracy (with labels) and mean single-sample latency. `passed` applies the
+ * thresholds of the export's quant mode; `reason` says which one failed.
+ * @example const v = await verifyTfjsExport(model, out, xTest, { labels: yTest }); v.passed
+ */
+export async function verifyTfjsExport(model: tf.LayersModel, out: TfjsExport, x: tf.Tensor, opts: TfjsVerifyOptions = {}): Promise<Verification> {
+  const n = x.shape[0] ?? 0;
+  if (n === 0) throw new ConfigError('tfjs verification needs at least one sample');
+  if (opts.labels && opts.labels.length !== n) throw new ConfigError(`tfjs verification: ${opts.labels.length} labels for ${n} samples`);
+  const quant = quantOf(out);
+  const tol = opts.tolerance ?? TFJS_VERIFY_TOLERANCE[quant];
+  const exported = await tf.loadLayersModel(tfjsMemoryHandler(out));
+  try {
+    const batch = opts.batchSize ?? 256;
+    let maxAbsDiff = 0;
+    let agree = 0;
+    let correct = 0;
+    for (let start = 0; start < n; start += batch) {
+      const size = Math.min(batch, n - start);
+      const [diff, topA, topB] = tf.tidy(() => {
+        const xb = x.slice(start, size);
+        const a = model.predict(xb) as tf.Tensor;
+        const b = exported.predict(xb) as tf.Tensor;
+        const flatA = a.reshape([size, -1]);
+        const flatB = b.reshape([size, -1]);
+        return [a.sub(b).abs().max().dataSync()[0], flatA.argMax(1).dataSync(), flatB.argMax(1).dataSync()];
+      }) as unknown as [number, Int32Array, Int32Array];
+      maxAbsDiff = Math.max(maxAbsDiff, diff);
+      for (let i = 0; i < size; i++) {
+        if (topA[i] === topB[i]) agree++;
+        if (opts.labels && topB[i] === opts.labels[start + i]) correct++;
+      }
+    }
+    const latencyMs = timeSingleSample(exported, x, opts.latencySamples ?? 20);
+    const top1Agreement = agree / n;
+    const problems: string[] = [];
+    if (!(maxAbsDiff <= tol.maxAbsDiff)) problems.push(`max |diff| ${maxAbsDiff.toExponential(2)} > ${tol.maxAbsDiff}`);
+    if (top1Agreement < tol.top1Agreement) problems.push(`top-1 agreement ${(top1Agreement * 100).toFixed(2)}% < ${(tol.top1Agreement * 100).toFixed(2)}%`);
+    return {
+      runtime: `tfjs ${tf.version.tfjs} (${tf.getBackend()})`,
+      samples: n,
+      maxAbsDiff,
+      top1Agreement,
+      accuracy: opts.labels ? correct / n : null,
+      latencyMs,
+      passed: problems.length === 0,
+      reason: problems.length ? problems.join('; ') : null,
+    };
+  } finally {
+    exported.dispose();
+  }
+}
+
+function quantOf(out: TfjsExport): TfjsQuant {
+  const q = out.modelJson.weightsManifest.flatMap((g) => g.weights).find((w) => w.quantization)?.quantization?.dtype;
+  return q ?? 'none';
+}
+
+function timeSingleSample(m: tf.LayersModel, x: tf.Tensor, count: number): number | null {
+  const k = Math.min(count, x.shape[0] ?? 0);
+  if (k === 0) return null;
+  tf.tidy(() => (m.predict(x.slice(0, 1)) as tf.Tensor).dataSync()); // warm-up: kernel setup is not latency
+  const t0 = performance.now();
+  for (let i = 0; i < k; i++) tf.tidy(() => (m.predict(x.slice(i, 1)) as tf.Tensor).dataSync());
+  return (performance.now() - t0) / k;
+}

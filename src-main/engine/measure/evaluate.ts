@@ -1,0 +1,137 @@
+/** Accuracy, cross-entropy loss and confusion matrix of a classifier on a DataSplit, in batches. */
+import * as tf from '@tensorflow/tfjs';
+import { CancelledError, ConfigError } from '../../common/errors';
+import type { DataSplit } from '../data';
+
+export interface EvaluateOptions {
+  /** Samples per forward pass. Default 256. */
+  batchSize?: number;
+  /** Evaluate only the first `limit` samples of the split. */
+  limit?: number;
+  /** Called after each batch with samples done and total. */
+  onProgress?: (done: number, total: number) => void;
+  /** Aborting it stops at the next batch boundary with CancelledError. */
+  signal?: AbortSignal;
+  /**
+   * How to read the model's output. 'auto' (default): probabilities when the last layer ends in
+   * softmax (or sigmoid for a single unit), logits otherwise.
+   */
+  outputs?: 'auto' | 'probabilities' | 'logits';
+  /** Also return the confusion matrix. Default true. */
+  confusion?: boolean;
+}
+
+export interface EvaluateResult {
+  /** Fraction of samples whose argmax prediction equals the label. */
+  accuracy: number;
+  /** Mean cross-entropy, -log(max(p[label], 1e-7)) (Keras clips probabilities the same way). */
+  loss: number;
+  samples: number;
+  /** confusion[label][predicted] counts; classes = the model's output units. */
+  confusion?: number[][];
+}
+
+/** Probabilities are clipped to [EPSILON, 1 - EPSILON] before the log, as Keras does. */
+export const EPSILON = 1e-7;
+
+function lastActivation(model: tf.LayersModel): string | undefined {
+  const last = model.outputLayers?.[0] ?? model.layers[model.layers.length - 1];
+  if (!last) return undefined;
+  if (last.getClassName() === 'Softmax') return 'softmax';
+  const activation = (last.getConfig() as { activation?: unknown }).activation;
+  return typeof activation === 'string' ? activation : undefined;
+}
+
+/** Yield to the event loop so progress, IPC and abort signals get through between batches. */
+const breathe = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+/**
+ * Evaluates a classifier: accuracy = mean(argmax(p) == y), loss = mean(-log p[y]) with p clipped to
+ * [1e-7, 1 - 1e-7]. A single-unit output is a binary classifier: p1 = output, loss = binary
+ * cross-entropy, prediction = p1 >= 0.5. Inputs are reshaped to the model's input shape (28x28x1
+ * samples feed a 784-input model). One batch of tensors lives at a time.
+ * @example const { accuracy, loss } = await evaluate(model, dataset.test, { batchSize: 128, limit: 1000 })
+ */
+export async function evaluate(model: tf.LayersModel, split: DataSplit, opts: EvaluateOptions = {}): Promise<EvaluateResult> {
+  const batchSize = opts.batchSize ?? 256;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError(`batchSize must be a positive integer, got ${batchSize}`);
+  if (opts.limit !== undefined && (!Number.isInteger(opts.limit) || opts.limit < 0)) {
+    throw new ConfigError(`limit must be a non-negative integer, got ${opts.limit}`);
+  }
+  if (model.inputs.length !== 1 || model.outputs.length !== 1) {
+    throw new ConfigError(`evaluate needs a model with one input and one output, got ${model.inputs.length} and ${model.outputs.length}`);
+  }
+  const total = Math.min(split.size, opts.limit ?? split.size);
+  const inShape = model.inputs[0].shape.slice(1);
+  if (inShape.some((d) => d === null)) {
+    throw new ConfigError(`model input shape [${inShape.join(', ')}] has unknown dimensions; evaluate needs a static input shape`);
+  }
+  const sampleSize = (inShape as number[]).reduce((a, b) => a * b, 1);
+  const outShape = model.outputs[0].shape;
+  if (outShape.length !== 2 || outShape[1] === null) {
+    throw new ConfigError(`evaluate needs a classifier with output [batch, classes], got [${outShape.join(', ')}]`);
+  }
+  const units = outShape[1];
+  const binary = units === 1;
+  const classes = binary ? 2 : units;
+  const act = lastActivation(model);
+  const mode = opts.outputs ?? 'auto';
+  const probabilities = mode === 'auto' ? (binary ? act === 'sigmoid' : act === 'softmax') : mode === 'probabilities';
+  const confusion = opts.confusion === false ? undefined : Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
+
+  let correct = 0;
+  let lossSum = 0;
+  for (let start = 0; start < total; start += batchSize) {
+    if (opts.signal?.aborted) throw new CancelledError('evaluation cancelled');
+    const n = Math.min(batchSize, total - start);
+    const idx = new Int32Array(n);
+    for (let i = 0; i < n; i++) idx[i] = start + i;
+    const { x, y } = split.take(idx);
+    if (x.length !== n * sampleSize) {
+      throw new ConfigError(
+        `dataset samples have ${x.length / n} values but the model input [${inShape.join(', ')}] needs ${sampleSize}`,
+      );
+    }
+    const out = tf.tidy(() => {
+      const raw = model.predict(tf.tensor(x, [n, ...(inShape as number[])])) as tf.Tensor;
+      if (probabilities) return raw;
+      return binary ? tf.sigmoid(raw) : tf.softmax(raw);
+    });
+    let p: Float32Array;
+    try {
+      p = (await out.data()) as Float32Array;
+    } finally {
+      out.dispose();
+    }
+    for (let i = 0; i < n; i++) {
+      const label = y[i];
+      if (!Number.isInteger(label) || label < 0 || label >= classes) {
+        throw new ConfigError(`label ${label} of sample ${start + i} is outside the model's ${classes} classes`);
+      }
+      let pred: number;
+      let pLabel: number;
+      if (binary) {
+        const p1 = p[i];
+        pred = p1 >= 0.5 ? 1 : 0;
+        pLabel = label === 1 ? p1 : 1 - p1;
+      } else {
+        pred = 0;
+        for (let c = 1; c < units; c++) if (p[i * units + c] > p[i * units + pred]) pred = c;
+        pLabel = p[i * units + label];
+      }
+      const clipped = Math.min(1 - EPSILON, Math.max(EPSILON, pLabel));
+      lossSum -= Math.log(clipped);
+      if (pred === label) correct++;
+      if (confusion) confusion[label][pred]++;
+    }
+    opts.onProgress?.(start + n, total);
+    await breathe();
+  }
+  if (opts.signal?.aborted) throw new CancelledError('evaluation cancelled');
+  return {
+    accuracy: total === 0 ? 0 : correct / total,
+    loss: total === 0 ? 0 : lossSum / total,
+    samples: total,
+    ...(confusion ? { confusion } : {}),
+  };
+}

@@ -1,0 +1,2 @@
+export { evaluate, EPSILON, type EvaluateOptions, type EvaluateResult } from './evaluate';
+export { measureLatency, median, percentile, type LatencyOptions, type LatencyResult } from './latency';

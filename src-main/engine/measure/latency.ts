@@ -1,0 +1,98 @@
+/** Inference latency of a model on the current backend, per batch size. */
+import * as tf from '@tensorflow/tfjs';
+import { CancelledError, ConfigError } from '../../common/errors';
+
+export interface LatencyOptions {
+  batchSizes: number[];
+  /** Untimed runs per batch size first (kernel compilation, allocation). Default 3. */
+  warmup?: number;
+  /** Timed runs per batch size. Default 20. */
+  runs?: number;
+  /** Clock in milliseconds; default performance.now. Tests pass a fake clock. */
+  now?: () => number;
+  signal?: AbortSignal;
+}
+
+export interface LatencyResult {
+  batchSize: number;
+  /** Median wall time of one predict() including reading the result back, in ms. */
+  medianMs: number;
+  /** 90th percentile (nearest rank) in ms. */
+  p90Ms: number;
+  /** Fastest run in ms. */
+  minMs: number;
+  /** medianMs / batchSize. */
+  msPerSample: number;
+  runs: number;
+}
+
+/**
+ * Nearest-rank percentile: the smallest value with at least q of the samples at or below it,
+ * i.e. sorted[ceil(q * n) - 1]. The median of an even count is the mean of the middle two.
+ */
+export function percentile(sortedAsc: number[], q: number): number {
+  if (sortedAsc.length === 0) return NaN;
+  const rank = Math.max(1, Math.ceil(q * sortedAsc.length));
+  return sortedAsc[Math.min(sortedAsc.length, rank) - 1];
+}
+
+export function median(sortedAsc: number[]): number {
+  const n = sortedAsc.length;
+  if (n === 0) return NaN;
+  return n % 2 === 1 ? sortedAsc[(n - 1) / 2] : (sortedAsc[n / 2 - 1] + sortedAsc[n / 2]) / 2;
+}
+
+/**
+ * Times `model.predict` on a fixed random input (one per model input) for each batch size: `warmup` untimed runs, then
+ * `runs` timed runs, each ending with reading the output (`await data()`) so asynchronous backends
+ * are measured to completion. Reports median, p90 (nearest rank) and min in milliseconds.
+ * @example const [r1] = await measureLatency(model, { batchSizes: [1], runs: 30 }); r1.medianMs
+ */
+export async function measureLatency(model: tf.LayersModel, opts: LatencyOptions): Promise<LatencyResult[]> {
+  const warmup = opts.warmup ?? 3;
+  const runs = opts.runs ?? 20;
+  const now = opts.now ?? (() => performance.now());
+  if (opts.batchSizes.length === 0) throw new ConfigError('batchSizes must list at least one batch size');
+  for (const b of opts.batchSizes) {
+    if (!Number.isInteger(b) || b < 1) throw new ConfigError(`batch sizes must be positive integers, got ${b}`);
+  }
+  if (!Number.isInteger(warmup) || warmup < 0) throw new ConfigError(`warmup must be a non-negative integer, got ${warmup}`);
+  if (!Number.isInteger(runs) || runs < 1) throw new ConfigError(`runs must be a positive integer, got ${runs}`);
+  const inShapes = model.inputs.map((input) => input.shape.slice(1));
+  for (const inShape of inShapes) {
+    if (inShape.some((d) => d === null)) {
+      throw new ConfigError(`model input shape [${inShape.join(', ')}] has unknown dimensions; latency needs a static input shape`);
+    }
+  }
+
+  const results: LatencyResult[] = [];
+  for (const batchSize of opts.batchSizes) {
+    const xs = inShapes.map((inShape) => tf.randomUniform([batchSize, ...(inShape as number[])], 0, 1, 'float32', 42));
+    const x = xs.length === 1 ? xs[0] : xs;
+    try {
+      const once = async () => {
+        const y = model.predict(x) as tf.Tensor | tf.Tensor[];
+        const ys = Array.isArray(y) ? y : [y];
+        try {
+          await Promise.all(ys.map((t) => t.data()));
+        } finally {
+          tf.dispose(ys);
+        }
+      };
+      for (let i = 0; i < warmup; i++) await once();
+      const times: number[] = [];
+      for (let i = 0; i < runs; i++) {
+        if (opts.signal?.aborted) throw new CancelledError('latency measurement cancelled');
+        const t0 = now();
+        await once();
+        times.push(now() - t0);
+      }
+      times.sort((a, b) => a - b);
+      const med = median(times);
+      results.push({ batchSize, medianMs: med, p90Ms: percentile(times, 0.9), minMs: times[0], msPerSample: med / batchSize, runs });
+    } finally {
+      tf.dispose(xs);
+    }
+  }
+  return results;
+}

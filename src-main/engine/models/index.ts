@@ -1,0 +1,3 @@
+export { lenet300100, lenet5, type BuilderOptions } from './lenet';
+export { smallFunctionalNet } from './functional';
+export { compileClassifier, labelTensor, type CompileOptions } from './compile';

@@ -1,0 +1,211 @@
+/**
+ * One pruning run for unstructured and N:M granularity: the schedule decides when and how much,
+ * pruneUnstructured decides which weights, finetuneMasked recovers accuracy while keeping masks.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ConfigError } from '../../common/errors';
+import type { Dataset } from '../data';
+import { cloneModel } from '../finetune/clone';
+import { batchesPerEpoch, finetuneMasked, splitValidation, type EpochRecord } from '../finetune/trainer';
+import { makeSchedule } from '../schedule';
+import { validatePruneConfig } from './config';
+import { appendPlan } from './plan';
+import { pruneStructured, type StructuredReport } from './structured';
+import type { PruneConfig, PruneProgress, PruningPlan } from './types';
+import { pruneUnstructured, targetWeights } from './unstructured';
+
+export interface RunPruningOptions {
+  onProgress?: (p: PruneProgress) => void;
+  signal?: AbortSignal;
+  /** Distillation teacher; defaults to a copy of the model before pruning when `finetune.distill` is set. */
+  teacher?: tf.LayersModel;
+}
+
+export interface RunPruningResult {
+  /**
+   * Unstructured / N:M: the same model object, pruned and fine-tuned in place.
+   * Structured: a new, physically smaller model; the input model is left unchanged.
+   */
+  model: tf.LayersModel;
+  plan: PruningPlan;
+  history: EpochRecord[];
+  stoppedEarly: boolean;
+  /** Structured runs: parameters and MACs before and after, over all rounds. */
+  structured?: StructuredReport;
+}
+
+function maskSparsity(masks: Map<string, tf.Tensor>): number {
+  let zeros = 0;
+  let total = 0;
+  for (const m of masks.values()) {
+    const d = m.dataSync();
+    for (let i = 0; i < d.length; i++) if (d[i] === 0) zeros++;
+    total += d.length;
+  }
+  return total > 0 ? zeros / total : 0;
+}
+
+/**
+ * Prunes and fine-tunes `model` in place on `dataset.train` following `config.schedule`:
+ * oneshot prunes before training; iterative prunes at the start of each of k rounds; poly re-prunes
+ * every `frequency` steps along the Zhu & Gupta curve. If training stops early before the schedule
+ * reached the final sparsity, a last prune brings it there. Throws CancelledError on abort.
+ * @example const { plan, history } = await runPruning(model, dataset, validatePruneConfig({ sparsity: 0.9 }, model))
+ */
+export async function runPruning(
+  model: tf.LayersModel,
+  dataset: Dataset,
+  rawConfig: PruneConfig,
+  opts: RunPruningOptions = {},
+): Promise<RunPruningResult> {
+  const config = validatePruneConfig(rawConfig, model);
+  if (config.granularity === 'structured') return runStructured(model, dataset, config, opts);
+  const ft = config.finetune;
+  const teacher = ft.distill && ft.epochs > 0 ? (opts.teacher ?? (await cloneModel(model))) : undefined;
+  const ownsTeacher = teacher !== undefined && teacher !== opts.teacher;
+  const { train, validation } = ft.earlyStopping
+    ? splitValidation(dataset.train, ft.earlyStopping.validationFraction, config.seed)
+    : { train: dataset.train, validation: undefined };
+  const totalSteps = ft.epochs * batchesPerEpoch(train.size, ft);
+  const nm = config.nm ?? { n: 2, m: 4 };
+  const finalSparsity = config.granularity === 'nm' ? 1 - nm.n / nm.m : config.sparsity;
+  // N:M is a fixed pattern, not a ratio to ramp: it is applied once, before fine-tuning.
+  const schedule = makeSchedule(config.granularity === 'nm' ? { kind: 'oneshot' } : config.schedule, finalSparsity, totalSteps);
+
+  // One map for the whole run: the trainer reads it before every step, re-pruning refills it.
+  const masks = new Map<string, tf.Tensor>();
+  let plan: PruningPlan | undefined;
+  let pruned = -1;
+  let sparsity = 0;
+  const movement =
+    config.method === 'movement'
+      ? new Map(targetWeights(model, config).map((w) => [w.weightName, tf.zerosLike(w.variable.read())]))
+      : undefined;
+  let trained = false;
+
+  const prune = async (target: number): Promise<void> => {
+    const movementArrays = movement && trained ? new Map([...movement].map(([k, t]) => [k, t.dataSync() as Float32Array])) : undefined;
+    const res = await pruneUnstructured(model, config, { data: train, movement: movementArrays, masks, sparsity: target });
+    for (const m of masks.values()) m.dispose();
+    masks.clear();
+    for (const [k, v] of res.masks) masks.set(k, v);
+    plan = appendPlan(plan, res.plan);
+    pruned = target;
+    sparsity = maskSparsity(masks);
+    opts.onProgress?.({ phase: 'prune', epoch: 0, batch: 0, batches: 0, loss: NaN, accuracy: NaN, sparsity });
+  };
+
+  let history: EpochRecord[] = [];
+  let stoppedEarly = false;
+  try {
+    if (totalSteps === 0) {
+      await prune(finalSparsity);
+    } else {
+      const result = await finetuneMasked(model, train, ft, {
+        masks,
+        teacher,
+        validation,
+        signal: opts.signal,
+        seed: config.seed,
+        movement,
+        sparsity: () => sparsity,
+        onProgress: opts.onProgress,
+        beforeStep: async (step) => {
+          const s = schedule(step);
+          if (s.prune && s.sparsity > pruned) await prune(s.sparsity);
+          trained = step > 0;
+        },
+      });
+      history = result.history;
+      stoppedEarly = result.stoppedEarly;
+      if (pruned < finalSparsity) await prune(finalSparsity);
+    }
+  } finally {
+    for (const m of masks.values()) m.dispose();
+    for (const t of movement?.values() ?? []) t.dispose();
+    if (ownsTeacher) teacher?.dispose();
+  }
+  return { model, plan: plan as PruningPlan, history, stoppedEarly };
+}
+
+/**
+ * Structured runs: each round removes units/filters physically (pruneStructured) and fine-tunes the
+ * smaller model. Iterative rounds remove 1 - (1 - s)^(1/k) of the remaining channels each, so k
+ * rounds compound to s (up to each group's rounding).
+ */
+async function runStructured(
+  original: tf.LayersModel,
+  dataset: Dataset,
+  config: PruneConfig,
+  opts: RunPruningOptions,
+): Promise<RunPruningResult> {
+  if (config.schedule.kind === 'poly') {
+    throw new ConfigError('schedule poly re-prunes every few steps; structured pruning rebuilds the model, use oneshot or iterative');
+  }
+  const ft = config.finetune;
+  const rounds = config.schedule.kind === 'iterative' ? config.schedule.rounds : 1;
+  const perRound = 1 - Math.pow(1 - config.sparsity, 1 / rounds);
+  const { train, validation } = ft.earlyStopping
+    ? splitValidation(dataset.train, ft.earlyStopping.validationFraction, config.seed)
+    : { train: dataset.train, validation: undefined };
+  // The original is never modified, so it is the teacher as it is.
+  const teacher = ft.distill ? (opts.teacher ?? original) : undefined;
+  const epochsPerRound = Math.floor(ft.epochs / rounds);
+  let model = original;
+  const steps: PruningPlan['steps'] = [];
+  const history: EpochRecord[] = [];
+  let stoppedEarly = false;
+  let report: StructuredReport | undefined;
+  let keptUnits = 1;
+  try {
+    for (let r = 0; r < rounds; r++) {
+      const res = await pruneStructured(model, {
+        sparsity: perRound,
+        perLayer: config.perLayer
+          ? Object.fromEntries(Object.entries(config.perLayer).map(([k, v]) => [k, 1 - Math.pow(1 - v, 1 / rounds)]))
+          : undefined,
+        ignore: config.ignore,
+        scope: config.scope,
+        criterion: config.method,
+        norm: config.norm,
+        roundTo: config.roundTo,
+        importance: { data: train, batches: config.taylorBatches, batchSize: ft.batchSize, seed: config.seed },
+        seed: config.seed,
+      });
+      if (model !== original) model.dispose();
+      model = res.model;
+      steps.push(res.plan);
+      report = report ? { ...res.report, paramsBefore: report.paramsBefore, macsBefore: report.macsBefore } : res.report;
+      keptUnits *= 1 - res.report.unitsRemovedFraction;
+      const units = 1 - keptUnits;
+      opts.onProgress?.({ phase: 'prune', epoch: 0, batch: 0, batches: 0, loss: NaN, accuracy: NaN, sparsity: units });
+      const epochs = r === rounds - 1 ? ft.epochs - epochsPerRound * (rounds - 1) : epochsPerRound;
+      if (epochs === 0) continue;
+      const result = await finetuneMasked(model, train, { ...ft, epochs }, {
+        masks: new Map(),
+        teacher,
+        validation,
+        signal: opts.signal,
+        seed: config.seed + r,
+        sparsity: () => units,
+        onProgress: opts.onProgress,
+      });
+      history.push(...result.history.map((h) => ({ ...h, epoch: history.length + h.epoch })));
+      stoppedEarly ||= result.stoppedEarly;
+    }
+  } catch (err) {
+    if (model !== original) model.dispose();
+    throw err;
+  }
+  const plan: PruningPlan = {
+    version: 1,
+    method: config.method,
+    granularity: 'structured',
+    scope: config.scope,
+    targetSparsity: config.sparsity,
+    // For structured runs, as for the target: the fraction of units/filters removed.
+    achievedSparsity: 1 - keptUnits,
+    steps,
+  };
+  return { model, plan, history, stoppedEarly, structured: report };
+}

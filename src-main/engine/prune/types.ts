@@ -1,0 +1,213 @@
+/**
+ * Shared pruning types: the config a run is given, the Importance interface every criterion
+ * implements, and the PruningPlan that records what was decided so it can be stored and replayed.
+ *
+ * Unstructured and N:M pruning (masks) live in this folder; structured pruning (physical removal of
+ * units/filters through the dependency graph) lives in `structured*.ts` and `../graph/`, and builds
+ * on the same config, importance criteria and plan union.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import type { DataSplit } from '../data';
+
+export type PruneMethod = 'magnitude' | 'taylor' | 'movement' | 'lamp' | 'bn-scale' | 'random';
+export const PRUNE_METHODS: readonly PruneMethod[] = ['magnitude', 'taylor', 'movement', 'lamp', 'bn-scale', 'random'];
+
+export type Granularity = 'unstructured' | 'nm' | 'structured';
+export const GRANULARITIES: readonly Granularity[] = ['unstructured', 'nm', 'structured'];
+
+export type PruneScope = 'global' | 'layer';
+
+/**
+ * When to prune. Steps are optimizer steps (batches) of fine-tuning.
+ * - oneshot: prune once to the final sparsity before fine-tuning.
+ * - iterative: `rounds` prune + fine-tune rounds; `spacing` 'geometric' (default) removes the same
+ *   fraction of the remaining weights each round, 'linear' the same fraction of all weights.
+ * - poly: Zhu & Gupta 2017 cubic ramp from `initialSparsity` at step `begin` to the final sparsity
+ *   at step `end`, re-pruning every `frequency` steps.
+ */
+export type ScheduleConfig =
+  | { kind: 'oneshot' }
+  | { kind: 'iterative'; rounds: number; spacing?: 'geometric' | 'linear' }
+  | { kind: 'poly'; initialSparsity: number; begin?: number; end?: number; frequency?: number };
+
+export interface DistillConfig {
+  /** Softmax temperature T (> 0). */
+  temperature: number;
+  /** Weight of the distillation term in [0, 1]; 0 is plain cross-entropy. */
+  alpha: number;
+}
+
+export interface EarlyStoppingConfig {
+  /** Epochs without validation-loss improvement before stopping. */
+  patience: number;
+  /** Fraction of the training split held out (seeded) for validation, in (0, 1). */
+  validationFraction: number;
+}
+
+export interface FinetuneConfig {
+  /** 0 disables fine-tuning (prune only). */
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  optimizer: 'adam' | 'sgd';
+  distill?: DistillConfig;
+  earlyStopping?: EarlyStoppingConfig;
+  /** Cap on training samples per epoch (keeps quick runs quick); all when absent. */
+  maxSamplesPerEpoch?: number;
+}
+
+export interface PruneConfig {
+  method: PruneMethod;
+  granularity: Granularity;
+  /** Target fraction removed, in [0, 1): of weights (unstructured) or of units/filters (structured). Ignored for N:M (1 - n/m). */
+  sparsity: number;
+  /** 'global': one threshold across all pruned layers; 'layer': each layer to its own ratio. */
+  scope: PruneScope;
+  /** Per-layer sparsity overrides by layer name (these layers are excluded from the global pool). */
+  perLayer?: Record<string, number>;
+  /** Layer names never pruned. */
+  ignore?: string[];
+  /** N:M pattern, default 2:4: keep n of every m consecutive weights along the input dimension. */
+  nm?: { n: number; m: number };
+  /** Structured: keep channel counts multiples of this. */
+  roundTo?: number;
+  /** Norm used to reduce element scores to channel (group) scores. */
+  norm?: 'l1' | 'l2';
+  schedule: ScheduleConfig;
+  finetune: FinetuneConfig;
+  /** Batches used by data-driven criteria (taylor, movement warm-up). */
+  taylorBatches: number;
+  seed: number;
+}
+
+/** A kernel that can be masked, found through the layer registry (prune/weights.ts). */
+export interface PrunableWeight {
+  /** Layer name, as in the model. */
+  layer: string;
+  /** Keras class name: Dense, Conv2D, DepthwiseConv2D. */
+  layerClass: string;
+  /** Weight name as tfjs reports it (and as it is saved), e.g. `dense_Dense1/kernel`. */
+  weightName: string;
+  /** The layer's variable; read it with `variable.read()`, write with `variable.write()`. */
+  variable: tf.LayerVariable;
+  shape: number[];
+  /** Axis of the kernel that runs over the layer's inputs (N:M groups run along it). */
+  inAxis: number;
+  /** Axis of the kernel that indexes output units/filters (channel groups reduce onto it). */
+  outAxis: number;
+  /** True for the model's final layer: it may be masked, never structurally pruned. */
+  isOutput: boolean;
+}
+
+/** What data-driven criteria need. Everything is optional; a criterion that lacks what it needs throws ConfigError. */
+export interface ImportanceContext {
+  model: tf.LayersModel;
+  /** Training data for gradient-based criteria (taylor, movement warm-up). */
+  data?: DataSplit;
+  /** Number of batches gradient criteria accumulate over. */
+  batches?: number;
+  batchSize?: number;
+  seed?: number;
+  /** Movement scores accumulated during fine-tuning (Sanh et al. 2020), by weight name, kernel shape. */
+  movement?: Map<string, Float32Array>;
+  norm?: 'l1' | 'l2';
+}
+
+/** One weight coupled to a channel group, e.g. a conv kernel's output axis or the next layer's input axis. */
+export interface ChannelGroupMember {
+  layer: string;
+  weightName: string;
+  /** The tensor (a kernel, or a BatchNorm gamma for bn-scale). */
+  value: tf.Tensor;
+  /** Axis of `value` that indexes the group's channels. */
+  axis: number;
+  /** Index of this member's first channel within the group (Concatenate offsets); default 0. */
+  offset?: number;
+  /** 'kernel' members contribute norms; 'bn-gamma' members are what bn-scale reads. Default 'kernel'. */
+  role?: 'kernel' | 'bn-gamma';
+}
+
+/** Channels removed together (a layer's filters and everything coupled to them). */
+export interface ChannelGroup {
+  channels: number;
+  members: ChannelGroupMember[];
+}
+
+/**
+ * An importance criterion: one module per method (importance/*.ts). Higher score = more important
+ * = kept. Scores are plain arrays so they cross worker boundaries and never leak tensors.
+ */
+export interface Importance {
+  readonly method: PruneMethod;
+  /** Element-wise scores for each weight (row-major, the kernel's shape), by weight name. */
+  scores(weights: PrunableWeight[], ctx: ImportanceContext): Promise<Map<string, Float32Array>>;
+  /**
+   * Per-channel scores for a coupled group: element scores reduced over every axis but the channel
+   * axis with the L1/L2 norm (`ctx.norm`, default l2) and summed across the group's members.
+   */
+  groupScores(group: ChannelGroup, ctx: ImportanceContext): Promise<Float32Array>;
+}
+
+/** min/max/mean of the scores a step ranked, and the score at the cut. */
+export interface ScoresSummary {
+  min: number;
+  max: number;
+  mean: number;
+  /** Largest pruned score (-Infinity when nothing was pruned). */
+  threshold: number;
+}
+
+/** One weight masked by unstructured or N:M pruning. */
+export interface MaskStep {
+  kind: 'mask';
+  layer: string;
+  weight: string;
+  shape: number[];
+  granularity: 'unstructured' | 'nm';
+  nm?: { n: number; m: number };
+  /** Fraction of this weight's elements that are zero by the mask. */
+  sparsity: number;
+  pruned: number;
+  total: number;
+  /** Base64 of a little-endian bitset over the row-major kernel, bit set = kept. */
+  mask: string;
+  scores: ScoresSummary;
+}
+
+/** Filled in by structured pruning (structured*.ts); fields are theirs to define. */
+export interface StructuredStep {
+  kind: 'structured';
+  [field: string]: unknown;
+}
+
+export type PlanStep = MaskStep | StructuredStep;
+
+/** JSON-serializable record of a pruning run; `applyPlan` replays it on the original model. */
+export interface PruningPlan {
+  version: 1;
+  method: PruneMethod;
+  granularity: Granularity;
+  scope: PruneScope;
+  /** Requested sparsity (for N:M, 1 - n/m). */
+  targetSparsity: number;
+  /** Zeros / total over the pruned weights after the last step. */
+  achievedSparsity: number;
+  /** Steps in the order they were applied (iterative schedules append one round after another). */
+  steps: PlanStep[];
+}
+
+/** Per-batch and per-epoch progress of fine-tuning. */
+export interface PruneProgress {
+  phase: 'prune' | 'batch' | 'epoch';
+  epoch: number;
+  batch: number;
+  batches: number;
+  loss: number;
+  accuracy: number;
+  valLoss?: number;
+  valAccuracy?: number;
+  /** Current sparsity over the prunable weights. */
+  sparsity: number;
+}
+
+export { defaultPruneConfig, validatePruneConfig } from './config';

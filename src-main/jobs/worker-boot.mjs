@@ -1,0 +1,9 @@
+// Worker bootstrap: lets a worker_threads worker run a TypeScript entry through tsx (the checkout
+// runs TypeScript directly; a packaged app points workerData.entry at built JavaScript instead).
+import { workerData } from 'node:worker_threads';
+
+if (workerData.entry.endsWith('.ts')) {
+  const { register } = await import('tsx/esm/api');
+  register();
+}
+await import(workerData.entry);

@@ -1,0 +1,137 @@
+/** Opening a model from what a user typed: `demo`, a tfjs folder or model.json, or a Keras file. */
+import * as tf from '@tensorflow/tfjs';
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ModelFormatError, TopiaryError, inFile } from '../../common/errors';
+import { readTfjsModelFiles, resolveModelJson, type TfjsModelFiles } from './file-handler';
+
+export interface LoadedModel {
+  model: tf.LayersModel;
+  /** Absolute path of what was opened (model.json or the Keras file), or 'demo'. */
+  source: string;
+  format: 'tfjs' | 'keras-h5' | 'keras-v3';
+  /** Absolute paths of every file read: model.json then shards, or the single Keras file. */
+  files: string[];
+  /** sha256 (hex) of the model.json bytes followed by the shards in manifest order (of the file for Keras). */
+  sha256: string;
+}
+
+/** resources/demo/model/model.json (src-main/node/models -> three levels up); `TOPIARY_RESOURCES` moves resources/. */
+export function demoModelPath(): string {
+  if (process.env.TOPIARY_RESOURCES) return path.join(process.env.TOPIARY_RESOURCES, 'demo', 'model', 'model.json');
+  return fileURLToPath(new URL('../../../resources/demo/model/model.json', import.meta.url));
+}
+
+/**
+ * Loads a model from a spec: `demo`, a folder containing model.json, a model.json path, or a Keras
+ * `.h5` / `.keras` file (read by node/keras/import). Problems throw ModelFormatError naming the file.
+ * @example const { model, sha256 } = await loadModel('/models/lenet'); model.predict(x)
+ */
+export async function loadModel(spec: string): Promise<LoadedModel> {
+  if (spec === 'demo') {
+    const file = demoModelPath();
+    if (!(await fs.stat(file).catch(() => undefined))) {
+      throw new ModelFormatError(inFile(file, 'the demo model is not installed (run `npm run train-demo` to create it)'), { file });
+    }
+    const loaded = await loadTfjsModel(file);
+    return { ...loaded, source: 'demo' };
+  }
+  const lower = spec.toLowerCase();
+  if (lower.endsWith('.h5') || lower.endsWith('.hdf5') || lower.endsWith('.keras')) {
+    const file = path.resolve(spec);
+    const bytes = await fs.readFile(file).catch((err: NodeJS.ErrnoException) => {
+      throw new ModelFormatError(inFile(file, err.code === 'ENOENT' ? 'not found' : `cannot read: ${err.message}`), { file });
+    });
+    const { loadKerasModel } = await import('../keras/import');
+    const model = await loadKerasModel(file);
+    return {
+      model,
+      source: file,
+      format: lower.endsWith('.keras') ? 'keras-v3' : 'keras-h5',
+      files: [file],
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+    };
+  }
+  return loadTfjsModel(await resolveModelJson(spec));
+}
+
+async function loadTfjsModel(modelJsonPath: string): Promise<LoadedModel> {
+  const m = await readTfjsModelFiles(modelJsonPath);
+  const model = await buildLayersModel(m);
+  return { model, source: m.modelJsonPath, format: 'tfjs', files: m.files, sha256: m.sha256 };
+}
+
+/**
+ * tfjs matches weights by `originalName`; TF >= 2.2 writes RNN cell weights as layer/cell/name, which
+ * tfjs shortens to layer/name. Mirror that so our own check agrees with tfjs.
+ */
+function matchName(name: string, known: Map<string, number[]>): string | undefined {
+  if (known.has(name)) return name;
+  const t = name.split('/');
+  const short = [...t.slice(0, -2), t[t.length - 1]].join('/');
+  return known.has(short) ? short : undefined;
+}
+
+const fmt = (s: readonly number[]) => `[${s.join(', ')}]`;
+const list = (names: string[]) => (names.length > 5 ? `${names.slice(0, 5).join(', ')} and ${names.length - 5} more` : names.join(', '));
+
+/** Builds the model from its topology and sets its weights, after checking names and shapes. */
+export async function buildLayersModel(m: TfjsModelFiles): Promise<tf.LayersModel> {
+  const file = m.modelJsonPath;
+  let model: tf.LayersModel;
+  try {
+    model = await tf.models.modelFromJSON({ modelTopology: m.topology } as unknown as tf.io.ModelJSON);
+  } catch (err) {
+    if (err instanceof TopiaryError) throw err;
+    throw new ModelFormatError(inFile(file, `cannot build the model from its topology: ${(err as Error).message}`), { file, cause: err });
+  }
+  try {
+    const expected = new Map<string, number[]>();
+    for (const w of model.weights) expected.set(w.originalName, w.shape as number[]);
+    const specs = m.weightSpecs.filter((s) => s.group !== 'optimizer');
+    const seen = new Set<string>();
+    const extra: string[] = [];
+    for (const s of specs) {
+      const target = matchName(s.name, expected);
+      if (target === undefined) {
+        extra.push(s.name);
+        continue;
+      }
+      seen.add(target);
+      const want = expected.get(target)!;
+      if (want.length !== s.shape.length || want.some((d, i) => d !== s.shape[i])) {
+        throw new ModelFormatError(inFile(file, `weight ${s.name} has shape ${fmt(s.shape)} but the topology needs ${fmt(want)}`), { file });
+      }
+    }
+    const missing = [...expected.keys()].filter((n) => !seen.has(n));
+    if (missing.length > 0 || extra.length > 0) {
+      const parts = [];
+      if (missing.length > 0) parts.push(`missing weights ${list(missing)}`);
+      if (extra.length > 0) parts.push(`weights not in the topology ${list(extra)}`);
+      throw new ModelFormatError(inFile(file, `weights do not match the topology: ${parts.join('; ')}`), { file });
+    }
+    const tensors = tf.io.decodeWeights(m.weightData, m.weightSpecs);
+    try {
+      const modelWeights: tf.NamedTensorMap = {};
+      for (const s of specs) modelWeights[s.name] = tensors[s.name];
+      model.loadWeights(modelWeights, true);
+    } finally {
+      tf.dispose(Object.values(tensors));
+    }
+    if (m.trainingConfig) {
+      try {
+        model.loadTrainingConfig(m.trainingConfig as unknown as Parameters<tf.LayersModel['loadTrainingConfig']>[0]);
+      } catch {
+        // A training config (loss/optimizer) we cannot restore does not stop inference or pruning;
+        // callers compile the model themselves before fine-tuning.
+      }
+    }
+    return model;
+  } catch (err) {
+    model.dispose();
+    if (err instanceof TopiaryError) throw err;
+    throw new ModelFormatError(inFile(file, `cannot load weights: ${(err as Error).message}`), { file, cause: err });
+  }
+}

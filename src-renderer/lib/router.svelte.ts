@@ -1,0 +1,32 @@
+/** Hash routes: #/wizard, #/runs, #/runs/<id>, #/monitor/<id>, #/compare?ids=a,b */
+export type Route =
+  | { name: 'wizard'; prefill?: string }
+  | { name: 'runs' }
+  | { name: 'run'; id: string }
+  | { name: 'monitor'; id: string }
+  | { name: 'compare'; ids: string[] };
+
+export function parseRoute(hash: string): Route {
+  const [pathPart, query = ''] = hash.replace(/^#\/?/, '').split('?');
+  const params = new URLSearchParams(query);
+  const [head, id] = pathPart.split('/');
+  if (head === 'runs' && id) return { name: 'run', id };
+  if (head === 'runs') return { name: 'runs' };
+  if (head === 'monitor' && id) return { name: 'monitor', id };
+  if (head === 'compare') return { name: 'compare', ids: (params.get('ids') ?? '').split(',').filter(Boolean) };
+  return { name: 'wizard', prefill: params.get('from') ?? undefined };
+}
+
+export class Router {
+  route = $state<Route>(parseRoute(location.hash));
+
+  constructor() {
+    addEventListener('hashchange', () => (this.route = parseRoute(location.hash)));
+  }
+
+  go(hash: string) {
+    location.hash = hash;
+  }
+}
+
+export const router = new Router();

@@ -1,0 +1,147 @@
+/** The wizard's state: what the user picked so far, each step's validation, and the run config. */
+import type { RunConfigInput } from '../../src-main/common/run-config';
+import type { ApiResults } from '../../src-main/app/api';
+import { transport } from '../lib/transport';
+
+export type MethodChoice = 'magnitude' | 'taylor' | 'structured';
+export const STEPS = ['Model', 'Data', 'Method', 'Review'] as const;
+
+export class WizardState {
+  step = $state(0);
+
+  modelSpec = $state('demo');
+  model = $state<ApiResults['describeModel'] | null>(null);
+  modelError = $state('');
+  modelLoading = $state(false);
+
+  dataSpec = $state('demo');
+  data = $state<ApiResults['describeDataset'] | null>(null);
+  dataError = $state('');
+  dataLoading = $state(false);
+
+  method = $state<MethodChoice>('magnitude');
+  sparsity = $state(0.5);
+  schedule = $state('oneshot');
+  epochs = $state(2);
+  batchSize = $state(64);
+  learningRate = $state(0.001);
+  scope = $state<'global' | 'layer'>('global');
+  granularity = $state<'unstructured' | 'nm'>('unstructured');
+  roundTo = $state(0);
+  maxSamples = $state(0);
+  evalLimit = $state(0);
+  exportTflite = $state(true);
+  exportQuant = $state<'none' | 'float16' | 'dynamic-int8' | 'int8'>('int8');
+  name = $state('');
+
+  starting = $state(false);
+  startError = $state('');
+
+  async loadModel() {
+    this.modelLoading = true;
+    this.modelError = '';
+    this.model = null;
+    try {
+      this.model = await transport.call('describeModel', { spec: this.modelSpec.trim() });
+    } catch (err) {
+      this.modelError = (err as Error).message;
+    } finally {
+      this.modelLoading = false;
+    }
+  }
+
+  async loadData() {
+    this.dataLoading = true;
+    this.dataError = '';
+    this.data = null;
+    try {
+      this.data = await transport.call('describeDataset', { spec: this.dataSpec.trim() });
+    } catch (err) {
+      this.dataError = (err as Error).message;
+    } finally {
+      this.dataLoading = false;
+    }
+  }
+
+  /** Problems that block Next on the current step (empty = fine). */
+  get problems(): string[] {
+    switch (this.step) {
+      case 0:
+        return this.model ? [] : ['Load a model first.'];
+      case 1:
+        return this.data ? [] : ['Load a dataset first.'];
+      case 2: {
+        const p: string[] = [];
+        if (!(this.sparsity >= 0 && this.sparsity < 1)) p.push('Sparsity must be in [0, 1).');
+        if (!(Number.isInteger(this.epochs) && this.epochs >= 0)) p.push('Epochs must be a whole number ≥ 0.');
+        if (!(Number.isInteger(this.batchSize) && this.batchSize > 0)) p.push('Batch size must be a whole number > 0.');
+        if (!(this.learningRate > 0)) p.push('Learning rate must be > 0.');
+        return p;
+      }
+      default:
+        return [];
+    }
+  }
+
+  toConfig(): RunConfigInput {
+    const structured = this.method === 'structured';
+    const prune: Record<string, unknown> = {
+      method: this.method === 'taylor' ? 'taylor' : 'magnitude',
+      granularity: structured ? 'structured' : this.granularity,
+      sparsity: this.sparsity,
+      scope: structured ? 'layer' : this.scope,
+      schedule: this.schedule.startsWith('iterative')
+        ? { kind: 'iterative', rounds: Number(this.schedule.split(':')[1] ?? 3) }
+        : this.schedule === 'poly'
+          ? { kind: 'poly', initialSparsity: 0 }
+          : { kind: 'oneshot' },
+      finetune: {
+        epochs: this.epochs,
+        batchSize: this.batchSize,
+        learningRate: this.learningRate,
+        ...(this.maxSamples > 0 ? { maxSamplesPerEpoch: this.maxSamples } : {}),
+      },
+    };
+    if (structured && this.roundTo > 0) prune.roundTo = this.roundTo;
+    return {
+      model: this.modelSpec.trim(),
+      data: this.dataSpec.trim(),
+      prune,
+      ...(this.name.trim() ? { name: this.name.trim() } : {}),
+      ...(this.evalLimit > 0 ? { evalLimit: this.evalLimit } : {}),
+      exports: this.exportTflite ? [{ format: 'tflite', quant: this.exportQuant }] : [],
+    };
+  }
+
+  /** Fills the wizard from a stored run's config ("run again"). */
+  prefill(config: RunConfigInput) {
+    this.modelSpec = config.model;
+    this.dataSpec = config.data;
+    const p = (config.prune ?? {}) as Record<string, any>;
+    this.method = p.granularity === 'structured' ? 'structured' : p.method === 'taylor' ? 'taylor' : 'magnitude';
+    if (typeof p.sparsity === 'number') this.sparsity = p.sparsity;
+    if (p.finetune?.epochs !== undefined) this.epochs = p.finetune.epochs;
+    if (p.finetune?.batchSize) this.batchSize = p.finetune.batchSize;
+    if (p.finetune?.learningRate) this.learningRate = p.finetune.learningRate;
+    if (p.finetune?.maxSamplesPerEpoch) this.maxSamples = p.finetune.maxSamplesPerEpoch;
+    if (p.scope) this.scope = p.scope;
+    if (p.schedule?.kind === 'iterative') this.schedule = `iterative:${p.schedule.rounds}`;
+    else if (p.schedule?.kind) this.schedule = p.schedule.kind;
+    if (config.evalLimit) this.evalLimit = config.evalLimit;
+    this.exportTflite = (config.exports ?? []).some((e) => e.format === 'tflite');
+  }
+
+  async start(): Promise<string | null> {
+    this.starting = true;
+    this.startError = '';
+    try {
+      const { runId } = await transport.call('startRun', this.toConfig());
+      return runId;
+    } catch (err) {
+      this.startError = (err as Error).message;
+      return null;
+    } finally {
+      this.starting = false;
+    }
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * Pruning quality on the full Fashion-MNIST: train a dense model, prune 90% of its weights with one
+ * global magnitude threshold, fine-tune a few epochs with masks held, and compare test accuracy.
+ * Target (issue 3): within 0.5 points of the dense model.
+ *
+ * Run: npx tsx test/bench/prune-quality.ts [--models lenet-300-100,lenet-5] [--epochs 8] [--ft-epochs 4]
+ *        [--sparsity 0.9] [--backend wasm] [--limit N]
+ * `--limit` caps training samples per epoch (quick smoke runs); the test split is always used in full.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { evaluateModel } from '../../src-main/engine/finetune/evaluate';
+import { finetuneMasked } from '../../src-main/engine/finetune/trainer';
+import { validatePruneConfig } from '../../src-main/engine/prune/config';
+import { runPruning } from '../../src-main/engine/prune/run';
+import type { PruneProgress } from '../../src-main/engine/prune/types';
+import { initBackend } from '../../src-main/node/backend';
+import { loadDataset } from '../../src-main/node/datasets';
+import { buildModel, type BenchModel } from './bench-models';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+}
+
+const models = arg('models', 'lenet-300-100,lenet-5').split(',') as BenchModel[];
+const epochs = Number(arg('epochs', '8'));
+const ftEpochs = Number(arg('ft-epochs', '4'));
+const sparsity = Number(arg('sparsity', '0.9'));
+const limit = arg('limit', '') ? Number(arg('limit', '')) : undefined;
+const backend = arg('backend', 'wasm');
+const BATCH = 128;
+
+function epochLogger(label: string): (p: PruneProgress) => void {
+  let t0 = performance.now();
+  return (p) => {
+    if (p.phase !== 'epoch') return;
+    const s = ((performance.now() - t0) / 1000).toFixed(1);
+    t0 = performance.now();
+    console.error(`  ${label} epoch ${p.epoch + 1}: loss ${p.loss.toFixed(4)} acc ${(p.accuracy * 100).toFixed(2)}% sparsity ${(p.sparsity * 100).toFixed(1)}% (${s}s)`);
+  };
+}
+
+async function main(): Promise<void> {
+  const info = await initBackend({ force: backend });
+  const data = await loadDataset('fashion-mnist');
+  console.error(`backend ${info.name} (threads ${info.threads ?? '?'}, simd ${info.simd ?? '?'}); train ${data.train.size}, test ${data.test.size}`);
+  const results = [];
+  for (const name of models) {
+    const model = buildModel(name);
+    const t0 = performance.now();
+    // The dense baseline uses the same loop (no masks) so both sides train identically.
+    await finetuneMasked(model, data.train, { epochs, batchSize: BATCH, learningRate: 1e-3, optimizer: 'adam', maxSamplesPerEpoch: limit }, {
+      masks: new Map(),
+      seed: 1,
+      onProgress: epochLogger(`${name} dense`),
+    });
+    const dense = evaluateModel(model, data.test, { batchSize: 1000 });
+    const trainSeconds = (performance.now() - t0) / 1000;
+    const cfg = validatePruneConfig(
+      {
+        method: 'magnitude',
+        scope: 'global',
+        sparsity,
+        schedule: { kind: 'oneshot' },
+        finetune: { epochs: ftEpochs, batchSize: BATCH, learningRate: 5e-4, optimizer: 'adam', ...(limit ? { maxSamplesPerEpoch: limit } : {}) },
+        seed: 2,
+      },
+      model,
+    );
+    const t1 = performance.now();
+    const { plan } = await runPruning(model, data, cfg, { onProgress: epochLogger(`${name} pruned`) });
+    const pruned = evaluateModel(model, data.test, { batchSize: 1000 });
+    const row = {
+      model: name,
+      backend: info.name,
+      denseEpochs: epochs,
+      finetuneEpochs: ftEpochs,
+      targetSparsity: sparsity,
+      achievedSparsity: Number(plan.achievedSparsity.toFixed(6)),
+      perLayer: Object.fromEntries(plan.steps.flatMap((s) => (s.kind === 'mask' ? [[s.layer, Number(s.sparsity.toFixed(4))]] : []))),
+      denseAccuracy: Number((dense.accuracy * 100).toFixed(2)),
+      prunedAccuracy: Number((pruned.accuracy * 100).toFixed(2)),
+      deltaPoints: Number(((pruned.accuracy - dense.accuracy) * 100).toFixed(2)),
+      withinTarget: dense.accuracy - pruned.accuracy <= 0.005,
+      denseTrainSeconds: Number(trainSeconds.toFixed(1)),
+      pruneFinetuneSeconds: Number(((performance.now() - t1) / 1000).toFixed(1)),
+    };
+    results.push(row);
+    console.log(
+      `${name}: dense ${row.denseAccuracy}% -> ${(row.achievedSparsity * 100).toFixed(1)}% sparse ${row.prunedAccuracy}% ` +
+        `(delta ${row.deltaPoints >= 0 ? '+' : ''}${row.deltaPoints} points, ${row.withinTarget ? 'within' : 'OUTSIDE'} 0.5)`,
+    );
+    model.dispose();
+  }
+  console.log(JSON.stringify({ tfjs: tf.version.tfjs, results }, null, 2));
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,72 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = path.resolve(__dirname, '..', '..');
+const home = fs.mkdtempSync(path.join(os.tmpdir(), 'topiary-cli-'));
+
+function topiary(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [path.join(root, 'bin', 'topiary.mjs'), ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, TOPIARY_HOME: home, TOPIARY_BACKEND: 'wasm', CI: '1', ...env },
+    timeout: 120_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('topiary CLI', () => {
+  it('info --json reports the forced backend and its version', () => {
+    const r = topiary(['info', '--json'], { TOPIARY_BACKEND: 'cpu' });
+    expect(r.code, r.stderr).toBe(0);
+    const info = JSON.parse(r.stdout);
+    expect(info.backend.name).toBe('cpu');
+    expect(info.backend.version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(info.dataDir).toBe(home);
+  });
+
+  it('an unknown TOPIARY_BACKEND is bad input (exit 2) with a message naming the choices', () => {
+    const r = topiary(['info'], { TOPIARY_BACKEND: 'quantum' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('TOPIARY_BACKEND must be one of');
+  });
+
+  it('analyze of a missing model exits 2 and names the path', () => {
+    const missing = path.join(home, 'no-such-model');
+    const r = topiary(['analyze', missing]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(missing);
+  });
+
+  it('analyze demo --json prints one JSON document with the per-layer table', () => {
+    const r = topiary(['analyze', 'demo', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const d = JSON.parse(r.stdout);
+    expect(d.analysis.layers.length).toBeGreaterThan(5);
+    expect(d.analysis.params).toBeGreaterThan(10_000);
+  });
+
+  it('evaluate demo on the demo data reaches the accuracy of a trained model', () => {
+    const r = topiary(['evaluate', 'demo', '--data', 'demo', '--limit', '300', '--latency-runs', '3', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const e = JSON.parse(r.stdout);
+    expect(e.samples).toBe(300);
+    expect(e.accuracy).toBeGreaterThan(0.75);
+    expect(e.latency.map((l: { batchSize: number }) => l.batchSize)).toEqual([1, 64]);
+  });
+
+  it('evaluate with a dataset whose samples do not fit the model is bad input', () => {
+    const csv = path.join(home, 'three-features.csv');
+    fs.writeFileSync(csv, 'a,b,c,label\n' + Array.from({ length: 20 }, (_, i) => `${i},${i + 1},${i + 2},${i % 2}`).join('\n') + '\n');
+    const r = topiary(['evaluate', 'demo', '--data', `csv:${csv}`]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/model expects/);
+  });
+
+  it('unknown options are usage errors (exit 2)', () => {
+    const r = topiary(['analyze', 'demo', '--no-such-flag']);
+    expect(r.code).toBe(2);
+  });
+});

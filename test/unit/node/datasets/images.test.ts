@@ -1,0 +1,140 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, DatasetFormatError } from '../../../../src-main/common/errors';
+import { loadDataset } from '../../../../src-main/node/datasets';
+import { resizeInto } from '../../../../src-main/node/datasets/images';
+import { jpegBytes, pngBytes, tempDir, writeFile } from './fixtures';
+
+const root = tempDir('topiary-img-');
+afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+let n = 0;
+const fresh = () => path.join(root, `case${n++}`);
+
+const gray = (v: number) => () => [v, v, v] as [number, number, number];
+
+/** DIR/<class>/<i>.png with a constant gray level per class (class index * 100). */
+function writeClassFolders(dir: string, classes: string[], perClass: number, ext: 'png' | 'jpg' = 'png'): void {
+  classes.forEach((c, k) => {
+    for (let i = 0; i < perClass; i++) {
+      const bytes = ext === 'png' ? pngBytes(6, 4, gray(k * 100)) : jpegBytes(6, 4, gray(k * 100));
+      writeFile(path.join(dir, c, `${i}.${ext}`), bytes);
+    }
+  });
+}
+
+async function loadError(spec: string, options = {}): Promise<Error> {
+  const err = await loadDataset(spec, options).then(() => undefined, (e: unknown) => e);
+  expect(err).toBeInstanceOf(DatasetFormatError);
+  return err as Error;
+}
+
+describe('image folders', () => {
+  it('reads PNG and JPEG class folders, sorts classes, infers gray [H, W, 1] and splits by seed', async () => {
+    const dir = fresh();
+    writeClassFolders(dir, ['shoe', 'bag'], 5, 'png');
+    for (let i = 0; i < 5; i++) writeFile(path.join(dir, 'coat', `${i}.jpg`), jpegBytes(6, 4, gray(200)));
+    const ds = await loadDataset(`images:${dir}`, { testFraction: 0.2, seed: 3 });
+    expect(ds.classNames).toEqual(['bag', 'coat', 'shoe']);
+    expect(ds.sampleShape).toEqual([4, 6, 1]);
+    expect(ds.train.size + ds.test.size).toBe(15);
+    expect(ds.test.size).toBe(3);
+    expect(Array.from(ds.test.labels).sort()).toEqual([0, 1, 2]);
+    const all = ds.train.take(Array.from({ length: ds.train.size }, (_, i) => i));
+    for (let i = 0; i < all.y.length; i++) {
+      // shoe was written with gray 0, bag with 100, coat (JPEG, lossy) with 200
+      const want = { 0: 100, 1: 200, 2: 0 }[all.y[i]]! / 255;
+      expect(all.x[i * 24 + 10]).toBeCloseTo(want, 1);
+    }
+    expect(ds.warnings).toEqual([]);
+  });
+
+  it('resizes to the requested shape and converts to RGB', async () => {
+    const dir = fresh();
+    for (const c of ['a', 'b']) {
+      for (let i = 0; i < 2; i++) writeFile(path.join(dir, c, `${i}.png`), pngBytes(10, 10, () => [255, 0, 0]));
+    }
+    const ds = await loadDataset(`images:${dir}`, { sampleShape: [3, 5, 3], testFraction: 0.5 });
+    expect(ds.sampleShape).toEqual([3, 5, 3]);
+    const { x } = ds.train.take([0]);
+    expect(x.length).toBe(45);
+    expect(Array.from(x.subarray(0, 3))).toEqual([1, 0, 0]);
+    const grayDs = await loadDataset(`images:${dir}`, { sampleShape: [2, 2, 1], testFraction: 0.5 });
+    // BT.601 luma of pure red: 0.299 * 255 = 76.2 -> 76
+    expect(grayDs.train.take([0]).x[0]).toBeCloseTo(76 / 255, 6);
+  });
+
+  it('uses train/ and test/ subfolders when both exist', async () => {
+    const dir = fresh();
+    writeClassFolders(path.join(dir, 'train'), ['x', 'y'], 3);
+    writeClassFolders(path.join(dir, 'test'), ['x', 'y'], 1);
+    const ds = await loadDataset(`images:${dir}`);
+    expect([ds.train.size, ds.test.size]).toEqual([6, 2]);
+    expect(Array.from(ds.test.labels)).toEqual([0, 1]);
+  });
+
+  it('skips unreadable images with a warning count', async () => {
+    const dir = fresh();
+    writeClassFolders(dir, ['a', 'b'], 3);
+    writeFile(path.join(dir, 'a', 'broken.png'), new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]));
+    writeFile(path.join(dir, 'b', 'fake.jpg'), 'not a jpeg');
+    writeFile(path.join(dir, 'b', 'notes.txt'), 'ignored');
+    const ds = await loadDataset(`images:${dir}`);
+    expect(ds.train.size + ds.test.size).toBe(6);
+    expect(ds.warnings[0]).toMatch(/^skipped 2 unreadable images \(first: .*broken\.png: /);
+    expect(ds.warnings[1]).toMatch(/ignored 1 file without a \.png\/\.jpg\/\.jpeg extension/);
+  });
+
+  it('refuses to decode a PNG whose header claims billions of pixels', async () => {
+    const dir = fresh();
+    writeClassFolders(dir, ['a', 'b'], 2);
+    const huge = pngBytes(2, 2, gray(9));
+    new DataView(huge.buffer).setUint32(16, 65536, false);
+    new DataView(huge.buffer).setUint32(20, 65536, false);
+    writeFile(path.join(dir, 'a', '0.png'), huge);
+    const ds = await loadDataset(`images:${dir}`);
+    expect(ds.train.size + ds.test.size).toBe(3);
+    expect(ds.warnings[0]).toMatch(/skipped 1 unreadable image \(first: .*0\.png: PNG is 4295 megapixels/);
+  });
+
+  it('fails when no image is readable', async () => {
+    const dir = fresh();
+    writeFile(path.join(dir, 'a', '1.png'), 'garbage');
+    writeFile(path.join(dir, 'b', '2.jpeg'), new Uint8Array([0xff, 0xd8, 0, 0]));
+    expect((await loadError(`images:${dir}`)).message).toMatch(/none of the 2 image files could be read \(first: .*1\.png/);
+  });
+
+  it('fails on a missing folder and on folders without images', async () => {
+    expect((await loadError(`images:${path.join(root, 'absent')}`)).message).toMatch(/absent: folder not found/);
+    const flat = fresh();
+    writeFile(path.join(flat, 'loose.png'), pngBytes(2, 2, gray(0)));
+    expect((await loadError(`images:${flat}`)).message).toMatch(/empty dataset: no class subfolders/);
+    const emptyClasses = fresh();
+    fs.mkdirSync(path.join(emptyClasses, 'a'), { recursive: true });
+    expect((await loadError(`images:${emptyClasses}`)).message).toMatch(/empty dataset: the class folders hold no/);
+    const noTest = fresh();
+    writeClassFolders(path.join(noTest, 'train'), ['a'], 2);
+    fs.mkdirSync(path.join(noTest, 'test', 'a'), { recursive: true });
+    expect((await loadError(`images:${noTest}`)).message).toMatch(/test: empty dataset: no readable images/);
+  });
+
+  it('rejects a sample shape that is not [H, W, 1|3]', async () => {
+    const dir = fresh();
+    writeClassFolders(dir, ['a', 'b'], 2);
+    await expect(loadDataset(`images:${dir}`, { sampleShape: [4, 4, 2] })).rejects.toThrow(ConfigError);
+  });
+});
+
+describe('bilinear resize', () => {
+  it('averages a 2x2 image to its mean and keeps corners when upsampling', () => {
+    const img = { width: 2, height: 2, data: Uint8Array.from([0, 0, 0, 255, 100, 100, 100, 255, 50, 50, 50, 255, 250, 250, 250, 255]) };
+    const one = new Uint8Array(1);
+    resizeInto(img, 1, 1, 1, one, 0);
+    expect(one[0]).toBe(100);
+    const four = new Uint8Array(16);
+    resizeInto(img, 4, 4, 1, four, 0);
+    expect([four[0], four[3], four[12], four[15]]).toEqual([0, 100, 50, 250]);
+    // half-pixel centres: output pixel 1 samples source x = 0.25 -> 0 + 0.25 * 100
+    expect(four[1]).toBe(25);
+  });
+});

@@ -196,8 +196,9 @@ export async function executeRun(job: RunJob, emit: (e: RunEvent) => void, signa
     progress({ phase: 'done', done: 1, total: 1 });
     return { summary, modelDir, artifacts };
   } finally {
+    // Unstructured pruning works in place (pruned === original); structured returns a new model.
+    if (pruned && pruned !== original) pruned.dispose();
     original.dispose();
-    pruned?.dispose();
   }
 }
 

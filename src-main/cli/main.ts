@@ -14,6 +14,7 @@ import { registerDemoCommand } from './commands/demo';
 import { registerPruneCommand } from './commands/prune';
 import { registerExportCommand } from './commands/export';
 import { registerWebCommand } from './commands/web';
+import { registerRunsCommand } from './commands/runs';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('topiary');
@@ -52,6 +53,7 @@ export async function main(argv: string[]): Promise<number> {
   registerExportCommand(program, ctx);
   registerDemoCommand(program, ctx);
   registerWebCommand(program, ctx);
+  registerRunsCommand(program, ctx);
 
   try {
     await program.parseAsync(argv);

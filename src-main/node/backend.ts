@@ -66,6 +66,8 @@ const WORKER_BLOB_IMPORT =
  *     worker imports the package's own wasm-out/tfjs-backend-wasm-threaded-simd.js instead.
  *  3. The C++ side caps the pool at navigator.hardwareConcurrency / 2, which Emscripten reads in
  *     Node as os.cpus().length / 2 (so 1 on a 2-vCPU box): os.cpus reports 2 × the requested count.
+ *  4. Workers inherit the parent's execArgv; flags such as `--input-type=module` (node -e) make the
+ *     CommonJS worker fail, so our worker file starts with an empty execArgv.
  * Returns a function that undoes the global patches; call it once the backend has initialized.
  */
 function enableWasmThreads(wasm: typeof import('@tensorflow/tfjs-backend-wasm'), threads: number): () => void {
@@ -87,6 +89,14 @@ function enableWasmThreads(wasm: typeof import('@tensorflow/tfjs-backend-wasm'),
   }
   const createObjectURL = URL.createObjectURL;
   const cpus = os.cpus;
+  // Emscripten takes the constructor from require('worker_threads') while it initializes.
+  const threadsModule = require('node:worker_threads') as typeof import('node:worker_threads');
+  const NodeWorker = threadsModule.Worker;
+  threadsModule.Worker = class extends NodeWorker {
+    constructor(file: string | URL, options?: import('node:worker_threads').WorkerOptions) {
+      super(file, file === workerFile ? { ...options, execArgv: [] } : options);
+    }
+  };
   URL.createObjectURL = (obj: Blob) => (obj instanceof Blob && obj.type === 'application/javascript' ? workerFile : createObjectURL(obj));
   os.cpus = () => {
     const real = cpus();
@@ -97,6 +107,7 @@ function enableWasmThreads(wasm: typeof import('@tensorflow/tfjs-backend-wasm'),
   return () => {
     URL.createObjectURL = createObjectURL;
     os.cpus = cpus;
+    threadsModule.Worker = NodeWorker;
   };
 }
 

@@ -1,7 +1,6 @@
 import { ConfigError } from '../../common/errors';
 import type { RunConfigInput } from '../../common/run-config';
 import type { RegisterCommand } from '../context';
-import { createProgress } from '../progress';
 import { positiveInt } from './evaluate';
 
 /** `iterative:3` -> {kind: 'iterative', rounds: 3}; `poly` or `poly:0.2` -> poly from 0 (or 0.2). */

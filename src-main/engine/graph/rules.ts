@@ -161,10 +161,10 @@ const reshape: LayerRule = {
   },
   rewriteConfig(config, kept) {
     const target = [...(config.targetShape as number[])];
-    const keptIn = kept.inputs[0];
-    if (!keptIn) return;
-    // Flattening: the kept rows are all positions x kept channels, exactly the new length.
-    target[target.length - 1] = keptIn.length;
+    // The output layout carries the positions, so its kept count is the new last axis whether
+    // the reshape flattens (positions x kept channels) or keeps the channel axis.
+    if (!kept.output) return;
+    target[target.length - 1] = kept.output.length;
     config.targetShape = target;
   },
 };

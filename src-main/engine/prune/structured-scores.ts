@@ -17,21 +17,22 @@ function bnGammaMembers(graph: DependencyGraph, group: GraphGroup): { members: C
     const node = graph.node(name);
     if (node.className !== 'BatchNormalization' || node.layer.getConfig().scale === false) continue;
     const layout = node.inputLayouts[0];
-    const hits = layout.segments.filter((s) => graph.root(s.space) === group.id);
-    // Only a plain run of the group's channels maps one gamma per channel.
-    if (hits.length !== 1 || hits[0].repeat !== 1 || layout.positions !== 1) continue;
-    let offset = 0;
-    for (const s of layout.segments) {
-      if (s === hits[0]) break;
-      offset += s.length * s.repeat;
-    }
+    if (layout.positions !== 1) continue;
     const gammaVar = node.layer.weights[0];
-    let value: tf.Tensor = gammaVar.read();
-    if (offset !== 0 || layoutWidth(layout) !== group.size) {
-      value = tf.slice(value, [offset], [group.size]);
-      owned.push(value);
+    let offset = 0;
+    for (const seg of layout.segments) {
+      // A plain run of the group's channels (repeat 1) has one gamma per channel; a concatenation
+      // may hold the same group more than once, and each run contributes.
+      if (graph.root(seg.space) === group.id && seg.repeat === 1) {
+        let value: tf.Tensor = gammaVar.read();
+        if (offset !== 0 || layoutWidth(layout) !== group.size) {
+          value = tf.slice(value, [offset], [group.size]);
+          owned.push(value);
+        }
+        members.push({ layer: name, weightName: gammaVar.name, value, axis: 0, role: 'bn-gamma' });
+      }
+      offset += seg.length * seg.repeat;
     }
-    members.push({ layer: name, weightName: gammaVar.name, value, axis: 0, role: 'bn-gamma' });
   }
   return { members, owned };
 }

@@ -273,3 +273,19 @@ export function applyStructuredPlan(original: tf.LayersModel, step: StructuredPl
   }
   return rebuildPruned(original, graph, keptByGroup);
 }
+
+/**
+ * Replays several structured steps in order (an iterative run records one per round; each was
+ * computed on the previous round's model). Intermediate models are disposed; the original is kept.
+ * @example const again = applyStructuredSteps(original, plan.steps.filter((s) => s.kind === 'structured'));
+ */
+export function applyStructuredSteps(original: tf.LayersModel, steps: readonly StructuredPlanStep[]): tf.LayersModel {
+  if (steps.length === 0) throw new ConfigError('no structured steps to replay');
+  let model = original;
+  for (const step of steps) {
+    const next = applyStructuredPlan(model, step);
+    if (model !== original) model.dispose();
+    model = next;
+  }
+  return model;
+}

@@ -8,7 +8,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, TopiaryError } from '../../common/errors';
-import { parseExportReport, type ExportReportInput } from '../../common/export-report';
+import { parseExportReport, type ExportReport, type ExportReportInput } from '../../common/export-report';
 import { renderReportHtml } from './report-html';
 
 export interface BundleFile {
@@ -22,6 +22,8 @@ export interface WrittenBundle {
   dir: string;
   /** Every file written (model files, then report.json and report.html), absolute paths. */
   files: { path: string; bytes: number; sha256: string }[];
+  /** The report as written to report.json (validated, defaults filled, `files` added). */
+  report: ExportReport;
 }
 
 const REPORT_FILES = new Set(['report.json', 'report.html']);
@@ -82,7 +84,7 @@ export async function writeExportBundle(
     if (err instanceof TopiaryError) throw err;
     throw new TopiaryError(`${target}: could not write export bundle (${(err as Error).message})`, { file: target, cause: err });
   }
-  return { dir: target, files: all.map((f) => ({ path: path.join(target, f.name), bytes: f.bytes.byteLength, sha256: f.sha256 })) };
+  return { dir: target, files: all.map((f) => ({ path: path.join(target, f.name), bytes: f.bytes.byteLength, sha256: f.sha256 })), report };
 }
 
 /** Moves the finished temp folder to `target`; an existing target is moved aside first and restored on failure. */

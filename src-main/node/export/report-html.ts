@@ -25,7 +25,8 @@ function fmtNum(n: number | null | undefined): string {
   if (n === null || n === undefined) return '—';
   if (Number.isInteger(n)) return fmtInt(n);
   const a = Math.abs(n);
-  return a !== 0 && (a < 1e-3 || a >= 1e6) ? n.toExponential(3) : n.toPrecision(4);
+  // Four significant digits without trailing zeros: 0.901, -0.008, 0.42.
+  return a !== 0 && (a < 1e-3 || a >= 1e6) ? n.toExponential(3) : String(Number(n.toPrecision(4)));
 }
 
 function pct(x: number): string {

@@ -208,7 +208,13 @@ function isDataset(e: unknown): e is H5Dataset {
 
 function datasetTensor(ds: H5Dataset, what: string, file: string): tf.Tensor {
   const shape = ds.shape ?? [];
-  const v = ds.value;
+  let v: unknown;
+  try {
+    v = ds.value;
+  } catch (err) {
+    // h5wasm cannot decode some types (e.g. float16 weights from mixed-precision training).
+    throw new ModelFormatError(inFile(file, `weight ${what} cannot be read (${(err as Error).message}); save the model with float32 weights`), { file, cause: err });
+  }
   let data: Float32Array;
   if (v instanceof Float32Array) data = v;
   else if (v instanceof Float64Array || v instanceof Int32Array || v instanceof Uint8Array || v instanceof Int8Array || v instanceof Int16Array || v instanceof Uint16Array) {

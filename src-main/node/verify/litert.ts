@@ -45,22 +45,34 @@ export function liteRtWasmDir(): string {
   return path.join(path.dirname(pkgJson), 'wasm');
 }
 
-function installShim(wasmDir: string): void {
+/**
+ * Installs the globals the loader needs and returns a function that removes the ones that other
+ * Emscripten modules read to detect a worker (tfjs-backend-wasm checks `typeof importScripts`).
+ * `require` stays: the glue may call it lazily (node:crypto) after loading.
+ */
+function installShim(wasmDir: string): () => void {
   const g = globalThis as Record<string, unknown>;
-  if (g.self === undefined) g.self = globalThis;
+  const added: string[] = [];
+  const set = (key: string, value: unknown): void => {
+    if (g[key] !== undefined) return;
+    g[key] = value;
+    added.push(key);
+  };
+  set('self', globalThis);
   // The Emscripten glue runs as a classic script, so it sees globals only, not module scope.
-  if (g.require === undefined) g.require = require;
-  g.__dirname = wasmDir;
+  set('require', require);
+  set('__dirname', wasmDir);
   // Emscripten reads print/printErr from a global Module object handed to its factory.
-  g.Module = { print: remember, printErr: remember };
-  if (g.importScripts === undefined) {
-    g.importScripts = (...urls: string[]) => {
-      for (const url of urls) {
-        const file = url.startsWith('file:') ? new URL(url).pathname : url;
-        vm.runInThisContext(fs.readFileSync(file, 'utf8'), { filename: file });
-      }
-    };
-  }
+  set('Module', { print: remember, printErr: remember });
+  set('importScripts', (...urls: string[]) => {
+    for (const url of urls) {
+      const file = url.startsWith('file:') ? new URL(url).pathname : url;
+      vm.runInThisContext(fs.readFileSync(file, 'utf8'), { filename: file });
+    }
+  });
+  return () => {
+    for (const key of added) if (key !== 'require') delete g[key];
+  };
 }
 
 /**
@@ -71,18 +83,20 @@ export function loadLiteRtNode(): Promise<LiteRtHandle> {
   loading ??= (async () => {
     const wasmDir = liteRtWasmDir();
     if (!fs.existsSync(wasmDir)) throw new TopiaryError(`LiteRT wasm folder not found at ${wasmDir}`);
-    installShim(wasmDir);
-    const lib = (await import('@litertjs/core')) as LiteRtModule;
+    const removeShim = installShim(wasmDir);
     // Node has no WebGPU; LiteRT warns once while probing for it. Everything else still prints.
     const warn = console.warn;
     console.warn = (...args: unknown[]) => {
       if (typeof args[0] === 'string' && args[0].startsWith('Failed to create default WebGPU device')) return;
       warn(...args);
     };
+    let lib: LiteRtModule;
     try {
+      lib = (await import('@litertjs/core')) as LiteRtModule;
       await lib.loadLiteRt(wasmDir + path.sep);
     } finally {
       console.warn = warn;
+      removeShim();
     }
     const version = (require('@litertjs/core/package.json') as { version: string }).version;
     return { lib, version, wasmDir };

@@ -3,8 +3,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, UnsupportedLayerError } from '../../../../src-main/common/errors';
 import { seededRandom, type DataSplit } from '../../../../src-main/engine/data';
 import { modelMacs } from '../../../../src-main/engine/graph/cost';
+import { smallFunctionalNet } from '../../../../src-main/engine/models/functional';
 import { lenet300100, lenet5 } from '../../../../src-main/engine/models/lenet';
-import { applyStructuredPlan, pruneStructured } from '../../../../src-main/engine/prune/structured';
+import { applyStructuredPlan, applyStructuredSteps, pruneStructured } from '../../../../src-main/engine/prune/structured';
 import type { StructuredStep } from '../../../../src-main/engine/prune/types';
 
 beforeAll(async () => {
@@ -249,6 +250,12 @@ describe('pruneStructured', () => {
     const stored = JSON.parse(JSON.stringify(plan));
     const replayed = applyStructuredPlan(model, stored);
     sameWeights(pruned, replayed);
+    // Two rounds (the second computed on the first's output) replay in order.
+    const second = await pruneStructured(pruned, { sparsity: 0.3, criterion: 'magnitude' });
+    const twice = applyStructuredSteps(model, [stored, JSON.parse(JSON.stringify(second.plan))]);
+    sameWeights(second.model, twice);
+    twice.dispose();
+    second.model.dispose();
     const tampered = { ...stored, groups: [{ ...stored.groups[0], channels: 99 }] };
     expect(() => applyStructuredPlan(model, tampered)).toThrow(ConfigError);
     replayed.dispose();
@@ -324,6 +331,19 @@ describe('pruneStructured', () => {
     const step: StructuredStep = plan; // the plan is a member of the shared PruningPlan step union
     expect(step.kind).toBe('structured');
     await expect(pruneStructured(model, { sparsity: 0.25, criterion: 'taylor' })).rejects.toThrow(/taylor importance needs training data/);
+    pruned.dispose();
+    model.dispose();
+  });
+
+  it('prunes the shared small functional net (residual Add, depthwise, a concat of one group twice, BN) by bn-scale', async () => {
+    const model = smallFunctionalNet({ seed: 2 });
+    // gamma of the BN after cat([add, dw]): both halves read the stem+branch group.
+    editWeights(model, 'bn', ([gamma]) => gamma.set([1, 0.1, 1, 1, 0.1, 1, 1, 1, 1, 0.1, 1, 1, 0.1, 1, 1, 1]));
+    const { model: pruned, plan } = await pruneStructured(model, { sparsity: 0.25, criterion: 'bn-scale' });
+    expect(plan.groups.map((g) => [g.producers, g.removed])).toEqual([[['stem', 'branch'], [1, 4]]]);
+    expect(pruned.getLayer('bn').getWeights()[0].shape).toEqual([12]);
+    const y = tf.tidy(() => (pruned.predict(tf.ones([2, 8, 8, 3])) as tf.Tensor).shape);
+    expect(y).toEqual([2, 4]);
     pruned.dispose();
     model.dispose();
   });

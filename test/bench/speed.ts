@@ -1,0 +1,143 @@
+/**
+ * Training and inference speed per model and backend, with PyTorch (same models, batch, optimizer)
+ * as the reference peer when /usr/bin/python3 has torch.
+ *
+ * Run: npx tsx test/bench/speed.ts [--quick]
+ * Rows: cpu; wasm-stock (tfjs-backend-wasm 4.22 plus only the missing gradient kernels, i.e. the
+ * slow scalar matMul/Conv2DBackpropInput paths); wasm (Topiary's XNNPACK kernels). Threads: set
+ * TOPIARY_WASM_THREADS=N to run the wasm rows on the threaded build.
+ * Columns: training samples/s (batch 64, Adam), median inference latency at batch 1 and 64, and
+ * ours/PyTorch. The machine is shared: compare ratios from one run, not absolute numbers.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { registerWasmTrainingKernels, restoreWasmKernels } from '../../src-main/engine/kernels/wasm-training';
+import { initBackend } from '../../src-main/node/backend';
+import { buildModel, inferenceLatencyMs, median, trainThroughput, type BenchModel } from './bench-models';
+
+const BATCH = 64;
+const MODELS: BenchModel[] = ['lenet-300-100', 'lenet-5'];
+type Row = 'cpu' | 'wasm-stock' | 'wasm';
+
+interface Result {
+  trainSamplesPerS: number;
+  inferMsB1: number;
+  inferMsB64: number;
+}
+
+interface TorchResult {
+  torch: string;
+  threads: number;
+  ld_library_path: string;
+  blas_libraries: string[];
+  models: Record<string, { train_samples_per_s: number; infer_ms_b1: number; infer_ms_b64: number }>;
+}
+
+const quick = process.argv.includes('--quick');
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+async function useRow(row: Row): Promise<void> {
+  if (row === 'cpu') {
+    await initBackend({ force: 'cpu' });
+    return;
+  }
+  await initBackend({ force: 'wasm' });
+  if (row === 'wasm-stock') restoreWasmKernels();
+  else registerWasmTrainingKernels();
+}
+
+/** Work per measurement, sized so a row takes seconds: cpu trains LeNet-5 at ~20 samples/s. */
+function budget(row: Row, model: BenchModel): { batches: number; rounds: number; latencyRuns: number } {
+  if (row === 'cpu') return { batches: model === 'lenet-5' ? 2 : 4, rounds: 1, latencyRuns: 5 };
+  if (row === 'wasm-stock') return { batches: quick ? 3 : 6, rounds: quick ? 1 : 3, latencyRuns: 20 };
+  return { batches: quick ? 5 : 15, rounds: quick ? 1 : 3, latencyRuns: 30 };
+}
+
+async function measure(row: Row, name: BenchModel): Promise<Result> {
+  await useRow(row);
+  const { batches, rounds, latencyRuns } = budget(row, name);
+  const model = buildModel(name);
+  const rates: number[] = [];
+  for (let r = 0; r < rounds; r++) rates.push(await trainThroughput(model, BATCH, batches));
+  const result = {
+    trainSamplesPerS: median(rates),
+    inferMsB1: await inferenceLatencyMs(model, 1, latencyRuns),
+    inferMsB64: await inferenceLatencyMs(model, BATCH, Math.max(3, Math.floor(latencyRuns / 3))),
+  };
+  model.dispose();
+  return result;
+}
+
+function runTorch(): TorchResult | string {
+  const python = '/usr/bin/python3';
+  try {
+    execFileSync(python, ['-c', 'import torch'], { stdio: 'ignore' });
+  } catch {
+    return `${python} cannot import torch`;
+  }
+  const blasDir = '/usr/lib/x86_64-linux-gnu/openblas-openmp';
+  const env = { ...process.env, LD_LIBRARY_PATH: blasDir, TORCH_THREADS: '2' };
+  const args = [path.join(here, 'torch_train.py'), quick ? '5' : '15', quick ? '1' : '3'];
+  const out = execFileSync(python, args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  return JSON.parse(out.trim().split('\n').pop() as string) as TorchResult;
+}
+
+function fmt(n: number | undefined, digits = 1): string {
+  return n === undefined || !Number.isFinite(n) ? '-' : n.toFixed(digits);
+}
+
+async function main(): Promise<void> {
+  const info = await initBackend({ force: 'wasm' });
+  const torch = runTorch();
+  const rows: Row[] = ['cpu', 'wasm-stock', 'wasm'];
+  const results = new Map<string, Result>();
+  for (const name of MODELS) {
+    for (const row of rows) {
+      results.set(`${name}/${row}`, await measure(row, name));
+      process.stderr.write(`measured ${name} on ${row}\n`);
+    }
+  }
+  registerWasmTrainingKernels();
+
+  console.log(`tfjs ${tf.version.tfjs}; wasm threads ${info.threads}, simd ${info.simd}; batch ${BATCH}, Adam; random 28x28x1 data`);
+  if (typeof torch === 'string') console.log(`PyTorch column skipped: ${torch}`);
+  else console.log(`PyTorch ${torch.torch}, ${torch.threads} threads, BLAS ${torch.blas_libraries.find((l) => /openblas/.test(l)) ?? torch.blas_libraries.join(',')}`);
+  const header = ['model', 'backend', 'train samples/s', 'x torch', 'infer b1 ms', 'x torch', 'infer b64 ms', 'x torch'];
+  const lines: string[][] = [header];
+  for (const name of MODELS) {
+    const peer = typeof torch === 'string' ? undefined : torch.models[name];
+    for (const row of rows) {
+      const r = results.get(`${name}/${row}`) as Result;
+      lines.push([
+        name,
+        row,
+        fmt(r.trainSamplesPerS),
+        peer ? fmt(r.trainSamplesPerS / peer.train_samples_per_s, 2) : '-',
+        fmt(r.inferMsB1, 2),
+        peer ? fmt(r.inferMsB1 / peer.infer_ms_b1, 1) : '-',
+        fmt(r.inferMsB64, 2),
+        peer ? fmt(r.inferMsB64 / peer.infer_ms_b64, 2) : '-',
+      ]);
+    }
+    if (peer) {
+      lines.push([name, 'pytorch', fmt(peer.train_samples_per_s), '1', fmt(peer.infer_ms_b1, 2), '1', fmt(peer.infer_ms_b64, 2), '1']);
+    }
+  }
+  const widths = header.map((_, c) => Math.max(...lines.map((l) => l[c].length)));
+  for (const l of lines) console.log(l.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '));
+  console.log('train "x torch" = ours/PyTorch samples/s (higher is better); latency "x torch" = ours/PyTorch ms (lower is better).');
+  const fast = results.get('lenet-300-100/wasm') as Result;
+  const stock = results.get('lenet-300-100/wasm-stock') as Result;
+  const fast5 = results.get('lenet-5/wasm') as Result;
+  const stock5 = results.get('lenet-5/wasm-stock') as Result;
+  console.log(
+    `wasm kernels vs stock wasm, training: LeNet-300-100 ${fmt(fast.trainSamplesPerS / stock.trainSamplesPerS, 2)}x, LeNet-5 ${fmt(fast5.trainSamplesPerS / stock5.trainSamplesPerS, 2)}x`,
+  );
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

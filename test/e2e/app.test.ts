@@ -1,0 +1,136 @@
+/**
+ * The desktop app's screens in real Chromium against web mode: a new user prunes a model through
+ * the wizard, watches the run, finds it in history, runs a second method, compares the two, exports
+ * a verified .tflite. Each screen is saved under test-output/e2e/ for a human to look at.
+ */
+import fs from 'node:fs';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { Page } from 'playwright-core';
+import { launchBrowser, modelSpec, pageProblems, shot, startWeb, type WebApp } from './harness';
+
+let app: WebApp;
+let browser: Awaited<ReturnType<typeof launchBrowser>>;
+let page: Page;
+let model: string;
+const runIds: string[] = [];
+
+beforeAll(async () => {
+  app = await startWeb();
+  model = await modelSpec(app.home);
+  browser = await launchBrowser();
+  page = browser.page;
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.stop();
+});
+
+/** Walks the wizard with small, fast settings and starts the run; returns its id. */
+async function runWizard(method: 'magnitude' | 'taylor' | 'structured', name: string, screenshots: boolean): Promise<string> {
+  await page.goto(app.url.replace('/?', '/?') + '#/wizard');
+  await page.getByTestId('model-spec').fill(model);
+  await page.getByRole('button', { name: 'Load', exact: true }).click();
+  await expect.poll(() => page.getByTestId('model-summary').textContent(), { timeout: 60_000 }).toMatch(/parameters/);
+  if (screenshots) await shot(page, '01-wizard-model');
+  await page.getByTestId('next').click();
+
+  await page.getByTestId('data-spec').fill('demo');
+  await page.getByRole('button', { name: 'Load', exact: true }).click();
+  await expect.poll(() => page.getByTestId('data-summary').textContent(), { timeout: 60_000 }).toMatch(/10 classes/);
+  if (screenshots) await shot(page, '02-wizard-data');
+  await page.getByTestId('next').click();
+
+  await page.getByTestId(`method-${method}`).check();
+  await page.getByTestId('sparsity').fill('0.5');
+  await page.getByTestId('epochs').fill('1');
+  await page.getByText('Advanced').click();
+  await page.getByTestId('max-samples').fill('1000');
+  await page.getByTestId('eval-limit').fill('500');
+  if (screenshots) await shot(page, '03-wizard-method');
+  await page.getByTestId('next').click();
+
+  await page.getByTestId('run-name').fill(name);
+  const review = JSON.parse((await page.getByTestId('review-config').textContent()) ?? '{}');
+  expect(review.prune.finetune).toMatchObject({ epochs: 1, maxSamplesPerEpoch: 1000 });
+  expect(review.evalLimit).toBe(500);
+  if (screenshots) await shot(page, '04-wizard-review');
+  await page.getByTestId('start').click();
+  await page.waitForURL(/#\/monitor\//, { timeout: 30_000 });
+  return decodeURIComponent(new URL(page.url()).hash.split('/')[2]);
+}
+
+async function waitFinished(): Promise<string> {
+  const finished = page.getByTestId('run-finished');
+  await finished.waitFor({ timeout: 200_000 });
+  return (await finished.textContent()) ?? '';
+}
+
+describe('a new user on the demo model', () => {
+  test('completes the wizard and watches the run finish', async () => {
+    const id = await runWizard('magnitude', 'magnitude 50%', true);
+    runIds.push(id);
+    await page.getByTestId('run-progress').waitFor({ timeout: 60_000 });
+    await shot(page, '05-monitor-running');
+    const status = await waitFinished();
+    await shot(page, '06-monitor-finished');
+    expect(status).toContain('Run done');
+    expect(await page.getByTestId('run-log').textContent()).toMatch(/finetune/);
+  });
+
+  test('the finished run appears in history and opens its detail', async () => {
+    await page.goto(app.url + '#/runs');
+    const table = page.getByTestId('runs-table');
+    await expect.poll(() => table.textContent(), { timeout: 30_000 }).toContain('magnitude 50%');
+    await shot(page, '07-history-one-run');
+    await table.getByRole('link', { name: runIds[0].slice(0, 8) }).click();
+    await page.getByTestId('run-summary').waitFor();
+    expect(await page.getByTestId('run-summary').textContent()).toMatch(/Accuracy/);
+    expect(await page.getByTestId('artifacts').textContent()).toMatch(/tflite/);
+    await shot(page, '08-run-detail');
+  });
+
+  test('a second run with another method finishes', async () => {
+    const id = await runWizard('taylor', 'taylor 50%', false);
+    runIds.push(id);
+    expect(await waitFinished()).toContain('Run done');
+  });
+
+  test('compare shows the differing keys and both curves', async () => {
+    await page.goto(app.url + '#/runs');
+    const table = page.getByTestId('runs-table');
+    await expect.poll(() => table.textContent(), { timeout: 30_000 }).toContain('taylor 50%');
+    for (const id of runIds) await page.getByLabel(`select run ${id.slice(0, 8)}`).check();
+    await page.getByTestId('compare-selected').click();
+    const diff = page.getByTestId('config-diff');
+    await diff.waitFor({ timeout: 30_000 });
+    const diffText = (await diff.textContent()) ?? '';
+    expect(diffText).toContain('prune.method');
+    expect(diffText).toContain('taylor');
+    expect(diffText).not.toContain('prune.sparsity');
+    for (const curve of ['loss', 'accuracy']) {
+      const legend = await page.getByTestId(`overlay-${curve}`).getAttribute('data-series');
+      expect(legend?.split('|')).toEqual(['magnitude 50%', 'taylor 50%']);
+    }
+    await shot(page, '09-compare');
+  });
+
+  test('export from the run detail produces a verified .tflite', async () => {
+    await page.goto(app.url + `#/runs/${runIds[1]}`);
+    await page.getByTestId('artifacts').waitFor();
+    await page.getByTestId('export-format').selectOption('tflite');
+    await page.getByTestId('export-quant').selectOption('float16');
+    await page.getByTestId('export-button').click();
+    const row = page.getByTestId('artifacts').locator('tr', { hasText: 'float16' });
+    await row.waitFor({ timeout: 120_000 });
+    expect(await row.textContent()).toMatch(/\bok\b/);
+    const file = (await row.locator('code').textContent()) ?? '';
+    expect(file).toMatch(/\.tflite$/);
+    expect(fs.statSync(file).size).toBeGreaterThan(1000);
+    await shot(page, '10-run-detail-exported');
+  });
+
+  test('no page errors were logged along the way', () => {
+    expect(pageProblems(page)).toEqual([]);
+  });
+});

@@ -1,0 +1,114 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openAppServices, type AppServices } from '../../src-main/app/services';
+import { initBackend } from '../../src-main/node/backend';
+import { saveModel } from '../../src-main/node/models';
+import { lenet300100 } from '../../src-main/engine/models';
+import type { RunServiceEvent } from '../../src-main/app/run-service';
+
+const home = fs.mkdtempSync(path.join(os.tmpdir(), 'topiary-runs-'));
+const modelDir = path.join(home, 'mlp');
+let services: AppServices;
+
+const quick = (extra: Record<string, unknown> = {}) => ({
+  model: modelDir,
+  data: 'demo',
+  evalLimit: 200,
+  latencyRuns: 3,
+  prune: { method: 'magnitude', sparsity: 0.7, finetune: { epochs: 1, maxSamplesPerEpoch: 256, batchSize: 64 } },
+  ...extra,
+});
+
+beforeAll(async () => {
+  process.env.TOPIARY_BACKEND = 'wasm';
+  await initBackend();
+  const m = lenet300100({ seed: 3 });
+  await saveModel(m, modelDir);
+  m.dispose();
+  services = await openAppServices({ dbPath: path.join(home, 'topiary.db'), home, mode: 'in-process' });
+});
+afterAll(async () => {
+  await services.close();
+});
+
+describe('run service', () => {
+  it('records a run as it progresses and ends it done, with before/after metrics, layers, plan and an export', async () => {
+    const events: RunServiceEvent[] = [];
+    const off = services.runs.on((e) => events.push(e));
+    const startTensors = tf.memory().numTensors;
+    const { runId } = services.runs.start(quick({ exports: [{ format: 'tflite', quant: 'none', verifySamples: 100 }] }));
+    const finished = await services.runs.wait(runId);
+    off();
+    expect(finished, JSON.stringify(finished.error)).toMatchObject({ status: 'done', recorded: true });
+    expect(tf.memory().numTensors).toBe(startTensors);
+
+    const run = services.history.show(runId);
+    expect(run.status).toBe('done');
+    expect(run.backend).toBe('wasm');
+    expect(run.versions).toMatchObject({ tfjs: tf.version.tfjs });
+    const summary = run.summary as { before: Record<string, number>; after: Record<string, number> };
+    expect(summary.before.nonZeros).toBeGreaterThan(summary.after.nonZeros * 2);
+    expect(summary.after.accuracy).toBeGreaterThan(0);
+    expect(run.metrics.some((s) => s.phase === 'train' && s.name === 'loss' && s.points.length === 1)).toBe(true);
+    expect(run.layers.filter((l) => l.phase === 'after').length).toBeGreaterThan(0);
+    expect(run.plan).toMatchObject({ method: 'magnitude', granularity: 'unstructured' });
+    expect(run.artifacts).toHaveLength(1);
+    expect(run.artifacts[0]).toMatchObject({ format: 'tflite', status: 'ok' });
+    expect(fs.existsSync(run.artifacts[0].path)).toBe(true);
+    expect(fs.existsSync(path.join(path.dirname(run.artifacts[0].path), 'report.html'))).toBe(true);
+
+    const phases = events.filter((e) => e.name === 'runProgress').map((e) => (e.payload as { phase: string }).phase);
+    expect(phases).toEqual(expect.arrayContaining(['load', 'baseline', 'finetune', 'final', 'export', 'done']));
+    const fractions = events.filter((e) => e.name === 'runProgress').map((e) => (e.payload as { fraction: number }).fraction);
+    expect(fractions.every((f, i) => i === 0 || f >= fractions[i - 1] - 1e-9)).toBe(true);
+  });
+
+  it('a model file that cannot be read fails the run with the file named, and records nothing', async () => {
+    const before = services.history.list({}).total;
+    const { runId } = services.runs.start(quick({ model: path.join(home, 'missing-model') }));
+    const finished = await services.runs.wait(runId);
+    expect(finished.status).toBe('failed');
+    expect(finished.recorded).toBe(false);
+    expect(finished.error?.message).toContain('missing-model');
+    expect(services.history.list({}).total).toBe(before);
+  });
+
+  it('a bad prune config is refused before anything runs', () => {
+    expect(() => services.runs.start({ model: 'demo', data: 'demo', latencyRuns: -1 } as never)).toThrow(/latencyRuns/);
+  });
+
+  it('cancelling a running run marks it cancelled and keeps its partial history', async () => {
+    const { runId } = services.runs.start(quick({ prune: { method: 'magnitude', sparsity: 0.5, finetune: { epochs: 50, maxSamplesPerEpoch: 256 } } }));
+    await new Promise<void>((resolve) => {
+      const off = services.runs.on((e) => {
+        if (e.name === 'runProgress' && (e.payload as { phase: string }).phase === 'finetune') {
+          off();
+          resolve();
+        }
+      });
+    });
+    services.runs.cancel(runId);
+    const finished = await services.runs.wait(runId);
+    expect(finished.status).toBe('cancelled');
+    const run = services.history.show(runId);
+    expect(run.status).toBe('cancelled');
+    expect(run.metrics.some((s) => s.phase === 'baseline')).toBe(true);
+  });
+});
+
+describe('run service in a worker thread', () => {
+  it('runs the job off the calling thread and records it', async () => {
+    const workerServices = await openAppServices({ dbPath: path.join(home, 'worker.db'), home, mode: 'worker' });
+    try {
+      const { runId } = workerServices.runs.start(quick());
+      const finished = await workerServices.runs.wait(runId);
+      expect(finished, JSON.stringify(finished.error)).toMatchObject({ status: 'done', recorded: true });
+      expect(workerServices.history.show(runId).status).toBe('done');
+    } finally {
+      await workerServices.close();
+    }
+  });
+});

@@ -13,7 +13,7 @@ import type { ExportRequest } from '../common/run-config';
 import type { ExportLayerRow, ExportReportInput, Verification } from '../common/export-report';
 import type { Dataset } from '../engine/data';
 import { analyzeModel, type ModelAnalysis } from '../engine/analyze';
-import { exportTfjs, tfjsFolderFiles, sizeReport, type TfjsQuant } from '../engine/export/tfjs';
+import { exportTfjs, tfjsFolderFiles, sizeReport, verifyTfjsExport, type TfjsQuant } from '../engine/export/tfjs';
 import { exportTflite, type TfliteQuant } from '../engine/export/tflite';
 import { seededRandom } from '../engine/data';
 import { verifyTflite } from '../node/verify/verify';
@@ -75,89 +75,6 @@ function calibrationSamples(dataset: Dataset | undefined, n = 256): Float32Array
   return dataset.train.take(idx).x;
 }
 
-function argmax(v: Float32Array | Int32Array | Uint8Array, start: number, len: number): number {
-  let best = 0;
-  for (let j = 1; j < len; j++) if (v[start + j] > v[start + best]) best = j;
-  return best;
-}
-
-/** Loads the exported tfjs folder content with the stock loader and compares it to the model. */
-async function verifyTfjsFiles(files: { name: string; bytes: Uint8Array }[], reference: tf.LayersModel, samples: ReturnType<typeof verificationSamples>): Promise<Verification> {
-  const started = performance.now();
-  try {
-    const modelJson = JSON.parse(new TextDecoder().decode(files.find((f) => f.name === 'model.json')!.bytes));
-    const manifest = modelJson.weightsManifest as { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
-    const shardBytes = manifest.flatMap((g) => g.paths).map((p) => files.find((f) => f.name === p)!.bytes);
-    const total = shardBytes.reduce((a, b) => a + b.byteLength, 0);
-    const weightData = new Uint8Array(total);
-    let off = 0;
-    for (const b of shardBytes) {
-      weightData.set(b, off);
-      off += b.byteLength;
-    }
-    const loaded = await tf.loadLayersModel(
-      tf.io.fromMemory({ modelTopology: modelJson.modelTopology, weightSpecs: manifest.flatMap((g) => g.weights), weightData: weightData.buffer }),
-    );
-    try {
-      const n = samples.x.length / samples.sampleShape.reduce((a, b) => a * b, 1);
-      const [exported, ref] = tf.tidy(() => {
-        const x = tf.tensor(samples.x, [n, ...samples.sampleShape]);
-        return [loaded.predict(x) as tf.Tensor, reference.predict(x) as tf.Tensor];
-      });
-      const a = (await exported.data()) as Float32Array;
-      const b = (await ref.data()) as Float32Array;
-      tf.dispose([exported, ref]);
-      const k = a.length / n;
-      let maxAbsDiff = 0;
-      let agree = 0;
-      let correct = 0;
-      for (let i = 0; i < a.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(a[i] - b[i]));
-      for (let i = 0; i < n; i++) {
-        const pa = argmax(a, i * k, k);
-        if (pa === argmax(b, i * k, k)) agree++;
-        if (samples.y.length && pa === samples.y[i]) correct++;
-      }
-      // latency: batch 1, median of a few runs
-      const one = tf.tensor(samples.x.subarray(0, samples.x.length / n), [1, ...samples.sampleShape]);
-      const times: number[] = [];
-      for (let r = 0; r < 12; r++) {
-        const t0 = performance.now();
-        const out = loaded.predict(one) as tf.Tensor;
-        await out.data();
-        out.dispose();
-        if (r >= 2) times.push(performance.now() - t0);
-      }
-      one.dispose();
-      times.sort((x, y) => x - y);
-      const top1Agreement = agree / n;
-      const passed = top1Agreement >= 0.99;
-      return {
-        runtime: `tfjs ${tf.version.tfjs} (${tf.getBackend()}, stock loader)`,
-        samples: n,
-        maxAbsDiff,
-        top1Agreement,
-        accuracy: samples.y.length ? correct / n : null,
-        latencyMs: times[Math.floor(times.length / 2)],
-        passed,
-        reason: passed ? null : `top-1 agreement ${(100 * top1Agreement).toFixed(2)} % is below 99 %`,
-      };
-    } finally {
-      loaded.dispose();
-    }
-  } catch (err) {
-    return {
-      runtime: `tfjs ${tf.version.tfjs} (stock loader)`,
-      samples: 0,
-      maxAbsDiff: Number.MAX_VALUE,
-      top1Agreement: 0,
-      accuracy: null,
-      latencyMs: null,
-      passed: false,
-      reason: `the stock tfjs loader rejected the export after ${(performance.now() - started).toFixed(0)} ms: ${(err as Error).message}`,
-    };
-  }
-}
-
 function layerRows(a: ModelAnalysis): ExportLayerRow[] {
   return a.layers.map((l) => ({
     name: l.name,
@@ -205,7 +122,13 @@ export async function exportModel(model: tf.LayersModel, req: ExportRequest, ctx
     const out = await exportTfjs(model, { quant: quant as TfjsQuant, generatedBy: `Topiary ${appVersion()}` });
     files = tfjsFolderFiles(out);
     ctx.onVerify?.(0, 1);
-    verification = await verifyTfjsFiles(files, model, samples);
+    const n = samples.x.length / samples.sampleShape.reduce((a, b) => a * b, 1);
+    const x = tf.tensor(samples.x, [n, ...samples.sampleShape]);
+    try {
+      verification = await verifyTfjsExport(model, out, x, samples.y.length ? { labels: samples.y } : {});
+    } finally {
+      x.dispose();
+    }
     ctx.onVerify?.(1, 1);
   }
   const sizes = sizeReport(files.filter((f) => f.name !== 'model.json' || req.format === 'tfjs').map((f) => f.bytes));

@@ -52,8 +52,8 @@ export async function main(argv: string[]): Promise<number> {
   registerPruneCommand(program, ctx);
   registerExportCommand(program, ctx);
   registerDemoCommand(program, ctx);
-  registerWebCommand(program, ctx);
   registerRunsCommand(program, ctx);
+  registerWebCommand(program, ctx);
 
   try {
     await program.parseAsync(argv);

@@ -1,43 +1,102 @@
-/** Live state of one run: progress events as they arrive, the epoch curves, the log. */
+/**
+ * Live state of one run: the stored run (so a monitor opened late, or after a reload, still shows
+ * where the run is and how it ended), then progress events as they arrive, the curves, the log.
+ */
 import type { RunProgress } from '../../src-main/common/run-config';
+import type { ApiResults } from '../../src-main/app/api';
 import { transport } from '../lib/transport';
 
+export interface CurvePoint {
+  /** Fractional epoch: 0.5 is half way through the first epoch. */
+  x: number;
+  loss: number;
+  accuracy: number;
+  sparsity: number;
+}
+
+const FINAL = new Set(['done', 'failed', 'cancelled', 'interrupted']);
+/** Enough points for a smooth curve without redrawing on every batch. */
+const POINTS_PER_EPOCH = 40;
+
 export class RunMonitor {
+  run = $state<ApiResults['getRun'] | null>(null);
   progress = $state<RunProgress | null>(null);
-  epochs = $state<{ epoch: number; loss: number; accuracy: number; sparsity: number }[]>([]);
+  curve = $state<CurvePoint[]>([]);
   log = $state<string[]>([]);
   finished = $state<{ status: string; error?: { message: string } } | null>(null);
-  private lastEpoch = 0;
+  loadError = $state('');
+  cancelling = $state(false);
+  private epochs = 1;
+  private anchor = 0;
 
   constructor(readonly runId: string) {}
 
-  /** Subscribes to events; returns the unsubscribe function. */
+  get title(): string {
+    return this.run?.name ?? this.runId.slice(0, 8);
+  }
+
+  /** Subscribes to events, then reads the stored run; returns the unsubscribe function. */
   connect(): () => void {
-    return transport.on((name, payload) => {
+    const off = transport.on((name, payload) => {
       const p = payload as { runId: string };
       if (p.runId !== this.runId) return;
       if (name === 'runProgress') this.onProgress(payload as RunProgress);
       else if (name === 'runLog') this.log.push((payload as { message: string }).message);
-      else if (name === 'runFinished') {
-        this.finished = payload as { status: string; error?: { message: string } };
-        this.log.push(`run ${this.finished.status}${this.finished.error ? `: ${this.finished.error.message}` : ''}`);
-      }
+      else if (name === 'runFinished') this.onFinished(payload as { status: string; error?: { message: string } });
     });
+    void this.load();
+    return off;
+  }
+
+  private async load() {
+    try {
+      const run = await transport.call('getRun', { runId: this.runId });
+      this.run = run;
+      const finetune = (run.config.prune as { finetune?: { epochs?: number } } | undefined)?.finetune;
+      this.epochs = Math.max(1, finetune?.epochs ?? 1);
+      if (FINAL.has(run.status) && !this.finished) {
+        this.onFinished({ status: run.status, ...(run.error ? { error: { message: run.error } } : {}) });
+        if (!this.curve.length) this.curve = storedCurve(run.metrics);
+      }
+    } catch (err) {
+      this.loadError = (err as Error).message;
+    }
+  }
+
+  private onFinished(f: { status: string; error?: { message: string } }) {
+    this.finished = f;
+    this.log.push(`run ${f.status}${f.error ? `: ${f.error.message}` : ''}`);
   }
 
   private onProgress(p: RunProgress) {
     if (this.progress?.phase !== p.phase) this.log.push(`${p.phase}${p.message ? `: ${p.message}` : ''}`);
     this.progress = p;
-    if (p.phase === 'finetune' && p.epoch !== undefined && p.loss !== undefined) {
-      // Keep the latest value of each epoch: the curve grows as batches arrive.
-      const row = { epoch: p.epoch, loss: p.loss, accuracy: p.accuracy ?? NaN, sparsity: p.sparsity ?? NaN };
-      if (p.epoch === this.lastEpoch && this.epochs.length) this.epochs[this.epochs.length - 1] = row;
-      else this.epochs.push(row);
-      this.lastEpoch = p.epoch;
-    }
+    if (p.phase !== 'finetune' || p.loss === undefined || !p.total) return;
+    const x = (p.done / p.total) * this.epochs;
+    const point = { x, loss: p.loss, accuracy: p.accuracy ?? NaN, sparsity: p.sparsity ?? NaN };
+    // A new point each 1/POINTS_PER_EPOCH of an epoch; in between the newest point follows the run.
+    if (!this.curve.length || x - this.anchor >= 1 / POINTS_PER_EPOCH) {
+      this.curve.push(point);
+      this.anchor = x;
+    } else this.curve[this.curve.length - 1] = point;
   }
 
-  cancel() {
-    return transport.call('cancelRun', { runId: this.runId });
+  async cancel() {
+    this.cancelling = true;
+    try {
+      await transport.call('cancelRun', { runId: this.runId });
+    } catch (err) {
+      this.log.push(`cancel failed: ${(err as Error).message}`);
+      this.cancelling = false;
+    }
   }
+}
+
+/** The per-epoch training curve a finished run stored. */
+function storedCurve(metrics: ApiResults['getRun']['metrics']): CurvePoint[] {
+  const train = (name: string) => metrics.find((m) => m.phase === 'train' && m.name === name)?.points ?? [];
+  const loss = train('loss');
+  const acc = train('accuracy');
+  const sp = train('sparsity');
+  return loss.map((p, i) => ({ x: p.epoch ?? p.step, loss: p.value, accuracy: acc[i]?.value ?? NaN, sparsity: sp[i]?.value ?? NaN }));
 }

@@ -77,6 +77,9 @@ function time<T>(reps: number, fn: (i: number) => T): { median: number; cpu: num
 const fmt = (ms: number) => `${ms.toFixed(ms < 1 ? 3 : 1)} ms`;
 const report = (name: string, r: { median: number; cpu: number }, target: number, extra = '') => {
   console.log(`${name.padEnd(48)} wall ${fmt(r.median).padStart(9)}  cpu ${fmt(r.cpu).padStart(9)}  target < ${target} ms  ${r.median < target ? 'OK  ' : 'SLOW'} ${extra}`);
+  // Fail the bench run only when the work itself (CPU time) misses the target; wall time on a
+  // shared machine also measures everyone else's load.
+  if (r.cpu >= target) process.exitCode = 1;
 };
 
 const popStart = performance.now();

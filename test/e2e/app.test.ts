@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Page } from 'playwright-core';
 import { launchBrowser, modelSpec, pageProblems, shot, startWeb, type WebApp } from './harness';
+import { focusIsVisible, tabTo, unlabelledControls } from './keyboard';
 
 let app: WebApp;
 let browser: Awaited<ReturnType<typeof launchBrowser>>;
@@ -28,7 +29,7 @@ afterAll(async () => {
 
 /** Walks the wizard with small, fast settings and starts the run; returns its id. */
 async function runWizard(method: 'magnitude' | 'taylor' | 'structured', name: string, screenshots: boolean): Promise<string> {
-  await page.goto(app.url.replace('/?', '/?') + '#/wizard');
+  await page.goto(app.url + '#/wizard');
   await page.getByTestId('model-spec').fill(model);
   await page.getByRole('button', { name: 'Load', exact: true }).click();
   await expect.poll(() => page.getByTestId('model-summary').textContent(), { timeout: 60_000 }).toMatch(/parameters/);
@@ -109,7 +110,7 @@ describe('a new user on the demo model', () => {
     expect(diffText).toContain('taylor');
     expect(diffText).not.toContain('prune.sparsity');
     for (const curve of ['loss', 'accuracy']) {
-      const legend = await page.getByTestId(`overlay-${curve}`).getAttribute('data-series');
+      const legend = await page.getByTestId(`overlay-${curve}`).locator('[data-series]').getAttribute('data-series');
       expect(legend?.split('|')).toEqual(['magnitude 50%', 'taylor 50%']);
     }
     await shot(page, '09-compare');
@@ -123,14 +124,119 @@ describe('a new user on the demo model', () => {
     await page.getByTestId('export-button').click();
     const row = page.getByTestId('artifacts').locator('tr', { hasText: 'float16' });
     await row.waitFor({ timeout: 120_000 });
-    expect(await row.textContent()).toMatch(/\bok\b/);
+    expect(await row.getByTestId('verification').textContent()).toBe('ok');
     const file = (await row.locator('code').textContent()) ?? '';
     expect(file).toMatch(/\.tflite$/);
     expect(fs.statSync(file).size).toBeGreaterThan(1000);
     await shot(page, '10-run-detail-exported');
+  });
+});
+
+describe('keyboard only, light and dark', () => {
+  test('the wizard can be completed with the keyboard alone, every control labelled, focus visible', async () => {
+    await page.goto(app.url + '#/wizard');
+    await tabTo(page, { testId: 'model-spec' });
+    expect(await focusIsVisible(page)).toBe(true);
+    await page.keyboard.press('ControlOrMeta+A');
+    await page.keyboard.type(model);
+    await page.keyboard.press('Enter');
+    await page.getByTestId('model-summary').waitFor({ timeout: 60_000 });
+    expect(await unlabelledControls(page)).toEqual([]);
+    await tabTo(page, { testId: 'next' });
+    expect(await focusIsVisible(page)).toBe(true);
+    await page.keyboard.press('Enter');
+
+    await tabTo(page, { testId: 'data-spec' });
+    await page.keyboard.press('Enter');
+    await page.getByTestId('data-summary').waitFor({ timeout: 60_000 });
+    expect(await unlabelledControls(page)).toEqual([]);
+    await tabTo(page, { testId: 'next' });
+    await page.keyboard.press('Enter');
+
+    await tabTo(page, { testId: 'method-magnitude' });
+    await page.keyboard.press('ArrowRight');
+    expect(await page.getByTestId('method-taylor').isChecked()).toBe(true);
+    await tabTo(page, { testId: 'epochs' });
+    await page.keyboard.press('ControlOrMeta+A');
+    await page.keyboard.type('1');
+    await tabTo(page, { text: 'Advanced' });
+    await page.keyboard.press('Enter');
+    await tabTo(page, { testId: 'max-samples' });
+    await page.keyboard.press('ControlOrMeta+A');
+    await page.keyboard.type('500');
+    await tabTo(page, { testId: 'eval-limit' });
+    await page.keyboard.press('ControlOrMeta+A');
+    await page.keyboard.type('300');
+    expect(await unlabelledControls(page)).toEqual([]);
+    await tabTo(page, { testId: 'next' });
+    await page.keyboard.press('Enter');
+
+    await tabTo(page, { testId: 'run-name' });
+    await page.keyboard.type('keyboard run');
+    await tabTo(page, { testId: 'start' });
+    await shot(page, '11-wizard-keyboard-focus');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/#\/monitor\//, { timeout: 30_000 });
+    expect(await waitFinished()).toContain('Run done');
+  });
+
+  test('history, run detail and compare have labelled controls and reachable actions', async () => {
+    await page.goto(app.url + '#/runs');
+    await page.getByTestId('runs-table').locator('tbody tr').nth(2).waitFor({ timeout: 30_000 });
+    expect(await unlabelledControls(page)).toEqual([]);
+    await tabTo(page, { text: `select run ${runIds[0].slice(0, 8)}` });
+    await page.keyboard.press('Space');
+    await tabTo(page, { text: `select run ${runIds[1].slice(0, 8)}` });
+    await page.keyboard.press('Space');
+    await tabTo(page, { testId: 'compare-selected' }, { back: true });
+    await page.keyboard.press('Enter');
+    await page.getByTestId('config-diff').waitFor({ timeout: 30_000 });
+    expect(await unlabelledControls(page)).toEqual([]);
+    await page.goto(app.url + `#/runs/${runIds[0]}`);
+    await page.getByTestId('artifacts').waitFor();
+    expect(await unlabelledControls(page)).toEqual([]);
+    await tabTo(page, { testId: 'export-button' });
+    expect(await focusIsVisible(page)).toBe(true);
+  });
+
+  test('dark theme: screens follow prefers-color-scheme and stay readable', async () => {
+    await page.emulateMedia({ colorScheme: 'dark' });
+    const colors = async () =>
+      page.evaluate(() => {
+        const s = getComputedStyle(document.body);
+        return { bg: s.backgroundColor, fg: s.color };
+      });
+    for (const [hash, name, ready] of [
+      [`#/runs/${runIds[0]}`, '12-dark-run-detail', 'run-summary'],
+      [`#/compare?ids=${runIds.join(',')}`, '13-dark-compare', 'config-diff'],
+      ['#/wizard', '14-dark-wizard', 'model-spec'],
+    ] as const) {
+      await page.goto(app.url + hash);
+      await page.reload();
+      await page.getByTestId(ready).waitFor({ timeout: 30_000 });
+      const { bg, fg } = await colors();
+      expect(luminance(bg)).toBeLessThan(0.05);
+      expect(contrast(fg, bg)).toBeGreaterThan(7);
+      await shot(page, name);
+    }
+    await page.emulateMedia({ colorScheme: 'light' });
   });
 
   test('no page errors were logged along the way', () => {
     expect(pageProblems(page)).toEqual([]);
   });
 });
+
+/** WCAG relative luminance of a CSS rgb() colour. */
+function luminance(rgb: string): number {
+  const [r, g, b] = (rgb.match(/\d+(\.\d+)?/g) ?? []).slice(0, 3).map((v) => {
+    const c = Number(v) / 255;
+    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+}
+
+function contrast(a: string, b: string): number {
+  const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+  return (hi + 0.05) / (lo + 0.05);
+}

@@ -275,6 +275,29 @@ export function writeTflite(g: IrGraph, description = 'Topiary TFLite export'): 
   b.addFieldOffset(4, sgName, 0);
   const subgraph = b.endObject();
 
+  // A serving_default signature names the I/O, so runtimes that address tensors by name
+  // (LiteRT's CompiledModel, the Interpreter's signature runner) see the Keras names.
+  const tensorMaps = (ids: number[]): number =>
+    offsetVector(
+      b,
+      ids.map((i) => {
+        const name = b.createString(g.tensors[i].name);
+        b.startObject(2);
+        b.addFieldOffset(0, name, 0);
+        b.addFieldInt32(1, remap(i), -1);
+        return b.endObject();
+      }),
+    );
+  const sigInputs = tensorMaps(g.inputs);
+  const sigOutputs = tensorMaps(g.outputs);
+  const sigKey = b.createString('serving_default');
+  b.startObject(5);
+  b.addFieldOffset(0, sigInputs, 0);
+  b.addFieldOffset(1, sigOutputs, 0);
+  b.addFieldOffset(2, sigKey, 0);
+  b.addFieldInt32(4, 0, -1);
+  const signatures = offsetVector(b, [b.endObject()]);
+
   const opCodes = offsetVector(b, opCodeOffsets);
   const subgraphs = offsetVector(b, [subgraph]);
   const desc = b.createString(description);
@@ -285,6 +308,7 @@ export function writeTflite(g: IrGraph, description = 'Topiary TFLite export'): 
   b.addFieldOffset(2, subgraphs, 0);
   b.addFieldOffset(3, desc, 0);
   b.addFieldOffset(4, buffers, 0);
+  b.addFieldOffset(7, signatures, 0);
   const model = b.endObject();
   b.finish(model, FILE_IDENTIFIER);
   return { bytes: b.asUint8Array().slice(), tensors: tensors.length };

@@ -233,6 +233,23 @@ describe('pruneStructured', () => {
     model.dispose();
   });
 
+  it('the pruned model is an ordinary tfjs model: it saves and loads back with the same outputs', async () => {
+    const model = richNetWithDeadChannels();
+    const { model: pruned } = await pruneStructured(model, { sparsity: 0.5 });
+    let artifacts: tf.io.ModelArtifacts | undefined;
+    await pruned.save(tf.io.withSaveHandler(async (a) => {
+      artifacts = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }));
+    const loaded = await tf.loadLayersModel(tf.io.fromMemory(artifacts!));
+    const input = tf.randomNormal([2, 8, 8, 3], 0, 1, 'float32', 11);
+    expect(maxAbsDiff(pruned, loaded, input)).toBe(0);
+    input.dispose();
+    loaded.dispose();
+    pruned.dispose();
+    model.dispose();
+  });
+
   it('roundTo keeps every channel count a multiple of N', async () => {
     const model = lenet5({ seed: 2 });
     const { model: pruned, plan } = await pruneStructured(model, { sparsity: 0.5, roundTo: 4 });

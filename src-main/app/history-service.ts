@@ -307,13 +307,14 @@ export class HistoryService {
   /**
    * Merges a bundle (folder or .json) into this history. Runs keep their UUIDs, so a run already
    * here is skipped; models and datasets are matched by content hash (their local ids differ);
-   * artifact files are copied to `artifactsDir/<runId>/` and checked against their sha256.
+   * artifact files are checked against their sha256 and copied to `<artifactsDir>/<runId>/<n>/`.
+   * `artifactsDir` defaults to `runs/` next to the database, the app's per-run folder.
    */
   importBundle(src: string, options: { artifactsDir?: string } = {}): BundleImportResult {
     const file = fs.existsSync(src) && fs.statSync(src).isDirectory() ? path.join(src, 'bundle.json') : src;
     const root = path.dirname(file);
     const bundle = readBundle(file);
-    const artifactsDir = options.artifactsDir ?? path.join(path.dirname(path.resolve(this.store.file)), 'artifacts');
+    const artifactsDir = options.artifactsDir ?? path.join(path.dirname(path.resolve(this.store.file)), 'runs');
     const { reader, writer } = this.store;
     const result: BundleImportResult = { imported: [], skipped: [], artifactsCopied: 0 };
     // Parents before children, so lineage inside the bundle survives.
@@ -564,6 +565,10 @@ function readBundle(file: string): RunBundle {
     const r = entry?.run;
     const where = `runs[${i}]`;
     if (!r || typeof r.id !== 'string' || !r.id) throw new ConfigError(inFile(file, `${where}.run.id is missing`), { file });
+    // The id names the folder its artifacts are copied to.
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(r.id) || r.id.includes('..')) {
+      throw new ConfigError(inFile(file, `${where}.run.id ${JSON.stringify(r.id)} is not a valid run id`), { file });
+    }
     if (!r.model || typeof r.model.sha256 !== 'string') throw new ConfigError(inFile(file, `${where}.run.model.sha256 is missing`), { file });
     if (!r.config || typeof r.config !== 'object') throw new ConfigError(inFile(file, `${where}.run.config must be an object`), { file });
     for (const key of ['metrics', 'layers', 'artifacts', 'tags'] as const) {

@@ -15,6 +15,8 @@ import { registerPruneCommand } from './commands/prune';
 import { registerExportCommand } from './commands/export';
 import { registerWebCommand } from './commands/web';
 import { registerRunsCommand } from './commands/runs';
+import { registerFitCommand } from './commands/fit';
+import { registerProfilesCommand } from './commands/profiles';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('topiary');
@@ -53,6 +55,8 @@ export async function main(argv: string[]): Promise<number> {
   registerExportCommand(program, ctx);
   registerDemoCommand(program, ctx);
   registerRunsCommand(program, ctx);
+  registerFitCommand(program, ctx);
+  registerProfilesCommand(program, ctx);
   registerWebCommand(program, ctx);
 
   try {

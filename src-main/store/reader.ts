@@ -377,8 +377,9 @@ function buildWhere(f: RunFilter): { where: string; params: unknown[]; from: str
     clauses.push('r.method = ?');
     params.push(f.method);
   }
-  if (f.status !== undefined) {
-    const statuses = Array.isArray(f.status) ? f.status : [f.status];
+  // An empty status list means "any status" (as an unset filter does), not "no runs".
+  const statuses = f.status === undefined ? [] : Array.isArray(f.status) ? f.status : [f.status];
+  if (statuses.length > 0) {
     for (const s of statuses) {
       if (!RUN_STATUSES.includes(s)) throw new ConfigError(`status must be one of ${RUN_STATUSES.join(', ')}, got ${String(s)}`);
     }

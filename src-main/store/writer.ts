@@ -158,6 +158,7 @@ export class StoreWriter {
 
   /** Appends one point of a metric series (replacing the same run/phase/name/step). < 1 ms. */
   appendMetric(runId: string, point: MetricInput): void {
+    checkPoint(point);
     this.insertMetric.run(this.pk(runId), point.phase, point.name, point.step, point.epoch ?? null, realOrNull(point.value), point.time ?? Date.now());
   }
 
@@ -166,6 +167,7 @@ export class StoreWriter {
     const pk = this.pk(runId);
     const now = Date.now();
     this.db.transaction(() => {
+      for (const p of points) checkPoint(p);
       for (const p of points) this.insertMetric.run(pk, p.phase, p.name, p.step, p.epoch ?? null, realOrNull(p.value), p.time ?? now);
     })();
   }
@@ -220,6 +222,9 @@ export class StoreWriter {
         for (const [name, value] of Object.entries(summary.after)) {
           if (typeof value === 'number') insert.run(pk, name, realOrNull(value));
         }
+        // A summary written after the run ended must not drop the finals its series gave.
+        const status = this.db.prepare('SELECT status FROM runs WHERE pk = ?').pluck().get(pk) as RunStatus;
+        if (TERMINAL_STATUSES.includes(status)) this.finalsFromSeries(pk);
       }
     }).immediate();
   }
@@ -364,6 +369,13 @@ export class StoreWriter {
     }
     return pk;
   }
+}
+
+/** Cheap checks only: this runs for every point of every epoch. */
+function checkPoint(p: MetricInput): void {
+  if (!Number.isInteger(p.step)) throw new ConfigError(`metric ${p.phase}/${p.name}: step must be an integer, got ${String(p.step)}`);
+  if (typeof p.value !== 'number') throw new ConfigError(`metric ${p.phase}/${p.name}: value must be a number, got ${typeof p.value}`);
+  if (!p.phase || !p.name) throw new ConfigError('a metric point needs a phase and a name');
 }
 
 function requireText(value: unknown, field: string): void {

@@ -4,10 +4,13 @@
  * Target (issue 3): within 0.5 points of the dense model.
  *
  * Run: npx tsx test/bench/prune-quality.ts [--models lenet-300-100,lenet-5] [--epochs 8] [--ft-epochs 4]
- *        [--sparsity 0.9] [--backend wasm] [--limit N]
+ *        [--sparsity 0.9] [--backend wasm] [--limit N] [--control]
  * `--limit` caps training samples per epoch (quick smoke runs); the test split is always used in full.
+ * `--control` also trains a copy of the dense model for the fine-tuning epochs (same optimizer and
+ * learning rate), so the pruned model is compared with a dense model that trained as long.
  */
 import * as tf from '@tensorflow/tfjs';
+import { cloneModel } from '../../src-main/engine/finetune/clone';
 import { evaluateModel } from '../../src-main/engine/finetune/evaluate';
 import { finetuneMasked } from '../../src-main/engine/finetune/trainer';
 import { validatePruneConfig } from '../../src-main/engine/prune/config';
@@ -28,6 +31,7 @@ const ftEpochs = Number(arg('ft-epochs', '4'));
 const sparsity = Number(arg('sparsity', '0.9'));
 const limit = arg('limit', '') ? Number(arg('limit', '')) : undefined;
 const backend = arg('backend', 'wasm');
+const control = process.argv.includes('--control');
 const BATCH = 128;
 
 function epochLogger(label: string): (p: PruneProgress) => void {
@@ -56,13 +60,21 @@ async function main(): Promise<void> {
     });
     const dense = evaluateModel(model, data.test, { batchSize: 1000 });
     const trainSeconds = (performance.now() - t0) / 1000;
+    const ftConfig = { epochs: ftEpochs, batchSize: BATCH, learningRate: 5e-4, optimizer: 'adam' as const, ...(limit ? { maxSamplesPerEpoch: limit } : {}) };
+    let controlAccuracy: number | undefined;
+    if (control) {
+      const copy = await cloneModel(model);
+      await finetuneMasked(copy, data.train, ftConfig, { masks: new Map(), seed: 2, onProgress: epochLogger(`${name} dense control`) });
+      controlAccuracy = evaluateModel(copy, data.test, { batchSize: 1000 }).accuracy;
+      copy.dispose();
+    }
     const cfg = validatePruneConfig(
       {
         method: 'magnitude',
         scope: 'global',
         sparsity,
         schedule: { kind: 'oneshot' },
-        finetune: { epochs: ftEpochs, batchSize: BATCH, learningRate: 5e-4, optimizer: 'adam', ...(limit ? { maxSamplesPerEpoch: limit } : {}) },
+        finetune: ftConfig,
         seed: 2,
       },
       model,
@@ -82,13 +94,20 @@ async function main(): Promise<void> {
       prunedAccuracy: Number((pruned.accuracy * 100).toFixed(2)),
       deltaPoints: Number(((pruned.accuracy - dense.accuracy) * 100).toFixed(2)),
       withinTarget: dense.accuracy - pruned.accuracy <= 0.005,
+      ...(controlAccuracy === undefined
+        ? {}
+        : {
+            controlAccuracy: Number((controlAccuracy * 100).toFixed(2)),
+            deltaVsControlPoints: Number(((pruned.accuracy - controlAccuracy) * 100).toFixed(2)),
+          }),
       denseTrainSeconds: Number(trainSeconds.toFixed(1)),
       pruneFinetuneSeconds: Number(((performance.now() - t1) / 1000).toFixed(1)),
     };
     results.push(row);
     console.log(
       `${name}: dense ${row.denseAccuracy}% -> ${(row.achievedSparsity * 100).toFixed(1)}% sparse ${row.prunedAccuracy}% ` +
-        `(delta ${row.deltaPoints >= 0 ? '+' : ''}${row.deltaPoints} points, ${row.withinTarget ? 'within' : 'OUTSIDE'} 0.5)`,
+        `(delta ${row.deltaPoints >= 0 ? '+' : ''}${row.deltaPoints} points, ${row.withinTarget ? 'within' : 'OUTSIDE'} 0.5)` +
+        (row.controlAccuracy === undefined ? '' : `; dense trained as long: ${row.controlAccuracy}% (delta ${row.deltaVsControlPoints} points)`),
     );
     model.dispose();
   }

@@ -33,7 +33,7 @@ export function focusIsVisible(page: Page): Promise<boolean> {
 export function unlabelledControls(page: Page): Promise<string[]> {
   return page.evaluate(() => {
     const bad: string[] = [];
-    for (const el of document.querySelectorAll<HTMLElement>('input, select, textarea, button')) {
+    for (const el of Array.from(document.querySelectorAll<HTMLElement>('input, select, textarea, button'))) {
       const labelled =
         (el as HTMLInputElement).labels?.length ||
         el.getAttribute('aria-label') ||

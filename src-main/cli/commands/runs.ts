@@ -161,7 +161,7 @@ export function registerRunsCommand(program: Command, ctx: CliContext, deps: Run
     .command('import')
     .description('merge a run bundle (folder or .json) into this history; runs already here are skipped')
     .argument('<bundle>', 'bundle folder or .json file')
-    .option('--artifacts-dir <dir>', 'where copied artifacts go (default: artifacts/ next to the database)')
+    .option('--artifacts-dir <dir>', 'folder for the copied artifacts, one sub-folder per run (default: runs/ next to the database)')
     .action((bundle: string, opts: { artifactsDir?: string }) =>
       withHistory((h) => {
         const result = h.importBundle(bundle, { artifactsDir: opts.artifactsDir });

@@ -6,8 +6,9 @@
  * on wasm and collecting every "Kernel 'X' not registered for backend 'wasm'" gives exactly:
  * Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropInput, DepthwiseConv2dNativeBackpropFilter.
  *
- * Slow kernels. wasm has BatchMatMul/_FusedMatMul and Conv2DBackpropInput, but transposed matMuls
- * and the input gradient of conv2d run as scalar loops; replacements route them to XNNPACK.
+ * Slow kernels. wasm has BatchMatMul/_FusedMatMul, Conv2DBackpropInput and MaxPoolGrad, but
+ * transposed matMuls, the input gradient of conv2d and max-pool gradients run as scalar loops;
+ * replacements route them to XNNPACK or to a few vectorized ops.
  *
  * Every kernel is written in terms of ops wasm does have (XNNPACK conv2d / depthwise conv /
  * fully-connected, transpose, pad), so results match the cpu backend to float rounding.
@@ -18,6 +19,7 @@ import { conv2dBackpropInput } from './conv2d-backprop-input';
 import { depthwiseConv2dBackpropFilter } from './depthwise-backprop-filter';
 import { depthwiseConv2dBackpropInput } from './depthwise-backprop-input';
 import { untransposingMatMul } from './fast-matmul';
+import { tiledMaxPoolGrad } from './max-pool-grad';
 
 const BACKEND = 'wasm';
 
@@ -33,6 +35,7 @@ export const WASM_FAST_KERNELS: Readonly<Record<string, (original: tf.KernelFunc
   BatchMatMul: (original) => untransposingMatMul('BatchMatMul', original),
   _FusedMatMul: (original) => untransposingMatMul('_FusedMatMul', original),
   Conv2DBackpropInput: () => conv2dBackpropInput as tf.KernelFunc,
+  MaxPoolGrad: (original) => tiledMaxPoolGrad(original),
 };
 
 /** The wasm kernel configs we replaced, so they can be put back. */

@@ -7,7 +7,9 @@ import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../../common/errors';
 import { layoutWidth } from '../graph/rules';
 import type { ChannelGroup as GraphGroup, DependencyGraph } from '../graph/types';
-import type { ChannelGroupMember, Importance, ImportanceContext } from './types';
+import { accumulateGradients, sumGroup, variableByName } from '../importance/common';
+import { IMPORTANCE } from '../importance/index';
+import type { ChannelGroupMember, ImportanceContext, PruneMethod } from './types';
 
 /** The BatchNorm gammas that follow `group`, each cut to the group's own channels (caller disposes `owned`). */
 function bnGammaMembers(graph: DependencyGraph, group: GraphGroup): { members: ChannelGroupMember[]; owned: tf.Tensor[] } {
@@ -37,28 +39,8 @@ function bnGammaMembers(graph: DependencyGraph, group: GraphGroup): { members: C
   return { members, owned };
 }
 
-/**
- * Scores of each channel of `group` (higher = more important). `external` scores, keyed by
- * producer layer name, replace the criterion and are summed across the group's producers.
- * @example await groupChannelScores(graph, group, magnitude, { model, norm: 'l2' })
- */
-export async function groupChannelScores(
-  graph: DependencyGraph,
-  group: GraphGroup,
-  importance: Importance,
-  ctx: ImportanceContext,
-  external?: ReadonlyMap<string, Float32Array>,
-): Promise<Float32Array> {
-  const given = group.producers.filter((p) => external?.has(p));
-  if (given.length > 0) {
-    const out = new Float32Array(group.size);
-    for (const p of given) {
-      const s = external!.get(p)!;
-      if (s.length !== group.size) throw new ConfigError(`scores for layer "${p}" have ${s.length} values, expected ${group.size} (one per output channel)`);
-      for (let i = 0; i < s.length; i++) out[i] += s[i];
-    }
-    return out;
-  }
+/** The producers' out-channel weights (kernel and bias) as criterion members. */
+function producerMembers(graph: DependencyGraph, group: GraphGroup): ChannelGroupMember[] {
   const members: ChannelGroupMember[] = [];
   for (const p of group.producers) {
     const node = graph.node(p);
@@ -67,10 +49,67 @@ export async function groupChannelScores(
       members.push({ layer: p, weightName: v.name, value: v.read(), axis: axis.axis, role: 'kernel' });
     }
   }
-  const bn = bnGammaMembers(graph, group);
-  try {
-    return await importance.groupScores({ channels: group.size, members: [...members, ...bn.members] }, ctx);
-  } finally {
-    for (const t of bn.owned) t.dispose();
+  return members;
+}
+
+function externalScores(group: GraphGroup, external: ReadonlyMap<string, Float32Array> | undefined): Float32Array | undefined {
+  const given = group.producers.filter((p) => external?.has(p));
+  if (given.length === 0) return undefined;
+  const out = new Float32Array(group.size);
+  for (const p of given) {
+    const s = external!.get(p)!;
+    if (s.length !== group.size) throw new ConfigError(`scores for layer "${p}" have ${s.length} values, expected ${group.size} (one per output channel)`);
+    for (let i = 0; i < s.length; i++) out[i] += s[i];
   }
+  return out;
+}
+
+/**
+ * First-order Taylor scores (|w * dL/dw|, Molchanov et al. 2019) of many groups from one pass over
+ * the data; asking the criterion group by group would repeat the gradient pass for every group.
+ */
+function taylorGroupScores(graph: DependencyGraph, groups: GraphGroup[], ctx: ImportanceContext): Float32Array[] {
+  const members = groups.map((g) => producerMembers(graph, g));
+  const names = [...new Set(members.flat().map((m) => m.weightName))];
+  const vars = names.map((name) => ({ name, variable: variableByName(ctx.model, name) }));
+  const element = accumulateGradients(vars, ctx, 'taylor', (w, g) => tf.abs(tf.mul(w, g)));
+  return groups.map((g, i) =>
+    sumGroup({ channels: g.size, members: members[i] }, ctx.norm ?? 'l2', (m) => {
+      const s = element.get(m.weightName);
+      return s ? tf.tensor(s, m.value.shape) : null;
+    }),
+  );
+}
+
+/**
+ * Scores of each channel of every group (higher = more important). `external` scores, keyed by
+ * producer layer name, replace the criterion for their group and are summed across its producers.
+ * @example const [s] = await groupChannelScores(graph, [group], 'magnitude', { model, norm: 'l2' })
+ */
+export async function groupChannelScores(
+  graph: DependencyGraph,
+  groups: GraphGroup[],
+  method: PruneMethod,
+  ctx: ImportanceContext,
+  external?: ReadonlyMap<string, Float32Array>,
+): Promise<Float32Array[]> {
+  const out: (Float32Array | undefined)[] = groups.map((g) => externalScores(g, external));
+  const open = groups.map((g, i) => ({ g, i })).filter(({ i }) => !out[i]);
+  if (method === 'taylor' && open.length > 0) {
+    const scores = taylorGroupScores(graph, open.map(({ g }) => g), ctx);
+    open.forEach(({ i }, k) => (out[i] = scores[k]));
+  }
+  const importance = IMPORTANCE[method];
+  for (const { g, i } of open) {
+    if (out[i]) continue;
+    const bn = bnGammaMembers(graph, g);
+    // Random draws per group from its own seed, so equal-sized groups do not get the same ranking.
+    const groupCtx = method === 'random' ? { ...ctx, seed: (ctx.seed ?? 0) + i } : ctx;
+    try {
+      out[i] = await importance.groupScores({ channels: g.size, members: [...producerMembers(graph, g), ...bn.members] }, groupCtx);
+    } finally {
+      for (const t of bn.owned) t.dispose();
+    }
+  }
+  return out as Float32Array[];
 }

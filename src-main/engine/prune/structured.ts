@@ -206,8 +206,7 @@ export async function pruneStructured(model: tf.LayersModel, opts: StructuredOpt
   const active = targets.filter((t) => t.sparsity > 0 && t.group.size > 1);
 
   const ctx: ImportanceContext = { ...opts.importance, model, norm: opts.norm ?? 'l2', seed: opts.seed ?? opts.importance?.seed ?? 0 };
-  const scores: Float32Array[] = [];
-  for (const t of active) scores.push(await groupChannelScores(graph, t.group, IMPORTANCE[criterion], ctx, opts.scores));
+  const scores = await groupChannelScores(graph, active.map((t) => t.group), criterion, ctx, opts.scores);
 
   const removeCounts = active.map((t) => Math.floor(t.sparsity * t.group.size + 1e-9));
   if (scope === 'global') {

@@ -196,7 +196,10 @@ export interface PruningPlan {
   steps: PlanStep[];
 }
 
-/** Per-batch and per-epoch progress of fine-tuning. */
+/**
+ * Progress of a run: 'prune' after each pruning step (loss and accuracy are NaN there: nothing was
+ * trained), 'batch' after each optimizer step, 'epoch' after each epoch (with validation when held out).
+ */
 export interface PruneProgress {
   phase: 'prune' | 'batch' | 'epoch';
   epoch: number;

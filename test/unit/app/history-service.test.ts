@@ -229,6 +229,10 @@ describe('HistoryService', () => {
 
       fs.writeFileSync(path.join(dir, 'bad.json'), JSON.stringify({ format: 'something-else' }));
       expect(() => theirs.importBundle(path.join(dir, 'bad.json'))).toThrow(/bad\.json: not a Topiary run bundle/);
+      const evil = JSON.parse(fs.readFileSync(jsonFile, 'utf8'));
+      evil.runs[0].run.id = '../../escape';
+      fs.writeFileSync(path.join(dir, 'evil.json'), JSON.stringify(evil));
+      expect(() => theirs.importBundle(path.join(dir, 'evil.json'))).toThrow(/runs\[0\]\.run\.id "\.\.\/\.\.\/escape" is not a valid run id/);
     } finally {
       other.close();
     }

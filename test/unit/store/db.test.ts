@@ -78,6 +78,20 @@ describe('openStore', () => {
     expect(() => openStore(file)).toThrow(file);
   });
 
+  it('a second connection (the CLI while the app writes) reads without blocking and without seeing uncommitted rows', () => {
+    const file = path.join(tempDir(), 'topiary.db');
+    const app = openStore(file);
+    const cli = openStore(file);
+    opened.push(app, cli);
+    app.writer.upsertModel({ source: 'demo', sha256: 'committed', format: 'tfjs-layers', params: 1 });
+    app.db.exec('BEGIN IMMEDIATE');
+    app.writer.upsertModel({ source: 'demo', sha256: 'pending', format: 'tfjs-layers', params: 1 });
+    expect(cli.reader.findModelBySha('committed')).not.toBeNull();
+    expect(cli.reader.findModelBySha('pending')).toBeNull();
+    app.db.exec('COMMIT');
+    expect(cli.reader.findModelBySha('pending')).not.toBeNull();
+  });
+
   it('defaultDbPath follows TOPIARY_HOME', () => {
     const old = process.env.TOPIARY_HOME;
     process.env.TOPIARY_HOME = '/tmp/some-home';

@@ -49,6 +49,7 @@ describe('StoreReader.listRuns', () => {
     expect(list({ method: 'taylor' })).toEqual([5, 3, 1]);
     expect(list({ status: 'done' })).toEqual([3, 2, 1, 0]);
     expect(list({ status: ['failed', 'running'] })).toEqual([5, 4]);
+    expect(list({ status: [] })).toEqual([5, 4, 3, 2, 1, 0]);
     expect(list({ tag: 'even' })).toEqual([4, 2, 0]);
     expect(list({ tag: ['even', 'keep'] })).toEqual([2]);
   });
@@ -87,5 +88,27 @@ describe('StoreReader.listRuns', () => {
     expect(table.values[table.ids.indexOf(ids[2])]).toEqual([800, 0.6]);
     expect(store.reader.getFinalMetricTable(['accuracy', 'nonexistent']).ids).toEqual([]);
     expect(store.reader.countRuns({ method: 'magnitude', status: 'done' })).toBe(2);
+  });
+});
+
+describe('StoreReader metric sort', () => {
+  it('puts runs lacking the metric last, also when a page crosses from runs with it to runs without', () => {
+    const store = openStore(path.join(tempDir(), 'topiary.db'));
+    try {
+      const modelId = store.writer.upsertModel({ source: 'm', sha256: 'h', format: 'tfjs-layers', params: 1 });
+      const ids = [0.3, null, 0.9, null, 0.5].map((acc) => {
+        const id = store.writer.createRun({ config: {}, modelId, backend: 'cpu', versions: {}, kind: 'prune' });
+        if (acc !== null) store.writer.setSummary(id, { after: { accuracy: acc } });
+        return id;
+      });
+      const order = (q: Parameters<Store['reader']['listRuns']>[0]) => store.reader.listRuns(q).items.map((r) => ids.indexOf(r.id));
+      expect(order({ sort: 'metric:accuracy' })).toEqual([2, 4, 0, 3, 1]);
+      expect(order({ sort: 'metric:accuracy', direction: 'asc' })).toEqual([0, 4, 2, 1, 3]);
+      expect(order({ sort: 'metric:accuracy', limit: 2, offset: 2 })).toEqual([0, 3]);
+      expect(order({ sort: 'metric:accuracy', limit: 2, offset: 4 })).toEqual([1]);
+      expect(store.reader.listRuns({ sort: 'metric:accuracy', limit: 2, offset: 2 }).total).toBe(5);
+    } finally {
+      store.close();
+    }
   });
 });

@@ -49,6 +49,10 @@ describe('StoreWriter', () => {
     const id = newRun();
     expect(() => store.writer.setRunStatus(id, 'exploded' as never)).toThrow(ConfigError);
     expect(() => store.writer.appendMetric('no-such-run', { step: 0, phase: 'train', name: 'loss', value: 1 })).toThrow(NotFoundError);
+    expect(() => store.writer.appendMetric(id, { step: 0.5, phase: 'train', name: 'loss', value: 1 })).toThrow(/train\/loss: step must be an integer/);
+    // A bad point in a batch rejects the whole batch.
+    expect(() => store.writer.appendMetrics(id, [{ step: 0, phase: 'train', name: 'loss', value: 1 }, { step: 1, phase: 'train', name: 'loss', value: '2' as never }])).toThrow(ConfigError);
+    expect(store.reader.getRun(id).metrics).toEqual([]);
   });
 
   it('queued -> running -> done sets timings and takes missing finals from the series', () => {
@@ -72,6 +76,9 @@ describe('StoreWriter', () => {
     const loss = run.metrics.find((s) => s.name === 'loss');
     expect(Number.isNaN(loss?.points[0].value)).toBe(true);
     expect(run.summary?.before).toEqual({ accuracy: 0.9 });
+    // A later summary replaces summary values but keeps the series-derived ones.
+    store.writer.setSummary(id, { after: { sizeBytes: 400, accuracy: 0.7 } });
+    expect(store.reader.getRun(id).final).toEqual({ sizeBytes: 400, accuracy: 0.7, loss: Number.NaN });
   });
 
   it('re-appending the same step replaces the point instead of duplicating it', () => {

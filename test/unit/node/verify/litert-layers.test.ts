@@ -137,6 +137,29 @@ describe('float32 TFLite export through LiteRT, per layer type', () => {
     expect(ops).toEqual(['FULLY_CONNECTED', 'RESHAPE', 'FULLY_CONNECTED']);
   });
 
+  it('a two-input functional model runs with a serving_default signature that names its Keras I/O', async () => {
+    const a = tf.input({ shape: [3], name: 'a' });
+    const b = tf.input({ shape: [5], name: 'b' });
+    const cat = tf.layers.concatenate().apply([a, b]) as tf.SymbolicTensor;
+    const out = tf.layers.dense({ units: 2, name: 'probs' }).apply(cat) as tf.SymbolicTensor;
+    const m = tf.model({ inputs: [a, b], outputs: out });
+    seedWeights(m);
+    const { lib } = await loadLiteRtNode();
+    const compiled = await lib.loadAndCompile(exportTflite(m, { quant: 'none' }).bytes, { accelerator: 'wasm' });
+    expect(Object.keys(compiled.signatures)).toEqual(['serving_default']);
+    expect(compiled.getInputDetails().map((d) => d.name)).toEqual(['a', 'b']);
+    expect(compiled.getOutputDetails().map((d) => d.name)).toEqual(['probs']);
+    const xa = new Float32Array([0.5, -1, 2]);
+    const xb = new Float32Array([1, 0, -0.5, 0.25, 3]);
+    const inputs = [new lib.Tensor(xa, [1, 3]), new lib.Tensor(xb, [1, 5])];
+    const outs = await compiled.run(inputs);
+    const got = Array.from(outs[0].toTypedArray() as Float32Array);
+    [...inputs, ...outs].forEach((t) => t.delete());
+    compiled.delete();
+    const ref = tf.tidy(() => Array.from((m.predict([tf.tensor([Array.from(xa)]), tf.tensor([Array.from(xb)])]) as tf.Tensor).dataSync()));
+    got.forEach((v, i) => expect(Math.abs(v - ref[i])).toBeLessThan(1e-5));
+  });
+
   it('writes a schema v3 file with the TFL3 identifier, an empty buffer 0 and 16-byte aligned buffers', () => {
     const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [3], units: 130 }), tf.layers.dense({ units: 2, activation: 'softmax' })] });
     const { bytes } = exportTflite(m, { quant: 'none', sparse: 'never' });

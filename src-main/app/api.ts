@@ -12,6 +12,8 @@ import { defaultDbPath, topiaryHome } from './paths';
 import { exportStoredRun, type StoredExportResult } from './export-service';
 import type { BundleImportResult, DeleteResult, ParetoResult, RunComparison } from './history-service';
 import type { RunDetail, RunPage } from '../store/types';
+import { ProfileService, type ProfileSummary } from './profile-service';
+import { checkModelFit, type FitCheckResult } from './fit-service';
 
 /** What each command returns (the renderer imports this as a type). */
 export interface ApiResults {
@@ -29,6 +31,8 @@ export interface ApiResults {
   tagRun: { tags: string[] };
   noteRun: { ok: true };
   deleteRun: DeleteResult;
+  listProfiles: ProfileSummary[];
+  checkFit: FitCheckResult;
 }
 export type { BundleImportResult };
 
@@ -50,6 +54,7 @@ export async function createApi(opts: { home?: string; dbPath?: string; mode?: '
   const home = opts.home ?? topiaryHome();
   const services = await openAppServices({ dbPath: opts.dbPath ?? defaultDbPath(), home, mode: opts.mode ?? 'worker' });
   const { history, runs } = services;
+  const profiles = new ProfileService(services.store);
   const listeners = new Set<(name: EventName, payload: unknown) => void>();
   const offRuns = runs.on((e) => {
     for (const l of listeners) l(e.name, e.payload);
@@ -76,6 +81,8 @@ export async function createApi(opts: { home?: string; dbPath?: string; mode?: '
       return { ok: true as const };
     },
     deleteRun: ({ runId, deleteArtifacts }) => history.delete(runId, { deleteArtifacts }),
+    listProfiles: () => profiles.list(),
+    checkFit: (req) => checkModelFit(profiles, req),
   };
 
   return {

@@ -64,14 +64,14 @@ async function measureHost(report: FitReport, model: tf.LayersModel, tflite: Uin
       const v = await verifyTflite(tflite, model, samplesFor(model, dataset, 8), { mode: tfliteQuantFor(report.numericType), latencyRuns: runs });
       if (Number.isFinite(v.latencyMs)) {
         report.latency.hostMs = v.latencyMs;
-        report.latency.hostRuntime = `litert ${v.runtimeVersion} (wasm, this host)`;
+        report.latency.hostRuntime = `litert ${v.runtimeVersion} (wasm), this host`;
       } else {
         report.notes.push(`LiteRT could not time the file: ${v.reason ?? 'unknown reason'}`);
       }
     } else {
       const [r] = await measureLatency(model, { batchSizes: [1], runs });
       report.latency.hostMs = r.medianMs;
-      report.latency.hostRuntime = 'tfjs (this host)';
+      report.latency.hostRuntime = 'tfjs, this host';
     }
   } catch (err) {
     report.notes.push(`host latency not measured: ${(err as Error).message}`);
@@ -273,7 +273,7 @@ export async function fitToBudget(services: AppServices, profiles: ProfileServic
     const v = (artifact.verification ?? {}) as { latencyMs?: number | null; runtime?: string };
     if (typeof v.latencyMs === 'number') {
       final.latency.hostMs = v.latencyMs;
-      final.latency.hostRuntime = `${v.runtime ?? 'verifier'} (this host)`;
+      final.latency.hostRuntime = `${v.runtime ?? 'verifier'}, this host`;
     }
     result.final = final;
     result.artifact = { path: artifact.path, bytes: artifact.bytes, sha256: artifact.sha256, verified: artifact.status === 'ok' };

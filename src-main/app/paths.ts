@@ -8,9 +8,8 @@ export function topiaryHome(): string {
   return process.env.TOPIARY_HOME ?? path.join(os.homedir(), '.topiary');
 }
 
-export function defaultDbPath(): string {
-  return path.join(topiaryHome(), 'topiary.db');
-}
+/** The experiment database: `$TOPIARY_HOME/topiary.db` (the store owns this rule). */
+export { defaultDbPath } from '../store/db';
 
 /** The repository (or packaged app) root: two levels above src-main/app; the built app sets TOPIARY_APP_ROOT. */
 export function appRoot(): string {

@@ -98,7 +98,9 @@ export async function executeRun(job: RunJob, emit: (e: RunEvent) => void, signa
         signal,
         onProgress: (done, total) => progress({ phase, done, total }),
       });
-      const latency = await measureLatency(model, { batchSizes: [1, 64], runs: config.latencyRuns });
+      // A generous warm-up: the first calls of a fresh model pay for kernel setup (XNNPACK operator
+      // creation on wasm), which would otherwise flatter whichever model is measured second.
+      const latency = await measureLatency(model, { batchSizes: [1, 64], runs: config.latencyRuns, warmup: 10 });
       return {
         accuracy: metrics.accuracy,
         loss: metrics.loss,

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { ExportRequestSchema, RunConfigSchema } from './run-config';
+import { NUMERIC_TYPES } from './profiles';
 
 const RunId = z.string().min(1).max(100);
 export const RUN_STATUSES = ['queued', 'running', 'done', 'failed', 'cancelled', 'interrupted'] as const;
@@ -52,6 +53,16 @@ export const commands = {
   tagRun: z.object({ runId: RunId, tag: z.string().min(1).max(64), remove: z.boolean().default(false) }),
   noteRun: z.object({ runId: RunId, note: z.string().max(10_000) }),
   deleteRun: z.object({ runId: RunId, deleteArtifacts: z.boolean().default(false) }),
+  /** Device profiles (built-in and user), as summaries for the wizard's device step. */
+  listProfiles: z.object({}),
+  /** Checks a model against a profile's budgets (exports it the way the profile needs, in memory). */
+  checkFit: z.object({
+    model: Spec,
+    profile: z.string().min(1).max(200),
+    data: Spec.optional(),
+    numericType: z.enum(NUMERIC_TYPES).optional(),
+    latencyRuns: z.number().int().nonnegative().max(100).default(5),
+  }),
 } as const;
 
 export type CommandName = keyof typeof commands;

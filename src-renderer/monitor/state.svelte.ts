@@ -2,9 +2,10 @@
  * Live state of one run: the stored run (so a monitor opened late, or after a reload, still shows
  * where the run is and how it ended), then progress events as they arrive, the curves, the log.
  */
-import type { RunProgress } from '../../src-main/common/run-config';
+import type { RunConfigInput, RunProgress } from '../../src-main/common/run-config';
 import type { ApiResults } from '../../src-main/app/api';
 import { transport } from '../lib/transport';
+import { startedRuns } from '../lib/started';
 
 export interface CurvePoint {
   /** Fractional epoch: 0.5 is half way through the first epoch. */
@@ -28,11 +29,17 @@ export class RunMonitor {
   cancelling = $state(false);
   private epochs = 1;
   private anchor = 0;
+  /** The store has no row for the run yet (still queued or loading): read it once it has. */
+  private awaitingRecord = false;
+  private readonly started: RunConfigInput | undefined;
 
-  constructor(readonly runId: string) {}
+  constructor(readonly runId: string) {
+    this.started = startedRuns.get(runId);
+    if (this.started) this.epochs = epochsOf(this.started.prune);
+  }
 
   get title(): string {
-    return this.run?.name ?? this.runId.slice(0, 8);
+    return this.run?.name ?? this.started?.name ?? this.runId.slice(0, 8);
   }
 
   /** Subscribes to events, then reads the stored run; returns the unsubscribe function. */
@@ -43,8 +50,14 @@ export class RunMonitor {
       if (name === 'runProgress') this.onProgress(payload as RunProgress);
       else if (name === 'runLog') this.log.push((payload as { message: string }).message);
       else if (name === 'runFinished') this.onFinished(payload as { status: string; error?: { message: string } });
+      if (this.awaitingRecord && (name === 'runFinished' || (name === 'runProgress' && (payload as RunProgress).phase !== 'load'))) {
+        this.awaitingRecord = false;
+        void this.load();
+      }
     });
-    void this.load();
+    // A run this window just started is not in the store yet; asking now would only get "not found".
+    if (this.started) this.awaitingRecord = true;
+    else void this.load();
     return off;
   }
 
@@ -52,14 +65,15 @@ export class RunMonitor {
     try {
       const run = await transport.call('getRun', { runId: this.runId });
       this.run = run;
-      const finetune = (run.config.prune as { finetune?: { epochs?: number } } | undefined)?.finetune;
-      this.epochs = Math.max(1, finetune?.epochs ?? 1);
+      this.epochs = epochsOf(run.config.prune);
       if (FINAL.has(run.status) && !this.finished) {
         this.onFinished({ status: run.status, ...(run.error ? { error: { message: run.error } } : {}) });
         if (!this.curve.length) this.curve = storedCurve(run.metrics);
       }
     } catch (err) {
-      this.loadError = (err as Error).message;
+      // Opened on a queued run (e.g. after a reload): wait for it to start instead of failing.
+      if ((err as Error).name === 'NotFoundError' && !this.finished) this.awaitingRecord = true;
+      else this.loadError = (err as Error).message;
     }
   }
 
@@ -99,4 +113,9 @@ function storedCurve(metrics: ApiResults['getRun']['metrics']): CurvePoint[] {
   const acc = train('accuracy');
   const sp = train('sparsity');
   return loss.map((p, i) => ({ x: p.epoch ?? p.step, loss: p.value, accuracy: acc[i]?.value ?? NaN, sparsity: sp[i]?.value ?? NaN }));
+}
+
+function epochsOf(prune: unknown): number {
+  const epochs = (prune as { finetune?: { epochs?: unknown } } | undefined)?.finetune?.epochs;
+  return typeof epochs === 'number' && epochs >= 1 ? epochs : 1;
 }

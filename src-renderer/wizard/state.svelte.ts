@@ -2,6 +2,7 @@
 import type { RunConfigInput } from '../../src-main/common/run-config';
 import type { ApiResults } from '../../src-main/app/api';
 import { transport } from '../lib/transport';
+import { startedRuns } from '../lib/started';
 
 export type MethodChoice = 'magnitude' | 'taylor' | 'structured';
 export const STEPS = ['Model', 'Data', 'Method', 'Review'] as const;
@@ -19,7 +20,18 @@ export class WizardState {
   dataError = $state('');
   dataLoading = $state(false);
 
-  method = $state<MethodChoice>('magnitude');
+  #method = $state<MethodChoice>('magnitude');
+  /**
+   * Picking a method also picks its sensible scope: Taylor scores are not comparable across layers
+   * (gradient scales differ by orders of magnitude), so a global threshold can empty a whole layer.
+   */
+  get method(): MethodChoice {
+    return this.#method;
+  }
+  set method(m: MethodChoice) {
+    this.#method = m;
+    this.scope = m === 'magnitude' ? 'global' : 'layer';
+  }
   sparsity = $state(0.5);
   schedule = $state('oneshot');
   epochs = $state(2);
@@ -135,7 +147,9 @@ export class WizardState {
     this.starting = true;
     this.startError = '';
     try {
-      const { runId } = await transport.call('startRun', this.toConfig());
+      const config = this.toConfig();
+      const { runId } = await transport.call('startRun', config);
+      startedRuns.set(runId, config);
       return runId;
     } catch (err) {
       this.startError = (err as Error).message;

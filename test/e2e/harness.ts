@@ -69,7 +69,9 @@ export async function launchBrowser(opts: { colorScheme?: 'light' | 'dark' } = {
   const page = context.pages()[0] ?? (await context.newPage());
   const problems: string[] = [];
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
+  // Failed requests are reported with their URL (the console line for them does not name it).
+  page.on('console', (m) => m.type() === 'error' && !m.text().startsWith('Failed to load resource') && problems.push(`console: ${m.text()}`));
+  page.on('response', (r) => r.status() >= 400 && problems.push(`${r.status()} ${r.request().method()} ${new URL(r.url()).pathname}`));
   (page as Page & { problems?: string[] }).problems = problems;
   return {
     context,

@@ -122,7 +122,8 @@ export interface TfliteFileMeta {
  */
 export function checkTfliteFile(bytes: Uint8Array, profile: Profile, meta: TfliteFileMeta): FitReport {
   const info = readTflite(bytes);
-  const ops = meta.ops ?? info.operators.map((o) => ({ layer: '', op: o.op }));
+  // Without the exporter's op list, the writer's tensor names (`<layer>` or `<layer>/<part>`) name the layer.
+  const ops = meta.ops ?? info.operators.map((o) => ({ layer: info.tensors[o.outputs[0]]?.name.split('/')[0] ?? '', op: o.op }));
   const arena = arenaEstimate(info, profile.runtimeOverhead, ops.map((o) => o.layer));
   const gzipBytes = gzipSync(bytes, { level: 9 }).byteLength;
   const unsupported = unsupportedFromOps(ops, profile, meta.classOf ?? (() => ''));

@@ -1,6 +1,7 @@
 /**
- * Fit to budget: find per-layer structured pruning ratios plus a numeric type that make a model meet
- * every budget of a device profile, losing as little accuracy as possible. Candidates are pruned
+ * Fit to budget: find per-layer structured pruning ratios (or, where the runtime reads sparse
+ * float32 weights, an unstructured LAMP sparsity) plus a numeric type that make a model meet every
+ * budget of a device profile, losing as little accuracy as possible. Candidates are pruned
  * one-shot (no training), really exported and checked; fine-tuning the winner is the caller's job
  * (the run machinery), and replaying the same per-layer ratios with the same criterion removes the
  * same channels, so the fine-tuned model has exactly the size and arena the search measured.
@@ -12,10 +13,14 @@ import type { DataSplit } from '../data';
 import { sensitivityScan } from '../analyze/sensitivity';
 import { buildDependencyGraph } from '../graph/depgraph';
 import { evaluate } from '../measure';
+import { cloneModel } from '../finetune/clone';
+import { validatePruneConfig } from '../prune/config';
 import { pruneStructured } from '../prune/structured';
+import { pruneUnstructured } from '../prune/unstructured';
 import { checkFit, formatFor, numericTypesFor, tfjsQuantFor, tfliteQuantFor } from './check';
 
-export type Allocation = 'none' | 'uniform' | 'sensitivity' | 'global';
+/** How pruning is shared out: structured per layer (uniform, sensitivity-weighted, global ranking) or unstructured LAMP. */
+export type Allocation = 'none' | 'uniform' | 'sensitivity' | 'global' | 'unstructured';
 
 export interface FitCandidate {
   index: number;
@@ -48,7 +53,11 @@ export interface FitSearchOptions {
   /** Pruning levels tried, ascending. Default 0.1 ... 0.9. */
   levels?: number[];
   /** How channels are shared out among layers at a level. Default uniform + sensitivity (with data) or global. */
-  allocations?: Exclude<Allocation, 'none'>[];
+  allocations?: Exclude<Allocation, 'none' | 'unstructured'>[];
+  /** Bisection steps between the last failing and the first fitting level. Default 2. */
+  refine?: number;
+  /** Unstructured sparsities tried when the runtime reads sparse float32 weights (DENSIFY). */
+  unstructured?: number[];
   /** Numeric types tried; default every type the profile allows (preferred first). */
   numericTypes?: NumericType[];
   signal?: AbortSignal;
@@ -204,36 +213,65 @@ export async function searchFit(model: tf.LayersModel, profile: Profile, opts: F
   const allocations = opts.allocations ?? (opts.validation ? (['uniform', 'sensitivity'] as const) : (['uniform', 'global'] as const));
   const factors = allocations.includes('sensitivity') && opts.validation ? await sensitivityFactors(model, opts.validation, Math.min(evalLimit, 256), producers) : undefined;
   const tried = new Map<string, boolean>();
+  /** Prunes at one level, checks, records; true when it fits. */
+  const tryLevel = async (t: NumericType, allocation: Exclude<Allocation, 'none' | 'unstructured'>, level: number): Promise<boolean | undefined> => {
+    checkCancel();
+    const perLayer =
+      allocation === 'sensitivity' && factors
+        ? Object.fromEntries(producers.flat().map((p) => [p, Math.min(maxLevel, level * (factors.get(p) ?? 1))]))
+        : uniform(level);
+    const key = `${t} ${JSON.stringify(perLayer)}`;
+    // Sensitivity factors of 1 repeat the uniform split: reuse that outcome instead of re-exporting.
+    if (allocation !== 'global' && tried.has(key)) return tried.get(key);
+    const pruned = await pruneAt(perLayer, allocation === 'global' ? 'global' : 'layer', level);
+    try {
+      // What was actually removed per group: the run replays these exact ratios.
+      const removed: Record<string, number> = {};
+      for (const g of pruned.plan.groups) for (const p of g.producers) removed[p] = g.removed.length / g.channels;
+      const { report } = await checkFit(pruned.model, profile, { numericType: t, calibration: opts.calibration });
+      const accuracy = report.fits ? await accuracyOf(pruned.model) : null;
+      const c = record(report, allocation, level, removed, accuracy);
+      tried.set(key, c.fits);
+      return c.fits;
+    } finally {
+      pruned.model.dispose();
+    }
+  };
   for (const t of runnable) {
     if (baselines.get(t)!.fits) continue;
     for (const allocation of allocations) {
       if (allocation === 'sensitivity' && !factors) continue;
+      let below = 0;
       for (const level of levels) {
-        checkCancel();
-        let perLayer: Record<string, number>;
-        if (allocation === 'sensitivity' && factors) {
-          perLayer = Object.fromEntries(producers.flat().map((p) => [p, Math.min(maxLevel, level * (factors.get(p) ?? 1))]));
-        } else {
-          perLayer = uniform(level);
+        if (await tryLevel(t, allocation, level)) {
+          // Bisect between the last level that failed and the first that fits: less pruning, less loss.
+          let hi = level;
+          for (let i = 0; i < (opts.refine ?? 2) && hi - below > 0.02; i++) {
+            const mid = Math.round(((below + hi) / 2) * 1000) / 1000;
+            if (await tryLevel(t, allocation, mid)) hi = mid;
+            else below = mid;
+          }
+          break;
         }
-        const key = `${t} ${JSON.stringify(perLayer)}`;
-        // Sensitivity factors of 1 repeat the uniform split: reuse that outcome instead of re-exporting.
-        const seen = allocation === 'global' ? undefined : tried.get(key);
-        if (seen === true) break;
-        if (seen === false) continue;
-        const pruned = await pruneAt(perLayer, allocation === 'global' ? 'global' : 'layer', level);
-        try {
-          // What was actually removed per group: the run replays these exact ratios.
-          const removed: Record<string, number> = {};
-          for (const g of pruned.plan.groups) for (const p of g.producers) removed[p] = g.removed.length / g.channels;
-          const { report } = await checkFit(pruned.model, profile, { numericType: t, calibration: opts.calibration });
-          const accuracy = report.fits ? await accuracyOf(pruned.model) : null;
-          const c = record(report, allocation, level, removed, accuracy);
-          tried.set(key, c.fits);
-          if (c.fits) break;
-        } finally {
-          pruned.model.dispose();
-        }
+        below = level;
+      }
+    }
+  }
+
+  // Unstructured (LAMP, global) for float32 files with sparse CSR weights: shrinks the file, not the arena.
+  const sparsities = opts.unstructured ?? [0.5, 0.7, 0.8, 0.9, 0.95];
+  if (runnable.includes('float32') && profile.supportedOps.includes('DENSIFY') && formatFor(profile) === 'tflite' && !baselines.get('float32')!.fits) {
+    for (const sparsity of sparsities) {
+      checkCancel();
+      const clone = await cloneModel(model);
+      try {
+        const res = await pruneUnstructured(clone, validatePruneConfig({ method: 'lamp', granularity: 'unstructured', scope: 'global', sparsity }, clone));
+        for (const m of res.masks.values()) m.dispose();
+        const { report } = await checkFit(clone, profile, { numericType: 'float32' });
+        const accuracy = report.fits ? await accuracyOf(clone) : null;
+        if (record(report, 'unstructured', sparsity, {}, accuracy).fits) break;
+      } finally {
+        clone.dispose();
       }
     }
   }
@@ -242,7 +280,7 @@ export async function searchFit(model: tf.LayersModel, profile: Profile, opts: F
   if (fitting.length === 0) {
     return plan({ reason: `no candidate up to ${Math.round(100 * maxLevel)} % pruning fits ${profile.id}; failed: ${[...new Set(candidates.flatMap((c) => c.failed))].join(', ')}` });
   }
-  const prunedFraction = (c: FitCandidate): number => 1 - c.params / (baseline.params || 1);
+  const prunedFraction = (c: FitCandidate): number => (c.allocation === 'unstructured' ? c.level : 1 - c.params / (baseline.params || 1));
   fitting.sort(
     (a, b) =>
       (b.accuracy ?? 0) - (a.accuracy ?? 0) ||
@@ -261,14 +299,10 @@ export async function searchFit(model: tf.LayersModel, profile: Profile, opts: F
   return plan({
     feasible: true,
     best,
-    pruneConfig: {
-      method: 'magnitude',
-      granularity: 'structured',
-      scope: 'layer',
-      sparsity: 0,
-      perLayer: best.perLayer,
-      schedule: { kind: 'oneshot' },
-    },
+    pruneConfig:
+      best.allocation === 'unstructured'
+        ? { method: 'lamp', granularity: 'unstructured', scope: 'global', sparsity: best.level, schedule: { kind: 'oneshot' } }
+        : { method: 'magnitude', granularity: 'structured', scope: 'layer', sparsity: 0, perLayer: best.perLayer, schedule: { kind: 'oneshot' } },
     export: { format, quant: format === 'tfjs' ? tfjsQuantFor(best.numericType) : tfliteQuantFor(best.numericType) },
   });
 }

@@ -83,7 +83,7 @@ const depthwise: LayerRule = {
     requireChannelsLast(ctx);
     const input = single(ctx);
     if (input.positions > 1) unsupported(ctx, 'reads a flattened tensor');
-    const multiplier = Number(ctx.config.depthMultiplier ?? 1);
+    const multiplier = Number(ctx.node.layer.weights[0]?.shape[3] ?? ctx.config.depthMultiplier ?? 1); // kernel [h, w, in, m]
     // Output channel c*m + j comes from input channel c: the input's layout with repeat scaled by m.
     return { layout: { segments: input.segments.map((s) => ({ ...s, repeat: s.repeat * multiplier })), positions: 1 } };
   },

@@ -1,49 +1,82 @@
 /**
- * MaxPoolGrad for wasm when the pooling windows tile the input (stride = window, no padding), the
- * usual `maxPooling2d({poolSize: k})`. tfjs-backend-wasm's own kernel is scalar loops and was the
- * largest single cost of a LeNet-5 training step (~13 ms of ~100 ms at batch 64).
+ * MaxPoolGrad for wasm. tfjs-backend-wasm 4.22's own kernel is scalar loops (~13 ms of a ~100 ms
+ * LeNet-5 training step at batch 64) and, worse, wrong whenever a window holds only negative
+ * values (it routes every such gradient to element 0), so this replaces it outright.
  *
- * Tiled windows make the gradient a scatter within each window: dx = onehot(argmax(window)) · dy.
- * Group each window's k_h·k_w values on the last axis, take argMax (first maximum on ties, as the
- * cpu and wasm kernels do), one-hot it, scale by dy and ungroup. Overlapping or padded pooling
- * goes to the original kernel.
+ * dx = Σ over windows of onehot(first argmax of the window) · dy — the cpu kernel's semantics,
+ * where padding never wins and ties go to the first maximum in row-major window order.
+ *  - Tiled windows (stride = window, no padding; the usual maxPooling2d({poolSize: k})): group
+ *    each window's values on the last axis with one transpose, argMax, one-hot, scale, ungroup.
+ *  - Otherwise: stack the K = k_h·k_w strided views of the (-∞ padded) input, argMax over the
+ *    stack, and scatter each tap's share back with a stride spread and a shift.
  */
 import * as tf from '@tensorflow/tfjs';
-import { asTensor } from './util';
+import { asTensor, padOrCrop, spreadByStride } from './util';
 
 const KERNEL = 'MaxPoolGrad';
 
-/** Wraps the backend's MaxPoolGrad with the tiled-window fast path. */
-export function tiledMaxPoolGrad(original: tf.KernelFunc): tf.KernelFunc {
-  return (args) => {
-    const { inputs } = args;
-    const attrs = args.attrs as unknown as tf.MaxPoolGradAttrs;
-    const x = inputs.input;
-    if (x === undefined || x.dtype !== 'float32' || x.shape.length !== 4) return original(args);
-    const info = tf.backend_util.computePool2DInfo(
-      x.shape as [number, number, number, number],
-      attrs.filterSize,
-      attrs.strides,
-      1,
-      attrs.pad,
-      attrs.dimRoundingMode,
-    );
+/** One-hot of the first maximum along the last axis, as float32. */
+function firstMaxMask(values: tf.Tensor, depth: number): tf.Tensor {
+  // tfjs-backend-wasm 4.22's OneHot ignores its dtype argument and writes int32 bits: cast instead.
+  return tf.cast(tf.oneHot(tf.argMax(values, -1), depth), 'float32');
+}
+
+function tiledGrad(x: tf.Tensor4D, dy: tf.Tensor4D, info: tf.backend_util.Conv2DInfo): tf.Tensor4D {
+  const { batchSize: n, outHeight: oh, outWidth: ow, inChannels: c, inHeight: h, inWidth: w } = info;
+  const { filterHeight: ph, filterWidth: pw } = info;
+  // Rows/columns past the last whole window never reach the output (valid padding).
+  const used = oh * ph === h && ow * pw === w ? x : tf.slice(x, [0, 0, 0, 0], [n, oh * ph, ow * pw, c]);
+  // [N·Ho, ph, Wo, pw, C] -> [N·Ho, Wo, C, ph, pw]: each window's values become contiguous.
+  const windows = tf.reshape(tf.transpose(tf.reshape(used, [n * oh, ph, ow, pw, c]), [0, 2, 4, 1, 3]), [-1, ph * pw]);
+  const scattered = tf.mul(firstMaxMask(windows, ph * pw), tf.reshape(dy, [-1, 1]));
+  const dx = tf.reshape<tf.Rank.R4>(tf.transpose(tf.reshape(scattered, [n * oh, ow, c, ph, pw]), [0, 3, 1, 4, 2]), [n, oh * ph, ow * pw, c]);
+  return oh * ph === h && ow * pw === w ? dx : tf.pad(dx, [[0, 0], [0, h - oh * ph], [0, w - ow * pw], [0, 0]]);
+}
+
+function generalGrad(x: tf.Tensor4D, dy: tf.Tensor4D, info: tf.backend_util.Conv2DInfo): tf.Tensor4D {
+  const { batchSize: n, outHeight: oh, outWidth: ow, inChannels: c, inHeight: h, inWidth: w, padInfo } = info;
+  const { filterHeight: ph, filterWidth: pw, strideHeight: sh, strideWidth: sw } = info;
+  const needH = (oh - 1) * sh + ph;
+  const needW = (ow - 1) * sw + pw;
+  const padded = padOrCrop(
+    x,
+    [
+      [0, 0],
+      [padInfo.top, needH - h - padInfo.top],
+      [padInfo.left, needW - w - padInfo.left],
+      [0, 0],
+    ],
+    -Infinity,
+  );
+  const taps: tf.Tensor[] = [];
+  for (let i = 0; i < ph; i++) {
+    for (let j = 0; j < pw; j++) {
+      taps.push(tf.stridedSlice(padded, [0, i, j, 0], [n, i + (oh - 1) * sh + 1, j + (ow - 1) * sw + 1, c], [1, sh, sw, 1]));
+    }
+  }
+  const shares = tf.mul(firstMaxMask(tf.stack(taps, 4), ph * pw), tf.expandDims(dy, 4)); // [N,Ho,Wo,C,K]
+  const parts = tf.unstack(shares, 4).map((share, k) => {
+    const top = Math.floor(k / pw) - padInfo.top;
+    const left = (k % pw) - padInfo.left;
+    const spread = spreadByStride(tf.reshape<tf.Rank.R4>(share, [n, oh, ow, c]), sh, sw);
+    return padOrCrop(spread, [
+      [0, 0],
+      [top, h - top - spread.shape[1]],
+      [left, w - left - spread.shape[2]],
+      [0, 0],
+    ]);
+  });
+  return tf.addN(parts) as tf.Tensor4D;
+}
+
+export function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+  const attrs = args.attrs as unknown as tf.MaxPoolGradAttrs;
+  return tf.tidy(() => {
+    const x = asTensor<tf.Rank.R4>(args.inputs, 'input', KERNEL);
+    const dy = asTensor<tf.Rank.R4>(args.inputs, 'dy', KERNEL);
+    const info = tf.backend_util.computePool2DInfo(x.shape, attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
     const { filterHeight: ph, filterWidth: pw, strideHeight: sh, strideWidth: sw, padInfo } = info;
-    const tiled = sh === ph && sw === pw && padInfo.top === 0 && padInfo.left === 0 && padInfo.bottom === 0 && padInfo.right === 0;
-    if (!tiled || ph * pw === 1) return original(args);
-    const { batchSize: n, outHeight: oh, outWidth: ow, inChannels: c, inHeight: h, inWidth: w } = info;
-    return tf.tidy(() => {
-      const input = asTensor<tf.Rank.R4>(inputs, 'input', KERNEL);
-      const dy = asTensor<tf.Rank.R4>(inputs, 'dy', KERNEL);
-      // Rows/columns past the last whole window never reach the output (valid padding).
-      const used = oh * ph === h && ow * pw === w ? input : tf.slice(input, [0, 0, 0, 0], [n, oh * ph, ow * pw, c]);
-      // [N·Ho, ph, Wo, pw, C] -> [N·Ho, Wo, C, ph, pw]: each window's values become contiguous.
-      const windows = tf.reshape(tf.transpose(tf.reshape(used, [n * oh, ph, ow, pw, c]), [0, 2, 4, 1, 3]), [-1, ph * pw]);
-      // tfjs-backend-wasm 4.22's OneHot ignores dtype and writes int32 bits: cast instead.
-      const winner = tf.cast(tf.oneHot(tf.argMax(windows, 1), ph * pw), 'float32');
-      const scattered = tf.mul(winner, tf.reshape(dy, [-1, 1]));
-      const dx = tf.reshape<tf.Rank.R4>(tf.transpose(tf.reshape(scattered, [n * oh, ow, c, ph, pw]), [0, 3, 1, 4, 2]), [n, oh * ph, ow * pw, c]);
-      return oh * ph === h && ow * pw === w ? dx : tf.pad(dx, [[0, 0], [0, h - oh * ph], [0, w - ow * pw], [0, 0]]);
-    });
-  };
+    const unpadded = padInfo.top === 0 && padInfo.left === 0 && padInfo.bottom === 0 && padInfo.right === 0;
+    return sh === ph && sw === pw && unpadded ? tiledGrad(x, dy, info) : generalGrad(x, dy, info);
+  });
 }

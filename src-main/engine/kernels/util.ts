@@ -28,7 +28,7 @@ export function asTensor<R extends tf.Rank = tf.Rank>(
  * Transposed convolutions need both: the implicit padding of the forward conv can exceed what the
  * gradient's correlation needs, and stride leftovers leave rows the forward pass never read.
  */
-export function padOrCrop<T extends tf.Tensor>(x: T, amounts: [number, number][]): T {
+export function padOrCrop<T extends tf.Tensor>(x: T, amounts: [number, number][], constant = 0): T {
   const needsCrop = amounts.some(([b, a]) => b < 0 || a < 0);
   const needsPad = amounts.some(([b, a]) => b > 0 || a > 0);
   let out: tf.Tensor = x;
@@ -38,7 +38,7 @@ export function padOrCrop<T extends tf.Tensor>(x: T, amounts: [number, number][]
     out = tf.slice(out, begin, size);
   }
   if (needsPad) {
-    const padded = tf.pad(out, amounts.map(([b, a]) => [Math.max(0, b), Math.max(0, a)] as [number, number]));
+    const padded = tf.pad(out, amounts.map(([b, a]) => [Math.max(0, b), Math.max(0, a)] as [number, number]), constant);
     if (out !== x) out.dispose();
     out = padded;
   }

@@ -6,8 +6,9 @@
  * on wasm and collecting every "Kernel 'X' not registered for backend 'wasm'" gives exactly:
  * Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropInput, DepthwiseConv2dNativeBackpropFilter.
  *
- * Slow kernels. wasm has BatchMatMul/_FusedMatMul, Conv2DBackpropInput and MaxPoolGrad, but
- * transposed matMuls, the input gradient of conv2d and max-pool gradients run as scalar loops;
+ * Slow (or wrong) kernels. wasm has BatchMatMul/_FusedMatMul, Conv2DBackpropInput and
+ * MaxPoolGrad, but transposed matMuls, the input gradient of conv2d and max-pool gradients run as
+ * scalar loops, and MaxPoolGrad sends the gradient of an all-negative window to element 0;
  * replacements route them to XNNPACK or to a few vectorized ops.
  *
  * Every kernel is written in terms of ops wasm does have (XNNPACK conv2d / depthwise conv /
@@ -19,7 +20,7 @@ import { conv2dBackpropInput } from './conv2d-backprop-input';
 import { depthwiseConv2dBackpropFilter } from './depthwise-backprop-filter';
 import { depthwiseConv2dBackpropInput } from './depthwise-backprop-input';
 import { untransposingMatMul } from './fast-matmul';
-import { tiledMaxPoolGrad } from './max-pool-grad';
+import { maxPoolGrad } from './max-pool-grad';
 
 const BACKEND = 'wasm';
 
@@ -30,12 +31,12 @@ export const WASM_TRAINING_KERNELS: Readonly<Record<string, tf.KernelFunc>> = {
   DepthwiseConv2dNativeBackpropFilter: depthwiseConv2dBackpropFilter as tf.KernelFunc,
 };
 
-/** Faster versions of kernels wasm has; each gets the original kernel to delegate to. */
+/** Faster (MaxPoolGrad: also correct) versions of kernels wasm has; each gets the original kernel. */
 export const WASM_FAST_KERNELS: Readonly<Record<string, (original: tf.KernelFunc) => tf.KernelFunc>> = {
   BatchMatMul: (original) => untransposingMatMul('BatchMatMul', original),
   _FusedMatMul: (original) => untransposingMatMul('_FusedMatMul', original),
   Conv2DBackpropInput: () => conv2dBackpropInput as tf.KernelFunc,
-  MaxPoolGrad: (original) => tiledMaxPoolGrad(original),
+  MaxPoolGrad: () => maxPoolGrad as tf.KernelFunc,
 };
 
 /** The wasm kernel configs we replaced, so they can be put back. */

@@ -92,3 +92,15 @@ describe('checkFit', () => {
     expect(numericTypesFor(builtinProfile('web-browser')!)).not.toContain('int8');
   });
 });
+
+describe('checkTfliteFile', () => {
+  it('names layers from the file alone when judging a file on disk', async () => {
+    const noSoftmax = parseProfile({ ...mcu, id: 'no-softmax-2', builtin: undefined, supportedOps: mcu.supportedOps.filter((o) => o !== 'SOFTMAX') });
+    const model = lenet5({ seed: 6 });
+    const { tflite } = await checkFit(model, mcu);
+    const r = checkTfliteFile(tflite!, noSoftmax, { numericType: 'int8', macs: 1, params: 1 });
+    expect(r.unsupportedOps.map((u) => [u.layer, u.ops])).toEqual([['fc3', ['SOFTMAX']]]);
+    expect(r.arena!.peakAt!.layer).toBe('pool1');
+    model.dispose();
+  });
+});

@@ -84,3 +84,22 @@ describe('searchFit', () => {
     model.dispose();
   });
 });
+
+describe('searchFit with sparse float32 weights', () => {
+  it('tries unstructured LAMP sparsity when the runtime has DENSIFY, and the sparse file fits the storage budget', async () => {
+    const { lenet300100 } = await import('../../../../src-main/engine/models');
+    const desktop = builtinProfile('desktop-cpu')!;
+    const profile = parseProfile({ ...desktop, id: 'small-disk', builtin: undefined, storageBytes: 600_000, numericTypes: { preferred: ['float32'], allowed: ['float32'] } });
+    const model = lenet300100({ seed: 1 });
+    const plan = await searchFit(model, profile, { levels: [0.3, 0.6], refine: 0, unstructured: [0.5, 0.8] });
+    expect(plan.baseline.fits).toBe(false);
+    const sparse = plan.candidates.filter((c) => c.allocation === 'unstructured');
+    expect(sparse.length).toBeGreaterThan(0);
+    const fit = sparse.find((c) => c.fits)!;
+    expect(fit.sizeBytes).toBeLessThanOrEqual(600_000);
+    // Unstructured pruning keeps every parameter slot; the CSR file is what shrinks.
+    expect(fit.params).toBe(plan.baseline.params);
+    expect(plan.feasible).toBe(true);
+    model.dispose();
+  });
+});

@@ -23,11 +23,15 @@ const CASES: Case[] = [
   { shape: [1, 9, 9, 4], filterSize: [3, 3], strides: [3, 3], pad: 'same' },
   { shape: [2, 6, 8, 1], filterSize: [3, 2], strides: [3, 2], pad: 'valid' },
   { shape: [2, 8, 8, 3], filterSize: [2, 2], strides: [2, 2], pad: 'valid', ties: true }, // relu zeros
-  { shape: [2, 7, 7, 2], filterSize: [3, 3], strides: [2, 2], pad: 'same' }, // overlapping: original kernel
-  { shape: [1, 7, 7, 2], filterSize: [2, 2], strides: [2, 2], pad: 'same' }, // padded: original kernel
+  { shape: [2, 7, 7, 2], filterSize: [3, 3], strides: [2, 2], pad: 'same' }, // overlapping windows
+  { shape: [1, 7, 7, 2], filterSize: [2, 2], strides: [2, 2], pad: 'same' }, // padded windows
+  { shape: [2, 6, 5, 3], filterSize: [3, 2], strides: [1, 1], pad: 'valid' },
+  { shape: [1, 8, 8, 2], filterSize: [2, 2], strides: [1, 2], pad: 'same', ties: true },
 ];
 
 describe('MaxPoolGrad on wasm matches cpu', () => {
+  // Values in [-1, 1): stock tfjs-backend-wasm 4.22 routes every all-negative window's gradient to
+  // element 0, so these cases would fail without the replacement kernel.
   for (const [i, c] of CASES.entries()) {
     const label = `${c.shape.join('x')} pool ${c.filterSize.join('x')} stride ${c.strides.join(',')} ${c.pad}${c.ties ? ' with ties' : ''}`;
     it(label, async () => {
@@ -49,16 +53,27 @@ describe('MaxPoolGrad on wasm matches cpu', () => {
     });
   }
 
-  it('the tiled path leaks nothing', async () => {
+  it('an all-negative input gets its gradient at each window maximum', async () => {
     await tf.setBackend('wasm');
-    const x = tf.tensor4d(randomValues(2 * 8 * 8 * 3, 1), [2, 8, 8, 3]);
-    const y = tf.maxPool(x, 2, 2, 'valid');
-    const dy = tf.onesLike(y);
-    const tensors = tf.memory().numTensors;
-    const buffers = tf.engine().backend.numDataIds();
-    for (let k = 0; k < 3; k++) tf.dispose(tf.engine().runKernel('MaxPoolGrad', { dy, input: x, output: y }, { filterSize: 2, strides: 2, pad: 'valid' }));
-    expect(tf.memory().numTensors).toBe(tensors);
-    expect(tf.engine().backend.numDataIds()).toBe(buffers);
-    tf.dispose([x, y, dy]);
+    const x = tf.tensor4d([-4, -1, -3, -2, -8, -6, -5, -7], [1, 2, 4, 1]);
+    const dx = tf.grad((t: tf.Tensor) => tf.sum(tf.maxPool(t as tf.Tensor4D, 2, 2, 'valid')))(x);
+    // Rows [-4 -1 -3 -2] and [-8 -6 -5 -7]: the maxima are -1 and -2, both in the first row.
+    expect(Array.from(await dx.data())).toEqual([0, 1, 0, 1, 0, 0, 0, 0]);
+    tf.dispose([x, dx]);
   });
+
+  for (const [label, pad, strides] of [['tiled', 'valid', 2], ['general', 'same', 1]] as const) {
+    it(`the ${label} path leaks nothing`, async () => {
+      await tf.setBackend('wasm');
+      const x = tf.tensor4d(randomValues(2 * 8 * 8 * 3, 1), [2, 8, 8, 3]);
+      const y = tf.maxPool(x, 2, strides, pad);
+      const dy = tf.onesLike(y);
+      const tensors = tf.memory().numTensors;
+      const buffers = tf.engine().backend.numDataIds();
+      for (let k = 0; k < 3; k++) tf.dispose(tf.engine().runKernel('MaxPoolGrad', { dy, input: x, output: y }, { filterSize: 2, strides, pad }));
+      expect(tf.memory().numTensors).toBe(tensors);
+      expect(tf.engine().backend.numDataIds()).toBe(buffers);
+      tf.dispose([x, y, dy]);
+    });
+  }
 });

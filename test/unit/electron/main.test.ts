@@ -1,0 +1,204 @@
+/**
+ * The Electron main process with Electron itself mocked: which window it opens, how it treats
+ * navigation, new windows, permissions and IPC. main.ts starts on import, so the mocks record what
+ * it did and each test inspects one part of that.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+
+type Handler = (...args: unknown[]) => unknown;
+
+const electron = vi.hoisted(() => {
+  const state = {
+    userData: '',
+    windowOptions: undefined as Record<string, unknown> | undefined,
+    webContentsHandlers: new Map<string, (...args: unknown[]) => unknown>(),
+    windowHandlers: new Map<string, (...args: unknown[]) => unknown>(),
+    windowOpenHandler: undefined as undefined | ((details: { url: string }) => unknown),
+    ipcHandlers: new Map<string, (...args: unknown[]) => unknown>(),
+    headersHandler: undefined as undefined | ((details: unknown, cb: (r: unknown) => void) => void),
+    permissionHandler: undefined as undefined | ((wc: unknown, permission: string, cb: (ok: boolean) => void) => void),
+    sent: [] as unknown[][],
+    loadedUrl: '',
+    showOpenDialog: undefined as unknown as ReturnType<typeof import('vitest').vi.fn>,
+  };
+  return state;
+});
+
+const api = vi.hoisted(() => ({
+  invoke: undefined as unknown as ReturnType<typeof import('vitest').vi.fn>,
+  listeners: [] as ((name: string, payload: unknown) => void)[],
+}));
+
+vi.mock('electron', () => {
+  class BrowserWindow {
+    webContents = {
+      on: (name: string, fn: Handler) => electron.webContentsHandlers.set(name, fn),
+      setWindowOpenHandler: (fn: (d: { url: string }) => unknown) => (electron.windowOpenHandler = fn),
+      send: (...args: unknown[]) => electron.sent.push(args),
+    };
+    constructor(options: Record<string, unknown>) {
+      electron.windowOptions = options;
+    }
+    once(name: string, fn: Handler) {
+      electron.windowHandlers.set(name, fn);
+    }
+    on(name: string, fn: Handler) {
+      electron.windowHandlers.set(name, fn);
+    }
+    show() {}
+    isDestroyed() {
+      return false;
+    }
+    getBounds() {
+      return { x: 5, y: 6, width: 1111, height: 777 };
+    }
+    async loadURL(url: string) {
+      electron.loadedUrl = url;
+    }
+  }
+  electron.showOpenDialog = vi.fn(async () => ({ canceled: false, filePaths: ['/picked/model.json'] }));
+  return {
+    app: {
+      whenReady: async () => undefined,
+      getPath: () => electron.userData,
+      on: () => undefined,
+      quit: () => undefined,
+    },
+    BrowserWindow,
+    dialog: { showOpenDialog: electron.showOpenDialog },
+    ipcMain: { handle: (channel: string, fn: Handler) => electron.ipcHandlers.set(channel, fn) },
+    Menu: { buildFromTemplate: (t: unknown) => t, setApplicationMenu: () => undefined },
+    session: {
+      defaultSession: {
+        webRequest: { onHeadersReceived: (fn: typeof electron.headersHandler) => (electron.headersHandler = fn) },
+        setPermissionRequestHandler: (fn: typeof electron.permissionHandler) => (electron.permissionHandler = fn),
+      },
+    },
+    shell: { showItemInFolder: vi.fn() },
+  };
+});
+
+// The services are not under test here: a recording stand-in keeps SQLite and workers out of it.
+vi.mock('../../../src-main/app/api', () => ({
+  createApi: async () => {
+    api.invoke = vi.fn(async (name: string) => ({ called: name }));
+    return {
+      invoke: api.invoke,
+      subscribe: (l: (name: string, payload: unknown) => void) => {
+        api.listeners.push(l);
+        return () => undefined;
+      },
+      close: async () => undefined,
+    };
+  },
+}));
+
+// main.ts fills these in for the packaged app; put them back for whatever runs next in this process.
+const ENV_KEYS = ['TOPIARY_HOME', 'TOPIARY_APP_ROOT', 'TOPIARY_RESOURCES', 'TOPIARY_RUN_JOB_ENTRY'] as const;
+const savedEnv = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
+let appUrl = '';
+
+beforeAll(async () => {
+  electron.userData = fs.mkdtempSync(path.join(os.tmpdir(), 'topiary-electron-'));
+  fs.writeFileSync(path.join(electron.userData, 'window-state.json'), JSON.stringify({ x: 40, y: 50, width: 1000, height: 700 }));
+  process.env.TOPIARY_HOME = electron.userData;
+  await import('../../../src-main/electron/main');
+  await vi.waitFor(() => expect(electron.loadedUrl).not.toBe(''));
+  appUrl = electron.loadedUrl;
+});
+
+afterAll(() => {
+  fs.rmSync(electron.userData, { recursive: true, force: true });
+  for (const k of ENV_KEYS) {
+    if (savedEnv[k] === undefined) delete process.env[k];
+    else process.env[k] = savedEnv[k];
+  }
+});
+
+const ipc = (channel: string, senderUrl: string | undefined, ...args: unknown[]) =>
+  electron.ipcHandlers.get(channel)!({ senderFrame: senderUrl === undefined ? undefined : { url: senderUrl } }, ...args);
+
+describe('Electron main window', () => {
+  it('loads the bundled renderer from a file URL', () => {
+    expect(appUrl).toMatch(/^file:\/\/.*\/dist-renderer\/index\.html$/);
+  });
+
+  it('opens the window with the secure web preferences and the remembered bounds', () => {
+    expect(electron.windowOptions).toMatchObject({ x: 40, y: 50, width: 1000, height: 700, show: false });
+    const prefs = electron.windowOptions!.webPreferences as Record<string, unknown>;
+    expect(prefs).toMatchObject({ contextIsolation: true, sandbox: true, nodeIntegration: false, nodeIntegrationInWorker: false, webSecurity: true, webviewTag: false });
+    expect(String(prefs.preload)).toMatch(/preload\.cjs$/);
+  });
+
+  it('remembers the window bounds on close', () => {
+    electron.windowHandlers.get('close')!();
+    expect(JSON.parse(fs.readFileSync(path.join(electron.userData, 'window-state.json'), 'utf8'))).toEqual({ x: 5, y: 6, width: 1111, height: 777 });
+  });
+
+  it('adds the strict CSP to every response and denies permission requests', () => {
+    let headers: Record<string, unknown> = {};
+    electron.headersHandler!({ responseHeaders: { 'X-Other': ['1'] } }, (r) => (headers = (r as { responseHeaders: Record<string, unknown> }).responseHeaders));
+    expect(headers['X-Other']).toEqual(['1']);
+    expect(String(headers['Content-Security-Policy'])).toContain("script-src 'self'");
+    let granted: boolean | undefined;
+    electron.permissionHandler!({}, 'media', (ok) => (granted = ok));
+    expect(granted).toBe(false);
+  });
+
+  it('prevents navigation to foreign URLs but allows in-app hash routes', () => {
+    const navigate = electron.webContentsHandlers.get('will-navigate')!;
+    for (const [url, blocked] of [
+      ['https://evil.example/', true],
+      ['file:///etc/passwd', true],
+      [`${appUrl}#/runs`, false],
+    ] as const) {
+      const e = { preventDefault: vi.fn() };
+      navigate(e, url);
+      expect(e.preventDefault, url).toHaveBeenCalledTimes(blocked ? 1 : 0);
+    }
+  });
+
+  it('denies window.open', () => {
+    expect(electron.windowOpenHandler!({ url: 'https://example.com/' })).toEqual({ action: 'deny' });
+  });
+});
+
+describe('Electron IPC', () => {
+  it('ignores calls from an unknown sender without reaching a service', async () => {
+    api.invoke.mockClear();
+    expect(await ipc('topiary:invoke', 'https://evil.example/', 'getInfo', {})).toMatchObject({ ok: false, error: { name: 'Forbidden' } });
+    expect(await ipc('topiary:invoke', undefined, 'getInfo', {})).toMatchObject({ ok: false });
+    expect(api.invoke).not.toHaveBeenCalled();
+  });
+
+  it('rejects an invalid payload with a ConfigError naming the field', async () => {
+    api.invoke.mockClear();
+    const r = (await ipc('topiary:invoke', appUrl, 'getRun', { runId: 42 })) as { ok: boolean; error: { name: string; message: string } };
+    expect(r).toMatchObject({ ok: false, error: { name: 'ConfigError' } });
+    expect(r.error.message).toContain('runId');
+    expect(api.invoke).not.toHaveBeenCalled();
+  });
+
+  it('passes a valid call from the app page to the services', async () => {
+    api.invoke.mockClear();
+    expect(await ipc('topiary:invoke', `${appUrl}#/runs`, 'getRun', { runId: 'r1' })).toEqual({ ok: true, result: { called: 'getRun' } });
+    expect(api.invoke).toHaveBeenCalledWith('getRun', { runId: 'r1' });
+  });
+
+  it('opens native dialogs only for the app page and valid requests', async () => {
+    electron.showOpenDialog.mockClear();
+    expect(await ipc('topiary:dialog', 'https://evil.example/', { kind: 'openModel' })).toBeNull();
+    expect(await ipc('topiary:dialog', appUrl, { kind: 'formatDisk' })).toBeNull();
+    expect(electron.showOpenDialog).not.toHaveBeenCalled();
+    expect(await ipc('topiary:dialog', appUrl, { kind: 'openModel' })).toBe('/picked/model.json');
+    expect(electron.showOpenDialog).toHaveBeenCalledTimes(1);
+  });
+
+  it('forwards service events to the window', () => {
+    for (const l of api.listeners) l('runProgress', { runId: 'r1', fraction: 0.5 });
+    expect(electron.sent).toContainEqual(['topiary:event', 'runProgress', { runId: 'r1', fraction: 0.5 }]);
+  });
+});

@@ -116,6 +116,10 @@ export interface FitAutoRequest {
   /** Validation samples per candidate. Default 512. */
   evalLimit?: number;
   levels?: number[];
+  /** Bisection steps between the last failing and first fitting level. Default 2. */
+  refine?: number;
+  /** Test samples the exported file is verified on. Default 500. */
+  verifySamples?: number;
   /** Training samples used to calibrate int8 candidates. Default 256. */
   calibrationSamples?: number;
   seed?: number;
@@ -195,6 +199,7 @@ export async function fitToBudget(services: AppServices, profiles: ProfileServic
       validation: dataset.test,
       evalLimit: req.evalLimit ?? 512,
       levels: req.levels,
+      refine: req.refine,
       signal: hooks.signal,
       onCandidate: hooks.onCandidate,
     });
@@ -239,7 +244,7 @@ export async function fitToBudget(services: AppServices, profiles: ProfileServic
         ...(req.maxSamplesPerEpoch ? { maxSamplesPerEpoch: req.maxSamplesPerEpoch } : {}),
       },
     },
-    exports: [{ format: plan.export.format, quant: plan.export.quant as 'none', verifySamples: Math.min(req.evalLimit ?? 500, 500) }],
+    exports: [{ format: plan.export.format, quant: plan.export.quant as 'none', verifySamples: req.verifySamples ?? 500 }],
   };
   const { runId } = services.runs.start(config);
   result.runId = runId;

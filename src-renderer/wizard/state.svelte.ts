@@ -3,9 +3,10 @@ import type { RunConfigInput } from '../../src-main/common/run-config';
 import type { ApiResults } from '../../src-main/app/api';
 import { transport } from '../lib/transport';
 import { startedRuns } from '../lib/started';
+import { DeviceState, QUANT_FOR_TYPE, type FitResult } from './device.svelte';
 
 export type MethodChoice = 'magnitude' | 'taylor' | 'structured';
-export const STEPS = ['Model', 'Data', 'Method', 'Review'] as const;
+export const STEPS = ['Model', 'Data', 'Device', 'Method', 'Review'] as const;
 
 export class WizardState {
   step = $state(0);
@@ -19,6 +20,8 @@ export class WizardState {
   data = $state<ApiResults['describeDataset'] | null>(null);
   dataError = $state('');
   dataLoading = $state(false);
+
+  device = new DeviceState();
 
   #method = $state<MethodChoice>('magnitude');
   /**
@@ -82,7 +85,9 @@ export class WizardState {
         return this.model ? [] : ['Load a model first.'];
       case 1:
         return this.data ? [] : ['Load a dataset first.'];
-      case 2: {
+      case 2:
+        return [];
+      case 3: {
         const p: string[] = [];
         if (!(this.sparsity >= 0 && this.sparsity < 1)) p.push('Sparsity must be in [0, 1).');
         if (!(Number.isInteger(this.epochs) && this.epochs >= 0)) p.push('Epochs must be a whole number ≥ 0.');
@@ -120,6 +125,7 @@ export class WizardState {
       data: this.dataSpec.trim(),
       prune,
       ...(this.name.trim() ? { name: this.name.trim() } : {}),
+      ...(this.device.profileId ? { profile: this.device.profileId } : {}),
       ...(this.evalLimit > 0 ? { evalLimit: this.evalLimit } : {}),
       exports: this.exportTflite ? [{ format: 'tflite', quant: this.exportQuant }] : [],
     };
@@ -141,6 +147,17 @@ export class WizardState {
     else if (p.schedule?.kind) this.schedule = p.schedule.kind;
     if (config.evalLimit) this.evalLimit = config.evalLimit;
     this.exportTflite = (config.exports ?? []).some((e) => e.format === 'tflite');
+    if (config.profile) this.device.profileId = config.profile;
+  }
+
+  chooseProfile(id: string) {
+    this.device.profileId = id;
+  }
+
+  /** The profile's export: its format and preferred numeric type become the export defaults. */
+  applyProfileDefaults(fit: FitResult) {
+    this.exportTflite = fit.format === 'tflite';
+    if (this.exportTflite) this.exportQuant = QUANT_FOR_TYPE[fit.numericType];
   }
 
   async start(): Promise<string | null> {

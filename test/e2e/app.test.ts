@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Page } from 'playwright-core';
-import { launchBrowser, modelSpec, pageProblems, shot, startWeb, type WebApp } from './harness';
+import { SHOTS, launchBrowser, modelSpec, pageProblems, shot, startWeb, type WebApp } from './harness';
 import { focusIsVisible, tabTo, unlabelledControls } from './keyboard';
 
 let app: WebApp;
@@ -16,6 +16,7 @@ let model: string;
 const runIds: string[] = [];
 
 beforeAll(async () => {
+  fs.rmSync(SHOTS, { recursive: true, force: true });
   app = await startWeb();
   model = await modelSpec(app.home);
   browser = await launchBrowser();
@@ -28,7 +29,7 @@ afterAll(async () => {
 });
 
 /** Walks the wizard with small, fast settings and starts the run; returns its id. */
-async function runWizard(method: 'magnitude' | 'taylor' | 'structured', name: string, screenshots: boolean): Promise<string> {
+async function runWizard(method: 'magnitude' | 'taylor' | 'structured', name: string, screenshots: boolean, profile = 'mobile-midrange'): Promise<string> {
   await page.goto(app.url + '#/wizard');
   await page.getByTestId('model-spec').fill(model);
   await page.getByRole('button', { name: 'Load', exact: true }).click();
@@ -42,20 +43,32 @@ async function runWizard(method: 'magnitude' | 'taylor' | 'structured', name: st
   if (screenshots) await shot(page, '02-wizard-data');
   await page.getByTestId('next').click();
 
+  await page.getByTestId(`profile-${profile}`).check();
+  // The fit check of the loaded model against the chosen device, and its budgets, table by table.
+  await expect.poll(() => page.getByTestId(`fit-${profile}`).textContent(), { timeout: 90_000 }).toMatch(/fits/);
+  const fitTable = (await page.getByTestId('fit-table').textContent()) ?? '';
+  for (const c of ['storage', 'ram', 'latency']) expect(fitTable).toContain(c);
+  if (screenshots) {
+    await expect.poll(() => page.locator('[data-testid^=fit-]').filter({ hasText: 'checking' }).count(), { timeout: 90_000 }).toBe(0);
+    await shot(page, '03-wizard-device');
+  }
+  await page.getByTestId('next').click();
+
   await page.getByTestId(`method-${method}`).check();
   await page.getByTestId('sparsity').fill('0.5');
   await page.getByTestId('epochs').fill('1');
   await page.getByText('Advanced').click();
   await page.getByTestId('max-samples').fill('1000');
   await page.getByTestId('eval-limit').fill('500');
-  if (screenshots) await shot(page, '03-wizard-method');
+  if (screenshots) await shot(page, '04-wizard-method');
   await page.getByTestId('next').click();
 
   await page.getByTestId('run-name').fill(name);
   const review = JSON.parse((await page.getByTestId('review-config').textContent()) ?? '{}');
   expect(review.prune.finetune).toMatchObject({ epochs: 1, maxSamplesPerEpoch: 1000 });
   expect(review.evalLimit).toBe(500);
-  if (screenshots) await shot(page, '04-wizard-review');
+  expect(review.profile).toBe(profile);
+  if (screenshots) await shot(page, '05-wizard-review');
   await page.getByTestId('start').click();
   await page.waitForURL(/#\/monitor\//, { timeout: 30_000 });
   return decodeURIComponent(new URL(page.url()).hash.split('/')[2]);
@@ -72,9 +85,9 @@ describe('a new user on the demo model', () => {
     const id = await runWizard('magnitude', 'magnitude 50%', true);
     runIds.push(id);
     await page.getByTestId('run-progress').waitFor({ timeout: 60_000 });
-    await shot(page, '05-monitor-running');
+    await shot(page, '06-monitor-running');
     const status = await waitFinished();
-    await shot(page, '06-monitor-finished');
+    await shot(page, '07-monitor-finished');
     expect(status).toContain('Run done');
     expect(await page.getByTestId('run-log').textContent()).toMatch(/finetune/);
   });
@@ -83,12 +96,12 @@ describe('a new user on the demo model', () => {
     await page.goto(app.url + '#/runs');
     const table = page.getByTestId('runs-table');
     await expect.poll(() => table.textContent(), { timeout: 30_000 }).toContain('magnitude 50%');
-    await shot(page, '07-history-one-run');
+    await shot(page, '08-history');
     await table.getByRole('link', { name: runIds[0].slice(0, 8) }).click();
     await page.getByTestId('run-summary').waitFor();
     expect(await page.getByTestId('run-summary').textContent()).toMatch(/Accuracy/);
     expect(await page.getByTestId('artifacts').textContent()).toMatch(/tflite/);
-    await shot(page, '08-run-detail');
+    await shot(page, '09-run-detail');
   });
 
   test('a second run with another method finishes', async () => {
@@ -113,7 +126,7 @@ describe('a new user on the demo model', () => {
       const legend = await page.getByTestId(`overlay-${curve}`).locator('[data-series]').getAttribute('data-series');
       expect(legend?.split('|')).toEqual(['magnitude 50%', 'taylor 50%']);
     }
-    await shot(page, '09-compare');
+    await shot(page, '10-compare');
   });
 
   test('export from the run detail produces a verified .tflite', async () => {
@@ -128,7 +141,7 @@ describe('a new user on the demo model', () => {
     const file = (await row.locator('code').textContent()) ?? '';
     expect(file).toMatch(/\.tflite$/);
     expect(fs.statSync(file).size).toBeGreaterThan(1000);
-    await shot(page, '10-run-detail-exported');
+    await shot(page, '11-run-detail-exported');
   });
 });
 
@@ -149,6 +162,11 @@ describe('keyboard only, light and dark', () => {
     await tabTo(page, { testId: 'data-spec' });
     await page.keyboard.press('Enter');
     await page.getByTestId('data-summary').waitFor({ timeout: 60_000 });
+    expect(await unlabelledControls(page)).toEqual([]);
+    await tabTo(page, { testId: 'next' });
+    await page.keyboard.press('Enter');
+
+    await tabTo(page, { testId: 'profile-none' });
     expect(await unlabelledControls(page)).toEqual([]);
     await tabTo(page, { testId: 'next' });
     await page.keyboard.press('Enter');
@@ -174,7 +192,7 @@ describe('keyboard only, light and dark', () => {
     await tabTo(page, { testId: 'run-name' });
     await page.keyboard.type('keyboard run');
     await tabTo(page, { testId: 'start' });
-    await shot(page, '11-wizard-keyboard-focus');
+    await shot(page, '12-wizard-keyboard-focus');
     await page.keyboard.press('Enter');
     await page.waitForURL(/#\/monitor\//, { timeout: 30_000 });
     expect(await waitFinished()).toContain('Run done');
@@ -207,9 +225,9 @@ describe('keyboard only, light and dark', () => {
         return { bg: s.backgroundColor, fg: s.color };
       });
     for (const [hash, name, ready] of [
-      [`#/runs/${runIds[0]}`, '12-dark-run-detail', 'run-summary'],
-      [`#/compare?ids=${runIds.join(',')}`, '13-dark-compare', 'config-diff'],
-      ['#/wizard', '14-dark-wizard', 'model-spec'],
+      [`#/runs/${runIds[0]}`, '13-dark-run-detail', 'run-summary'],
+      [`#/compare?ids=${runIds.join(',')}`, '14-dark-compare', 'config-diff'],
+      ['#/wizard', '15-dark-wizard', 'model-spec'],
     ] as const) {
       await page.goto(app.url + hash);
       await page.reload();

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtinProfile } from '../../src-main/common/profiles';
 import { lenet5 } from '../../src-main/engine/models';
 import { saveModel } from '../../src-main/node/models';
@@ -20,6 +20,7 @@ beforeAll(async () => {
   await saveModel(model, modelDir);
   model.dispose();
 });
+afterAll(() => fs.rmSync(home, { recursive: true, force: true }));
 
 const root = path.resolve(__dirname, '..', '..');
 function topiary(args: string[]) {

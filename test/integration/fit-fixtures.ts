@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { seededRandom } from '../../src-main/engine/data';
+import { seededKernel } from '../../src-main/engine/models/lenet';
 
 /** IDX file: magic 0 0 8 ndims, big-endian uint32 dims, uint8 values. */
 export function writeIdx(file: string, dims: number[], data: Uint8Array): void {
@@ -39,11 +40,11 @@ export function syntheticMnist(dir: string, train: number, test: number): { x: F
 /** LeNet-5 widened: 288 conv filters (int8 activations 28*28*288 = 226 KB + the pooled 56 KB) and a 56,448-input dense layer (1.1 MB int8). */
 export function widenedLenet(): tf.Sequential {
   const m = tf.sequential({ name: 'wide_lenet' });
-  m.add(tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 288, kernelSize: 3, padding: 'same', activation: 'relu', name: 'conv1' }));
+  m.add(tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 288, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: seededKernel(1, 1), name: 'conv1' }));
   m.add(tf.layers.maxPooling2d({ poolSize: 2, name: 'pool1' }));
   m.add(tf.layers.flatten({ name: 'flatten' }));
-  m.add(tf.layers.dense({ units: 20, activation: 'relu', name: 'fc1' }));
-  m.add(tf.layers.dense({ units: 10, activation: 'softmax', name: 'fc2' }));
+  m.add(tf.layers.dense({ units: 20, activation: 'relu', kernelInitializer: seededKernel(1, 2), name: 'fc1' }));
+  m.add(tf.layers.dense({ units: 10, activation: 'softmax', kernelInitializer: seededKernel(1, 3), name: 'fc2' }));
   return m;
 }
 

@@ -71,7 +71,11 @@ export async function launchBrowser(opts: { colorScheme?: 'light' | 'dark' } = {
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
   // Failed requests are reported with their URL (the console line for them does not name it).
   page.on('console', (m) => m.type() === 'error' && !m.text().startsWith('Failed to load resource') && problems.push(`console: ${m.text()}`));
-  page.on('response', (r) => r.status() >= 400 && problems.push(`${r.status()} ${r.request().method()} ${new URL(r.url()).pathname}`));
+  page.on('response', async (r) => {
+    if (r.status() < 400) return;
+    const body = await r.text().catch(() => '');
+    problems.push(`${r.status()} ${r.request().method()} ${new URL(r.url()).pathname} ${r.request().postData() ?? ''} -> ${body.slice(0, 200)}`);
+  });
   (page as Page & { problems?: string[] }).problems = problems;
   return {
     context,

@@ -69,4 +69,43 @@ describe('topiary CLI', () => {
     const r = topiary(['analyze', 'demo', '--no-such-flag']);
     expect(r.code).toBe(2);
   });
+
+  it('prune records a run that runs list shows, and export of that run writes a verified bundle', () => {
+    const pruned = topiary(['prune', 'demo', '--data', 'demo', '--sparsity', '0.6', '--epochs', '1', '--max-samples', '256', '--eval-limit', '200', '--json']);
+    expect(pruned.code, pruned.stderr).toBe(0);
+    const run = JSON.parse(pruned.stdout);
+    expect(run.status).toBe('done');
+    expect(run.plan.achievedSparsity).toBeCloseTo(0.6, 2);
+    expect(pruned.stderr).toMatch(/finetune/);
+
+    const list = topiary(['runs', 'list', '--json']);
+    expect(list.code, list.stderr).toBe(0);
+    expect(JSON.stringify(JSON.parse(list.stdout))).toContain(run.id);
+
+    const out = path.join(home, 'bundle-float32');
+    const exported = topiary(['export', run.id.slice(0, 8), '--format', 'tflite', '--quant', 'none', '--samples', '200', '--out', out, '--json']);
+    expect(exported.code, exported.stderr).toBe(0);
+    const e = JSON.parse(exported.stdout);
+    expect(e.artifact.status).toBe('ok');
+    expect(e.artifact.verification.maxAbsDiff).toBeLessThanOrEqual(1e-4);
+    expect(fs.existsSync(path.join(out, 'model.tflite'))).toBe(true);
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8')).verification.passed).toBe(true);
+
+    // The bundle folder now exists: a second export there is refused unless --overwrite.
+    const again = topiary(['export', run.id.slice(0, 8), '--format', 'tflite', '--out', out]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/refusing to overwrite/);
+  });
+
+  it('full-integer export of a model file without calibration data is bad input', () => {
+    const r = topiary(['export', 'demo', '--format', 'tflite', '--quant', 'int8', '--out', path.join(home, 'int8')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/calibration/);
+  });
+
+  it('prune with an impossible sparsity is bad input and records nothing', () => {
+    const r = topiary(['prune', 'demo', '--data', 'demo', '--sparsity', '1.2']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/sparsity must be in \[0, 1\), got 1.2/);
+  });
 });

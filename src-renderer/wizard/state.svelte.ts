@@ -52,29 +52,38 @@ export class WizardState {
   starting = $state(false);
   startError = $state('');
 
+  // Only the newest load may set the result: an automatic load of the default must not overwrite
+  // what the user asked for meanwhile.
+  #modelRequest = 0;
+  #dataRequest = 0;
+
   async loadModel() {
+    const request = ++this.#modelRequest;
     this.modelLoading = true;
     this.modelError = '';
     this.model = null;
     try {
-      this.model = await transport.call('describeModel', { spec: this.modelSpec.trim() });
+      const model = await transport.call('describeModel', { spec: this.modelSpec.trim() });
+      if (request === this.#modelRequest) this.model = model;
     } catch (err) {
-      this.modelError = (err as Error).message;
+      if (request === this.#modelRequest) this.modelError = (err as Error).message;
     } finally {
-      this.modelLoading = false;
+      if (request === this.#modelRequest) this.modelLoading = false;
     }
   }
 
   async loadData() {
+    const request = ++this.#dataRequest;
     this.dataLoading = true;
     this.dataError = '';
     this.data = null;
     try {
-      this.data = await transport.call('describeDataset', { spec: this.dataSpec.trim() });
+      const data = await transport.call('describeDataset', { spec: this.dataSpec.trim() });
+      if (request === this.#dataRequest) this.data = data;
     } catch (err) {
-      this.dataError = (err as Error).message;
+      if (request === this.#dataRequest) this.dataError = (err as Error).message;
     } finally {
-      this.dataLoading = false;
+      if (request === this.#dataRequest) this.dataLoading = false;
     }
   }
 

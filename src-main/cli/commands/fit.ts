@@ -6,7 +6,7 @@ import { bytes, table } from '../format';
 function valueText(unit: string, v: number | null): string {
   if (v === null) return '-';
   if (unit === 'bytes') return bytes(v);
-  if (unit === 'ms') return `${v.toFixed(2)} ms`;
+  if (unit === 'ms') return `${v >= 0.1 ? v.toFixed(2) : v.toPrecision(2)} ms`;
   return String(v);
 }
 
@@ -33,7 +33,7 @@ function printReport(ctx: CliContext, r: FitReport, title: string): void {
     ctx.print(table(['layer', 'class', 'ops', 'reason'], r.unsupportedOps.map((u) => [u.layer, u.className, u.ops.join(', ') || '-', u.reason])));
   }
   ctx.print(
-    `\nlatency: ${r.latency.estimateMs.toFixed(2)} ms on the device (estimate from ${r.macs} MACs)` +
+    `\nlatency: ${valueText('ms', r.latency.estimateMs)} on the device (estimate from ${r.macs} MACs)` +
       (r.latency.hostMs !== null ? `; ${r.latency.hostMs.toFixed(3)} ms measured on this host (${r.latency.hostRuntime})` : ''),
   );
   for (const n of r.notes) ctx.print(`note: ${n}`);

@@ -83,6 +83,8 @@ function constraint(
   };
 }
 
+const msText = (ms: number): string => (ms >= 0.1 ? ms.toFixed(2) : ms.toPrecision(2));
+
 function kib(n: number): string {
   return n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(2)} MiB` : `${(n / 1024).toFixed(1)} KiB`;
 }
@@ -169,7 +171,7 @@ function assemble(
       m.unsupported.length === 0 ? `every op is in the ${profile.runtime} op set` : m.unsupported.map((u) => `${u.layer}: ${u.ops.join(', ') || u.reason}`).join('; '),
     ),
     constraint('numeric', allowed ? 0 : 1, 0, 'type', false, allowed ? `${meta.numericType} is allowed` : `${meta.numericType} is not allowed (allowed: ${profile.numericTypes.allowed.join(', ')})`),
-    constraint('latency', estimateMs, profile.latencyTargetMs, 'ms', true, `estimate ${estimateMs.toFixed(2)} ms = ${meta.macs} MACs / ${profile.referenceMacsPerSecond.toExponential(2)} MAC/s; target ${profile.latencyTargetMs} ms`),
+    constraint('latency', estimateMs, profile.latencyTargetMs, 'ms', true, `estimate ${msText(estimateMs)} ms = ${meta.macs} MACs / ${profile.referenceMacsPerSecond.toExponential(2)} MAC/s; target ${profile.latencyTargetMs} ms`),
   ];
   return {
     profileId: profile.id,

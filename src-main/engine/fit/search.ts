@@ -258,16 +258,23 @@ export async function searchFit(model: tf.LayersModel, profile: Profile, opts: F
     }
   }
 
-  // Unstructured (LAMP, global) for float32 files with sparse CSR weights: shrinks the file, not the arena.
+  // Unstructured (LAMP, global) shrinks the file, not the arena: in float32 .tflite files with sparse
+  // CSR weights (the runtime needs DENSIFY), or in any file measured gzipped (zeros compress).
   const sparsities = opts.unstructured ?? [0.5, 0.7, 0.8, 0.9, 0.95];
-  if (runnable.includes('float32') && profile.supportedOps.includes('DENSIFY') && formatFor(profile) === 'tflite' && !baselines.get('float32')!.fits) {
+  const sparseType: NumericType | undefined =
+    profile.storageMeasure === 'gzip'
+      ? runnable[0]
+      : runnable.includes('float32') && profile.supportedOps.includes('DENSIFY') && formatFor(profile) === 'tflite'
+        ? 'float32'
+        : undefined;
+  if (sparseType && !baselines.get(sparseType)!.fits) {
     for (const sparsity of sparsities) {
       checkCancel();
       const clone = await cloneModel(model);
       try {
         const res = await pruneUnstructured(clone, validatePruneConfig({ method: 'lamp', granularity: 'unstructured', scope: 'global', sparsity }, clone));
         for (const m of res.masks.values()) m.dispose();
-        const { report } = await checkFit(clone, profile, { numericType: 'float32' });
+        const { report } = await checkFit(clone, profile, { numericType: sparseType, calibration: opts.calibration });
         const accuracy = report.fits ? await accuracyOf(clone) : null;
         if (record(report, 'unstructured', sparsity, {}, accuracy).fits) break;
       } finally {

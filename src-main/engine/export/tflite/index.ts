@@ -10,7 +10,7 @@ import { finalizeBytes, sparsifyDense, toDynamicInt8, toFloat16, toFullInt8, typ
 import { writeTflite } from './writer';
 
 export { readTflite, type TfliteInfo, type TfliteTensorInfo } from './reader';
-export { toFloat16Bits } from './quantize';
+export { toFloat16Bits } from '../quantize';
 
 export type TfliteQuant = 'none' | 'float16' | 'dynamic-int8' | 'int8';
 export const TFLITE_QUANT_MODES: readonly TfliteQuant[] = ['none', 'float16', 'dynamic-int8', 'int8'];

@@ -7,6 +7,7 @@
  * bias int32 with scale = input_scale * weight_scale[c]; activations int8 per tensor, asymmetric.
  */
 import type { IrGraph, IrOp, IrTensor, QuantParams } from './ir';
+import { toFloat16Bits } from '../quantize';
 
 const WEIGHT_OPS = new Set(['CONV_2D', 'DEPTHWISE_CONV_2D', 'FULLY_CONNECTED']);
 
@@ -18,34 +19,6 @@ export function i32Bytes(v: Int32Array): Uint8Array {
   return new Uint8Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength));
 }
 
-/** IEEE 754 binary16 bits of a float32, round-to-nearest-even, with subnormals and overflow to inf. */
-const f32Scratch = new Float32Array(1);
-const u32Scratch = new Uint32Array(f32Scratch.buffer);
-
-export function toFloat16Bits(value: number): number {
-  f32Scratch[0] = value;
-  const x = u32Scratch[0];
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    const half = 1 << (shift - 1);
-    let r = mant >>> shift;
-    const rest = mant & ((1 << shift) - 1);
-    if (rest > half || (rest === half && (r & 1) === 1)) r++;
-    return sign | r;
-  }
-  let r = (e << 10) | (mant >>> 13);
-  const rest = mant & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && (r & 1) === 1)) r++;
-  return sign | r;
-}
 
 /** Serializes remaining float32/int32 constants as little-endian bytes. */
 export function finalizeBytes(g: IrGraph): void {

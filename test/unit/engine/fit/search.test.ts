@@ -103,3 +103,20 @@ describe('searchFit with sparse float32 weights', () => {
     model.dispose();
   });
 });
+
+describe('searchFit for a download budget', () => {
+  it('measures gzip bytes, so unstructured zeros count, and finds a tfjs file under the budget', async () => {
+    const { lenet300100 } = await import('../../../../src-main/engine/models');
+    const web = builtinProfile('web-browser')!;
+    const profile = parseProfile({ ...web, id: 'slow-web', builtin: undefined, storageBytes: 300_000, numericTypes: { preferred: ['float16'], allowed: ['float16'] } });
+    const model = lenet300100({ seed: 2 });
+    const plan = await searchFit(model, profile, { levels: [0.5], refine: 0, unstructured: [0.8] });
+    expect(plan.baseline.gzipBytes!).toBeGreaterThan(300_000);
+    const sparse = plan.candidates.find((c) => c.allocation === 'unstructured')!;
+    expect(sparse.fits).toBe(true);
+    expect(sparse.sizeBytes).toBeLessThanOrEqual(300_000);
+    expect(plan.feasible).toBe(true);
+    expect(plan.export!.format).toBe('tfjs');
+    model.dispose();
+  });
+});

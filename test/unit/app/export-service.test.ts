@@ -1,0 +1,92 @@
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exportModel } from '../../../src-main/app/export-service';
+import { parseExportReport } from '../../../src-main/common/export-report';
+import type { Dataset, DataSplit } from '../../../src-main/engine/data';
+
+/** A split whose labels are what the model itself predicts, so a faithful export scores 100 %. */
+function split(x: Float32Array, y: Int32Array, features: number): DataSplit {
+  return {
+    size: y.length,
+    take(idx) {
+      const xs = new Float32Array(idx.length * features);
+      const ys = new Int32Array(idx.length);
+      for (let i = 0; i < idx.length; i++) {
+        xs.set(x.subarray(idx[i] * features, (idx[i] + 1) * features), i * features);
+        ys[i] = y[idx[i]];
+      }
+      return { x: xs, y: ys };
+    },
+  };
+}
+
+let root: string;
+let model: tf.LayersModel;
+let dataset: Dataset;
+
+beforeAll(async () => {
+  root = await fs.mkdtemp(path.join(os.tmpdir(), 'topiary-export-service-'));
+  model = tf.sequential({
+    layers: [tf.layers.dense({ inputShape: [12], units: 16, activation: 'relu', name: 'h' }), tf.layers.dense({ units: 4, activation: 'softmax', name: 'out' })],
+  });
+  // Prune half of the first kernel so the exports must keep exact zeros.
+  const k = model.getLayer('h').getWeights()[0];
+  const masked = tf.tidy(() => k.mul(tf.randomUniform(k.shape, 0, 1, 'float32', 3).greater(0.5)));
+  model.getLayer('h').setWeights([masked, model.getLayer('h').getWeights()[1]]);
+  const x = (await tf.randomUniform([200, 12], 0, 1, 'float32', 9).data()) as Float32Array;
+  const y = tf.tidy(() => (model.predict(tf.tensor(x, [200, 12])) as tf.Tensor).argMax(1).dataSync() as Int32Array);
+  const s = split(x, y, 12);
+  dataset = { name: 't', source: 'test', sampleShape: [12], classNames: ['a', 'b', 'c', 'd'], train: s, test: s, warnings: [] };
+});
+afterAll(async () => {
+  model.dispose();
+  await fs.rm(root, { recursive: true, force: true });
+});
+
+describe('export service', () => {
+  it('a uint8 tfjs export loads from disk with the stock loader, keeps pruned zeros, and is verified', async () => {
+    const dir = path.join(root, 'tfjs-u8');
+    const out = await exportModel(model, { format: 'tfjs', quant: 'uint8', verifySamples: 200 }, { outDir: dir, dataset, source: 'test' });
+    expect(out.artifact).toMatchObject({ format: 'tfjs', quant: 'uint8', status: 'ok' });
+    expect(out.verification.top1Agreement).toBeGreaterThanOrEqual(0.95);
+    expect(out.verification.accuracy).toBe(out.verification.top1Agreement);
+
+    const fetchFunc = async (input: string | URL | Request) => new Response(new Uint8Array(await fs.readFile(path.join(dir, String(input).replace('http://host/', '')))));
+    const back = await tf.loadLayersModel('http://host/model.json', { fetchFunc });
+    const [orig, loaded] = [model, back].map((m) => m.getLayer('h').getWeights()[0].dataSync());
+    for (let i = 0; i < orig.length; i++) if (orig[i] === 0) expect(loaded[i]).toBe(0);
+    back.dispose();
+
+    const report = parseExportReport(JSON.parse(await fs.readFile(path.join(dir, 'report.json'), 'utf8')));
+    expect(report.verification?.passed).toBe(true);
+    expect(report.files?.map((f) => f.name)).toContain('model.json');
+    expect(await fs.readFile(path.join(dir, 'report.html'), 'utf8')).toContain('<svg');
+  });
+
+  it('a float32 TF Lite export matches the model in LiteRT', async () => {
+    const out = await exportModel(model, { format: 'tflite', quant: 'none', verifySamples: 100 }, { outDir: path.join(root, 'tfl'), dataset, source: 'test' });
+    expect(out.artifact.status).toBe('ok');
+    expect(out.verification.maxAbsDiff).toBeLessThanOrEqual(1e-4);
+    expect(out.verification.runtime).toMatch(/^litert/);
+  });
+
+  it('without a dataset it verifies on seeded noise and reports no accuracy', async () => {
+    const out = await exportModel(model, { format: 'tflite', quant: 'float16', verifySamples: 50 }, { outDir: path.join(root, 'noise'), source: 'test' });
+    expect(out.verification.samples).toBeGreaterThan(0);
+    expect(out.verification.accuracy).toBeNull();
+  });
+
+  it('refuses to write into an existing non-empty folder unless asked', async () => {
+    const dir = path.join(root, 'tfl');
+    await expect(exportModel(model, { format: 'tflite', quant: 'none', verifySamples: 10 }, { outDir: dir, dataset, source: 'test' })).rejects.toThrow(/refusing to overwrite/);
+    const again = await exportModel(model, { format: 'tflite', quant: 'none', verifySamples: 10 }, { outDir: dir, dataset, source: 'test', overwrite: true });
+    expect(again.artifact.status).toBe('ok');
+  });
+
+  it('full-integer TF Lite export without calibration data is a named ConfigError', async () => {
+    await expect(exportModel(model, { format: 'tflite', quant: 'int8', verifySamples: 10 }, { outDir: path.join(root, 'i8'), source: 'test' })).rejects.toThrow(/calibration/);
+  });
+});

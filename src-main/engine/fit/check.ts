@@ -12,18 +12,19 @@ import { exportTfjs, tfjsFolderFiles, type TfjsQuant } from '../export/tfjs';
 import { exportTflite, readTflite, tfliteOpsFor, type TfliteQuant } from '../export/tflite';
 import { arenaEstimate } from './arena';
 
-/** The exporter's mode for a profile numeric type. */
+/** The exporter's mode for a profile numeric type. @example tfliteQuantFor('float32') // 'none' */
 export function tfliteQuantFor(t: NumericType): TfliteQuant {
   return t === 'float32' ? 'none' : t;
 }
 
-/** tfjs has no int8 kernels: 8-bit types map to uint8 affine weights (float32 compute). */
+/** tfjs has no int8 kernels: 8-bit types map to uint8 affine weights (float32 compute). @example tfjsQuantFor('dynamic-int8') // 'uint8' */
 export function tfjsQuantFor(t: NumericType): TfjsQuant {
   if (t === 'float32') return 'none';
   if (t === 'float16') return 'float16';
   return 'uint8';
 }
 
+/** The file format a profile's runtime loads. @example formatFor(builtinProfile('web-browser')!) // 'tfjs' */
 export function formatFor(profile: Profile): 'tflite' | 'tfjs' {
   return profile.runtime === 'tfjs' ? 'tfjs' : 'tflite';
 }
@@ -31,7 +32,10 @@ export function formatFor(profile: Profile): 'tflite' | 'tfjs' {
 /** Bytes per weight of each type, to order candidates from small to large. */
 const WEIGHT_BYTES: Record<NumericType, number> = { int8: 1, 'dynamic-int8': 1.01, float16: 2, float32: 4 };
 
-/** The profile's numeric types the export can produce: preferred first, then the rest smallest first. */
+/**
+ * The profile's numeric types the export can produce: preferred first, then the rest smallest first.
+ * @example numericTypesFor(builtinProfile('mobile-midrange')!) // ['float16', 'int8', 'dynamic-int8', 'float32']
+ */
 export function numericTypesFor(profile: Profile): NumericType[] {
   const possible = profile.numericTypes.allowed.filter((t) => formatFor(profile) === 'tflite' || t !== 'int8');
   const rest = possible.filter((t) => !profile.numericTypes.preferred.includes(t)).sort((a, b) => WEIGHT_BYTES[a] - WEIGHT_BYTES[b]);

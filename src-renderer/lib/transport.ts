@@ -18,22 +18,52 @@ export class ApiError extends Error {
   }
 }
 
+type Listener = (name: EventName, payload: unknown) => void;
+
 export interface Transport {
   call<C extends CommandName>(name: C, payload: CommandInput<C>): Promise<ApiResults[C]>;
-  on(listener: (name: EventName, payload: unknown) => void): () => void;
+  /** `replay`: first hand the listener the recent events (a monitor opened just after startRun). */
+  on(listener: Listener, opts?: { replay?: boolean }): () => void;
   /** Native dialogs exist only in the desktop app. */
   readonly hasDialogs: boolean;
   dialog(request: DialogRequest): Promise<string | null>;
 }
 
+/** Events since the page loaded; enough for a run's whole start-up, bounded for long sessions. */
+const RECENT_EVENTS = 2000;
+
+/**
+ * One subscription to the services for the page's lifetime, fanned out to components. Listening
+ * from the start (not from a component's mount) means no event falls between `startRun` returning
+ * and the monitor subscribing, which lost the whole life of runs that failed within milliseconds.
+ */
+class EventHub {
+  private listeners = new Set<Listener>();
+  private recent: { name: EventName; payload: unknown }[] = [];
+
+  emit(name: EventName, payload: unknown) {
+    this.recent.push({ name, payload });
+    if (this.recent.length > RECENT_EVENTS) this.recent.splice(0, this.recent.length - RECENT_EVENTS);
+    for (const l of this.listeners) l(name, payload);
+  }
+
+  on(listener: Listener, opts: { replay?: boolean } = {}): () => void {
+    if (opts.replay) for (const e of this.recent) listener(e.name, e.payload);
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}
+
 function electronTransport(api: PreloadApi): Transport {
+  const hub = new EventHub();
+  api.on((name, payload) => hub.emit(name as EventName, payload));
   return {
     async call(name, payload) {
       const r = await api.invoke(name, payload);
       if (!r.ok) throw new ApiError(r.error.name, r.error.message);
       return r.result as never;
     },
-    on: (listener) => api.on(listener as (n: string, p: unknown) => void),
+    on: (listener, opts) => hub.on(listener, opts),
     hasDialogs: true,
     dialog: (request) => api.dialog(request),
   };
@@ -43,17 +73,11 @@ function webTransport(): Transport {
   const params = new URLSearchParams(location.search);
   const token = params.get('token') ?? sessionStorage.getItem('topiary-token') ?? '';
   sessionStorage.setItem('topiary-token', token);
-  const listeners = new Set<(name: EventName, payload: unknown) => void>();
-  let source: EventSource | undefined;
-  const connect = () => {
-    source = new EventSource(`api/events?token=${encodeURIComponent(token)}`);
-    for (const name of ['runProgress', 'runFinished', 'runLog'] as const) {
-      source.addEventListener(name, (e) => {
-        const payload = JSON.parse((e as MessageEvent).data);
-        for (const l of listeners) l(name, payload);
-      });
-    }
-  };
+  const hub = new EventHub();
+  const source = new EventSource(`api/events?token=${encodeURIComponent(token)}`);
+  for (const name of ['runProgress', 'runFinished', 'runLog'] as const) {
+    source.addEventListener(name, (e) => hub.emit(name, JSON.parse((e as MessageEvent).data)));
+  }
   return {
     async call(name, payload) {
       const res = await fetch(`api/${name}`, {
@@ -65,11 +89,7 @@ function webTransport(): Transport {
       if (!res.ok) throw new ApiError(body.error?.name ?? 'Error', body.error?.message ?? res.statusText);
       return body.result;
     },
-    on(listener) {
-      if (!source) connect();
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
+    on: (listener, opts) => hub.on(listener, opts),
     hasDialogs: false,
     dialog: async () => null,
   };

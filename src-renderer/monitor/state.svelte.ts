@@ -26,6 +26,8 @@ export class RunMonitor {
   log = $state<string[]>([]);
   finished = $state<{ status: string; error?: { message: string } } | null>(null);
   loadError = $state('');
+  /** The run failed while loading its model or data, so the history has no entry to open. */
+  notRecorded = $state(false);
   cancelling = $state(false);
   private epochs = 1;
   private anchor = 0;
@@ -42,8 +44,11 @@ export class RunMonitor {
     return this.run?.name ?? this.started?.name ?? this.runId.slice(0, 8);
   }
 
-  /** Subscribes to events, then reads the stored run; returns the unsubscribe function. */
+  /** Replays and subscribes to the run's events, and reads the stored run; returns the unsubscribe function. */
   connect(): () => void {
+    // A run this window just started is not in the store yet; asking now would only get "not found".
+    // Set before subscribing: the replayed events may already show the run past loading.
+    this.awaitingRecord = !!this.started;
     const off = transport.on((name, payload) => {
       const p = payload as { runId: string };
       if (p.runId !== this.runId) return;
@@ -54,10 +59,8 @@ export class RunMonitor {
         this.awaitingRecord = false;
         void this.load();
       }
-    });
-    // A run this window just started is not in the store yet; asking now would only get "not found".
-    if (this.started) this.awaitingRecord = true;
-    else void this.load();
+    }, { replay: true });
+    if (!this.started) void this.load();
     return off;
   }
 
@@ -73,6 +76,8 @@ export class RunMonitor {
     } catch (err) {
       // Opened on a queued run (e.g. after a reload): wait for it to start instead of failing.
       if ((err as Error).name === 'NotFoundError' && !this.finished) this.awaitingRecord = true;
+      // A run that failed while loading its model or data never reaches the history.
+      else if ((err as Error).name === 'NotFoundError') this.notRecorded = true;
       else this.loadError = (err as Error).message;
     }
   }

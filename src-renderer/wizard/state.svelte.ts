@@ -6,6 +6,7 @@ import { startedRuns } from '../lib/started';
 import { DeviceState, QUANT_FOR_TYPE, type FitResult } from './device.svelte';
 
 export type MethodChoice = 'magnitude' | 'taylor' | 'structured';
+const QUANT_NAMES = { none: 1, float16: 1, 'dynamic-int8': 1, int8: 1 } as const;
 export const STEPS = ['Model', 'Data', 'Device', 'Method', 'Review'] as const;
 
 export class WizardState {
@@ -155,7 +156,11 @@ export class WizardState {
     if (p.schedule?.kind === 'iterative') this.schedule = `iterative:${p.schedule.rounds}`;
     else if (p.schedule?.kind) this.schedule = p.schedule.kind;
     if (config.evalLimit) this.evalLimit = config.evalLimit;
-    this.exportTflite = (config.exports ?? []).some((e) => e.format === 'tflite');
+    if (p.granularity === 'nm' || p.granularity === 'unstructured') this.granularity = p.granularity;
+    if (typeof p.roundTo === 'number') this.roundTo = p.roundTo;
+    const tflite = (config.exports ?? []).find((e) => e.format === 'tflite');
+    this.exportTflite = !!tflite;
+    if (tflite?.quant && tflite.quant in QUANT_NAMES) this.exportQuant = tflite.quant as keyof typeof QUANT_NAMES;
     if (config.profile) this.device.profileId = config.profile;
   }
 

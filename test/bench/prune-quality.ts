@@ -4,10 +4,12 @@
  * Target (issue 3): within 0.5 points of the dense model.
  *
  * Run: npx tsx test/bench/prune-quality.ts [--models lenet-300-100,lenet-5] [--epochs 8] [--ft-epochs 4]
- *        [--sparsity 0.9] [--backend wasm] [--limit N] [--control]
+ *        [--sparsity 0.9] [--backend wasm] [--limit N] [--control] [--ft-lr 5e-4]
+ *        [--schedules oneshot,poly,iterative:3]
  * `--limit` caps training samples per epoch (quick smoke runs); the test split is always used in full.
  * `--control` also trains a copy of the dense model for the fine-tuning epochs (same optimizer and
  * learning rate), so the pruned model is compared with a dense model that trained as long.
+ * `--schedules` prunes a copy of the same dense model once per schedule.
  */
 import * as tf from '@tensorflow/tfjs';
 import { cloneModel } from '../../src-main/engine/finetune/clone';
@@ -15,7 +17,7 @@ import { evaluateModel } from '../../src-main/engine/finetune/evaluate';
 import { finetuneMasked } from '../../src-main/engine/finetune/trainer';
 import { validatePruneConfig } from '../../src-main/engine/prune/config';
 import { runPruning } from '../../src-main/engine/prune/run';
-import type { PruneProgress } from '../../src-main/engine/prune/types';
+import type { PruneProgress, ScheduleConfig } from '../../src-main/engine/prune/types';
 import { initBackend } from '../../src-main/node/backend';
 import { loadDataset } from '../../src-main/node/datasets';
 import { buildModel, type BenchModel } from './bench-models';
@@ -32,6 +34,17 @@ const sparsity = Number(arg('sparsity', '0.9'));
 const limit = arg('limit', '') ? Number(arg('limit', '')) : undefined;
 const backend = arg('backend', 'wasm');
 const control = process.argv.includes('--control');
+const ftLr = Number(arg('ft-lr', '5e-4'));
+const schedules = arg('schedules', 'oneshot').split(',');
+
+/** oneshot | poly (Zhu & Gupta over the first two thirds of fine-tuning) | iterative:K */
+function scheduleOf(name: string): ScheduleConfig {
+  if (name === 'oneshot') return { kind: 'oneshot' };
+  if (name === 'poly') return { kind: 'poly', initialSparsity: 0 };
+  const m = /^iterative:(\d+)$/.exec(name);
+  if (m) return { kind: 'iterative', rounds: Number(m[1]) };
+  throw new Error(`unknown schedule ${name}: oneshot, poly or iterative:K`);
+}
 const BATCH = 128;
 
 function epochLogger(label: string): (p: PruneProgress) => void {
@@ -60,7 +73,7 @@ async function main(): Promise<void> {
     });
     const dense = evaluateModel(model, data.test, { batchSize: 1000 });
     const trainSeconds = (performance.now() - t0) / 1000;
-    const ftConfig = { epochs: ftEpochs, batchSize: BATCH, learningRate: 5e-4, optimizer: 'adam' as const, ...(limit ? { maxSamplesPerEpoch: limit } : {}) };
+    const ftConfig = { epochs: ftEpochs, batchSize: BATCH, learningRate: ftLr, optimizer: 'adam' as const, ...(limit ? { maxSamplesPerEpoch: limit } : {}) };
     let controlAccuracy: number | undefined;
     if (control) {
       const copy = await cloneModel(model);
@@ -68,47 +81,48 @@ async function main(): Promise<void> {
       controlAccuracy = evaluateModel(copy, data.test, { batchSize: 1000 }).accuracy;
       copy.dispose();
     }
-    const cfg = validatePruneConfig(
-      {
-        method: 'magnitude',
-        scope: 'global',
-        sparsity,
-        schedule: { kind: 'oneshot' },
-        finetune: ftConfig,
-        seed: 2,
-      },
-      model,
-    );
-    const t1 = performance.now();
-    const { plan } = await runPruning(model, data, cfg, { onProgress: epochLogger(`${name} pruned`) });
-    const pruned = evaluateModel(model, data.test, { batchSize: 1000 });
-    const row = {
-      model: name,
-      backend: info.name,
-      denseEpochs: epochs,
-      finetuneEpochs: ftEpochs,
-      targetSparsity: sparsity,
-      achievedSparsity: Number(plan.achievedSparsity.toFixed(6)),
-      perLayer: Object.fromEntries(plan.steps.flatMap((s) => (s.kind === 'mask' ? [[s.layer, Number(s.sparsity.toFixed(4))]] : []))),
-      denseAccuracy: Number((dense.accuracy * 100).toFixed(2)),
-      prunedAccuracy: Number((pruned.accuracy * 100).toFixed(2)),
-      deltaPoints: Number(((pruned.accuracy - dense.accuracy) * 100).toFixed(2)),
-      withinTarget: dense.accuracy - pruned.accuracy <= 0.005,
-      ...(controlAccuracy === undefined
-        ? {}
-        : {
-            controlAccuracy: Number((controlAccuracy * 100).toFixed(2)),
-            deltaVsControlPoints: Number(((pruned.accuracy - controlAccuracy) * 100).toFixed(2)),
-          }),
-      denseTrainSeconds: Number(trainSeconds.toFixed(1)),
-      pruneFinetuneSeconds: Number(((performance.now() - t1) / 1000).toFixed(1)),
-    };
-    results.push(row);
-    console.log(
-      `${name}: dense ${row.denseAccuracy}% -> ${(row.achievedSparsity * 100).toFixed(1)}% sparse ${row.prunedAccuracy}% ` +
-        `(delta ${row.deltaPoints >= 0 ? '+' : ''}${row.deltaPoints} points, ${row.withinTarget ? 'within' : 'OUTSIDE'} 0.5)` +
-        (row.controlAccuracy === undefined ? '' : `; dense trained as long: ${row.controlAccuracy}% (delta ${row.deltaVsControlPoints} points)`),
-    );
+    for (const scheduleName of schedules) {
+      // Each schedule starts from its own copy of the same dense model.
+      const student = await cloneModel(model);
+      const cfg = validatePruneConfig(
+        { method: 'magnitude', scope: 'global', sparsity, schedule: scheduleOf(scheduleName), finetune: ftConfig, seed: 2 },
+        student,
+      );
+      const t1 = performance.now();
+      const { plan } = await runPruning(student, data, cfg, { onProgress: epochLogger(`${name} pruned ${scheduleName}`) });
+      const pruned = evaluateModel(student, data.test, { batchSize: 1000 });
+      student.dispose();
+      const row = {
+        model: name,
+        backend: info.name,
+        schedule: scheduleName,
+        denseEpochs: epochs,
+        finetuneEpochs: ftEpochs,
+        finetuneLearningRate: ftLr,
+        targetSparsity: sparsity,
+        achievedSparsity: Number(plan.achievedSparsity.toFixed(6)),
+        // Later rounds overwrite earlier ones: the sparsity each layer ended with.
+        perLayer: Object.fromEntries(plan.steps.flatMap((st) => (st.kind === 'mask' ? [[st.layer, Number(st.sparsity.toFixed(4))]] : []))),
+        denseAccuracy: Number((dense.accuracy * 100).toFixed(2)),
+        prunedAccuracy: Number((pruned.accuracy * 100).toFixed(2)),
+        deltaPoints: Number(((pruned.accuracy - dense.accuracy) * 100).toFixed(2)),
+        withinTarget: dense.accuracy - pruned.accuracy <= 0.005,
+        ...(controlAccuracy === undefined
+          ? {}
+          : {
+              controlAccuracy: Number((controlAccuracy * 100).toFixed(2)),
+              deltaVsControlPoints: Number(((pruned.accuracy - controlAccuracy) * 100).toFixed(2)),
+            }),
+        denseTrainSeconds: Number(trainSeconds.toFixed(1)),
+        pruneFinetuneSeconds: Number(((performance.now() - t1) / 1000).toFixed(1)),
+      };
+      results.push(row);
+      console.log(
+        `${name} [${scheduleName}]: dense ${row.denseAccuracy}% -> ${(row.achievedSparsity * 100).toFixed(1)}% sparse ${row.prunedAccuracy}% ` +
+          `(delta ${row.deltaPoints >= 0 ? '+' : ''}${row.deltaPoints} points, ${row.withinTarget ? 'within' : 'OUTSIDE'} 0.5)` +
+          (row.controlAccuracy === undefined ? '' : `; dense trained as long: ${row.controlAccuracy}% (delta ${row.deltaVsControlPoints} points)`),
+      );
+    }
     model.dispose();
   }
   console.log(JSON.stringify({ tfjs: tf.version.tfjs, results }, null, 2));

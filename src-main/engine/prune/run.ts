@@ -66,7 +66,8 @@ export async function runPruning(
   const { train, validation } = ft.earlyStopping
     ? splitValidation(dataset.train, ft.earlyStopping.validationFraction, config.seed)
     : { train: dataset.train, validation: undefined };
-  const totalSteps = ft.epochs * batchesPerEpoch(train.size, ft);
+  const perEpoch = batchesPerEpoch(train.size, ft);
+  const totalSteps = ft.epochs * perEpoch;
   const nm = config.nm ?? { n: 2, m: 4 };
   const finalSparsity = config.granularity === 'nm' ? 1 - nm.n / nm.m : config.sparsity;
   // N:M is a fixed pattern, not a ratio to ramp: it is applied once, before fine-tuning.
@@ -83,7 +84,7 @@ export async function runPruning(
       : undefined;
   let trained = false;
 
-  const prune = async (target: number): Promise<void> => {
+  const prune = async (target: number, step: number): Promise<void> => {
     const movementArrays = movement && trained ? new Map([...movement].map(([k, t]) => [k, t.dataSync() as Float32Array])) : undefined;
     const res = await pruneUnstructured(model, config, { data: train, movement: movementArrays, masks, sparsity: target });
     for (const m of masks.values()) m.dispose();
@@ -92,14 +93,15 @@ export async function runPruning(
     plan = appendPlan(plan, res.plan);
     pruned = target;
     sparsity = maskSparsity(masks);
-    opts.onProgress?.({ phase: 'prune', epoch: 0, batch: 0, batches: 0, loss: NaN, accuracy: NaN, sparsity });
+    const epoch = Math.min(ft.epochs, Math.floor(step / Math.max(1, perEpoch)));
+    opts.onProgress?.({ phase: 'prune', epoch, batch: step - epoch * perEpoch, batches: perEpoch, loss: NaN, accuracy: NaN, sparsity });
   };
 
   let history: EpochRecord[] = [];
   let stoppedEarly = false;
   try {
     if (totalSteps === 0) {
-      await prune(finalSparsity);
+      await prune(finalSparsity, 0);
     } else {
       const result = await finetuneMasked(model, train, ft, {
         masks,
@@ -111,14 +113,15 @@ export async function runPruning(
         sparsity: () => sparsity,
         onProgress: opts.onProgress,
         beforeStep: async (step) => {
-          const s = schedule(step);
-          if (s.prune && s.sparsity > pruned) await prune(s.sparsity);
+          // From step 1 on, movement scores have seen training; before it, the criterion warms up itself.
           trained = step > 0;
+          const s = schedule(step);
+          if (s.prune && s.sparsity > pruned) await prune(s.sparsity, step);
         },
       });
       history = result.history;
       stoppedEarly = result.stoppedEarly;
-      if (pruned < finalSparsity) await prune(finalSparsity);
+      if (pruned < finalSparsity) await prune(finalSparsity, result.steps);
     }
   } finally {
     for (const m of masks.values()) m.dispose();
@@ -157,6 +160,7 @@ async function runStructured(
   let stoppedEarly = false;
   let report: StructuredReport | undefined;
   let keptUnits = 1;
+  let epochOffset = 0;
   try {
     for (let r = 0; r < rounds; r++) {
       const res = await pruneStructured(model, {
@@ -178,7 +182,7 @@ async function runStructured(
       report = report ? { ...res.report, paramsBefore: report.paramsBefore, macsBefore: report.macsBefore } : res.report;
       keptUnits *= 1 - res.report.unitsRemovedFraction;
       const units = 1 - keptUnits;
-      opts.onProgress?.({ phase: 'prune', epoch: 0, batch: 0, batches: 0, loss: NaN, accuracy: NaN, sparsity: units });
+      opts.onProgress?.({ phase: 'prune', epoch: epochOffset, batch: 0, batches: 0, loss: NaN, accuracy: NaN, sparsity: units });
       const epochs = r === rounds - 1 ? ft.epochs - epochsPerRound * (rounds - 1) : epochsPerRound;
       if (epochs === 0) continue;
       const result = await finetuneMasked(model, train, { ...ft, epochs }, {
@@ -188,9 +192,11 @@ async function runStructured(
         signal: opts.signal,
         seed: config.seed + r,
         sparsity: () => units,
-        onProgress: opts.onProgress,
+        // Epochs count across rounds, as they do for unstructured runs.
+        onProgress: opts.onProgress && ((p) => opts.onProgress?.({ ...p, epoch: p.epoch + epochOffset })),
       });
-      history.push(...result.history.map((h) => ({ ...h, epoch: history.length + h.epoch })));
+      epochOffset += epochs;
+      history.push(...result.history.map((h) => ({ ...h, epoch: epochOffset - epochs + h.epoch })));
       stoppedEarly ||= result.stoppedEarly;
     }
   } catch (err) {

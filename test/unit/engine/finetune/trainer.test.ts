@@ -7,7 +7,7 @@ import { finetuneMasked } from '../../../../src-main/engine/finetune/trainer';
 import { validatePruneConfig } from '../../../../src-main/engine/prune/config';
 import type { FinetuneConfig, PruneProgress } from '../../../../src-main/engine/prune/types';
 import { pruneUnstructured } from '../../../../src-main/engine/prune/unstructured';
-import { convnet, disposeAll, kernelOf, mlp, syntheticDataset } from '../prune/fixtures';
+import { arraySplit, convnet, disposeAll, kernelOf, mlp, syntheticDataset } from '../prune/fixtures';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -123,6 +123,24 @@ describe('finetuneMasked', () => {
     expect(tf.memory().numTensors).toBe(start);
     model.dispose();
     teacher.dispose();
+  });
+});
+
+describe('movement scores during fine-tuning', () => {
+  it('accumulate S -= lr * dL/dw * w: weights growing away from zero gain, shrinking ones lose', async () => {
+    // One input fixed at 1, label 0, kernel [[0.5, 0.5]]: SGD grows w[0] and shrinks w[1].
+    const model = tf.sequential({ layers: [tf.layers.dense({ units: 2, inputShape: [1], useBias: false, activation: 'softmax', name: 'd' })] });
+    const kernel = (model.getLayer('d') as unknown as { kernel: tf.LayerVariable }).kernel;
+    kernel.write(tf.tensor2d([[0.5, 0.5]]));
+    const movement = new Map([[kernel.name, tf.zeros([1, 2])]]);
+    const split = arraySplit(new Float32Array([1, 1]), new Int32Array([0, 0]), 1);
+    await finetuneMasked(model, split, ft({ epochs: 1, batchSize: 2, optimizer: 'sgd', learningRate: 0.1 }), { masks: new Map(), movement });
+    const s = movement.get(kernel.name)!.dataSync();
+    // p = softmax([0.5, 0.5]) = [0.5, 0.5]; dL/dw = [p0 - 1, p1] = [-0.5, 0.5]; S = -0.1 * g * 0.5.
+    expect(s[0]).toBeCloseTo(0.025, 6);
+    expect(s[1]).toBeCloseTo(-0.025, 6);
+    movement.get(kernel.name)!.dispose();
+    model.dispose();
   });
 });
 

@@ -114,8 +114,11 @@ describe('runPruning', () => {
     const model = mlp();
     const before = model.getWeights().map((w) => Array.from(w.dataSync()));
     const cfg = validatePruneConfig({ granularity: 'structured', sparsity: 0.5, scope: 'layer', schedule: { kind: 'iterative', rounds: 2 }, finetune: { epochs: 2, batchSize: 16 } }, model);
-    const res = await runPruning(model, data, cfg);
+    const epochs: number[] = [];
+    const res = await runPruning(model, data, cfg, { onProgress: (p) => p.phase === 'epoch' && epochs.push(p.epoch) });
     expect(res.model).not.toBe(model);
+    expect(epochs).toEqual([0, 1]);
+    expect(res.history.map((h) => h.epoch)).toEqual([0, 1]);
     expect(model.getWeights().map((w) => Array.from(w.dataSync()))).toEqual(before);
     const units = (name: string): number => (res.model.getLayer(name) as unknown as { units: number }).units;
     // Two rounds of 1 - sqrt(0.5) ~ 29% each: 12 -> 9 -> 7 and 8 -> 6 -> 5 (floor per group); the output keeps 3.

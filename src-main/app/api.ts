@@ -8,6 +8,7 @@ import { loadDataset, describeDataset, type DatasetSummary } from '../node/datas
 import { getInfo, type AppInfo } from './info-service';
 import { describeModel, type ModelDescription } from './model-service';
 import { openAppServices, type AppServices } from './services';
+import { resolveRunModel } from './run-pipeline';
 import { defaultDbPath, topiaryHome } from './paths';
 import { exportStoredRun, type StoredExportResult } from './export-service';
 import type { BundleImportResult, DeleteResult, ParetoResult, RunComparison } from './history-service';
@@ -62,7 +63,8 @@ export async function createApi(opts: { home?: string; dbPath?: string; mode?: '
 
   const handlers: Handlers = {
     getInfo: () => getInfo(),
-    describeModel: ({ spec }) => describeModel(spec),
+    describeModel: ({ spec }) =>
+      describeModel(spec.startsWith('run:') ? resolveRunModel(`run:${history.resolve(spec.slice(4))}`, services.runsDir) : spec),
     describeDataset: async ({ spec }) => describeDataset(await loadDataset(spec)),
     startRun: (config) => runs.start(config),
     cancelRun: ({ runId }) => ({ cancelled: runs.cancel(history.resolve(runId)) }),

@@ -6,9 +6,10 @@
  */
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { CancelledError } from '../common/errors';
+import { CancelledError, ConfigError } from '../common/errors';
 import type { RunConfig, RunProgress } from '../common/run-config';
 import { analyzeModel, type ModelAnalysis } from '../engine/analyze';
+import { sensitivityScan } from '../engine/analyze/sensitivity';
 import { evaluate, measureLatency } from '../engine/measure';
 import { runPruning } from '../engine/prune/run';
 import { validatePruneConfig } from '../engine/prune/types';
@@ -57,7 +58,7 @@ export async function executeRun(job: RunJob, emit: (e: RunEvent) => void, signa
 
   progress({ phase: 'load', done: 0, total: 2, message: `loading ${config.model}` });
   const backend = await initBackend();
-  const loaded = await openModel(config.model);
+  const loaded = await openModel(resolveRunModel(config.model, path.dirname(job.runDir)));
   const original = loaded.model;
   let pruned: tf.LayersModel | undefined;
   try {
@@ -116,7 +117,19 @@ export async function executeRun(job: RunJob, emit: (e: RunEvent) => void, signa
     };
     const baseline = await measure(original, 'baseline', before);
     emit({ type: 'metrics', points: Object.entries(baseline).map(([name, value]) => ({ step: 0, phase: 'baseline', name, value })) });
-    emit({ type: 'layers', rows: layerRows(before, 'before') });
+    const beforeRows = layerRows(before, 'before');
+    if (config.sensitivity) {
+      const scan = await sensitivityScan(original, dataset.test, {
+        limit: Math.min(config.evalLimit ?? 1000, 1000),
+        signal,
+        onProgress: (done, total) => progress({ phase: 'sensitivity', done, total }),
+      });
+      for (const row of beforeRows) {
+        const points = scan.rows.filter((r) => r.layer === row.layer);
+        if (points.length) row.sensitivity = { sparsity: points.map((p) => p.sparsity), accuracy: points.map((p) => p.accuracy), baseline: scan.baseline.accuracy };
+      }
+    }
+    emit({ type: 'layers', rows: beforeRows });
     checkCancel();
 
     // Prune + fine-tune
@@ -202,6 +215,14 @@ export async function executeRun(job: RunJob, emit: (e: RunEvent) => void, signa
     if (pruned && pruned !== original) pruned.dispose();
     original.dispose();
   }
+}
+
+/** `run:<id>` (derive from an earlier run) is that run's saved model; other specs pass through. */
+export function resolveRunModel(spec: string, runsDir: string): string {
+  if (!spec.startsWith('run:')) return spec;
+  const id = spec.slice(4);
+  if (!/^[A-Za-z0-9-]+$/.test(id)) throw new ConfigError(`model "${spec}": not a run id`);
+  return path.join(runsDir, id, 'model');
 }
 
 function layerRows(a: ModelAnalysis, phase: 'before' | 'after'): LayerResultInput[] {

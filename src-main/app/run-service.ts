@@ -70,10 +70,17 @@ export class RunService {
     if (!parsed.success) {
       throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`).join('; '));
     }
+    const config = parsed.data;
+    if (config.model.startsWith('run:')) {
+      // Derive: start from an earlier run's pruned model; that run becomes the parent (lineage).
+      const parent = this.store.reader.resolveRunId(config.model.slice(4));
+      config.model = `run:${parent}`;
+      config.parentRunId ??= parent;
+    }
     const runId = randomUUID();
     let resolve!: (f: RunFinished) => void;
     const done = new Promise<RunFinished>((r) => (resolve = r));
-    this.queue.push({ runId, config: parsed.data, cancelled: false, done, resolve });
+    this.queue.push({ runId, config, cancelled: false, done, resolve });
     const queued = this.queue.length - 1;
     this.pump();
     return { runId, queued };

@@ -28,6 +28,8 @@ export const RunConfigSchema = z.object({
   parentRunId: z.string().optional(),
   /** Raw prune config (method, granularity, sparsity, scope, schedule, finetune...). */
   prune: z.record(z.string(), z.unknown()).default({}),
+  /** Per-layer sensitivity scan of the original model before pruning (accuracy vs sparsity). */
+  sensitivity: z.boolean().default(true),
   /** Test samples used for before/after accuracy (all when absent). */
   evalLimit: z.number().int().positive().optional(),
   latencyRuns: z.number().int().positive().max(1000).default(20),

@@ -1,6 +1,6 @@
 /** Hash routes: #/wizard, #/runs, #/runs/<id>, #/monitor/<id>, #/compare?ids=a,b */
 export type Route =
-  | { name: 'wizard'; prefill?: string }
+  | { name: 'wizard'; prefill?: string; derive?: string }
   | { name: 'runs' }
   | { name: 'run'; id: string }
   | { name: 'monitor'; id: string }
@@ -14,7 +14,7 @@ export function parseRoute(hash: string): Route {
   if (head === 'runs') return { name: 'runs' };
   if (head === 'monitor' && id) return { name: 'monitor', id };
   if (head === 'compare') return { name: 'compare', ids: (params.get('ids') ?? '').split(',').filter(Boolean) };
-  return { name: 'wizard', prefill: params.get('from') ?? undefined };
+  return { name: 'wizard', prefill: params.get('from') ?? undefined, derive: params.get('derive') ?? undefined };
 }
 
 export class Router {

@@ -55,6 +55,9 @@ describe('run service', () => {
     expect(run.metrics.some((s) => s.phase === 'train' && s.name === 'loss' && s.points.length === 1)).toBe(true);
     expect(run.layers.filter((l) => l.phase === 'after').length).toBeGreaterThan(0);
     expect(run.plan).toMatchObject({ method: 'magnitude', granularity: 'unstructured' });
+    const scanned = run.layers.filter((l) => l.phase === 'before' && l.sensitivity);
+    expect(scanned.map((l) => l.layer).sort()).toEqual(['fc1', 'fc2', 'fc3']);
+    expect((scanned[0].sensitivity as { sparsity: number[] }).sparsity).toEqual([0.3, 0.5, 0.7, 0.9]);
     expect(run.artifacts).toHaveLength(1);
     expect(run.artifacts[0]).toMatchObject({ format: 'tflite', status: 'ok' });
     expect(fs.existsSync(run.artifacts[0].path)).toBe(true);
@@ -64,6 +67,18 @@ describe('run service', () => {
     expect(phases).toEqual(expect.arrayContaining(['load', 'baseline', 'finetune', 'final', 'export', 'done']));
     const fractions = events.filter((e) => e.name === 'runProgress').map((e) => (e.payload as { fraction: number }).fraction);
     expect(fractions.every((f, i) => i === 0 || f >= fractions[i - 1] - 1e-9)).toBe(true);
+  });
+
+  it('run:<id> derives a new run from an earlier run\'s pruned model and records the lineage', async () => {
+    const first = services.history.list({ status: 'done' }).items[0];
+    const { runId } = services.runs.start(quick({ model: `run:${first.id.slice(0, 8)}`, sensitivity: false, prune: { method: 'magnitude', sparsity: 0.85, finetune: { epochs: 0 } } }));
+    const finished = await services.runs.wait(runId);
+    expect(finished.status, JSON.stringify(finished.error)).toBe('done');
+    const run = services.history.show(runId);
+    expect(run.parentRunId).toBe(first.id);
+    expect(run.config.model).toBe(`run:${first.id}`);
+    const summary = run.summary as { before: Record<string, number> };
+    expect(summary.before.nonZeros).toBeLessThan(services.history.show(first.id).layers.filter((l) => l.phase === 'before').reduce((a, l) => a + l.nonZeros, 0));
   });
 
   it('a model file that cannot be read fails the run with the file named, and records nothing', async () => {

@@ -38,7 +38,7 @@ export const registerPruneCommand: RegisterCommand = (program, ctx) => {
   program
     .command('prune')
     .description('prune a model, fine-tune it, measure before/after, and record the run')
-    .argument('<model>', 'demo, a tfjs model folder or model.json, or a Keras .h5/.keras file')
+    .argument('<model>', 'demo, a tfjs model folder or model.json, a Keras .h5/.keras file, or run:<id> (derive)')
     .requiredOption('--data <data>', 'demo, fashion-mnist, idx:DIR, npz:FILE, images:DIR or csv:FILE')
     .option('--method <m>', 'magnitude | taylor | movement | lamp | bn-scale | random', 'magnitude')
     .option('--granularity <g>', 'unstructured | nm | structured', 'unstructured')
@@ -53,6 +53,7 @@ export const registerPruneCommand: RegisterCommand = (program, ctx) => {
     .option('--ignore <layers>', 'comma-separated layer names never pruned')
     .option('--distill <T,alpha>', 'knowledge distillation from the unpruned model, e.g. 4,0.5')
     .option('--max-samples <n>', 'cap training samples per epoch', positiveInt('--max-samples'))
+    .option('--no-sensitivity', 'skip the per-layer sensitivity scan of the original model')
     .option('--eval-limit <n>', 'test samples used for before/after accuracy', positiveInt('--eval-limit'))
     .option('--export <list>', 'exports to make and verify, e.g. tflite:int8,tfjs:uint8')
     .option('--profile <id>', 'device profile the run targets')
@@ -83,6 +84,7 @@ export const registerPruneCommand: RegisterCommand = (program, ctx) => {
         data: o.data,
         prune,
         seed: o.seed,
+        sensitivity: o.sensitivity,
         ...(o.evalLimit ? { evalLimit: o.evalLimit } : {}),
         ...(o.export ? { exports: parseExports(o.export) as RunConfigInput['exports'] } : {}),
         ...(o.profile ? { profile: o.profile } : {}),

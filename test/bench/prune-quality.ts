@@ -3,8 +3,8 @@
  * global magnitude threshold, fine-tune a few epochs with masks held, and compare test accuracy.
  * Target (issue 3): within 0.5 points of the dense model.
  *
- * Run: npx tsx test/bench/prune-quality.ts [--models lenet-300-100,lenet-5] [--epochs 8] [--ft-epochs 4]
- *        [--sparsity 0.9] [--backend wasm] [--limit N] [--control] [--ft-lr 5e-4]
+ * Run: npx tsx test/bench/prune-quality.ts [--models lenet-300-100,lenet-5] [--epochs 8] [--ft-epochs 6]
+ *        [--sparsity 0.9] [--backend wasm] [--limit N] [--control] [--ft-lr 1e-3]
  *        [--schedules oneshot,poly,iterative:3]
  * `--limit` caps training samples per epoch (quick smoke runs); the test split is always used in full.
  * `--control` also trains a copy of the dense model for the fine-tuning epochs (same optimizer and
@@ -29,12 +29,12 @@ function arg(name: string, fallback: string): string {
 
 const models = arg('models', 'lenet-300-100,lenet-5').split(',') as BenchModel[];
 const epochs = Number(arg('epochs', '8'));
-const ftEpochs = Number(arg('ft-epochs', '4'));
+const ftEpochs = Number(arg('ft-epochs', '6'));
 const sparsity = Number(arg('sparsity', '0.9'));
 const limit = arg('limit', '') ? Number(arg('limit', '')) : undefined;
 const backend = arg('backend', 'wasm');
 const control = process.argv.includes('--control');
-const ftLr = Number(arg('ft-lr', '5e-4'));
+const ftLr = Number(arg('ft-lr', '1e-3'));
 const schedules = arg('schedules', 'oneshot').split(',');
 
 /** oneshot | poly (Zhu & Gupta over the first two thirds of fine-tuning) | iterative:K */

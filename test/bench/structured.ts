@@ -18,6 +18,8 @@ import { finetuneMasked } from '../../src-main/engine/finetune/trainer';
 import { lenet300100, lenet5 } from '../../src-main/engine/models/lenet';
 import { pruneStructured } from '../../src-main/engine/prune/structured';
 import { initBackend } from '../../src-main/node/backend';
+import { exportTflite } from '../../src-main/engine/export/tflite';
+import { verifyTflite } from '../../src-main/node/verify/verify';
 import { loadDataset } from '../../src-main/node/datasets/index';
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
@@ -71,6 +73,22 @@ function latency(dense: tf.LayersModel, pruned: tf.LayersModel, batch: number): 
   return { dense: median(d), pruned: median(p), denseMin: Math.min(...d), prunedMin: Math.min(...p) };
 }
 
+/**
+ * Batch-1 latency in LiteRT (the runtime the model ships to) of the float32 .tflite files, dense and
+ * pruned measured alternately, median of the per-round medians.
+ */
+async function liteRtLatency(dense: tf.LayersModel, pruned: tf.LayersModel): Promise<{ dense: number; pruned: number }> {
+  const files = [dense, pruned].map((m) => exportTflite(m, { quant: 'none', sparse: 'never' }).bytes);
+  const sample = { x: new Float32Array(28 * 28).fill(0.5), y: new Int32Array(0), sampleShape: [28, 28, 1] };
+  const d: number[] = [];
+  const p: number[] = [];
+  for (let round = 0; round < 5; round++) {
+    d.push((await verifyTflite(files[0], dense, sample, { latencyRuns: Math.max(20, RUNS) })).latencyMs);
+    p.push((await verifyTflite(files[1], pruned, sample, { latencyRuns: Math.max(20, RUNS) })).latencyMs);
+  }
+  return { dense: median(d), pruned: median(p) };
+}
+
 async function main(): Promise<void> {
   const backend = await initBackend({ force: 'wasm' });
   const rows = [];
@@ -93,7 +111,8 @@ async function main(): Promise<void> {
       const l = latency(dense, pruned, batch);
       return { batch, denseMs: l.dense, prunedMs: l.pruned, speedup: l.dense / l.pruned, denseMinMs: l.denseMin, prunedMinMs: l.prunedMin, speedupMin: l.denseMin / l.prunedMin };
     });
-    rows.push({ model: name, sparsity: SPARSITY, ...report, macsRatio, paramsRatio: report.paramsAfter / report.paramsBefore, latencies, accuracy });
+    const litert = await liteRtLatency(dense, pruned);
+    rows.push({ model: name, sparsity: SPARSITY, ...report, macsRatio, paramsRatio: report.paramsAfter / report.paramsBefore, latencies, litert, accuracy });
     dense.dispose();
     pruned.dispose();
   }
@@ -110,6 +129,9 @@ async function main(): Promise<void> {
             ` after ${FINETUNE_EPOCHS} fine-tuning epochs ${(100 * a.finetuned).toFixed(2)}% (${(100 * (a.finetuned - a.dense)).toFixed(2)} points)`,
         );
       }
+      console.log(
+        `  LiteRT .tflite batch  1: median dense ${r.litert.dense.toFixed(3)} ms, pruned ${r.litert.pruned.toFixed(3)} ms, ${(r.litert.dense / r.litert.pruned).toFixed(2)}x faster`,
+      );
       for (const l of r.latencies) {
         console.log(
           `  batch ${String(l.batch).padStart(2)}: median dense ${l.denseMs.toFixed(3)} ms, pruned ${l.prunedMs.toFixed(3)} ms, ${l.speedup.toFixed(2)}x faster;` +

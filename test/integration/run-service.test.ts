@@ -5,7 +5,8 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openAppServices, type AppServices } from '../../src-main/app/services';
 import { initBackend } from '../../src-main/node/backend';
-import { saveModel } from '../../src-main/node/models';
+import { loadModel, saveModel } from '../../src-main/node/models';
+import { replayRun } from '../../src-main/app/replay-service';
 import { lenet300100 } from '../../src-main/engine/models';
 import type { RunServiceEvent } from '../../src-main/app/run-service';
 
@@ -79,6 +80,25 @@ describe('run service', () => {
     expect(run.config.model).toBe(`run:${first.id}`);
     const summary = run.summary as { before: Record<string, number> };
     expect(summary.before.nonZeros).toBeLessThan(services.history.show(first.id).layers.filter((l) => l.phase === 'before').reduce((a, l) => a + l.nonZeros, 0));
+  });
+
+  it('replaying a run\'s stored plan on the original model reproduces its pruned weights exactly', async () => {
+    // Structured, no fine-tuning: the replayed model must equal the run's saved model bit for bit.
+    const { runId } = services.runs.start(quick({ sensitivity: false, prune: { method: 'magnitude', granularity: 'structured', scope: 'layer', sparsity: 0.5, finetune: { epochs: 0 } } }));
+    const finished = await services.runs.wait(runId);
+    expect(finished.status, JSON.stringify(finished.error)).toBe('done');
+    const out = path.join(home, 'replayed');
+    const r = await replayRun(services, runId.slice(0, 8), out);
+    expect(r.steps).toBe(1);
+    const [replayed, saved] = await Promise.all([loadModel(out), loadModel(path.join(services.runsDir, runId, 'model'))]);
+    expect(replayed.model.countParams()).toBe(saved.model.countParams());
+    expect(replayed.model.countParams()).toBeLessThan(266_610);
+    const a = replayed.model.getWeights().map((w) => w.dataSync());
+    const b = saved.model.getWeights().map((w) => w.dataSync());
+    expect(a.length).toBe(b.length);
+    for (let i = 0; i < a.length; i++) expect(Array.from(a[i])).toEqual(Array.from(b[i]));
+    replayed.model.dispose();
+    saved.model.dispose();
   });
 
   it('a model file that cannot be read fails the run with the file named, and records nothing', async () => {

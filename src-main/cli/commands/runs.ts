@@ -34,7 +34,7 @@ const STATUSES: readonly RunStatus[] = ['queued', 'running', 'done', 'failed', '
 
 export function registerRunsCommand(program: Command, ctx: CliContext, deps: RunsCommandDeps = {}): void {
   const confirm = deps.confirm ?? promptYesNo;
-  const runs = program.command('runs').description('the run history: list, show, compare, pareto, export, tag, note, delete');
+  const runs = program.command('runs').description('the run history: list, show, compare, pareto, export, import, tag, note, replay, delete');
 
   /** Opens the history for one command and closes it afterwards, whatever happens. */
   const withHistory = async <T>(fn: (h: HistoryService) => T | Promise<T>): Promise<T> => {
@@ -197,6 +197,24 @@ export function registerRunsCommand(program: Command, ctx: CliContext, deps: Run
         ctx.print(text ? 'note saved' : 'note cleared');
       }),
     );
+
+  runs
+    .command('replay')
+    .description("re-apply a run's stored pruning plan to its original model (no fine-tuning) and save the result")
+    .argument('<run>', 'run id (or its first characters)')
+    .requiredOption('--out <dir>', 'folder for the replayed tfjs model')
+    .action(async (id: string, opts: { out: string }) => {
+      const { openAppServices } = await import('../../app/services');
+      const { replayRun } = await import('../../app/replay-service');
+      const services = await openAppServices({ dbPath: ctx.dbPath(), mode: 'in-process' });
+      try {
+        const r = await replayRun(services, id, opts.out);
+        if (ctx.json) return ctx.printJson(r);
+        ctx.print(`replayed ${r.steps} plan step(s) of run ${r.runId} on ${r.model}: ${r.nonZeros} non-zeros of ${r.params} parameters, ${r.macs} MACs; saved to ${r.outDir}`);
+      } finally {
+        await services.close();
+      }
+    });
 
   runs
     .command('delete')

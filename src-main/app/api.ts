@@ -8,6 +8,7 @@ import { loadDataset, describeDataset, type DatasetSummary } from '../node/datas
 import { getInfo, type AppInfo } from './info-service';
 import { describeModel, type ModelDescription } from './model-service';
 import { openAppServices, type AppServices } from './services';
+import { FitJobs } from './fit-jobs';
 import { resolveRunModel } from './run-pipeline';
 import { defaultDbPath, topiaryHome } from './paths';
 import { exportStoredRun, type StoredExportResult } from './export-service';
@@ -34,6 +35,8 @@ export interface ApiResults {
   deleteRun: DeleteResult;
   listProfiles: ProfileSummary[];
   checkFit: FitCheckResult;
+  startFit: { jobId: string };
+  cancelFit: { cancelled: boolean };
 }
 export type { BundleImportResult };
 
@@ -57,9 +60,11 @@ export async function createApi(opts: { home?: string; dbPath?: string; mode?: '
   const { history, runs } = services;
   const profiles = new ProfileService(services.store);
   const listeners = new Set<(name: EventName, payload: unknown) => void>();
-  const offRuns = runs.on((e) => {
+  const broadcast = (e: { name: EventName; payload: unknown }) => {
     for (const l of listeners) l(e.name, e.payload);
-  });
+  };
+  const offRuns = runs.on(broadcast);
+  const fits = new FitJobs({ dbPath: opts.dbPath ?? defaultDbPath(), home }, broadcast);
 
   const handlers: Handlers = {
     getInfo: () => getInfo(),
@@ -85,6 +90,11 @@ export async function createApi(opts: { home?: string; dbPath?: string; mode?: '
     deleteRun: ({ runId, deleteArtifacts }) => history.delete(runId, { deleteArtifacts }),
     listProfiles: () => profiles.list(),
     checkFit: (req) => checkModelFit(profiles, req),
+    startFit: (req) => {
+      profiles.get(req.profile); // an unknown profile is refused now, not in the worker
+      return fits.start(req);
+    },
+    cancelFit: ({ jobId }) => ({ cancelled: fits.cancel(jobId) }),
   };
 
   return {
@@ -96,6 +106,7 @@ export async function createApi(opts: { home?: string; dbPath?: string; mode?: '
     },
     async close() {
       offRuns();
+      await fits.close();
       await services.close();
     },
   };

@@ -63,6 +63,21 @@ export const commands = {
     numericType: z.enum(NUMERIC_TYPES).optional(),
     latencyRuns: z.number().int().nonnegative().max(100).default(5),
   }),
+  /**
+   * Fit to budget: searches per-layer pruning ratios and a numeric type that meet every budget of
+   * the profile, then fine-tunes, exports and records the winner as a run. Runs in a worker; answers
+   * at once with a job id, then pushes fitProgress and fitFinished (and the run's runProgress).
+   */
+  startFit: z.object({
+    model: Spec,
+    data: Spec,
+    profile: z.string().min(1).max(200),
+    epochs: z.number().int().nonnegative().max(1000).optional(),
+    maxSamplesPerEpoch: z.number().int().positive().optional(),
+    evalLimit: z.number().int().positive().optional(),
+    name: z.string().max(200).optional(),
+  }),
+  cancelFit: z.object({ jobId: z.string().min(1).max(100) }),
 } as const;
 
 export type CommandName = keyof typeof commands;
@@ -70,7 +85,7 @@ export type CommandInput<C extends CommandName> = z.input<(typeof commands)[C]>;
 export type CommandPayload<C extends CommandName> = z.output<(typeof commands)[C]>;
 
 /** Events pushed to every connected front door. */
-export const events = ['runProgress', 'runFinished', 'runLog'] as const;
+export const events = ['runProgress', 'runFinished', 'runLog', 'fitProgress', 'fitFinished'] as const;
 export type EventName = (typeof events)[number];
 
 export function isCommandName(name: unknown): name is CommandName {

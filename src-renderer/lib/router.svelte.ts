@@ -1,9 +1,10 @@
-/** Hash routes: #/wizard, #/runs, #/runs/<id>, #/monitor/<id>, #/compare?ids=a,b */
+/** Hash routes: #/wizard, #/runs, #/runs/<id>, #/monitor/<id>, #/fit/<jobId>, #/compare?ids=a,b */
 export type Route =
   | { name: 'wizard'; prefill?: string; derive?: string }
   | { name: 'runs' }
   | { name: 'run'; id: string }
   | { name: 'monitor'; id: string }
+  | { name: 'fit'; id: string }
   | { name: 'compare'; ids: string[] };
 
 export function parseRoute(hash: string): Route {
@@ -13,6 +14,7 @@ export function parseRoute(hash: string): Route {
   if (head === 'runs' && id) return { name: 'run', id };
   if (head === 'runs') return { name: 'runs' };
   if (head === 'monitor' && id) return { name: 'monitor', id };
+  if (head === 'fit' && id) return { name: 'fit', id };
   if (head === 'compare') return { name: 'compare', ids: (params.get('ids') ?? '').split(',').filter(Boolean) };
   return { name: 'wizard', prefill: params.get('from') ?? undefined, derive: params.get('derive') ?? undefined };
 }

@@ -75,7 +75,7 @@ function webTransport(): Transport {
   sessionStorage.setItem('topiary-token', token);
   const hub = new EventHub();
   const source = new EventSource(`api/events?token=${encodeURIComponent(token)}`);
-  for (const name of ['runProgress', 'runFinished', 'runLog'] as const) {
+  for (const name of ['runProgress', 'runFinished', 'runLog', 'fitProgress', 'fitFinished'] as const) {
     source.addEventListener(name, (e) => hub.emit(name, JSON.parse((e as MessageEvent).data)));
   }
   return {

@@ -23,6 +23,8 @@ export class WizardState {
   dataLoading = $state(false);
 
   device = new DeviceState();
+  /** Let the search pick per-layer ratios and the numeric type that meet the profile's budgets. */
+  fitToBudget = $state(false);
 
   #method = $state<MethodChoice>('magnitude');
   /**
@@ -172,6 +174,29 @@ export class WizardState {
   applyProfileDefaults(fit: FitResult) {
     this.exportTflite = fit.format === 'tflite';
     if (this.exportTflite) this.exportQuant = QUANT_FOR_TYPE[fit.numericType];
+  }
+
+  /** Starts fit to budget for the chosen profile; resolves with the job id. */
+  async startFit(): Promise<string | null> {
+    this.starting = true;
+    this.startError = '';
+    try {
+      const { jobId } = await transport.call('startFit', {
+        model: this.modelSpec.trim(),
+        data: this.dataSpec.trim(),
+        profile: this.device.profileId!,
+        epochs: this.epochs,
+        ...(this.maxSamples > 0 ? { maxSamplesPerEpoch: this.maxSamples } : {}),
+        ...(this.evalLimit > 0 ? { evalLimit: this.evalLimit } : {}),
+        ...(this.name.trim() ? { name: this.name.trim() } : {}),
+      });
+      return jobId;
+    } catch (err) {
+      this.startError = (err as Error).message;
+      return null;
+    } finally {
+      this.starting = false;
+    }
   }
 
   async start(): Promise<string | null> {

@@ -3,6 +3,9 @@
  * in torch_train.py for the PyTorch column; keep the two in step.
  */
 import * as tf from '@tensorflow/tfjs';
+import { seededRandom, type DataSplit } from '../../src-main/engine/data';
+import type { GradientShardsFactory } from '../../src-main/engine/finetune/gradient-shards';
+import { finetuneMasked } from '../../src-main/engine/finetune/trainer';
 
 export type BenchModel = 'lenet-300-100' | 'lenet-5';
 
@@ -44,6 +47,47 @@ export async function trainThroughput(model: tf.LayersModel, batchSize: number, 
   const seconds = (performance.now() - t0) / 1000;
   tf.dispose([x, y]);
   return (batches * batchSize) / seconds;
+}
+
+/** `n` seeded random samples shaped like Fashion-MNIST (x in [0, 1), labels 0-9) as a DataSplit. */
+export function randomSplit(n: number, seed = 1): DataSplit {
+  const per = 28 * 28;
+  const rand = seededRandom(seed);
+  const x = Float32Array.from({ length: n * per }, rand);
+  const y = Int32Array.from({ length: n }, () => Math.floor(rand() * 10));
+  return {
+    size: n,
+    take(indices) {
+      const xs = new Float32Array(indices.length * per);
+      const ys = new Int32Array(indices.length);
+      for (let i = 0; i < indices.length; i++) {
+        xs.set(x.subarray(indices[i] * per, (indices[i] + 1) * per), i * per);
+        ys[i] = y[indices[i]];
+      }
+      return { x: xs, y: ys };
+    },
+  };
+}
+
+/**
+ * Training samples/s of Topiary's own loop (finetuneMasked, Adam, no masks) over `batches` steps,
+ * timed after two warm-up steps; `gradientShards` makes it data-parallel.
+ */
+export async function finetuneThroughput(model: tf.LayersModel, batchSize: number, batches: number, gradientShards?: GradientShardsFactory): Promise<number> {
+  const warm = 2;
+  const split = randomSplit(batchSize * (batches + warm));
+  let t0 = 0;
+  let t1 = 0;
+  await finetuneMasked(model, split, { epochs: 1, batchSize, learningRate: 1e-3, optimizer: 'adam' }, {
+    masks: new Map(),
+    gradientShards,
+    onProgress: (p) => {
+      if (p.phase !== 'batch') return;
+      if (p.batch === warm - 1) t0 = performance.now();
+      t1 = performance.now();
+    },
+  });
+  return (batches * batchSize) / ((t1 - t0) / 1000);
 }
 
 /** Median wall time in ms of `model.predict` on a batch of `batchSize`, after warm-up. */

@@ -5,7 +5,10 @@
  * Run: npx tsx test/bench/speed.ts [--quick]
  * Rows: cpu; wasm-stock (tfjs-backend-wasm 4.22 plus only the missing gradient kernels, i.e. the
  * slow scalar matMul/Conv2DBackpropInput paths); wasm (Topiary's XNNPACK kernels). Threads: set
- * TOPIARY_WASM_THREADS=N to run the wasm rows on the threaded build.
+ * TOPIARY_WASM_THREADS=N to run the wasm rows on the threaded build. `wasm loop 1t` trains with
+ * Topiary's own fine-tuning loop (finetuneMasked, what runs use) instead of trainOnBatch, and
+ * `wasm loop Nt` the same loop data-parallel over N threads (TOPIARY_TRAIN_WORKERS, default 2;
+ * src-main/node/train-workers.ts); these rows have no inference columns (same model as `wasm`).
  * Columns: training samples/s (batch 64, Adam), median inference latency at batch 1 and 64, and
  * ours/PyTorch. The machine is shared: compare ratios from one run, not absolute numbers.
  */
@@ -15,11 +18,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { registerWasmTrainingKernels, restoreWasmKernels } from '../../src-main/engine/kernels/wasm-training';
 import { initBackend } from '../../src-main/node/backend';
-import { buildModel, inferenceLatencyMs, median, trainThroughput, type BenchModel } from './bench-models';
+import { workerGradientShards } from '../../src-main/node/train-workers';
+import { buildModel, finetuneThroughput, inferenceLatencyMs, median, trainThroughput, type BenchModel } from './bench-models';
 
 const BATCH = 64;
 const MODELS: BenchModel[] = ['lenet-300-100', 'lenet-5'];
-type Row = 'cpu' | 'wasm-stock' | 'wasm';
+type Row = 'cpu' | 'wasm-stock' | 'wasm' | 'wasm-loop' | 'wasm-loop-dp';
 
 interface Result {
   trainSamplesPerS: number;
@@ -37,6 +41,8 @@ interface TorchResult {
 
 const quick = process.argv.includes('--quick');
 const here = path.dirname(fileURLToPath(import.meta.url));
+const dpThreads = Number(process.env.TOPIARY_TRAIN_WORKERS || 2);
+const label = (row: Row): string => (row === 'wasm-loop' ? 'wasm loop 1t' : row === 'wasm-loop-dp' ? `wasm loop ${dpThreads}t` : row);
 
 async function useRow(row: Row): Promise<void> {
   if (row === 'cpu') {
@@ -60,6 +66,12 @@ async function measure(row: Row, name: BenchModel): Promise<Result> {
   const { batches, rounds, latencyRuns } = budget(row, name);
   const model = buildModel(name);
   const rates: number[] = [];
+  if (row === 'wasm-loop' || row === 'wasm-loop-dp') {
+    const shards = workerGradientShards(row === 'wasm-loop' ? 1 : dpThreads);
+    for (let r = 0; r < rounds; r++) rates.push(await finetuneThroughput(model, BATCH, batches, shards));
+    model.dispose();
+    return { trainSamplesPerS: median(rates), inferMsB1: NaN, inferMsB64: NaN };
+  }
   for (let r = 0; r < rounds; r++) rates.push(await trainThroughput(model, BATCH, batches));
   const result = {
     trainSamplesPerS: median(rates),
@@ -103,12 +115,12 @@ async function main(): Promise<void> {
           infer_ms_b1: Math.min(...peers.map((p) => p.models[name].infer_ms_b1)),
           infer_ms_b64: Math.min(...peers.map((p) => p.models[name].infer_ms_b64)),
         };
-  const rows: Row[] = ['cpu', 'wasm-stock', 'wasm'];
+  const rows: Row[] = ['cpu', 'wasm-stock', 'wasm', 'wasm-loop', 'wasm-loop-dp'];
   const results = new Map<string, Result>();
   for (const name of MODELS) {
     for (const row of rows) {
       results.set(`${name}/${row}`, await measure(row, name));
-      process.stderr.write(`measured ${name} on ${row}\n`);
+      process.stderr.write(`measured ${name} on ${label(row)}\n`);
     }
   }
   registerWasmTrainingKernels();
@@ -124,13 +136,13 @@ async function main(): Promise<void> {
       const r = results.get(`${name}/${row}`) as Result;
       lines.push([
         name,
-        row,
+        label(row),
         fmt(r.trainSamplesPerS),
         peer ? fmt(r.trainSamplesPerS / peer.train_samples_per_s, 2) : '-',
         fmt(r.inferMsB1, 2),
-        peer ? fmt(r.inferMsB1 / peer.infer_ms_b1, 1) : '-',
+        peer && Number.isFinite(r.inferMsB1) ? fmt(r.inferMsB1 / peer.infer_ms_b1, 1) : '-',
         fmt(r.inferMsB64, 2),
-        peer ? fmt(r.inferMsB64 / peer.infer_ms_b64, 2) : '-',
+        peer && Number.isFinite(r.inferMsB64) ? fmt(r.inferMsB64 / peer.infer_ms_b64, 2) : '-',
       ]);
     }
     for (const p of peers) {
@@ -148,6 +160,9 @@ async function main(): Promise<void> {
   console.log(
     `wasm kernels vs stock wasm, training: LeNet-300-100 ${fmt(fast.trainSamplesPerS / stock.trainSamplesPerS, 2)}x, LeNet-5 ${fmt(fast5.trainSamplesPerS / stock5.trainSamplesPerS, 2)}x`,
   );
+  const loopRatio = (name: BenchModel) =>
+    fmt((results.get(`${name}/wasm-loop-dp`) as Result).trainSamplesPerS / (results.get(`${name}/wasm-loop`) as Result).trainSamplesPerS, 2);
+  console.log(`data-parallel loop (${dpThreads} threads) vs one thread: LeNet-300-100 ${loopRatio('lenet-300-100')}x, LeNet-5 ${loopRatio('lenet-5')}x`);
 }
 
 main().catch((err: unknown) => {

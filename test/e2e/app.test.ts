@@ -298,6 +298,31 @@ describe('keyboard only, light and dark', () => {
     expect(await page.getByLabel('Granularity').inputValue()).toBe('nm');
   });
 
+  test('fit to budget for the microcontroller finds a configuration, records its run and its search', async () => {
+    await page.goto(app.url + '#/wizard');
+    await page.getByTestId('model-summary').waitFor({ timeout: 60_000 });
+    await page.getByTestId('next').click();
+    await page.getByTestId('data-summary').waitFor({ timeout: 60_000 });
+    await page.getByTestId('next').click();
+    await page.getByTestId('profile-mcu-cortex-m4').check();
+    await page.getByTestId('next').click();
+    await page.getByTestId('fit-to-budget').check();
+    await page.getByLabel('Fine-tuning epochs of the winner').fill('1');
+    await page.getByLabel('Training samples per epoch (0 = all)').fill('500');
+    await page.getByLabel('Test samples per candidate (0 = default)').fill('200');
+    await page.getByTestId('next').click();
+    await expect.poll(() => page.getByTestId('review-summary').textContent()).toMatch(/fit to budget/);
+    await page.getByTestId('run-name').fill('fit mcu');
+    await page.getByTestId('start').click();
+    await page.waitForURL(/#\/fit\//, { timeout: 30_000 });
+    await expect.poll(() => page.getByTestId('fit-status').textContent(), { timeout: 200_000 }).toMatch(/Fits\. Binding/);
+    expect(await page.getByTestId('fit-log').textContent()).toMatch(/candidate 1/);
+    await shot(page, '17-fit-to-budget');
+    await page.getByTestId('fit-open-run').click();
+    await expect.poll(() => page.getByRole('heading', { level: 2 }).first().textContent(), { timeout: 30_000 }).toMatch(/\(done\)/);
+    await expect.poll(() => page.getByTestId('artifacts').textContent(), { timeout: 30_000 }).toMatch(/tflite/);
+  });
+
   test('no page errors were logged along the way', () => {
     // The failed run's monitor asks once for a run the history never recorded: expected.
     const unexpected = pageProblems(page).filter((p) => !(p.startsWith('400 POST /api/getRun') && p.includes('not in the store') && p.includes(failedRunId)));

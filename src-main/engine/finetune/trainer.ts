@@ -10,6 +10,7 @@ import { permutation, subset, type DataSplit } from '../data';
 import type { FinetuneConfig, PruneProgress } from '../prune/types';
 import { batchIndices, batchTensors, sampleShapeOf } from './batches';
 import { evaluateModel } from './evaluate';
+import { shardRanges, type GradientShards, type GradientShardsFactory } from './gradient-shards';
 import { crossEntropy, distillationLoss, logitsOf, outputIsProbabilities } from './loss';
 
 export interface EpochRecord {
@@ -37,13 +38,37 @@ export interface FinetuneOptions {
   seed?: number;
   /** Held-out data for early stopping; when absent and earlyStopping is set, it is split off `train`. */
   validation?: DataSplit;
+  /**
+   * Data-parallel helpers (e.g. worker threads): each batch is split across them and this thread.
+   * Default: the factory installed with setDefaultGradientShards, if any. Ignored (the trainer runs
+   * alone, saying why in `FinetuneResult.parallel`) with distillation or non-trainable weights
+   * (BatchNorm statistics would be updated in the helpers, not here).
+   */
+  gradientShards?: GradientShardsFactory;
 }
 
 export interface FinetuneResult {
   history: EpochRecord[];
   stoppedEarly: boolean;
   steps: number;
+  /** Shards each batch was split into (1: this thread alone) and, when 1 despite a factory, why. */
+  parallel: { shards: number; note?: string };
 }
+
+let defaultShards: GradientShardsFactory | undefined;
+
+/**
+ * Installs the data-parallel helper factory used when FinetuneOptions.gradientShards is absent
+ * (the Node side does this for TOPIARY_TRAIN_WORKERS; see src-main/node/train-workers.ts).
+ * Pass undefined to go back to single-threaded training.
+ * @example setDefaultGradientShards(workerGradientShards(2))
+ */
+export function setDefaultGradientShards(factory: GradientShardsFactory | undefined): void {
+  defaultShards = factory;
+}
+
+/** Longest time between yields to the event loop, so an abort or a UI message gets through. */
+const YIELD_MS = 25;
 
 /** Splits `validationFraction` of a split off (seeded): `{ train, validation }`. */
 export function splitValidation(split: DataSplit, fraction: number, seed: number): { train: DataSplit; validation: DataSplit } {
@@ -90,6 +115,8 @@ export async function finetuneMasked(
   let best = Infinity;
   let sinceBest = 0;
   let stoppedEarly = false;
+  const { shards, note } = await startShards(model, cfg, opts, probs);
+  let lastYield = -Infinity;
   try {
     for (let epoch = 0; epoch < cfg.epochs; epoch++) {
       const batches = batchIndices(train.size, cfg.batchSize, seed + 1000 * (epoch + 1), cfg.maxSamplesPerEpoch);
@@ -99,13 +126,23 @@ export async function finetuneMasked(
       for (let b = 0; b < batches.length; b++) {
         checkCancelled(opts.signal);
         if (opts.beforeStep) await opts.beforeStep(step);
-        // Let the event loop deliver an abort (from a worker message or UI) between batches.
-        await new Promise<void>((r) => setTimeout(r, 0));
+        // Let the event loop deliver an abort (from a worker message or UI) between batches. Not
+        // every batch: setTimeout(0) costs >= 1 ms in Node (~10% of a LeNet-300-100 step on wasm).
+        if (performance.now() - lastYield >= YIELD_MS) {
+          await new Promise<void>((r) => setTimeout(r, 0));
+          lastYield = performance.now();
+        }
         checkCancelled(opts.signal);
-        const { x, y } = batchTensors(train, batches[b], shape);
-        const [loss, acc] = trainStep(model, optimizer, x, y, cfg, opts, byName, probs, teacherProbs);
-        x.dispose();
-        y.dispose();
+        let loss: number;
+        let acc: number;
+        if (shards) {
+          [loss, acc] = await parallelStep(model, optimizer, shards, train, batches[b], shape, cfg, opts, byName, probs);
+        } else {
+          const { x, y } = batchTensors(train, batches[b], shape);
+          [loss, acc] = trainStep(model, optimizer, x, y, cfg, opts, byName, probs, teacherProbs);
+          x.dispose();
+          y.dispose();
+        }
         step++;
         lossSum += loss * batches[b].length;
         accSum += acc * batches[b].length;
@@ -132,8 +169,100 @@ export async function finetuneMasked(
     }
   } finally {
     optimizer.dispose();
+    await shards?.dispose();
   }
-  return { history, stoppedEarly, steps: step };
+  return { history, stoppedEarly, steps: step, parallel: { shards: shards ? shards.helpers + 1 : 1, ...(note ? { note } : {}) } };
+}
+
+async function startShards(
+  model: tf.LayersModel,
+  cfg: FinetuneConfig,
+  opts: FinetuneOptions,
+  probs: boolean,
+): Promise<{ shards?: GradientShards; note?: string }> {
+  const factory = opts.gradientShards ?? defaultShards;
+  if (!factory) return {};
+  if (opts.teacher && cfg.distill) return { note: 'distillation runs in one thread (helpers have no teacher)' };
+  if (model.nonTrainableWeights.length > 0) {
+    return { note: `non-trainable weights (${model.nonTrainableWeights[0].name}, e.g. BatchNorm statistics) must update in one thread` };
+  }
+  const made = await factory({
+    topology: model.toJSON(null, false) as object,
+    weightShapes: model.trainableWeights.map((w) => w.shape as number[]),
+    outputIsProbabilities: probs,
+  });
+  if (typeof made === 'string') return { note: made };
+  return { shards: made };
+}
+
+/**
+ * One step over `helpers + 1` shards: the helpers' shards are posted first, this thread computes
+ * shard 0 meanwhile, then the batch gradient sum_k (n_k / n) * g_k goes through the usual update
+ * (each shard's loss is pre-scaled by n_k / n, so the gradients just add).
+ */
+async function parallelStep(
+  model: tf.LayersModel,
+  optimizer: tf.Optimizer,
+  shards: GradientShards,
+  train: DataSplit,
+  indices: Int32Array,
+  shape: number[],
+  cfg: FinetuneConfig,
+  opts: FinetuneOptions,
+  byName: Map<string, tf.LayerVariable>,
+  probs: boolean,
+): Promise<[number, number]> {
+  const { x, y } = train.take(indices);
+  const n = y.length;
+  const per = x.length / Math.max(1, n);
+  const ranges = shardRanges(n, shards.helpers + 1);
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  // dataSync may hand out the backend's own array (cpu): the helpers only read it.
+  const weights = vars.map((v) => v.dataSync() as Float32Array);
+  const remote = shards.compute(
+    weights,
+    ranges.slice(1).map(([s, e]) => ({ x: x.subarray(s * per, e * per), y: y.subarray(s, e), scale: (e - s) / n })),
+  );
+  const [s0, e0] = ranges[0];
+  const n0 = e0 - s0;
+  const local = tf.tidy(() => {
+    const xs = tf.tensor(x.subarray(s0 * per, e0 * per), [n0, ...shape]);
+    const ys = tf.tensor1d(y.subarray(s0, e0), 'int32');
+    let logits: tf.Tensor2D | undefined;
+    const { value, grads } = tf.variableGrads(() => {
+      const l = logitsOf(model, xs, true, probs);
+      logits = tf.keep(l);
+      return tf.mul(crossEntropy(l, ys), n0 / n) as tf.Scalar;
+    }, vars);
+    const correct = tf.sum(tf.equal(tf.argMax(logits as tf.Tensor2D, 1), ys).toFloat());
+    (logits as tf.Tensor2D).dispose();
+    return { grads: vars.map((v) => tf.keep(grads[v.name])), stats: tf.keep(tf.stack([value, correct])) };
+  });
+  let results;
+  try {
+    results = await remote;
+  } catch (err) {
+    tf.dispose([...local.grads, local.stats]);
+    throw err;
+  }
+  const [scaledLoss0, correct0] = local.stats.dataSync();
+  return tf.tidy(() => {
+    const grads: tf.NamedTensorMap = {};
+    vars.forEach((v, i) => {
+      let g = local.grads[i];
+      for (const r of results) if (r.n > 0) g = tf.add(g, tf.tensor(r.grads[i], v.shape));
+      grads[v.name] = g;
+    });
+    applyStep(optimizer, grads, cfg, opts, byName);
+    tf.dispose([...local.grads, local.stats]);
+    let lossSum = scaledLoss0 * n;
+    let correct = correct0;
+    for (const r of results) {
+      lossSum += r.loss * r.n;
+      correct += r.correct;
+    }
+    return [lossSum / n, correct / n] as [number, number];
+  });
 }
 
 function trainStep(
@@ -156,6 +285,24 @@ function trainStep(
       logits = tf.keep(l);
       return teacherLogits && cfg.distill ? distillationLoss(l, teacherLogits, y, cfg.distill) : crossEntropy(l, y);
     }, vars);
+    applyStep(optimizer, grads, cfg, opts, byName);
+    const acc = tf.mean(tf.equal(tf.argMax(logits as tf.Tensor2D, 1), y).toFloat());
+    // One read-back instead of two: each is a sync point (and a copy) on every backend.
+    const [loss, accuracy] = tf.stack([value, acc]).dataSync();
+    (logits as tf.Tensor2D).dispose();
+    return [loss, accuracy] as [number, number];
+  });
+}
+
+/** Masks the gradients, accumulates movement scores, steps the optimizer, re-applies the masks. */
+function applyStep(
+  optimizer: tf.Optimizer,
+  grads: tf.NamedTensorMap,
+  cfg: FinetuneConfig,
+  opts: FinetuneOptions,
+  byName: Map<string, tf.LayerVariable>,
+): void {
+  tf.tidy(() => {
     const masked: tf.NamedTensorMap = {};
     for (const [name, mask] of opts.masks) {
       const lv = byName.get(name);
@@ -179,9 +326,5 @@ function trainStep(
       const lv = byName.get(name);
       if (lv) lv.write(tf.mul(lv.read(), mask));
     }
-    const acc = tf.mean(tf.equal(tf.argMax(logits as tf.Tensor2D, 1), y).toFloat());
-    const out: [number, number] = [value.dataSync()[0], acc.dataSync()[0]];
-    (logits as tf.Tensor2D).dispose();
-    return out;
   });
 }

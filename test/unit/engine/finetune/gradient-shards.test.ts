@@ -21,7 +21,7 @@ function inProcessShards(helpers: number, log: { scales: number[] }): GradientSh
           log.scales.push(s.scale);
           const n = s.y.length;
           if (n === 0) return { grads: [], loss: 0, correct: 0, n };
-          tf.tidy(() => replica.trainableWeights.forEach((w, i) => w.write(tf.tensor(weights[i], w.shape))));
+          tf.tidy(() => replica.trainableWeights.forEach((w, i) => w.write(tf.tensor(weights[i], w.shape as number[]))));
           return tf.tidy(() => {
             const x = tf.tensor2d(s.x, [n, 16]);
             const y = tf.tensor1d(s.y, 'int32');
@@ -30,7 +30,9 @@ function inProcessShards(helpers: number, log: { scales: number[] }): GradientSh
             return { grads: vars.map((v) => grads[v.name].dataSync() as Float32Array), loss: value.dataSync()[0] / s.scale, correct: 0, n };
           });
         }),
-      dispose: async () => replica.dispose(),
+      dispose: async () => {
+        replica.dispose();
+      },
     };
     return shards;
   };

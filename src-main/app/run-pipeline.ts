@@ -13,9 +13,11 @@ import { sensitivityScan } from '../engine/analyze/sensitivity';
 import { evaluate, measureLatency } from '../engine/measure';
 import { runPruning } from '../engine/prune/run';
 import { validatePruneConfig } from '../engine/prune/types';
+import { prunableWeights } from '../engine/prune/weights';
 import { initBackend } from '../node/backend';
 import { loadDataset } from '../node/datasets';
 import { saveModel } from '../node/models';
+import { installTrainWorkersFromEnv } from '../node/train-workers';
 import type { LayerResultInput, MetricInput } from '../store/types';
 import { exportModel } from './export-service';
 import { versions } from './info-service';
@@ -58,6 +60,8 @@ export async function executeRun(job: RunJob, emit: (e: RunEvent) => void, signa
 
   progress({ phase: 'load', done: 0, total: 2, message: `loading ${config.model}` });
   const backend = await initBackend();
+  // Opt-in data-parallel fine-tuning (TOPIARY_TRAIN_WORKERS=N threads); unset: one thread.
+  installTrainWorkersFromEnv();
   const loaded = await openModel(resolveRunModel(config.model, path.dirname(job.runDir)));
   const original = loaded.model;
   let pruned: tf.LayersModel | undefined;
@@ -139,7 +143,10 @@ export async function executeRun(job: RunJob, emit: (e: RunEvent) => void, signa
       signal,
       onProgress: (p) => {
         if (p.phase === 'prune') {
-          progress({ phase: 'prune', done: 1, total: 1, sparsity: p.sparsity });
+          // Unstructured and N:M prune the model in place, so its kernels show the new masks now;
+          // structured pruning builds a new model, reported per layer when the run ends.
+          const layerSparsity = pruneConfig.granularity === 'structured' ? undefined : kernelSparsity(original);
+          progress({ phase: 'prune', done: 1, total: 1, sparsity: p.sparsity, ...(layerSparsity ? { layerSparsity } : {}) });
           return;
         }
         const epochs = Math.max(1, pruneConfig.finetune.epochs);
@@ -215,6 +222,18 @@ export async function executeRun(job: RunJob, emit: (e: RunEvent) => void, signa
     if (pruned && pruned !== original) pruned.dispose();
     original.dispose();
   }
+}
+
+/** Fraction of exact zeros in each prunable kernel, by layer name. */
+function kernelSparsity(model: tf.LayersModel): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const w of prunableWeights(model)) {
+    const values = w.variable.read().dataSync();
+    let zeros = 0;
+    for (let i = 0; i < values.length; i++) if (values[i] === 0) zeros++;
+    out[w.layer] = values.length ? zeros / values.length : 0;
+  }
+  return out;
 }
 
 /** `run:<id>` (derive from an earlier run) is that run's saved model; other specs pass through. */

@@ -55,5 +55,7 @@ export interface RunProgress {
   accuracy?: number;
   valAccuracy?: number;
   sparsity?: number;
+  /** Kernel sparsity per prunable layer, sent when a pruning step has been applied. */
+  layerSparsity?: Record<string, number>;
   message?: string;
 }

@@ -30,6 +30,8 @@ export class RunMonitor {
   notRecorded = $state(false);
   cancelling = $state(false);
   private epochs = 1;
+  /** Kernel sparsity per layer after the latest pruning step. */
+  layerSparsity = $state<Record<string, number> | null>(null);
   private anchor = 0;
   /** The store has no row for the run yet (still queued or loading): read it once it has. */
   private awaitingRecord = false;
@@ -90,6 +92,7 @@ export class RunMonitor {
   private onProgress(p: RunProgress) {
     if (this.progress?.phase !== p.phase) this.log.push(`${p.phase}${p.message ? `: ${p.message}` : ''}`);
     this.progress = p;
+    if (p.layerSparsity) this.layerSparsity = p.layerSparsity;
     if (p.phase !== 'finetune' || p.loss === undefined || !p.total) return;
     const x = (p.done / p.total) * this.epochs;
     const point = { x, loss: p.loss, accuracy: p.accuracy ?? NaN, sparsity: p.sparsity ?? NaN };

@@ -86,6 +86,8 @@ describe('a new user on the demo model', () => {
     const id = await runWizard('magnitude', 'magnitude 50%', true);
     runIds.push(id);
     await page.getByTestId('run-progress').waitFor({ timeout: 60_000 });
+    // Once pruned, the monitor charts each layer's sparsity while fine-tuning goes on.
+    await page.getByTestId('layer-sparsity-chart').waitFor({ timeout: 120_000 });
     await shot(page, '06-monitor-running');
     const status = await waitFinished();
     await shot(page, '07-monitor-finished');

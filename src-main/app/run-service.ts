@@ -81,7 +81,8 @@ export class RunService {
     let resolve!: (f: RunFinished) => void;
     const done = new Promise<RunFinished>((r) => (resolve = r));
     this.queue.push({ runId, config, cancelled: false, done, resolve });
-    const queued = this.queue.length - 1;
+    // How many runs are ahead of this one (running or waiting).
+    const queued = this.active.size + this.queue.length - 1;
     this.pump();
     return { runId, queued };
   }

@@ -20,7 +20,9 @@ export async function openAppServices(opts: { dbPath: string; home?: string; mod
   // Runs whose process died (crash, kill -9, power loss) are marked interrupted, history kept.
   store.markInterruptedRuns();
   const runsDir = path.join(home, 'runs');
-  const runs = new RunService(store, { runsDir, mode: opts.mode ?? 'worker', concurrency: opts.concurrency });
+  // Runs at once: one by default (they share the CPU); TOPIARY_MAX_RUNS raises it on bigger machines.
+  const concurrency = opts.concurrency ?? (Number(process.env.TOPIARY_MAX_RUNS) || 1);
+  const runs = new RunService(store, { runsDir, mode: opts.mode ?? 'worker', concurrency });
   const history = new HistoryService(store);
   return {
     store,

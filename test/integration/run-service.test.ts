@@ -101,6 +101,19 @@ describe('run service', () => {
     saved.model.dispose();
   });
 
+  it('runs wait in a queue and execute one at a time', async () => {
+    const cfg = quick({ sensitivity: false, exports: [], prune: { method: 'magnitude', sparsity: 0.5, finetune: { epochs: 0 } } });
+    const a = services.runs.start(cfg);
+    const b = services.runs.start(cfg);
+    expect(b.queued).toBe(1);
+    expect(services.runs.pending()).toEqual({ running: [a.runId], queued: [b.runId] });
+    const first = await services.runs.wait(a.runId);
+    expect(first.status).toBe('done');
+    expect((await services.runs.wait(b.runId)).status).toBe('done');
+    const [ra, rb] = [services.history.show(a.runId), services.history.show(b.runId)];
+    expect(Date.parse(rb.startedAt!)).toBeGreaterThanOrEqual(Date.parse(ra.finishedAt!));
+  });
+
   it('a model file that cannot be read fails the run with the file named, and records nothing', async () => {
     const before = services.history.list({}).total;
     const { runId } = services.runs.start(quick({ model: path.join(home, 'missing-model') }));

@@ -10,6 +10,7 @@ import { CancelledError, ConfigError, toErrorInfo, type ErrorInfo } from '../com
 import { startJob, type JobHandle, type JobOutcome } from '../jobs/job-host';
 import type { Store } from '../store/db';
 import type { JsonObject } from '../store/types';
+import { validatePruneConfig } from '../engine/prune/types';
 import { executeRun, type RunJob } from './run-pipeline';
 import type { RunEvent, RunResult } from './run-events';
 
@@ -71,6 +72,8 @@ export class RunService {
       throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`).join('; '));
     }
     const config = parsed.data;
+    // What can be checked without the model is checked now, so a typo fails before a run exists.
+    validatePruneConfig({ seed: config.seed, ...config.prune });
     if (config.model.startsWith('run:')) {
       // Derive: start from an earlier run's pruned model; that run becomes the parent (lineage).
       const parent = this.store.reader.resolveRunId(config.model.slice(4));

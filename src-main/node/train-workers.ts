@@ -33,12 +33,19 @@ export type HelperReply =
   | ({ type: 'result'; id: number } & ShardResult)
   | { type: 'error'; id?: number; error: ErrorInfo };
 
-const BOOT = new URL('../jobs/worker-boot.mjs', import.meta.url);
 const MAX_THREADS = 32;
 
-/** The helper module: built JavaScript in a packaged app (TOPIARY_TRAIN_WORKER_ENTRY), TypeScript in the checkout. */
-function helperEntry(): string {
-  return process.env.TOPIARY_TRAIN_WORKER_ENTRY ?? new URL('./train-worker-entry.ts', import.meta.url).href;
+/**
+ * The helper module: TOPIARY_TRAIN_WORKER_ENTRY when set; in the checkout the TypeScript source
+ * (started through jobs/worker-boot.mjs, which registers tsx); in a bundle (dist-electron/, one
+ * flat folder) `train-worker.cjs` next to the bundle, built from train-worker-entry.ts.
+ */
+function helperWorker(): Worker {
+  const fromSource = import.meta.url.endsWith('.ts');
+  const entry =
+    process.env.TOPIARY_TRAIN_WORKER_ENTRY ?? new URL(fromSource ? './train-worker-entry.ts' : './train-worker.cjs', import.meta.url).href;
+  if (!entry.endsWith('.ts')) return new Worker(entry.startsWith('file:') ? new URL(entry) : entry);
+  return new Worker(new URL('../jobs/worker-boot.mjs', import.meta.url), { workerData: { entry } });
 }
 
 interface Pending {
@@ -54,7 +61,7 @@ class Helper {
   private failure?: Error;
 
   constructor(init: Extract<HelperRequest, { type: 'init' }>) {
-    this.worker = new Worker(BOOT, { workerData: { entry: helperEntry() } });
+    this.worker = helperWorker();
     this.ready = new Promise<void>((resolve, reject) => {
       this.worker.on('message', (msg: HelperReply) => {
         if (msg.type === 'ready') resolve();

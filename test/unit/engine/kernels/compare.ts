@@ -1,18 +1,11 @@
 /** Runs one kernel on the cpu and the wasm backend from the same random inputs. */
 import * as tf from '@tensorflow/tfjs';
+import { seededRandom } from '../../../../src-main/engine/data';
 
-/** Deterministic pseudo-random values in [-1, 1) (mulberry32), so failures reproduce. */
+/** Deterministic pseudo-random values in [-1, 1) from the engine's seeded PRNG, so failures reproduce. */
 export function randomValues(size: number, seed: number): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(size);
-  for (let i = 0; i < size; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
+  const rand = seededRandom(seed);
+  return Float32Array.from({ length: size }, () => rand() * 2 - 1);
 }
 
 export async function runKernelOn(

@@ -1,18 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
+import { seededRandom } from '../../../../src-main/engine/data';
 import { loadLiteRtNode } from '../../../../src-main/node/verify/litert';
 
-/** Deterministic pseudo-random floats in [-1, 1) (mulberry32), so failures reproduce. */
+/** Deterministic pseudo-random values in [-1, 1) from the engine's seeded PRNG, so failures reproduce. */
 export function randomFloats(n: number, seed = 1): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
+  const rand = seededRandom(seed);
+  return Float32Array.from({ length: n }, () => rand() * 2 - 1);
 }
 
 /** Random but reproducible weights for every layer (tfjs initializers are seeded per process only). */

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError } from '../../../src-main/common/errors';
+import { CancelledError, ConfigError } from '../../../src-main/common/errors';
 import { finetuneMasked, setDefaultGradientShards } from '../../../src-main/engine/finetune/trainer';
 import { validatePruneConfig } from '../../../src-main/engine/prune/config';
 import type { FinetuneConfig } from '../../../src-main/engine/prune/types';
@@ -64,6 +64,24 @@ describe('data-parallel training on worker threads', () => {
     const model = mlp();
     const res = await finetuneMasked(model, data.train, { epochs: 1, batchSize: 16, learningRate: 0.01, optimizer: 'sgd' }, { masks: new Map() });
     expect(res.parallel.shards).toBe(2);
+    model.dispose();
+  }, 60_000);
+
+  it('cancels between data-parallel steps with CancelledError, leaking no tensors', async () => {
+    const data = syntheticDataset([16], 3, 96, 8);
+    const model = mlp();
+    const start = tf.memory().numTensors;
+    const ctrl = new AbortController();
+    let batches = 0;
+    const run = finetuneMasked(model, data.train, { epochs: 3, batchSize: 16, learningRate: 0.01, optimizer: 'adam' }, {
+      masks: new Map(),
+      signal: ctrl.signal,
+      gradientShards: workerGradientShards(2),
+      onProgress: (p) => p.phase === 'batch' && ++batches === 2 && ctrl.abort(),
+    });
+    await expect(run).rejects.toBeInstanceOf(CancelledError);
+    expect(batches).toBe(2);
+    expect(tf.memory().numTensors).toBe(start);
     model.dispose();
   }, 60_000);
 

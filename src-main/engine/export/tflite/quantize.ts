@@ -212,23 +212,21 @@ export function toFullInt8(g: IrGraph, ranges: Map<number, [number, number]>, io
 
   // Graph edges: LiteRT.js only feeds float32/int32/uint8 tensors, so float I/O is the default.
   if (ioType === 'int8') return;
-  g.inputs = g.inputs.map((i) => {
+  // The float32 (or uint8, zero point shifted by 128) tensor the outside world sees at an edge.
+  const edgeFor = (i: number): number => {
     const t = g.tensors[i];
     const p = t.quant as QuantParams;
-    const edge =
-      ioType === 'float32'
-        ? g.activation(`${t.name}/float`, t.shape)
-        : g.addTensor({ name: `${t.name}/uint8`, shape: [...t.shape], dtype: 'uint8', quant: { ...p, zeroPoint: [p.zeroPoint[0] + 128] } });
+    return ioType === 'float32'
+      ? g.activation(`${t.name}/float`, t.shape)
+      : g.addTensor({ name: `${t.name}/uint8`, shape: [...t.shape], dtype: 'uint8', quant: { ...p, zeroPoint: [p.zeroPoint[0] + 128] } });
+  };
+  g.inputs = g.inputs.map((i) => {
+    const edge = edgeFor(i);
     g.ops.unshift({ op: 'QUANTIZE', inputs: [edge], outputs: [i], options: { kind: 'none' }, layer: '' });
     return edge;
   });
   g.outputs = g.outputs.map((i) => {
-    const t = g.tensors[i];
-    const p = t.quant as QuantParams;
-    const edge =
-      ioType === 'float32'
-        ? g.activation(`${t.name}/float`, t.shape)
-        : g.addTensor({ name: `${t.name}/uint8`, shape: [...t.shape], dtype: 'uint8', quant: { ...p, zeroPoint: [p.zeroPoint[0] + 128] } });
+    const edge = edgeFor(i);
     g.ops.push({ op: ioType === 'float32' ? 'DEQUANTIZE' : 'QUANTIZE', inputs: [i], outputs: [edge], options: { kind: 'none' }, layer: '' });
     return edge;
   });

@@ -15,6 +15,7 @@ process.env.TOPIARY_APP_ROOT ??= path.join(__dirname, '..');
 process.env.TOPIARY_RESOURCES ??= path.join(__dirname, '..', 'resources');
 process.env.TOPIARY_RUN_JOB_ENTRY ??= pathToFileURL(path.join(__dirname, 'run-job.cjs')).href;
 process.env.TOPIARY_FIT_JOB_ENTRY ??= pathToFileURL(path.join(__dirname, 'fit-job.cjs')).href;
+process.env.TOPIARY_TRAIN_WORKER_ENTRY ??= pathToFileURL(path.join(__dirname, 'train-worker.cjs')).href;
 
 const rendererIndex = path.join(__dirname, '..', 'dist-renderer', 'index.html');
 const appIndexUrl = pathToFileURL(rendererIndex).href;

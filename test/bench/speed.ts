@@ -2,7 +2,8 @@
  * Training and inference speed per model and backend, with PyTorch (same models, batch, optimizer)
  * as the reference peer when /usr/bin/python3 has torch.
  *
- * Run: npx tsx test/bench/speed.ts [--quick]
+ * Run: npx tsx test/bench/speed.ts [--quick]; `--parts` instead times FusedAdam and the MaxPoolGrad
+ * heap loop against what they replaced.
  * Rows: cpu; wasm-stock (tfjs-backend-wasm 4.22 plus only the missing gradient kernels, i.e. the
  * slow scalar matMul/Conv2DBackpropInput paths); wasm (Topiary's XNNPACK kernels). Threads: set
  * TOPIARY_WASM_THREADS=N to run the wasm rows on the threaded build. `wasm loop 1t` trains with
@@ -16,6 +17,8 @@ import * as tf from '@tensorflow/tfjs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { FusedAdam } from '../../src-main/engine/finetune/adam';
+import { maxPoolGrad } from '../../src-main/engine/kernels/max-pool-grad';
 import { registerWasmTrainingKernels, restoreWasmKernels } from '../../src-main/engine/kernels/wasm-training';
 import { initBackend } from '../../src-main/node/backend';
 import { workerGradientShards } from '../../src-main/node/train-workers';
@@ -100,7 +103,64 @@ function fmt(n: number | undefined, digits = 1): string {
   return n === undefined || !Number.isFinite(n) ? '-' : n.toFixed(digits);
 }
 
+/** Mean ms of `f` over `runs` calls after 3 warm-up calls. */
+function meanMs(f: () => void, runs: number): number {
+  for (let i = 0; i < 3; i++) f();
+  const t0 = performance.now();
+  for (let i = 0; i < runs; i++) f();
+  return (performance.now() - t0) / runs;
+}
+
+/**
+ * `--parts`: the two replaced pieces against what they replaced, alternating, on wasm: an Adam step
+ * over every variable (tf.train.adam vs FusedAdam) and MaxPoolGrad on LeNet-5's pool shapes
+ * (heap loop vs the tf-ops formulation).
+ */
+async function parts(): Promise<void> {
+  await initBackend({ force: 'wasm' });
+  registerWasmTrainingKernels();
+  for (const name of MODELS) {
+    const model = buildModel(name);
+    const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const grads: tf.NamedTensorMap = {};
+    vars.forEach((v) => (grads[v.name] = tf.randomNormal(v.shape)));
+    const named = vars.map((v) => ({ name: v.name, tensor: grads[v.name] }));
+    const ref = tf.train.adam(1e-3);
+    const ours = new FusedAdam(1e-3);
+    const rounds: string[] = [];
+    for (let r = 0; r < 4; r++) {
+      const a = meanMs(() => ref.applyGradients(named), 100);
+      const b = meanMs(() => tf.tidy(() => ours.applyGradients(grads)), 100);
+      rounds.push(`${fmt(a, 2)} vs ${fmt(b, 2)} ms (${fmt(a / b, 2)}x)`);
+    }
+    console.log(`Adam step, ${name}: tf.train.adam vs FusedAdam: ${rounds.join(' | ')}`);
+    tf.dispose(Object.values(grads));
+    ref.dispose();
+    ours.dispose();
+    model.dispose();
+  }
+  for (const shape of [
+    [64, 24, 24, 6],
+    [64, 8, 8, 16],
+  ] as [number, number, number, number][]) {
+    const x = tf.randomUniform(shape, -1, 1) as tf.Tensor4D;
+    const y = tf.maxPool(x, 2, 2, 'valid');
+    const dy = tf.randomUniform(y.shape);
+    const attrs = { filterSize: 2, strides: 2, pad: 'valid' };
+    const inputs = { dy, input: x, output: y };
+    const rounds: string[] = [];
+    for (let r = 0; r < 3; r++) {
+      const ops = meanMs(() => tf.dispose(tf.engine().makeTensorFromTensorInfo(maxPoolGrad({ inputs, attrs: attrs as unknown as tf.NamedAttrMap }))), 50);
+      const loop = meanMs(() => tf.dispose(tf.engine().runKernel('MaxPoolGrad', inputs, attrs)), 50);
+      rounds.push(`${fmt(ops, 2)} vs ${fmt(loop, 2)} ms (${fmt(ops / loop, 2)}x)`);
+    }
+    console.log(`MaxPoolGrad ${shape.join('x')}: tf ops vs heap loop: ${rounds.join(' | ')}`);
+    tf.dispose([x, y, dy]);
+  }
+}
+
 async function main(): Promise<void> {
+  if (process.argv.includes('--parts')) return parts();
   const info = await initBackend({ force: 'wasm' });
   // 2 threads is the fair peer on an idle 2-core box; on a busy one its OpenMP threads stall each
   // other (10x slower), so 1 thread is measured too and each ratio uses the faster of the two.

@@ -12,7 +12,8 @@
  * replacements route them to XNNPACK or to a few vectorized ops.
  *
  * Every kernel is written in terms of ops wasm does have (XNNPACK conv2d / depthwise conv /
- * fully-connected, transpose, pad), so results match the cpu backend to float rounding.
+ * fully-connected, transpose, pad), except MaxPoolGrad, a single JavaScript pass over the wasm
+ * heap (faster than any op sequence for it); results match the cpu backend to float rounding.
  */
 import * as tf from '@tensorflow/tfjs';
 import { conv2dBackpropFilter } from './conv2d-backprop-filter';

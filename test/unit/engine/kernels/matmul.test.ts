@@ -57,6 +57,24 @@ describe('wasm matMul with transposed operands matches cpu', () => {
     expect(Math.min(...wasm.values)).toBe(0);
   });
 
+  it('a fresh large B (a just-updated weight) goes through (Bᵀ·Aᵀ)ᵀ, a reused one directly; both match cpu', async () => {
+    for (const batch of [0, 1]) {
+      const { a, b } = operands(64, 784, 300, false, false, batch, 5);
+      const cpu = await runKernelOn('cpu', 'BatchMatMul', { a, b }, {});
+      await tf.setBackend('wasm');
+      const [ta, tb] = [tf.tensor(a.values, a.shape), tf.tensor(b.values, b.shape)];
+      const tensors = tf.memory().numTensors;
+      for (let call = 0; call < 2; call++) {
+        const out = tf.matMul(ta, tb);
+        expect(out.shape).toEqual(cpu.shape);
+        expect(maxAbsDiff((await out.data()) as Float32Array, cpu.values)).toBeLessThan(TOL);
+        out.dispose();
+      }
+      expect(tf.memory().numTensors).toBe(tensors);
+      tf.dispose([ta, tb]);
+    }
+  });
+
   it('leaks neither tensors nor wasm buffers', async () => {
     await tf.setBackend('wasm');
     const a = tf.tensor(randomValues(64 * 50, 1), [64, 50]);

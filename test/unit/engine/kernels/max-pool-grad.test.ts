@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { maxPoolGrad } from '../../../../src-main/engine/kernels/max-pool-grad';
 import { initBackend } from '../../../../src-main/node/backend';
 import { maxAbsDiff, randomValues, runKernelOn } from './compare';
 
@@ -63,6 +64,20 @@ describe('MaxPoolGrad on wasm matches cpu', () => {
   });
 
   for (const [label, pad, strides] of [['tiled', 'valid', 2], ['general', 'same', 1]] as const) {
+    it(`the ${label} op formulation (for backends without heap access) equals the heap loop`, async () => {
+      await tf.setBackend('wasm');
+      const x = tf.tensor4d(randomValues(2 * 9 * 7 * 3, 7), [2, 9, 7, 3]);
+      const y = tf.maxPool(x, 2, strides, pad);
+      const dy = tf.tensor4d(randomValues(y.size, 8), y.shape);
+      const attrs = { filterSize: 2, strides, pad };
+      const loop = tf.engine().runKernel('MaxPoolGrad', { dy, input: x, output: y }, attrs) as tf.Tensor;
+      // Called without a backend, the kernel cannot reach the heap and falls back to tf ops.
+      const ops = tf.engine().makeTensorFromTensorInfo(maxPoolGrad({ inputs: { dy, input: x, output: y }, attrs: attrs as unknown as tf.NamedAttrMap }));
+      expect(ops.shape).toEqual(loop.shape);
+      expect(maxAbsDiff((await ops.data()) as Float32Array, (await loop.data()) as Float32Array)).toBeLessThan(TOL);
+      tf.dispose([x, y, dy, loop, ops]);
+    });
+
     it(`the ${label} path leaks nothing`, async () => {
       await tf.setBackend('wasm');
       const x = tf.tensor4d(randomValues(2 * 8 * 8 * 3, 1), [2, 8, 8, 3]);

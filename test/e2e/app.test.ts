@@ -75,6 +75,15 @@ async function runWizard(method: 'magnitude' | 'taylor' | 'structured', name: st
   return decodeURIComponent(new URL(page.url()).hash.split('/')[2]);
 }
 
+/** Opens the wizard on its defaults (the demo model and data, described without a click) at the device step. */
+async function wizardOnDefaults(): Promise<void> {
+  await page.goto(app.url + '#/wizard');
+  await page.getByTestId('model-summary').waitFor({ timeout: 60_000 });
+  await page.getByTestId('next').click();
+  await page.getByTestId('data-summary').waitFor({ timeout: 60_000 });
+  await page.getByTestId('next').click();
+}
+
 async function waitFinished(): Promise<string> {
   const finished = page.getByTestId('run-finished');
   await finished.waitFor({ timeout: 200_000 });
@@ -255,11 +264,7 @@ describe('keyboard only, light and dark', () => {
 
   test('a long run can be cancelled from the monitor and is recorded as cancelled', async () => {
     // The wizard describes the default demo model and data by itself: no Load clicks needed.
-    await page.goto(app.url + '#/wizard');
-    await page.getByTestId('model-summary').waitFor({ timeout: 60_000 });
-    await page.getByTestId('next').click();
-    await page.getByTestId('data-summary').waitFor({ timeout: 60_000 });
-    await page.getByTestId('next').click();
+    await wizardOnDefaults();
     await page.getByTestId('next').click();
     await page.getByTestId('epochs').fill('20');
     await page.getByTestId('next').click();
@@ -276,11 +281,7 @@ describe('keyboard only, light and dark', () => {
   test('a run that fails at once shows its reason in the monitor', async () => {
     // 2:4 sparsity needs input sizes divisible by 4; the demo's first conv has 1 input channel, so
     // the run fails while validating, milliseconds after startRun, before the history records it.
-    await page.goto(app.url + '#/wizard');
-    await page.getByTestId('model-summary').waitFor({ timeout: 60_000 });
-    await page.getByTestId('next').click();
-    await page.getByTestId('data-summary').waitFor({ timeout: 60_000 });
-    await page.getByTestId('next').click();
+    await wizardOnDefaults();
     await page.getByTestId('next').click();
     await page.getByText('Advanced').click();
     await page.getByLabel('Granularity').selectOption('nm');
@@ -301,11 +302,7 @@ describe('keyboard only, light and dark', () => {
   });
 
   test('fit to budget for the microcontroller finds a configuration, records its run and its search', async () => {
-    await page.goto(app.url + '#/wizard');
-    await page.getByTestId('model-summary').waitFor({ timeout: 60_000 });
-    await page.getByTestId('next').click();
-    await page.getByTestId('data-summary').waitFor({ timeout: 60_000 });
-    await page.getByTestId('next').click();
+    await wizardOnDefaults();
     await page.getByTestId('profile-mcu-cortex-m4').check();
     await page.getByTestId('next').click();
     await page.getByTestId('fit-to-budget').check();

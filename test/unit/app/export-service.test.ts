@@ -30,7 +30,10 @@ let dataset: Dataset;
 beforeAll(async () => {
   root = await fs.mkdtemp(path.join(os.tmpdir(), 'topiary-export-service-'));
   model = tf.sequential({
-    layers: [tf.layers.dense({ inputShape: [12], units: 16, activation: 'relu', name: 'h' }), tf.layers.dense({ units: 4, activation: 'softmax', name: 'out' })],
+    layers: [
+      tf.layers.dense({ inputShape: [12], units: 16, activation: 'relu', name: 'h', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }),
+      tf.layers.dense({ units: 4, activation: 'softmax', name: 'out', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
+    ],
   });
   // Prune half of the first kernel so the exports must keep exact zeros.
   const k = model.getLayer('h').getWeights()[0];

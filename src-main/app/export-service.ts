@@ -53,8 +53,11 @@ function sampleShape(model: tf.LayersModel): number[] {
   return model.inputs[0].shape.slice(1).map((d) => d ?? 1);
 }
 
-/** The first n test samples, or seeded uniform noise in [0, 1) when there is no dataset. */
-function verificationSamples(model: tf.LayersModel, dataset: Dataset | undefined, n: number) {
+/**
+ * Verification samples: the first n of the test split, or seeded uniform noise in [0, 1) when there
+ * is no dataset (at most 64 samples; no labels, so no accuracy).
+ */
+export function verificationSamples(model: tf.LayersModel, dataset: Dataset | undefined, n: number) {
   const shape = sampleShape(model);
   if (dataset) {
     const count = Math.min(n, dataset.test.size);
@@ -68,9 +71,9 @@ function verificationSamples(model: tf.LayersModel, dataset: Dataset | undefined
   return { x, y: new Int32Array(0), sampleShape: shape };
 }
 
-function calibrationSamples(dataset: Dataset | undefined, n = 256): Float32Array | undefined {
-  if (!dataset) return undefined;
-  const rand = seededRandom(11);
+/** A seeded random sample of the training split, the representative data int8 is calibrated on. */
+export function calibrationSamples(dataset: Dataset, n = 256, seed = 11): Float32Array {
+  const rand = seededRandom(seed);
   const idx = Int32Array.from({ length: Math.min(n, dataset.train.size) }, () => Math.floor(rand() * dataset.train.size));
   return dataset.train.take(idx).x;
 }
@@ -98,7 +101,7 @@ export async function exportModel(model: tf.LayersModel, req: ExportRequest, ctx
     if (!['none', 'float16', 'dynamic-int8', 'int8'].includes(req.quant)) {
       throw new ConfigError(`TF Lite export quant must be none, float16, dynamic-int8 or int8, got "${req.quant}"`);
     }
-    const calibration = req.quant === 'int8' ? calibrationSamples(ctx.dataset) : undefined;
+    const calibration = req.quant === 'int8' && ctx.dataset ? calibrationSamples(ctx.dataset) : undefined;
     if (req.quant === 'int8' && !calibration) throw new ConfigError('full-integer int8 export needs calibration data: give a dataset (--calib <data>)');
     const out = exportTflite(model, { quant: req.quant as TfliteQuant, calibration });
     notes.push(...out.notes);

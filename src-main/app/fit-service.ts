@@ -11,7 +11,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { ConfigError, TopiaryError } from '../common/errors';
 import { NUMERIC_TYPES, type FitReport, type NumericType, type Profile } from '../common/profiles';
 import type { RunConfigInput } from '../common/run-config';
-import { seededRandom, type Dataset } from '../engine/data';
+import type { Dataset } from '../engine/data';
 import { analyzeModel } from '../engine/analyze';
 import { checkFit, checkTfliteFile, formatFor, tfliteQuantFor, searchFit, type FitCandidate, type FitPlan } from '../engine/fit';
 import { measureLatency } from '../engine/measure';
@@ -20,6 +20,7 @@ import { loadDataset } from '../node/datasets';
 import { loadModel } from '../node/models';
 import { verifyTflite } from '../node/verify/verify';
 import type { MetricInput } from '../store/types';
+import { calibrationSamples, verificationSamples } from './export-service';
 import { checkInputCompatible, openModel } from './model-service';
 import type { ProfileService } from './profile-service';
 import type { AppServices } from './services';
@@ -39,29 +40,12 @@ export interface FitCheckResult extends FitReport {
   model: string;
 }
 
-function calibrationFrom(dataset: Dataset, n = 256, seed = 11): Float32Array {
-  const rand = seededRandom(seed);
-  const idx = Int32Array.from({ length: Math.min(n, dataset.train.size) }, () => Math.floor(rand() * dataset.train.size));
-  return dataset.train.take(idx).x;
-}
-
-function samplesFor(model: tf.LayersModel, dataset: Dataset | undefined, n: number): { x: Float32Array; y: Int32Array; sampleShape: number[] } {
-  const sampleShape = model.inputs[0].shape.slice(1).map((d) => d ?? 1);
-  if (dataset) {
-    const idx = Int32Array.from({ length: Math.min(n, dataset.test.size) }, (_, i) => i);
-    return { ...dataset.test.take(idx), sampleShape };
-  }
-  const per = sampleShape.reduce((a, b) => a * b, 1);
-  const rand = seededRandom(7);
-  return { x: Float32Array.from({ length: n * per }, () => rand()), y: new Int32Array(0), sampleShape };
-}
-
 /** Adds the measured host latency of the exported file (or of the tfjs model) to a report. */
 async function measureHost(report: FitReport, model: tf.LayersModel, tflite: Uint8Array | undefined, dataset: Dataset | undefined, runs: number): Promise<void> {
   if (runs <= 0) return;
   try {
     if (tflite) {
-      const v = await verifyTflite(tflite, model, samplesFor(model, dataset, 8), { mode: tfliteQuantFor(report.numericType), latencyRuns: runs });
+      const v = await verifyTflite(tflite, model, verificationSamples(model, dataset, 8), { mode: tfliteQuantFor(report.numericType), latencyRuns: runs });
       if (Number.isFinite(v.latencyMs)) {
         report.latency.hostMs = v.latencyMs;
         report.latency.hostRuntime = `litert ${v.runtimeVersion} (wasm), this host`;
@@ -94,7 +78,7 @@ export async function checkModelFit(profiles: ProfileService, req: FitCheckReque
     if (dataset) checkInputCompatible(loaded.model, dataset.sampleShape, dataset.source);
     const { report, tflite } = await checkFit(loaded.model, profile, {
       numericType: req.numericType,
-      calibration: dataset ? calibrationFrom(dataset) : undefined,
+      calibration: dataset ? calibrationSamples(dataset) : undefined,
     });
     if (report.constraints.find((c) => c.constraint === 'ops')?.passed) await measureHost(report, loaded.model, tflite, dataset, req.latencyRuns ?? 20);
     return { model: loaded.source, ...report };
@@ -195,7 +179,7 @@ export async function fitToBudget(services: AppServices, profiles: ProfileServic
     checkInputCompatible(loaded.model, dataset.sampleShape, dataset.source);
     hooks.onLog?.(`searching pruning ratios and numeric type for ${profile.id}`);
     plan = await searchFit(loaded.model, profile, {
-      calibration: calibrationFrom(dataset, req.calibrationSamples ?? 256),
+      calibration: calibrationSamples(dataset, req.calibrationSamples ?? 256),
       validation: dataset.test,
       evalLimit: req.evalLimit ?? 512,
       levels: req.levels,

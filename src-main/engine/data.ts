@@ -27,6 +27,25 @@ export interface Dataset {
   readonly warnings: string[];
 }
 
+/**
+ * A split over in-memory arrays: `x` row-major with `per` values a sample, `y` one label a sample.
+ * @example const split = arraySplit(new Float32Array([0, 1, 1, 0]), new Int32Array([0, 1]), 2)
+ */
+export function arraySplit(x: Float32Array, y: Int32Array, per: number): DataSplit {
+  return {
+    size: y.length,
+    take(indices) {
+      const xs = new Float32Array(indices.length * per);
+      const ys = new Int32Array(indices.length);
+      for (let i = 0; i < indices.length; i++) {
+        xs.set(x.subarray(indices[i] * per, (indices[i] + 1) * per), i * per);
+        ys[i] = y[indices[i]];
+      }
+      return { x: xs, y: ys };
+    },
+  };
+}
+
 /** A contiguous range [start, end) of a split, in order. */
 export function takeRange(split: DataSplit, start: number, end: number): { x: Float32Array; y: Int32Array } {
   const n = Math.max(0, Math.min(end, split.size) - start);

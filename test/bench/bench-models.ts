@@ -3,7 +3,7 @@
  * in torch_train.py for the PyTorch column; keep the two in step.
  */
 import * as tf from '@tensorflow/tfjs';
-import { seededRandom, type DataSplit } from '../../src-main/engine/data';
+import { arraySplit, seededRandom, type DataSplit } from '../../src-main/engine/data';
 import type { GradientShardsFactory } from '../../src-main/engine/finetune/gradient-shards';
 import { finetuneMasked } from '../../src-main/engine/finetune/trainer';
 
@@ -55,18 +55,7 @@ export function randomSplit(n: number, seed = 1): DataSplit {
   const rand = seededRandom(seed);
   const x = Float32Array.from({ length: n * per }, rand);
   const y = Int32Array.from({ length: n }, () => Math.floor(rand() * 10));
-  return {
-    size: n,
-    take(indices) {
-      const xs = new Float32Array(indices.length * per);
-      const ys = new Int32Array(indices.length);
-      for (let i = 0; i < indices.length; i++) {
-        xs.set(x.subarray(indices[i] * per, (indices[i] + 1) * per), i * per);
-        ys[i] = y[indices[i]];
-      }
-      return { x: xs, y: ys };
-    },
-  };
+  return arraySplit(x, y, per);
 }
 
 /**

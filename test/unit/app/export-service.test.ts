@@ -5,23 +5,8 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportModel } from '../../../src-main/app/export-service';
 import { parseExportReport } from '../../../src-main/common/export-report';
-import type { Dataset, DataSplit } from '../../../src-main/engine/data';
+import { arraySplit, type Dataset } from '../../../src-main/engine/data';
 
-/** A split whose labels are what the model itself predicts, so a faithful export scores 100 %. */
-function split(x: Float32Array, y: Int32Array, features: number): DataSplit {
-  return {
-    size: y.length,
-    take(idx) {
-      const xs = new Float32Array(idx.length * features);
-      const ys = new Int32Array(idx.length);
-      for (let i = 0; i < idx.length; i++) {
-        xs.set(x.subarray(idx[i] * features, (idx[i] + 1) * features), i * features);
-        ys[i] = y[idx[i]];
-      }
-      return { x: xs, y: ys };
-    },
-  };
-}
 
 let root: string;
 let model: tf.LayersModel;
@@ -41,7 +26,8 @@ beforeAll(async () => {
   model.getLayer('h').setWeights([masked, model.getLayer('h').getWeights()[1]]);
   const x = (await tf.randomUniform([200, 12], 0, 1, 'float32', 9).data()) as Float32Array;
   const y = tf.tidy(() => (model.predict(tf.tensor(x, [200, 12])) as tf.Tensor).argMax(1).dataSync() as Int32Array);
-  const s = split(x, y, 12);
+  // Labels are what the model itself predicts, so a faithful export scores 100 %.
+  const s = arraySplit(x, y, 12);
   dataset = { name: 't', source: 'test', sampleShape: [12], classNames: ['a', 'b', 'c', 'd'], train: s, test: s, warnings: [] };
 });
 afterAll(async () => {

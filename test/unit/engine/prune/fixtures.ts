@@ -1,22 +1,9 @@
 /** Tiny models and a synthetic, learnable dataset for pruning tests (cpu backend, milliseconds). */
 import * as tf from '@tensorflow/tfjs';
-import { seededRandom, type DataSplit, type Dataset } from '../../../../src-main/engine/data';
+import { arraySplit, seededRandom, type DataSplit, type Dataset } from '../../../../src-main/engine/data';
 
-/** A split from in-memory arrays. */
-export function arraySplit(x: Float32Array, y: Int32Array, per: number): DataSplit {
-  return {
-    size: y.length,
-    take(indices) {
-      const xs = new Float32Array(indices.length * per);
-      const ys = new Int32Array(indices.length);
-      for (let i = 0; i < indices.length; i++) {
-        xs.set(x.subarray(indices[i] * per, (indices[i] + 1) * per), i * per);
-        ys[i] = y[indices[i]];
-      }
-      return { x: xs, y: ys };
-    },
-  };
-}
+/** A split from in-memory arrays (re-exported for the pruning tests). */
+export { arraySplit };
 
 /** `n` samples of `shape` whose label is the arg-max of a fixed random projection onto `classes`. */
 export function syntheticDataset(shape: number[], classes: number, nTrain: number, nTest: number, seed = 1): Dataset {

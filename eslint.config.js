@@ -13,7 +13,7 @@ const nodeOnly = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'dist-electron/', 'dist-renderer/', 'release/', 'test-output/', 'src-renderer/**/*.svelte', 'resources/'] },
+  { ignores: ['node_modules/', 'dist/', 'dist-electron/', 'dist-renderer/', 'release/', 'test-output/', 'src-renderer/**/*.svelte', 'resources/', 'scratch/', 'native/build/'] },
   ...tseslint.configs.recommended,
   {
     rules: {

@@ -27,6 +27,8 @@ export function versions(backend: BackendInfo): Record<string, string> {
     node: process.versions.node,
     tfjs: tf.version.tfjs,
     backend: `${backend.name} (${backend.package}@${backend.version})`,
+    // Matrix products, convolutions and Adam ran natively: results agree with wasm to float rounding.
+    ...(backend.native?.loaded ? { native: `topiary-native (${backend.native.isa}, ${backend.native.threads} threads)` } : {}),
   };
 }
 

@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, TopiaryError } from '../common/errors';
+import { loadNativeAddon, type NativeStatus } from './native';
 
 const require = createRequire(import.meta.url);
 
@@ -28,6 +29,8 @@ export interface BackendInfo {
   /** Compute threads (wasm: XNNPACK's thread pool size; 1 unless wasm threads were enabled). */
   threads?: number;
   simd?: boolean;
+  /** Topiary's native addon (wasm backend only): loaded and in use, or why not. */
+  native?: NativeStatus;
   /** Things worth knowing about this choice (e.g. why wasm threads were not enabled). */
   notes?: string[];
   /** Why the backends before it were skipped. */
@@ -131,7 +134,7 @@ function requestedWasmThreads(option: number | undefined): number {
 
 let wasmThreadsRequested = 1;
 
-async function tryLoad(name: BackendChoice): Promise<{ tfjsName: string; threads?: number; simd?: boolean; notes?: string[] }> {
+async function tryLoad(name: BackendChoice): Promise<{ tfjsName: string; threads?: number; simd?: boolean; native?: NativeStatus; notes?: string[] }> {
   switch (name) {
     case 'tensorflow-gpu':
     case 'tensorflow': {
@@ -145,6 +148,12 @@ async function tryLoad(name: BackendChoice): Promise<{ tfjsName: string; threads
       const notes: string[] = [];
       const { registerWasmTrainingKernels } = await import('../engine/kernels/wasm-training');
       registerWasmTrainingKernels();
+      // The native addon wraps the wasm training kernels, which stay as its fallbacks.
+      const { addon, status: native } = loadNativeAddon();
+      if (addon) {
+        const { registerNativeKernels } = await import('../engine/kernels/native-kernels');
+        registerNativeKernels(addon);
+      }
       // The wasm module is instantiated once per process, on the first setBackend('wasm').
       const firstInit = !(tf.engine().registry as Record<string, unknown>).wasm;
       let undo = (): void => {};
@@ -171,6 +180,7 @@ async function tryLoad(name: BackendChoice): Promise<{ tfjsName: string; threads
         tfjsName: 'wasm',
         threads: wasm.getThreadsCount(),
         simd: Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')),
+        native,
         ...(notes.length > 0 ? { notes } : {}),
       };
     }

@@ -5,11 +5,13 @@
  * Run: npx tsx test/bench/speed.ts [--quick]; `--parts` instead times FusedAdam and the MaxPoolGrad
  * heap loop against what they replaced.
  * Rows: cpu; wasm-stock (tfjs-backend-wasm 4.22 plus only the missing gradient kernels, i.e. the
- * slow scalar matMul/Conv2DBackpropInput paths); wasm (Topiary's XNNPACK kernels). Threads: set
- * TOPIARY_WASM_THREADS=N to run the wasm rows on the threaded build. `wasm loop 1t` trains with
- * Topiary's own fine-tuning loop (finetuneMasked, what runs use) instead of trainOnBatch, and
- * `wasm loop Nt` the same loop data-parallel over N threads (TOPIARY_TRAIN_WORKERS, default 2;
- * src-main/node/train-workers.ts); these rows have no inference columns (same model as `wasm`).
+ * slow scalar matMul/Conv2DBackpropInput paths); wasm (Topiary's XNNPACK kernels); native (wasm
+ * with matMul, conv2d, its gradients and Adam on Topiary's native addon, native/; TOPIARY_NATIVE_THREADS
+ * sets its threads). Threads: set TOPIARY_WASM_THREADS=N to run the wasm rows on the threaded build.
+ * `loop` trains with Topiary's own fine-tuning loop (finetuneMasked, what runs use) instead of
+ * trainOnBatch, on the native kernels when built; `--dp` adds `loop Nt`, the same loop
+ * data-parallel over N threads (TOPIARY_TRAIN_WORKERS, default 2; src-main/node/train-workers.ts).
+ * Loop rows have no inference columns (same model as the row above them).
  * Columns: training samples/s (batch 64, Adam), median inference latency at batch 1 and 64, and
  * ours/PyTorch. The machine is shared: compare ratios from one run, not absolute numbers.
  */
@@ -19,14 +21,16 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FusedAdam } from '../../src-main/engine/finetune/adam';
 import { maxPoolGrad } from '../../src-main/engine/kernels/max-pool-grad';
+import { registerNativeKernels, unregisterNativeKernels } from '../../src-main/engine/kernels/native-kernels';
 import { registerWasmTrainingKernels, restoreWasmKernels } from '../../src-main/engine/kernels/wasm-training';
 import { initBackend } from '../../src-main/node/backend';
+import { loadNativeAddon } from '../../src-main/node/native';
 import { workerGradientShards } from '../../src-main/node/train-workers';
 import { buildModel, finetuneThroughput, inferenceLatencyMs, median, trainThroughput, type BenchModel } from './bench-models';
 
 const BATCH = 64;
 const MODELS: BenchModel[] = ['lenet-300-100', 'lenet-5'];
-type Row = 'cpu' | 'wasm-stock' | 'wasm' | 'wasm-loop' | 'wasm-loop-dp';
+type Row = 'cpu' | 'wasm-stock' | 'wasm' | 'native' | 'loop' | 'loop-dp';
 
 interface Result {
   trainSamplesPerS: number;
@@ -45,7 +49,10 @@ interface TorchResult {
 const quick = process.argv.includes('--quick');
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dpThreads = Number(process.env.TOPIARY_TRAIN_WORKERS || 2);
-const label = (row: Row): string => (row === 'wasm-loop' ? 'wasm loop 1t' : row === 'wasm-loop-dp' ? `wasm loop ${dpThreads}t` : row);
+const { addon: native, status: nativeStatus } = loadNativeAddon();
+/** The kernels Topiary's own loop runs on: native when the addon is built. */
+const best = native ? 'native' : 'wasm';
+const label = (row: Row): string => (row === 'loop' ? `${best} loop` : row === 'loop-dp' ? `${best} loop ${dpThreads}t` : row);
 
 async function useRow(row: Row): Promise<void> {
   if (row === 'cpu') {
@@ -53,8 +60,14 @@ async function useRow(row: Row): Promise<void> {
     return;
   }
   await initBackend({ force: 'wasm' });
-  if (row === 'wasm-stock') restoreWasmKernels();
-  else registerWasmTrainingKernels();
+  // Native kernels wrap the wasm ones: take them off before swapping what is underneath.
+  unregisterNativeKernels();
+  if (row === 'wasm-stock') {
+    restoreWasmKernels();
+    return;
+  }
+  registerWasmTrainingKernels();
+  if (native && (row === 'native' || row === 'loop' || row === 'loop-dp')) registerNativeKernels(native);
 }
 
 /** Work per measurement, sized so a row takes seconds: cpu trains LeNet-5 at ~20 samples/s. */
@@ -69,8 +82,8 @@ async function measure(row: Row, name: BenchModel): Promise<Result> {
   const { batches, rounds, latencyRuns } = budget(row, name);
   const model = buildModel(name);
   const rates: number[] = [];
-  if (row === 'wasm-loop' || row === 'wasm-loop-dp') {
-    const shards = workerGradientShards(row === 'wasm-loop' ? 1 : dpThreads);
+  if (row === 'loop' || row === 'loop-dp') {
+    const shards = workerGradientShards(row === 'loop' ? 1 : dpThreads);
     for (let r = 0; r < rounds; r++) rates.push(await finetuneThroughput(model, BATCH, batches, shards));
     model.dispose();
     return { trainSamplesPerS: median(rates), inferMsB1: NaN, inferMsB64: NaN };
@@ -175,7 +188,7 @@ async function main(): Promise<void> {
           infer_ms_b1: Math.min(...peers.map((p) => p.models[name].infer_ms_b1)),
           infer_ms_b64: Math.min(...peers.map((p) => p.models[name].infer_ms_b64)),
         };
-  const rows: Row[] = ['cpu', 'wasm-stock', 'wasm', 'wasm-loop', 'wasm-loop-dp'];
+  const rows: Row[] = ['cpu', 'wasm-stock', 'wasm', ...(native ? (['native'] as const) : []), 'loop', ...(process.argv.includes('--dp') ? (['loop-dp'] as const) : [])];
   const results = new Map<string, Result>();
   for (const name of MODELS) {
     for (const row of rows) {
@@ -183,9 +196,10 @@ async function main(): Promise<void> {
       process.stderr.write(`measured ${name} on ${label(row)}\n`);
     }
   }
-  registerWasmTrainingKernels();
+  await useRow('native');
 
   console.log(`tfjs ${tf.version.tfjs}; wasm threads ${info.threads}, simd ${info.simd}; batch ${BATCH}, Adam; random 28x28x1 data`);
+  console.log(nativeStatus.loaded ? `native addon: ${nativeStatus.isa}, ${nativeStatus.threads} threads` : `native rows skipped: ${nativeStatus.reason}`);
   if (typeof torch === 'string') console.log(`PyTorch column skipped: ${torch}`);
   else console.log(`PyTorch ${torch.torch}, BLAS ${torch.blas_libraries.find((l) => /openblas/.test(l)) ?? torch.blas_libraries.join(',')}; "x torch" uses the faster of its 1- and 2-thread runs`);
   const header = ['model', 'backend', 'train samples/s', 'x torch', 'infer b1 ms', 'x torch', 'infer b64 ms', 'x torch'];
@@ -220,9 +234,13 @@ async function main(): Promise<void> {
   console.log(
     `wasm kernels vs stock wasm, training: LeNet-300-100 ${fmt(fast.trainSamplesPerS / stock.trainSamplesPerS, 2)}x, LeNet-5 ${fmt(fast5.trainSamplesPerS / stock5.trainSamplesPerS, 2)}x`,
   );
-  const loopRatio = (name: BenchModel) =>
-    fmt((results.get(`${name}/wasm-loop-dp`) as Result).trainSamplesPerS / (results.get(`${name}/wasm-loop`) as Result).trainSamplesPerS, 2);
-  console.log(`data-parallel loop (${dpThreads} threads) vs one thread: LeNet-300-100 ${loopRatio('lenet-300-100')}x, LeNet-5 ${loopRatio('lenet-5')}x`);
+  const ratio = (name: BenchModel, a: Row, b: Row) => {
+    const ra = results.get(`${name}/${a}`);
+    const rb = results.get(`${name}/${b}`);
+    return ra && rb ? fmt(ra.trainSamplesPerS / rb.trainSamplesPerS, 2) : '-';
+  };
+  if (native) console.log(`native kernels vs wasm kernels, training: LeNet-300-100 ${ratio('lenet-300-100', 'native', 'wasm')}x, LeNet-5 ${ratio('lenet-5', 'native', 'wasm')}x`);
+  if (rows.includes('loop-dp')) console.log(`data-parallel loop (${dpThreads} threads) vs one: LeNet-300-100 ${ratio('lenet-300-100', 'loop-dp', 'loop')}x, LeNet-5 ${ratio('lenet-5', 'loop-dp', 'loop')}x`);
 }
 
 main().catch((err: unknown) => {

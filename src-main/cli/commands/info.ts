@@ -15,6 +15,13 @@ export const registerInfoCommand: RegisterCommand = (program, ctx) => {
         `tfjs      ${info.tfjs}`,
         `backend   ${b.name}  (${b.package}@${b.version}${b.threads ? `, ${b.threads} thread${b.threads > 1 ? 's' : ''}` : ''}${b.simd ? ', SIMD' : ''})`,
         ...b.skipped.map((s) => `          skipped ${s.name}: ${s.reason}`),
+        ...(b.native
+          ? [
+              b.native.loaded
+                ? `native    topiary-native (${b.native.isa}, ${b.native.threads} thread${b.native.threads === 1 ? '' : 's'}): matMul, conv2d and Adam`
+                : `native    not in use: ${b.native.reason}`,
+            ]
+          : []),
         `data dir  ${info.dataDir}`,
         `database  ${info.database}`,
         `resources ${info.resources}`,

@@ -104,15 +104,25 @@ export function registerFusedAdam(): void {
  */
 export const WASM_FUSED_MAX_SIZE = 65536;
 
+let wasmFusedMaxSize = WASM_FUSED_MAX_SIZE;
+
+/**
+ * Raises (or restores) the size limit above, for when the wasm kernel is no longer the scalar loop
+ * (native-kernels.ts replaces it with a vectorized one that wins at every size).
+ */
+export function setWasmFusedAdamMaxSize(size: number = WASM_FUSED_MAX_SIZE): void {
+  wasmFusedMaxSize = size;
+}
+
 /**
  * New (w, m, v) after one Adam step, with tf.train.adam's formula: one kernel where registered for
- * the active backend (on wasm: for variables up to WASM_FUSED_MAX_SIZE), otherwise the same
+ * the active backend (on wasm: for variables up to WASM_FUSED_MAX_SIZE unless raised), otherwise the same
  * formula in tf ops. The caller owns the outputs.
  * @example const [w1, m1, v1] = fusedAdamUpdate(w, g, m, v, { learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, step: 1 })
  */
 export function fusedAdamUpdate(w: tf.Tensor, g: tf.Tensor, m: tf.Tensor, v: tf.Tensor, attrs: FusedAdamAttrs): [tf.Tensor, tf.Tensor, tf.Tensor] {
   const backend = tf.getBackend();
-  if (tf.getKernel(FUSED_ADAM, backend) !== undefined && (backend !== 'wasm' || w.size <= WASM_FUSED_MAX_SIZE)) {
+  if (tf.getKernel(FUSED_ADAM, backend) !== undefined && (backend !== 'wasm' || w.size <= wasmFusedMaxSize)) {
     const outs = tf.engine().runKernel(FUSED_ADAM, { w, g, m, v }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
     return [outs[0], outs[1], outs[2]];
   }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { WASM_FAST_KERNELS } from '../../../../src-main/engine/kernels/wasm-training';
+import { unregisterNativeKernels } from '../../../../src-main/engine/kernels/native-kernels';
 import { initBackend } from '../../../../src-main/node/backend';
 import { depthwiseGradsByDefinition, maxAbsDiff, randomValues, runKernelOn } from './compare';
 
@@ -56,6 +57,8 @@ async function compare(kernel: string, inputs: Record<string, { shape: number[];
 
 beforeAll(async () => {
   await initBackend({ force: 'wasm' });
+  // These are the wasm kernels' tests: take the native addon's kernels out of the way (this file only).
+  unregisterNativeKernels();
 });
 
 describe('Conv2DBackpropFilter on wasm matches cpu', () => {

@@ -2,11 +2,14 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FusedAdam, type StepOptimizer } from '../../../../src-main/engine/finetune/adam';
 import { FUSED_ADAM, registerFusedAdam, WASM_FUSED_MAX_SIZE } from '../../../../src-main/engine/kernels/fused-adam';
+import { unregisterNativeKernels } from '../../../../src-main/engine/kernels/native-kernels';
 import { initBackend } from '../../../../src-main/node/backend';
 import { randomValues } from './compare';
 
 beforeAll(async () => {
   await initBackend({ force: 'wasm' });
+  // These are the wasm kernels' tests: take the native addon's kernels out of the way (this file only).
+  unregisterNativeKernels();
 });
 
 afterAll(async () => {

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { registerWasmTrainingKernels, restoreWasmKernels } from '../../../../src-main/engine/kernels/wasm-training';
+import { unregisterNativeKernels } from '../../../../src-main/engine/kernels/native-kernels';
 import { initBackend } from '../../../../src-main/node/backend';
 import { maxAbsDiff, randomValues, runKernelOn } from './compare';
 
@@ -8,6 +9,8 @@ const TOL = 1e-4;
 
 beforeAll(async () => {
   await initBackend({ force: 'wasm' });
+  // These are the wasm kernels' tests: take the native addon's kernels out of the way (this file only).
+  unregisterNativeKernels();
 });
 
 /** Shapes as the kernel sees them for C = op(A)·op(B) with A m×k, B k×n (tfjs passes rank 3). */

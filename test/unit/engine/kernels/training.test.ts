@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { registerNativeKernels, unregisterNativeKernels } from '../../../../src-main/engine/kernels/native-kernels';
 import { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from '../../../../src-main/engine/kernels/wasm-training';
+import { loadNativeAddon } from '../../../../src-main/node/native';
 import { initBackend } from '../../../../src-main/node/backend';
 import { randomValues } from './compare';
 
@@ -56,25 +58,35 @@ describe('training on wasm', () => {
     for (const name of Object.keys(WASM_TRAINING_KERNELS)) expect(tf.getKernel(name, 'wasm')).toBeDefined();
   });
 
-  it('3 Adam steps on wasm and cpu from identical weights agree within 1e-4', async () => {
-    const cpu = await trainSteps('cpu', null, 3);
-    const initValues = await Promise.all(cpu.initial.map((w) => w.data()));
-    await tf.setBackend('wasm');
-    const init = cpu.initial.map((w, i) => tf.tensor(initValues[i], w.shape));
-    const wasm = await trainSteps('wasm', init, 3);
-    expect(wasm.trained.length).toBe(cpu.trained.length);
-    let maxDiff = 0;
-    let maxMove = 0;
-    for (let i = 0; i < cpu.trained.length; i++) {
-      for (let j = 0; j < cpu.trained[i].length; j++) {
-        maxDiff = Math.max(maxDiff, Math.abs(cpu.trained[i][j] - wasm.trained[i][j]));
-        maxMove = Math.max(maxMove, Math.abs(cpu.trained[i][j] - initValues[i][j]));
+  // With the native addon's kernels (when built) and with the wasm kernels alone.
+  for (const native of [true, false]) {
+    it(`3 Adam steps on wasm (${native ? 'native kernels' : 'wasm kernels only'}) and cpu from identical weights agree within 1e-4`, async () => {
+      const { addon } = loadNativeAddon();
+      if (native && addon) registerNativeKernels(addon);
+      else unregisterNativeKernels();
+      try {
+        const cpu = await trainSteps('cpu', null, 3);
+        const initValues = await Promise.all(cpu.initial.map((w) => w.data()));
+        await tf.setBackend('wasm');
+        const init = cpu.initial.map((w, i) => tf.tensor(initValues[i], w.shape));
+        const wasm = await trainSteps('wasm', init, 3);
+        expect(wasm.trained.length).toBe(cpu.trained.length);
+        let maxDiff = 0;
+        let maxMove = 0;
+        for (let i = 0; i < cpu.trained.length; i++) {
+          for (let j = 0; j < cpu.trained[i].length; j++) {
+            maxDiff = Math.max(maxDiff, Math.abs(cpu.trained[i][j] - wasm.trained[i][j]));
+            maxMove = Math.max(maxMove, Math.abs(cpu.trained[i][j] - initValues[i][j]));
+          }
+        }
+        expect(maxMove).toBeGreaterThan(1e-3); // training really moved the weights
+        expect(maxDiff).toBeLessThan(1e-4);
+        [...cpu.initial, ...wasm.initial, ...init].forEach((t) => t.dispose());
+      } finally {
+        if (addon) registerNativeKernels(addon);
       }
-    }
-    expect(maxMove).toBeGreaterThan(1e-3); // training really moved the weights
-    expect(maxDiff).toBeLessThan(1e-4);
-    [...cpu.initial, ...wasm.initial, ...init].forEach((t) => t.dispose());
-  });
+    });
+  }
 
   it('model.fit with dropout runs on wasm and 100 steps leak no tensors', async () => {
     await tf.setBackend('wasm');

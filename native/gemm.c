@@ -1,0 +1,564 @@
+/*
+ * Blocked single-precision GEMM (GotoBLAS-style packing, one 6x16 register tile) and NHWC
+ * convolutions built on it. The inner kernel is written once with GCC/Clang vector extensions and
+ * compiled twice: for AVX2+FMA and for the baseline instruction set, chosen at run time. Threads
+ * come from OpenMP when the compiler has it.
+ */
+#include "gemm.h"
+
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define MR 6
+#define NR 16
+#define KC 256
+#define MC 1020 /* rows of op(A) packed at a time, a multiple of MR */
+#define NC 4096 /* columns of op(B) packed at a time, a multiple of NR */
+/* Below this many multiply-adds a product runs on the calling thread only. */
+#define PARALLEL_MIN_MACS (1L << 17)
+/* Elements of an im2col buffer per chunk of images (8 MiB). */
+#define COL_CHUNK (1L << 21)
+
+typedef float v8 __attribute__((vector_size(32)));
+typedef int vi8 __attribute__((vector_size(32)));
+
+static int g_threads = 0;
+
+int tp_threads(void) {
+#ifdef _OPENMP
+  if (g_threads <= 0) g_threads = omp_get_num_procs();
+  return g_threads;
+#else
+  return 1;
+#endif
+}
+
+void tp_set_threads(int n) {
+#ifdef _OPENMP
+  g_threads = n > 0 ? n : omp_get_num_procs();
+#else
+  (void)n;
+#endif
+}
+
+/* ---- packing ------------------------------------------------------------------------------ */
+
+/* kc x MR panel of op(A): rows i0.. (rows valid, the rest zero), depth pc..pc+kc. */
+static void pack_a(const gemm_args *g, long i0, long rows, long pc, long kc, float *dst) {
+  if (!g->trans_a) {
+    for (long r = 0; r < MR; r++) {
+      if (r < rows) {
+        const float *src = g->a + (i0 + r) * g->lda + pc;
+        for (long p = 0; p < kc; p++) dst[p * MR + r] = src[p];
+      } else {
+        for (long p = 0; p < kc; p++) dst[p * MR + r] = 0.0f;
+      }
+    }
+  } else {
+    for (long p = 0; p < kc; p++) {
+      const float *src = g->a + (pc + p) * g->lda + i0;
+      long r = 0;
+      for (; r < rows; r++) dst[p * MR + r] = src[r];
+      for (; r < MR; r++) dst[p * MR + r] = 0.0f;
+    }
+  }
+}
+
+/* kc x NR panel of op(B): columns j0.. (cols valid, the rest zero), depth pc..pc+kc. */
+static void pack_b(const gemm_args *g, long j0, long cols, long pc, long kc, float *dst) {
+  if (!g->trans_b) {
+    for (long p = 0; p < kc; p++) {
+      const float *src = g->b + (pc + p) * g->ldb + j0;
+      long c = 0;
+      for (; c < cols; c++) dst[p * NR + c] = src[c];
+      for (; c < NR; c++) dst[p * NR + c] = 0.0f;
+    }
+  } else {
+    for (long c = 0; c < NR; c++) {
+      if (c < cols) {
+        const float *src = g->b + (j0 + c) * g->ldb + pc;
+        for (long p = 0; p < kc; p++) dst[p * NR + c] = src[p];
+      } else {
+        for (long p = 0; p < kc; p++) dst[p * NR + c] = 0.0f;
+      }
+    }
+  }
+}
+
+/* ---- register tile ------------------------------------------------------------------------- */
+
+typedef struct {
+  float *c;
+  long ldc;
+  int trans_c;
+  long i0, j0, rows, cols; /* where the tile lands and how much of it is real */
+  int load;                /* add to what C holds */
+  const float *bias;       /* added on the last depth block only; NULL otherwise */
+  int bias_per_row;        /* bias indexed by row (i) instead of column (j) */
+  int relu;
+} tile_out;
+
+static inline __attribute__((always_inline)) v8 loadu(const float *p) {
+  v8 v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+static inline __attribute__((always_inline)) void storeu(float *p, v8 v) { memcpy(p, &v, sizeof v); }
+
+static inline __attribute__((always_inline)) v8 relu8(v8 x) {
+  const v8 zero = {0};
+  return (v8)((vi8)(x > zero) & (vi8)x);
+}
+
+#define ROW(r)                             \
+  {                                        \
+    const float s = ap[r];                 \
+    c##r##0 += s * b0;                     \
+    c##r##1 += s * b1;                     \
+  }
+
+#define FULL_ROW(r)                                                   \
+  {                                                                   \
+    float *row = o->c + (o->i0 + r) * o->ldc + o->j0;                 \
+    v8 x0 = c##r##0, x1 = c##r##1;                                    \
+    if (o->load) {                                                    \
+      x0 += loadu(row);                                               \
+      x1 += loadu(row + 8);                                           \
+    }                                                                 \
+    if (o->bias) {                                                    \
+      if (o->bias_per_row) {                                          \
+        x0 += o->bias[o->i0 + r];                                     \
+        x1 += o->bias[o->i0 + r];                                     \
+      } else {                                                        \
+        x0 += loadu(o->bias + o->j0);                                 \
+        x1 += loadu(o->bias + o->j0 + 8);                             \
+      }                                                               \
+    }                                                                 \
+    if (o->relu) {                                                    \
+      x0 = relu8(x0);                                                 \
+      x1 = relu8(x1);                                                 \
+    }                                                                 \
+    storeu(row, x0);                                                  \
+    storeu(row + 8, x1);                                              \
+  }
+
+static inline __attribute__((always_inline)) void micro_body(long kc, const float *restrict a, const float *restrict b, const tile_out *o) {
+  v8 c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0};
+  v8 c30 = {0}, c31 = {0}, c40 = {0}, c41 = {0}, c50 = {0}, c51 = {0};
+  for (long p = 0; p < kc; p++) {
+    const v8 b0 = *(const v8 *)(b + p * NR);
+    const v8 b1 = *(const v8 *)(b + p * NR + 8);
+    const float *ap = a + p * MR;
+    ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5)
+  }
+  if (o->rows == MR && o->cols == NR && !o->trans_c) {
+    FULL_ROW(0) FULL_ROW(1) FULL_ROW(2) FULL_ROW(3) FULL_ROW(4) FULL_ROW(5)
+    return;
+  }
+  float t[MR * NR] __attribute__((aligned(32)));
+  storeu(t + 0, c00); storeu(t + 8, c01); storeu(t + 16, c10); storeu(t + 24, c11);
+  storeu(t + 32, c20); storeu(t + 40, c21); storeu(t + 48, c30); storeu(t + 56, c31);
+  storeu(t + 64, c40); storeu(t + 72, c41); storeu(t + 80, c50); storeu(t + 88, c51);
+  for (long r = 0; r < o->rows; r++) {
+    const long i = o->i0 + r;
+    for (long col = 0; col < o->cols; col++) {
+      const long j = o->j0 + col;
+      float *dst = o->trans_c ? o->c + j * o->ldc + i : o->c + i * o->ldc + j;
+      float v = t[r * NR + col];
+      if (o->load) v += *dst;
+      if (o->bias) v += o->bias[o->bias_per_row ? i : j];
+      if (o->relu && v < 0.0f) v = 0.0f;
+      *dst = v;
+    }
+  }
+}
+
+typedef void (*micro_fn)(long, const float *, const float *, const tile_out *);
+
+static void micro_generic(long kc, const float *a, const float *b, const tile_out *o) { micro_body(kc, a, b, o); }
+
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2,fma"))) static void micro_avx2(long kc, const float *a, const float *b, const tile_out *o) {
+  micro_body(kc, a, b, o);
+}
+#endif
+
+static micro_fn g_micro = 0;
+static const char *g_isa = "generic";
+
+static micro_fn pick_micro(void) {
+  if (g_micro) return g_micro;
+  micro_fn f = micro_generic;
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    f = micro_avx2;
+    g_isa = "avx2+fma";
+  }
+#elif defined(__aarch64__)
+  g_isa = "neon";
+#endif
+  g_micro = f;
+  return f;
+}
+
+const char *tp_isa(void) {
+  pick_micro();
+  return g_isa;
+}
+
+/* ---- GEMM driver --------------------------------------------------------------------------- */
+
+static long round_up(long x, long to) { return (x + to - 1) / to * to; }
+static long min_l(long a, long b) { return a < b ? a : b; }
+
+static void *alloc_floats(long n) {
+  size_t bytes = (size_t)round_up(n * (long)sizeof(float), 64);
+  return aligned_alloc(64, bytes > 0 ? bytes : 64);
+}
+
+/*
+ * Scratch buffers, one set per calling thread, kept between calls: allocating (and page-faulting)
+ * a few MiB per call cost as much as the arithmetic for LeNet-sized convolutions.
+ */
+enum { WS_PACK_A, WS_PACK_B, WS_COL, WS_PARTS, WS_SLOTS };
+static __thread struct {
+  float *p;
+  long cap;
+} g_ws[WS_SLOTS];
+
+static float *workspace(int slot, long n) {
+  if (g_ws[slot].cap < n) {
+    free(g_ws[slot].p);
+    g_ws[slot].p = alloc_floats(n);
+    if (!g_ws[slot].p) abort();
+    g_ws[slot].cap = n;
+  }
+  return g_ws[slot].p;
+}
+
+void tp_release_workspace(void) {
+  for (int i = 0; i < WS_SLOTS; i++) {
+    free(g_ws[i].p);
+    g_ws[i].p = 0;
+    g_ws[i].cap = 0;
+  }
+}
+
+/* C = op(A)·op(B) with the tile grid shared among `threads` threads. */
+static void gemm_blocked(const gemm_args *g, int bias_per_row, int threads) {
+  const micro_fn micro = pick_micro();
+  const long M = g->m, N = g->n, K = g->k;
+  float *bp = workspace(WS_PACK_B, round_up(min_l(N, NC), NR) * KC);
+  float *ap = workspace(WS_PACK_A, round_up(min_l(M, MC), MR) * KC);
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    for (long jc = 0; jc < N; jc += NC) {
+      const long nc = min_l(NC, N - jc);
+      const long npan = (nc + NR - 1) / NR;
+      for (long pc = 0; pc < K; pc += KC) {
+        const long kc = min_l(KC, K - pc);
+        const int last = pc + kc >= K;
+#pragma omp for schedule(static)
+        for (long jp = 0; jp < npan; jp++) pack_b(g, jc + jp * NR, min_l(NR, nc - jp * NR), pc, kc, bp + jp * kc * NR);
+        for (long ic = 0; ic < M; ic += MC) {
+          const long mc = min_l(MC, M - ic);
+          const long mpan = (mc + MR - 1) / MR;
+#pragma omp for schedule(static)
+          for (long ip = 0; ip < mpan; ip++) pack_a(g, ic + ip * MR, min_l(MR, mc - ip * MR), pc, kc, ap + ip * kc * MR);
+#pragma omp for collapse(2) schedule(static)
+          for (long jp = 0; jp < npan; jp++) {
+            for (long ip = 0; ip < mpan; ip++) {
+              tile_out o = {
+                  g->c, g->ldc, g->trans_c,
+                  ic + ip * MR, jc + jp * NR, min_l(MR, mc - ip * MR), min_l(NR, nc - jp * NR),
+                  pc > 0 || g->accumulate,
+                  last ? g->bias : 0, bias_per_row,
+                  last && g->relu,
+              };
+              micro(kc, ap + ip * kc * MR, bp + jp * kc * NR, &o);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/*
+ * Few tiles but a long depth (a filter gradient: a small dW summed over every output pixel):
+ * each thread multiplies its own slice of the depth into a private buffer, then they are summed.
+ */
+static void gemm_split_depth(const gemm_args *g, int threads) {
+  const long M = g->m, N = g->n, K = g->k;
+  float *parts = workspace(WS_PARTS, threads * M * N);
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int t = 0; t < threads; t++) {
+    const long k0 = K * t / threads, k1 = K * (t + 1) / threads;
+    gemm_args s = *g;
+    s.k = k1 - k0;
+    s.a = g->trans_a ? g->a + k0 * g->lda : g->a + k0;
+    s.b = g->trans_b ? g->b + k0 : g->b + k0 * g->ldb;
+    s.c = parts + t * M * N;
+    s.ldc = N;
+    s.trans_c = 0;
+    s.accumulate = 0;
+    s.bias = 0;
+    s.relu = 0;
+    if (s.k > 0) gemm_blocked(&s, 0, 1);
+    else memset(s.c, 0, sizeof(float) * M * N);
+  }
+  for (long i = 0; i < M; i++) {
+    for (long j = 0; j < N; j++) {
+      float v = 0.0f;
+      for (int t = 0; t < threads; t++) v += parts[t * M * N + i * N + j];
+      float *dst = g->trans_c ? g->c + j * g->ldc + i : g->c + i * g->ldc + j;
+      *dst = g->accumulate ? *dst + v : v;
+    }
+  }
+}
+
+void tp_gemm(const gemm_args *in) {
+  gemm_args g = *in;
+  int bias_per_row = 0;
+  if (g.m <= 0 || g.n <= 0) return;
+  if (g.k <= 0) {
+    for (long i = 0; i < g.m; i++) {
+      for (long j = 0; j < g.n; j++) {
+        float *dst = g.trans_c ? g.c + j * g.ldc + i : g.c + i * g.ldc + j;
+        float v = g.accumulate ? *dst : 0.0f;
+        if (g.bias) v += g.bias[j];
+        if (g.relu && v < 0.0f) v = 0.0f;
+        *dst = v;
+      }
+    }
+    return;
+  }
+  /* A narrow result (fewer columns than a tile) wastes most of every tile: compute Cᵀ = op(B)ᵀ·op(A)ᵀ. */
+  if (g.n < NR && g.m > g.n) {
+    gemm_args s = g;
+    s.m = g.n;
+    s.n = g.m;
+    s.a = g.b;
+    s.lda = g.ldb;
+    s.trans_a = !g.trans_b;
+    s.b = g.a;
+    s.ldb = g.lda;
+    s.trans_b = !g.trans_a;
+    s.trans_c = !g.trans_c;
+    g = s;
+    bias_per_row = 1;
+  }
+  const double macs = (double)g.m * (double)g.n * (double)g.k;
+  const int threads = macs >= (double)PARALLEL_MIN_MACS ? tp_threads() : 1;
+  const long tiles = ((g.m + MR - 1) / MR) * ((g.n + NR - 1) / NR);
+  if (threads > 1 && (tiles < threads * 2 || g.m * g.n * 4 <= g.k) && g.k >= 4 * KC && !g.bias && !g.relu) {
+    gemm_split_depth(&g, threads);
+    return;
+  }
+  gemm_blocked(&g, bias_per_row, threads);
+}
+
+/* ---- convolutions (NHWC, filter [kh, kw, Ci, Co]) -------------------------------------------- */
+
+static long conv_depth(const conv_shape *s) { return s->filter_h * s->filter_w * s->in_c; }
+
+/* Images per im2col chunk. */
+static long conv_chunk(const conv_shape *s) {
+  const long per = s->out_h * s->out_w * conv_depth(s);
+  long n = per > 0 ? COL_CHUNK / per : s->batch;
+  if (n < 1) n = 1;
+  return n < s->batch ? n : s->batch;
+}
+
+static void im2col(const conv_shape *s, const float *x, long n0, long images, float *col) {
+  const long K = conv_depth(s), ci = s->in_c;
+  const long rows = images * s->out_h;
+  const int threads = rows * s->out_w * K >= (1L << 16) ? tp_threads() : 1;
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+  for (long q = 0; q < rows; q++) {
+    const long n = n0 + q / s->out_h, oy = q % s->out_h;
+    for (long ox = 0; ox < s->out_w; ox++) {
+      float *dst = col + (q * s->out_w + ox) * K;
+      const long ix0 = ox * s->stride_w - s->pad_left;
+      /* With unit dilation and the window inside the row, a filter row is one contiguous run. */
+      const int row_inside = s->dilation_w == 1 && ix0 >= 0 && ix0 + s->filter_w <= s->in_w;
+      for (long ky = 0; ky < s->filter_h; ky++) {
+        const long iy = oy * s->stride_h - s->pad_top + ky * s->dilation_h;
+        float *d = dst + ky * s->filter_w * ci;
+        if (iy < 0 || iy >= s->in_h) {
+          for (long t = 0; t < s->filter_w * ci; t++) d[t] = 0.0f;
+          continue;
+        }
+        const float *row = x + (n * s->in_h + iy) * s->in_w * ci;
+        if (row_inside) {
+          const float *src = row + ix0 * ci;
+          for (long t = 0; t < s->filter_w * ci; t++) d[t] = src[t];
+          continue;
+        }
+        for (long kx = 0; kx < s->filter_w; kx++, d += ci) {
+          const long ix = ix0 + kx * s->dilation_w;
+          if (ix < 0 || ix >= s->in_w) {
+            for (long c = 0; c < ci; c++) d[c] = 0.0f;
+          } else {
+            const float *src = row + ix * ci;
+            for (long c = 0; c < ci; c++) d[c] = src[c];
+          }
+        }
+      }
+    }
+  }
+}
+
+/* dx (images n0..n0+images, zeroed here) += the columns scattered back to their pixels. */
+static void col2im(const conv_shape *s, const float *col, long n0, long images, float *dx) {
+  const long K = conv_depth(s), ci = s->in_c;
+  const long plane = s->in_h * s->in_w * ci;
+  const int threads = images > 1 && images * s->out_h * s->out_w * K >= (1L << 16) ? tp_threads() : 1;
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+  for (long m = 0; m < images; m++) {
+    float *img = dx + (n0 + m) * plane;
+    memset(img, 0, sizeof(float) * plane);
+    for (long oy = 0; oy < s->out_h; oy++) {
+      for (long ox = 0; ox < s->out_w; ox++) {
+        const float *src = col + ((m * s->out_h + oy) * s->out_w + ox) * K;
+        for (long ky = 0; ky < s->filter_h; ky++) {
+          const long iy = oy * s->stride_h - s->pad_top + ky * s->dilation_h;
+          if (iy < 0 || iy >= s->in_h) continue;
+          for (long kx = 0; kx < s->filter_w; kx++) {
+            const long ix = ox * s->stride_w - s->pad_left + kx * s->dilation_w;
+            if (ix < 0 || ix >= s->in_w) continue;
+            float *d = img + (iy * s->in_w + ix) * ci;
+            const float *v = src + (ky * s->filter_w + kx) * ci;
+            for (long c = 0; c < ci; c++) d[c] += v[c];
+          }
+        }
+      }
+    }
+  }
+}
+
+void tp_conv2d(const conv_shape *s, const float *x, const float *w, const float *bias, int relu, float *y) {
+  const long K = conv_depth(s), pix = s->out_h * s->out_w;
+  const long chunk = conv_chunk(s);
+  float *col = workspace(WS_COL, chunk * pix * K);
+  for (long n0 = 0; n0 < s->batch; n0 += chunk) {
+    const long images = min_l(chunk, s->batch - n0);
+    im2col(s, x, n0, images, col);
+    gemm_args g = {0};
+    g.m = images * pix;
+    g.n = s->out_c;
+    g.k = K;
+    g.a = col;
+    g.lda = K;
+    g.b = w;
+    g.ldb = s->out_c;
+    g.c = y + n0 * pix * s->out_c;
+    g.ldc = s->out_c;
+    g.bias = bias;
+    g.relu = relu;
+    tp_gemm(&g);
+  }
+}
+
+void tp_conv2d_backprop_input(const conv_shape *s, const float *dy, const float *w, float *dx) {
+  const long K = conv_depth(s), pix = s->out_h * s->out_w;
+  const long chunk = conv_chunk(s);
+  float *col = workspace(WS_COL, chunk * pix * K);
+  for (long n0 = 0; n0 < s->batch; n0 += chunk) {
+    const long images = min_l(chunk, s->batch - n0);
+    gemm_args g = {0};
+    g.m = images * pix;
+    g.n = K;
+    g.k = s->out_c;
+    g.a = dy + n0 * pix * s->out_c;
+    g.lda = s->out_c;
+    g.b = w; /* stored K x Co: op(B) = wᵀ */
+    g.ldb = s->out_c;
+    g.trans_b = 1;
+    g.c = col;
+    g.ldc = K;
+    tp_gemm(&g);
+    col2im(s, col, n0, images, dx);
+  }
+}
+
+void tp_conv2d_backprop_filter(const conv_shape *s, const float *x, const float *dy, float *dw) {
+  const long K = conv_depth(s), pix = s->out_h * s->out_w;
+  if (s->batch <= 0 || pix <= 0) {
+    memset(dw, 0, sizeof(float) * K * s->out_c);
+    return;
+  }
+  const long chunk = conv_chunk(s);
+  float *col = workspace(WS_COL, chunk * pix * K);
+  for (long n0 = 0; n0 < s->batch; n0 += chunk) {
+    const long images = min_l(chunk, s->batch - n0);
+    im2col(s, x, n0, images, col);
+    gemm_args g = {0};
+    g.m = K;
+    g.n = s->out_c;
+    g.k = images * pix;
+    g.a = col; /* stored rows x K: op(A) = colᵀ */
+    g.lda = K;
+    g.trans_a = 1;
+    g.b = dy + n0 * pix * s->out_c;
+    g.ldb = s->out_c;
+    g.c = dw;
+    g.ldc = s->out_c;
+    g.accumulate = n0 > 0;
+    tp_gemm(&g);
+  }
+}
+
+/* ---- Adam ---------------------------------------------------------------------------------- */
+
+static inline __attribute__((always_inline)) void adam_body(long from, long to, const float *restrict w, const float *restrict g,
+                                                            const float *restrict m, const float *restrict v, float *restrict w1,
+                                                            float *restrict m1, float *restrict v1, float lr, float b1, float b2,
+                                                            float eps, float c1, float c2) {
+  const float ob1 = 1.0f - b1, ob2 = 1.0f - b2;
+  for (long i = from; i < to; i++) {
+    const float gi = g[i];
+    const float mi = b1 * m[i] + ob1 * gi;
+    const float vi = b2 * v[i] + ob2 * gi * gi;
+    m1[i] = mi;
+    v1[i] = vi;
+    w1[i] = w[i] - (lr * mi * c1) / (__builtin_sqrtf(vi * c2) + eps);
+  }
+}
+
+typedef void (*adam_fn)(long, long, const float *, const float *, const float *, const float *, float *, float *, float *, float, float,
+                        float, float, float, float);
+
+static void adam_generic(long from, long to, const float *w, const float *g, const float *m, const float *v, float *w1, float *m1,
+                         float *v1, float lr, float b1, float b2, float eps, float c1, float c2) {
+  adam_body(from, to, w, g, m, v, w1, m1, v1, lr, b1, b2, eps, c1, c2);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2,fma"))) static void adam_avx2(long from, long to, const float *w, const float *g, const float *m,
+                                                          const float *v, float *w1, float *m1, float *v1, float lr, float b1,
+                                                          float b2, float eps, float c1, float c2) {
+  adam_body(from, to, w, g, m, v, w1, m1, v1, lr, b1, b2, eps, c1, c2);
+}
+#endif
+
+void tp_adam(long n, const float *w, const float *g, const float *m, const float *v, float *w1, float *m1, float *v1, float lr, float b1,
+             float b2, float eps, float c1, float c2) {
+  adam_fn f = pick_micro() == micro_generic ? adam_generic : 0;
+#if defined(__x86_64__) || defined(__i386__)
+  if (!f) f = adam_avx2;
+#endif
+  if (!f) f = adam_generic;
+  const int threads = n >= (1L << 16) ? tp_threads() : 1;
+  if (threads == 1) {
+    f(0, n, w, g, m, v, w1, m1, v1, lr, b1, b2, eps, c1, c2);
+    return;
+  }
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int t = 0; t < threads; t++) f(n * t / threads, n * (t + 1) / threads, w, g, m, v, w1, m1, v1, lr, b1, b2, eps, c1, c2);
+}

@@ -1,0 +1,54 @@
+/*
+ * Topiary native compute: single-precision GEMM and NHWC convolutions (im2col + GEMM) for the
+ * training kernels of the wasm backend. Row-major throughout.
+ */
+#ifndef TOPIARY_GEMM_H
+#define TOPIARY_GEMM_H
+
+#include <stddef.h>
+
+typedef struct {
+  int trans_a, trans_b;  /* op(A) = A^T when set: A is stored K x M (B: N x K) */
+  int trans_c;           /* store the result transposed: C holds N x M */
+  long m, n, k;
+  const float *a; long lda;
+  const float *b; long ldb;
+  float *c; long ldc;
+  int accumulate;        /* C += op(A)·op(B) instead of C = ... */
+  const float *bias;     /* length n (added per column of the logical result), or NULL */
+  int relu;              /* clamp the result at 0 after the bias */
+} gemm_args;
+
+/* C = op(A)·op(B) (+ C) (+ bias) (relu). Uses the thread pool for large products. */
+void tp_gemm(const gemm_args *g);
+
+typedef struct {
+  long batch, in_h, in_w, in_c;
+  long filter_h, filter_w, out_c;
+  long out_h, out_w;
+  long stride_h, stride_w, dilation_h, dilation_w;
+  long pad_top, pad_left;
+} conv_shape;
+
+/* y[N,Ho,Wo,Co] = conv(x[N,H,W,Ci], w[kh,kw,Ci,Co]) (+ bias[Co]) (relu). */
+void tp_conv2d(const conv_shape *s, const float *x, const float *w, const float *bias, int relu, float *y);
+/* dx[N,H,W,Ci] = gradient of the conv w.r.t. its input, given dy[N,Ho,Wo,Co] and w. */
+void tp_conv2d_backprop_input(const conv_shape *s, const float *dy, const float *w, float *dx);
+/* dw[kh,kw,Ci,Co] = gradient of the conv w.r.t. its filter, given x and dy. */
+void tp_conv2d_backprop_filter(const conv_shape *s, const float *x, const float *dy, float *dw);
+
+/*
+ * One Adam step over n values (tf.train.adam's formula): m1 = b1 m + (1-b1) g,
+ * v1 = b2 v + (1-b2) g^2, w1 = w - lr m1 c1 / (sqrt(v1 c2) + eps), c1 = 1/(1-b1^t), c2 = 1/(1-b2^t).
+ */
+void tp_adam(long n, const float *w, const float *g, const float *m, const float *v, float *w1, float *m1, float *v1, float lr, float b1,
+             float b2, float eps, float c1, float c2);
+
+/* Compute threads (1 without OpenMP) and the instruction set the kernels were dispatched to. */
+int tp_threads(void);
+void tp_set_threads(int n);
+const char *tp_isa(void);
+/* Frees the calling thread's scratch buffers (kept between calls otherwise). */
+void tp_release_workspace(void);
+
+#endif

@@ -1,0 +1,76 @@
+/**
+ * Loads Topiary's native compute addon (native/, built by `npm ci` through scripts/build-native.mjs)
+ * and routes the wasm backend's matrix products and convolutions to it. The addon is optional:
+ * without a C compiler at install time, or with `TOPIARY_NATIVE=0`, the wasm kernels run and the
+ * reason is reported. `TOPIARY_NATIVE_THREADS=N` sets its thread count (default: every core);
+ * `TOPIARY_NATIVE_PATH` points at another build of the .node file.
+ */
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError } from '../common/errors';
+import type { NativeCompute } from '../engine/kernels/native-kernels';
+
+const require = createRequire(import.meta.url);
+
+export interface NativeAddon extends NativeCompute {
+  info(): { isa: string; threads: number; openmp: boolean };
+  setThreads(n: number): void;
+}
+
+export interface NativeStatus {
+  /** Whether the addon loaded (and, for the wasm backend, now runs its products and convolutions). */
+  loaded: boolean;
+  /** The .node file tried. */
+  path: string;
+  /** Instruction set its kernels dispatched to (avx2+fma, generic, neon) and its thread count. */
+  isa?: string;
+  threads?: number;
+  /** Why it is not in use. */
+  reason?: string;
+}
+
+/** native/build/Release/topiary_native.node under the app root (TOPIARY_APP_ROOT in the built app). */
+export function nativeAddonPath(): string {
+  if (process.env.TOPIARY_NATIVE_PATH) return path.resolve(process.env.TOPIARY_NATIVE_PATH);
+  const root = process.env.TOPIARY_APP_ROOT ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+  return path.join(root, 'native', 'build', 'Release', 'topiary_native.node');
+}
+
+function requestedThreads(): number | undefined {
+  const raw = process.env.TOPIARY_NATIVE_THREADS;
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new ConfigError(`TOPIARY_NATIVE_THREADS must be an integer from 1 to 256, got "${raw}"`);
+  return n;
+}
+
+let cached: { addon?: NativeAddon; status: NativeStatus } | undefined;
+
+/**
+ * The addon, loaded once per thread, or undefined with the reason in the status.
+ * @example const { addon, status } = loadNativeAddon(); if (!addon) console.log(status.reason)
+ */
+export function loadNativeAddon(): { addon?: NativeAddon; status: NativeStatus } {
+  if (cached) return cached;
+  const file = nativeAddonPath();
+  const off = (process.env.TOPIARY_NATIVE ?? '').trim().toLowerCase();
+  if (off === '0' || off === 'off' || off === 'false') {
+    cached = { status: { loaded: false, path: file, reason: 'disabled by TOPIARY_NATIVE' } };
+  } else if (!fs.existsSync(file)) {
+    cached = { status: { loaded: false, path: file, reason: 'not built (needs a C compiler at install time: npm run build:native)' } };
+  } else {
+    try {
+      const addon = require(file) as NativeAddon;
+      const threads = requestedThreads();
+      if (threads !== undefined) addon.setThreads(threads);
+      const info = addon.info();
+      cached = { addon, status: { loaded: true, path: file, isa: info.isa, threads: info.threads } };
+    } catch (err) {
+      if (err instanceof ConfigError) throw err;
+      cached = { status: { loaded: false, path: file, reason: `failed to load: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}` } };
+    }
+  }
+  return cached;
+}

@@ -7,8 +7,10 @@
 #include <node_api.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "gemm.h"
+#include "train.h"
 
 #define CHECK(call)                                                 \
   do {                                                              \
@@ -204,6 +206,190 @@ static napi_value adam(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- fused training step -------------------------------------------------------------------- */
+
+typedef struct {
+  tp_trainer *t;
+} trainer_box;
+
+static void trainer_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  trainer_box *box = data;
+  tp_trainer_free(box->t);
+  free(box);
+}
+
+static tp_trainer *get_trainer(napi_env env, napi_value v) {
+  void *data = NULL;
+  napi_valuetype type;
+  if (napi_typeof(env, v, &type) != napi_ok || type != napi_external || napi_get_value_external(env, v, &data) != napi_ok || !data) {
+    napi_throw_type_error(env, NULL, "topiary-native: not a trainer");
+    return NULL;
+  }
+  tp_trainer *t = ((trainer_box *)data)->t;
+  if (!t) napi_throw_error(env, NULL, "topiary-native: trainer already freed");
+  return t;
+}
+
+/* The trainer in argv[0] of a call that takes exactly `want` arguments; NULL with an exception set otherwise. */
+static tp_trainer *trainer_call(napi_env env, napi_callback_info info, size_t want, napi_value *argv, const char *name) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
+    napi_throw_error(env, NULL, "topiary-native: N-API failure");
+    return NULL;
+  }
+  if (argc != want) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "topiary-native: %s takes %zu arguments", name, want);
+    napi_throw_type_error(env, NULL, msg);
+    return NULL;
+  }
+  return get_trainer(env, argv[0]);
+}
+
+/* trainerCreate(codes: Int32Array, paramSizes: Float64Array, probs, learningRate, beta1, beta2, epsilon) */
+static napi_value trainer_create(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 7) {
+    napi_throw_type_error(env, NULL, "topiary-native: trainerCreate takes 7 arguments");
+    return NULL;
+  }
+  napi_typedarray_type tc, ts;
+  size_t nc = 0, ns = 0;
+  void *pc = NULL, *ps = NULL;
+  bool is_c = false, is_s = false;
+  napi_is_typedarray(env, argv[0], &is_c);
+  napi_is_typedarray(env, argv[1], &is_s);
+  if (!is_c || !is_s || napi_get_typedarray_info(env, argv[0], &tc, &nc, &pc, NULL, NULL) != napi_ok ||
+      napi_get_typedarray_info(env, argv[1], &ts, &ns, &ps, NULL, NULL) != napi_ok || tc != napi_int32_array || ts != napi_float64_array ||
+      nc % TP_LAYER_CODE != 0) {
+    napi_throw_type_error(env, NULL, "topiary-native: trainerCreate wants layer codes (Int32Array) and parameter sizes (Float64Array)");
+    return NULL;
+  }
+  long *sizes = malloc(sizeof(long) * (ns > 0 ? ns : 1));
+  for (size_t i = 0; i < ns; i++) sizes[i] = (long)((double *)ps)[i];
+  double h[5];
+  for (int i = 0; i < 5; i++) {
+    if (napi_get_value_double(env, argv[2 + i], &h[i]) != napi_ok) {
+      free(sizes);
+      napi_throw_type_error(env, NULL, "topiary-native: trainerCreate hyper-parameters must be numbers");
+      return NULL;
+    }
+  }
+  const char *err = NULL;
+  tp_trainer *t = tp_trainer_create((int)(nc / TP_LAYER_CODE), pc, (int)ns, sizes, h[0] != 0, h[1], h[2], h[3], h[4], &err);
+  free(sizes);
+  if (!t) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "topiary-native: trainer description rejected: %s", err ? err : "unknown");
+    napi_throw_range_error(env, NULL, msg);
+    return NULL;
+  }
+  trainer_box *box = malloc(sizeof *box);
+  box->t = t;
+  napi_value ext;
+  if (napi_create_external(env, box, trainer_finalize, NULL, &ext) != napi_ok) {
+    tp_trainer_free(t);
+    free(box);
+    napi_throw_error(env, NULL, "topiary-native: N-API failure");
+    return NULL;
+  }
+  return ext;
+}
+
+/* trainerParam(trainer, index, values: Float32Array, write: 0 read into values / 1 set from values) */
+static napi_value trainer_param(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  tp_trainer *t = trainer_call(env, info, 4, argv, "trainerParam");
+  if (!t) return NULL;
+  long p, write, len;
+  float *values;
+  if (!get_long(env, argv[1], &p, "parameter index") || !get_floats(env, argv[2], &values, &len, 0, "values") || !get_long(env, argv[3], &write, "write"))
+    return NULL;
+  if (p >= tp_trainer_nparams(t) || len != tp_trainer_param_size(t, (int)p)) {
+    napi_throw_range_error(env, NULL, "topiary-native: parameter index or size does not match the trainer");
+    return NULL;
+  }
+  if (write) tp_trainer_set_param(t, (int)p, values);
+  else tp_trainer_get_param(t, (int)p, values);
+  return NULL;
+}
+
+/* trainerMask(trainer, index, mask: Float32Array | null) */
+static napi_value trainer_mask(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  tp_trainer *t = trainer_call(env, info, 3, argv, "trainerMask");
+  if (!t) return NULL;
+  long p, len;
+  float *mask;
+  if (!get_long(env, argv[1], &p, "parameter index") || !get_floats(env, argv[2], &mask, &len, 1, "mask")) return NULL;
+  if (p >= tp_trainer_nparams(t) || (mask && len != tp_trainer_param_size(t, (int)p))) {
+    napi_throw_range_error(env, NULL, "topiary-native: mask index or size does not match the trainer");
+    return NULL;
+  }
+  tp_trainer_set_mask(t, (int)p, mask);
+  return NULL;
+}
+
+/* trainerStep(trainer, x: Float32Array, labels: Int32Array, n) -> [loss, accuracy] */
+static napi_value trainer_step(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  tp_trainer *t = trainer_call(env, info, 4, argv, "trainerStep");
+  if (!t) return NULL;
+  long lx, n;
+  float *x;
+  if (!get_floats(env, argv[1], &x, &lx, 0, "x") || !get_long(env, argv[3], &n, "n")) return NULL;
+  bool is_typed = false;
+  napi_typedarray_type ty;
+  size_t ly = 0;
+  void *py = NULL;
+  napi_is_typedarray(env, argv[2], &is_typed);
+  if (!is_typed || napi_get_typedarray_info(env, argv[2], &ty, &ly, &py, NULL, NULL) != napi_ok || ty != napi_int32_array) {
+    napi_throw_type_error(env, NULL, "topiary-native: labels must be an Int32Array");
+    return NULL;
+  }
+  if (n < 1 || lx < n * tp_trainer_input_size(t) || (long)ly < n) {
+    napi_throw_range_error(env, NULL, "topiary-native: batch arrays are smaller than n samples");
+    return NULL;
+  }
+  const int *labels = py;
+  const long classes = tp_trainer_classes(t);
+  for (long r = 0; r < n; r++) {
+    if (labels[r] < 0 || labels[r] >= classes) {
+      char msg[128];
+      snprintf(msg, sizeof msg, "topiary-native: label %d of sample %ld is outside 0..%ld", labels[r], r, classes - 1);
+      napi_throw_range_error(env, NULL, msg);
+      return NULL;
+    }
+  }
+  double loss, acc;
+  tp_trainer_step(t, x, labels, n, &loss, &acc);
+  napi_value out, v0, v1;
+  CHECK(napi_create_array_with_length(env, 2, &out));
+  CHECK(napi_create_double(env, loss, &v0));
+  CHECK(napi_create_double(env, acc, &v1));
+  CHECK(napi_set_element(env, out, 0, v0));
+  CHECK(napi_set_element(env, out, 1, v1));
+  return out;
+}
+
+/* trainerFree(trainer): frees now instead of at garbage collection. */
+static napi_value trainer_free(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  void *data = NULL;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc == 1 && napi_get_value_external(env, argv[0], &data) == napi_ok && data) {
+    trainer_box *box = data;
+    tp_trainer_free(box->t);
+    box->t = NULL;
+  }
+  return NULL;
+}
+
 static napi_value info_fn(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value obj, isa, threads, openmp;
@@ -245,6 +431,11 @@ NAPI_MODULE_INIT() {
       {"conv2dBackpropInput", NULL, conv2d_backprop_input, NULL, NULL, NULL, napi_default, NULL},
       {"conv2dBackpropFilter", NULL, conv2d_backprop_filter, NULL, NULL, NULL, napi_default, NULL},
       {"adam", NULL, adam, NULL, NULL, NULL, napi_default, NULL},
+      {"trainerCreate", NULL, trainer_create, NULL, NULL, NULL, napi_default, NULL},
+      {"trainerParam", NULL, trainer_param, NULL, NULL, NULL, napi_default, NULL},
+      {"trainerMask", NULL, trainer_mask, NULL, NULL, NULL, napi_default, NULL},
+      {"trainerStep", NULL, trainer_step, NULL, NULL, NULL, napi_default, NULL},
+      {"trainerFree", NULL, trainer_free, NULL, NULL, NULL, napi_default, NULL},
       {"info", NULL, info_fn, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
   };

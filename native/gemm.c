@@ -19,8 +19,6 @@
 #define NC 4096 /* columns of op(B) packed at a time, a multiple of NR */
 /* Below this many multiply-adds a product runs on the calling thread only. */
 #define PARALLEL_MIN_MACS (1L << 17)
-/* Elements of an im2col buffer per chunk of images (8 MiB). */
-#define COL_CHUNK (1L << 21)
 
 typedef float v8 __attribute__((vector_size(32)));
 typedef int vi8 __attribute__((vector_size(32)));
@@ -163,16 +161,30 @@ static inline __attribute__((always_inline)) void micro_body(long kc, const floa
   storeu(t + 0, c00); storeu(t + 8, c01); storeu(t + 16, c10); storeu(t + 24, c11);
   storeu(t + 32, c20); storeu(t + 40, c21); storeu(t + 48, c30); storeu(t + 56, c31);
   storeu(t + 64, c40); storeu(t + 72, c41); storeu(t + 80, c50); storeu(t + 88, c51);
-  for (long r = 0; r < o->rows; r++) {
-    const long i = o->i0 + r;
-    for (long col = 0; col < o->cols; col++) {
-      const long j = o->j0 + col;
-      float *dst = o->trans_c ? o->c + j * o->ldc + i : o->c + i * o->ldc + j;
-      float v = t[r * NR + col];
-      if (o->load) v += *dst;
-      if (o->bias) v += o->bias[o->bias_per_row ? i : j];
-      if (o->relu && v < 0.0f) v = 0.0f;
-      *dst = v;
+  /* Edge tiles and transposed stores: loops with the flags hoisted out of them. */
+  const long rows = o->rows, cols = o->cols, i0 = o->i0, j0 = o->j0, ldc = o->ldc;
+  if (o->trans_c) {
+    for (long col = 0; col < cols; col++) {
+      float *dst = o->c + (j0 + col) * ldc + i0;
+      for (long r = 0; r < rows; r++) {
+        float v = t[r * NR + col];
+        if (o->load) v += dst[r];
+        if (o->bias) v += o->bias[o->bias_per_row ? i0 + r : j0 + col];
+        if (o->relu) v = v > 0.0f ? v : 0.0f;
+        dst[r] = v;
+      }
+    }
+    return;
+  }
+  for (long r = 0; r < rows; r++) {
+    float *dst = o->c + (i0 + r) * ldc + j0;
+    const float *src = t + r * NR;
+    for (long col = 0; col < cols; col++) {
+      float v = src[col];
+      if (o->load) v += dst[col];
+      if (o->bias) v += o->bias[o->bias_per_row ? i0 + r : j0 + col];
+      if (o->relu) v = v > 0.0f ? v : 0.0f;
+      dst[col] = v;
     }
   }
 }
@@ -354,7 +366,10 @@ void tp_gemm(const gemm_args *in) {
     bias_per_row = 1;
   }
   const double macs = (double)g.m * (double)g.n * (double)g.k;
-  const int threads = macs >= (double)PARALLEL_MIN_MACS ? tp_threads() : 1;
+  int threads = macs >= (double)PARALLEL_MIN_MACS && !g.serial ? tp_threads() : 1;
+#ifdef _OPENMP
+  if (omp_in_parallel()) threads = 1;
+#endif
   const long tiles = ((g.m + MR - 1) / MR) * ((g.n + NR - 1) / NR);
   if (threads > 1 && (tiles < threads * 2 || g.m * g.n * 4 <= g.k) && g.k >= 4 * KC && !g.bias && !g.relu) {
     gemm_split_depth(&g, threads);
@@ -364,22 +379,35 @@ void tp_gemm(const gemm_args *in) {
 }
 
 /* ---- convolutions (NHWC, filter [kh, kw, Ci, Co]) -------------------------------------------- */
+/*
+ * Each convolution runs as chunks of a few images, spread over the threads: a thread lays its
+ * chunk out as columns (im2col) in its own small buffer, which stays in its cache for the GEMM
+ * that follows, and no thread waits for another until the end.
+ */
 
 static long conv_depth(const conv_shape *s) { return s->filter_h * s->filter_w * s->in_c; }
 
-/* Images per im2col chunk. */
+/* Images per chunk: a column buffer of about CHUNK_FLOATS floats (at least one image). */
+#define CHUNK_FLOATS (1L << 16)
 static long conv_chunk(const conv_shape *s) {
   const long per = s->out_h * s->out_w * conv_depth(s);
-  long n = per > 0 ? COL_CHUNK / per : s->batch;
-  if (n < 1) n = 1;
-  return n < s->batch ? n : s->batch;
+  long n = per > 0 ? CHUNK_FLOATS / per : s->batch;
+  if (n > s->batch) n = s->batch;
+  return n < 1 ? 1 : n;
+}
+
+/* Threads for `work` multiply-adds over `chunks` chunks; 1 inside another parallel region. */
+static int conv_threads(double work, long chunks) {
+#ifdef _OPENMP
+  if (omp_in_parallel()) return 1;
+#endif
+  int t = work >= (double)PARALLEL_MIN_MACS ? tp_threads() : 1;
+  return chunks < t ? (int)chunks : t;
 }
 
 static void im2col(const conv_shape *s, const float *x, long n0, long images, float *col) {
   const long K = conv_depth(s), ci = s->in_c;
   const long rows = images * s->out_h;
-  const int threads = rows * s->out_w * K >= (1L << 16) ? tp_threads() : 1;
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
   for (long q = 0; q < rows; q++) {
     const long n = n0 + q / s->out_h, oy = q % s->out_h;
     for (long ox = 0; ox < s->out_w; ox++) {
@@ -414,15 +442,13 @@ static void im2col(const conv_shape *s, const float *x, long n0, long images, fl
   }
 }
 
-/* dx (images n0..n0+images, zeroed here) += the columns scattered back to their pixels. */
+/* dx for images n0..n0+images (overwritten) = the columns scattered back to their pixels. */
 static void col2im(const conv_shape *s, const float *col, long n0, long images, float *dx) {
   const long K = conv_depth(s), ci = s->in_c;
   const long plane = s->in_h * s->in_w * ci;
-  const int threads = images > 1 && images * s->out_h * s->out_w * K >= (1L << 16) ? tp_threads() : 1;
-#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+  memset(dx + n0 * plane, 0, sizeof(float) * plane * images);
   for (long m = 0; m < images; m++) {
     float *img = dx + (n0 + m) * plane;
-    memset(img, 0, sizeof(float) * plane);
     for (long oy = 0; oy < s->out_h; oy++) {
       for (long ox = 0; ox < s->out_w; ox++) {
         const float *src = col + ((m * s->out_h + oy) * s->out_w + ox) * K;
@@ -442,12 +468,14 @@ static void col2im(const conv_shape *s, const float *col, long n0, long images, 
   }
 }
 
-void tp_conv2d(const conv_shape *s, const float *x, const float *w, const float *bias, int relu, float *y) {
+void tp_conv2d_cols(const conv_shape *s, const float *x, const float *w, const float *bias, int relu, float *y, float *cols) {
   const long K = conv_depth(s), pix = s->out_h * s->out_w;
-  const long chunk = conv_chunk(s);
-  float *col = workspace(WS_COL, chunk * pix * K);
-  for (long n0 = 0; n0 < s->batch; n0 += chunk) {
-    const long images = min_l(chunk, s->batch - n0);
+  const long chunk = conv_chunk(s), chunks = (s->batch + chunk - 1) / chunk;
+  const int threads = conv_threads((double)s->batch * pix * K * s->out_c, chunks);
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+  for (long c = 0; c < chunks; c++) {
+    const long n0 = c * chunk, images = min_l(chunk, s->batch - n0);
+    float *col = cols ? cols + n0 * pix * K : workspace(WS_COL, chunk * pix * K);
     im2col(s, x, n0, images, col);
     gemm_args g = {0};
     g.m = images * pix;
@@ -461,16 +489,19 @@ void tp_conv2d(const conv_shape *s, const float *x, const float *w, const float 
     g.ldc = s->out_c;
     g.bias = bias;
     g.relu = relu;
+    g.serial = 1;
     tp_gemm(&g);
   }
 }
 
 void tp_conv2d_backprop_input(const conv_shape *s, const float *dy, const float *w, float *dx) {
   const long K = conv_depth(s), pix = s->out_h * s->out_w;
-  const long chunk = conv_chunk(s);
-  float *col = workspace(WS_COL, chunk * pix * K);
-  for (long n0 = 0; n0 < s->batch; n0 += chunk) {
-    const long images = min_l(chunk, s->batch - n0);
+  const long chunk = conv_chunk(s), chunks = (s->batch + chunk - 1) / chunk;
+  const int threads = conv_threads((double)s->batch * pix * K * s->out_c, chunks);
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+  for (long c = 0; c < chunks; c++) {
+    const long n0 = c * chunk, images = min_l(chunk, s->batch - n0);
+    float *col = workspace(WS_COL, chunk * pix * K);
     gemm_args g = {0};
     g.m = images * pix;
     g.n = K;
@@ -482,44 +513,71 @@ void tp_conv2d_backprop_input(const conv_shape *s, const float *dy, const float 
     g.trans_b = 1;
     g.c = col;
     g.ldc = K;
+    g.serial = 1;
     tp_gemm(&g);
     col2im(s, col, n0, images, dx);
   }
 }
 
+void tp_conv2d_backprop_filter_cols(const conv_shape *s, const float *x, const float *cols, const float *dy, float *dw) {
+  const long K = conv_depth(s), pix = s->out_h * s->out_w, size = K * s->out_c;
+  const long chunk = conv_chunk(s), chunks = s->batch > 0 ? (s->batch + chunk - 1) / chunk : 0;
+  const int threads = conv_threads((double)s->batch * pix * K * s->out_c, chunks > 0 ? chunks : 1);
+  /* Thread t sums its chunks into part t (thread 0 straight into dw); the parts are added at the end. */
+  float *parts = threads > 1 ? workspace(WS_PARTS, (threads - 1) * size) : 0;
+  memset(dw, 0, sizeof(float) * size);
+  if (parts) memset(parts, 0, sizeof(float) * (threads - 1) * size);
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+#ifdef _OPENMP
+    const int t = omp_get_thread_num();
+#else
+    const int t = 0;
+#endif
+    float *acc = t == 0 ? dw : parts + (t - 1) * size;
+#pragma omp for schedule(static)
+    for (long c = 0; c < chunks; c++) {
+      const long n0 = c * chunk, images = min_l(chunk, s->batch - n0);
+      const float *col = cols ? cols + n0 * pix * K : 0;
+      if (!col) {
+        float *fresh = workspace(WS_COL, chunk * pix * K);
+        im2col(s, x, n0, images, fresh);
+        col = fresh;
+      }
+      gemm_args g = {0};
+      g.m = K;
+      g.n = s->out_c;
+      g.k = images * pix;
+      g.a = col; /* stored rows x K: op(A) = colᵀ */
+      g.lda = K;
+      g.trans_a = 1;
+      g.b = dy + n0 * pix * s->out_c;
+      g.ldb = s->out_c;
+      g.c = acc;
+      g.ldc = s->out_c;
+      g.accumulate = 1;
+      g.serial = 1;
+      tp_gemm(&g);
+    }
+  }
+  for (int t = 1; t < threads; t++)
+    for (long i = 0; i < size; i++) dw[i] += parts[(t - 1) * size + i];
+}
+
+void tp_conv2d(const conv_shape *s, const float *x, const float *w, const float *bias, int relu, float *y) {
+  tp_conv2d_cols(s, x, w, bias, relu, y, 0);
+}
+
 void tp_conv2d_backprop_filter(const conv_shape *s, const float *x, const float *dy, float *dw) {
-  const long K = conv_depth(s), pix = s->out_h * s->out_w;
-  if (s->batch <= 0 || pix <= 0) {
-    memset(dw, 0, sizeof(float) * K * s->out_c);
-    return;
-  }
-  const long chunk = conv_chunk(s);
-  float *col = workspace(WS_COL, chunk * pix * K);
-  for (long n0 = 0; n0 < s->batch; n0 += chunk) {
-    const long images = min_l(chunk, s->batch - n0);
-    im2col(s, x, n0, images, col);
-    gemm_args g = {0};
-    g.m = K;
-    g.n = s->out_c;
-    g.k = images * pix;
-    g.a = col; /* stored rows x K: op(A) = colᵀ */
-    g.lda = K;
-    g.trans_a = 1;
-    g.b = dy + n0 * pix * s->out_c;
-    g.ldb = s->out_c;
-    g.c = dw;
-    g.ldc = s->out_c;
-    g.accumulate = n0 > 0;
-    tp_gemm(&g);
-  }
+  tp_conv2d_backprop_filter_cols(s, x, 0, dy, dw);
 }
 
 /* ---- Adam ---------------------------------------------------------------------------------- */
 
-static inline __attribute__((always_inline)) void adam_body(long from, long to, const float *restrict w, const float *restrict g,
-                                                            const float *restrict m, const float *restrict v, float *restrict w1,
-                                                            float *restrict m1, float *restrict v1, float lr, float b1, float b2,
-                                                            float eps, float c1, float c2) {
+/* No restrict: outputs may be the inputs (an update in place); each index is read before it is written. */
+static inline __attribute__((always_inline)) void adam_body(long from, long to, const float *w, const float *g, const float *m,
+                                                            const float *v, float *w1, float *m1, float *v1, float lr, float b1,
+                                                            float b2, float eps, float c1, float c2) {
   const float ob1 = 1.0f - b1, ob2 = 1.0f - b2;
   for (long i = from; i < to; i++) {
     const float gi = g[i];

@@ -17,6 +17,7 @@ typedef struct {
   int accumulate;        /* C += op(A)·op(B) instead of C = ... */
   const float *bias;     /* length n (added per column of the logical result), or NULL */
   int relu;              /* clamp the result at 0 after the bias */
+  int serial;            /* run on the calling thread only */
 } gemm_args;
 
 /* C = op(A)·op(B) (+ C) (+ bias) (relu). Uses the thread pool for large products. */
@@ -40,9 +41,18 @@ void tp_conv2d_backprop_filter(const conv_shape *s, const float *x, const float 
 /*
  * One Adam step over n values (tf.train.adam's formula): m1 = b1 m + (1-b1) g,
  * v1 = b2 v + (1-b2) g^2, w1 = w - lr m1 c1 / (sqrt(v1 c2) + eps), c1 = 1/(1-b1^t), c2 = 1/(1-b2^t).
+ * The outputs may be the inputs (w1 == w, m1 == m, v1 == v): an update in place.
  */
 void tp_adam(long n, const float *w, const float *g, const float *m, const float *v, float *w1, float *m1, float *v1, float lr, float b1,
              float b2, float eps, float c1, float c2);
+
+/*
+ * The same two with the im2col columns of the whole batch kept in `cols`
+ * (batch x outH x outW x filterH x filterW x inC floats): the forward pass fills it, the filter
+ * gradient reads it instead of building it again (pass NULL to build it).
+ */
+void tp_conv2d_cols(const conv_shape *s, const float *x, const float *w, const float *bias, int relu, float *y, float *cols);
+void tp_conv2d_backprop_filter_cols(const conv_shape *s, const float *x, const float *cols, const float *dy, float *dw);
 
 /* Compute threads (1 without OpenMP) and the instruction set the kernels were dispatched to. */
 int tp_threads(void);

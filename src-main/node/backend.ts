@@ -153,6 +153,10 @@ async function tryLoad(name: BackendChoice): Promise<{ tfjsName: string; threads
       if (addon) {
         const { registerNativeKernels } = await import('../engine/kernels/native-kernels');
         registerNativeKernels(addon);
+        // Whole training steps too, for the models simple enough (the trainer says why not otherwise).
+        const { setDefaultFusedTrainer } = await import('../engine/finetune/trainer');
+        const { nativeFusedTrainer } = await import('./native-trainer');
+        setDefaultFusedTrainer(nativeFusedTrainer(addon));
       }
       // The wasm module is instantiated once per process, on the first setBackend('wasm').
       const firstInit = !(tf.engine().registry as Record<string, unknown>).wasm;

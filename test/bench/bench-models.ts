@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { arraySplit, seededRandom, type DataSplit } from '../../src-main/engine/data';
 import type { GradientShardsFactory } from '../../src-main/engine/finetune/gradient-shards';
-import { finetuneMasked } from '../../src-main/engine/finetune/trainer';
+import { finetuneMasked, type FinetuneOptions } from '../../src-main/engine/finetune/trainer';
 
 export type BenchModel = 'lenet-300-100' | 'lenet-5';
 
@@ -60,9 +60,16 @@ export function randomSplit(n: number, seed = 1): DataSplit {
 
 /**
  * Training samples/s of Topiary's own loop (finetuneMasked, Adam, no masks) over `batches` steps,
- * timed after two warm-up steps; `gradientShards` makes it data-parallel.
+ * timed after two warm-up steps; `gradientShards` makes it data-parallel, `fusedTrainer: false`
+ * keeps every step in tfjs (default: the installed fused trainer, when the model suits it).
  */
-export async function finetuneThroughput(model: tf.LayersModel, batchSize: number, batches: number, gradientShards?: GradientShardsFactory): Promise<number> {
+export async function finetuneThroughput(
+  model: tf.LayersModel,
+  batchSize: number,
+  batches: number,
+  gradientShards?: GradientShardsFactory,
+  fusedTrainer?: FinetuneOptions['fusedTrainer'],
+): Promise<number> {
   const warm = 2;
   const split = randomSplit(batchSize * (batches + warm));
   let t0 = 0;
@@ -70,6 +77,7 @@ export async function finetuneThroughput(model: tf.LayersModel, batchSize: numbe
   await finetuneMasked(model, split, { epochs: 1, batchSize, learningRate: 1e-3, optimizer: 'adam' }, {
     masks: new Map(),
     gradientShards,
+    ...(fusedTrainer !== undefined ? { fusedTrainer } : {}),
     onProgress: (p) => {
       if (p.phase !== 'batch') return;
       if (p.batch === warm - 1) t0 = performance.now();

@@ -8,10 +8,12 @@
  * slow scalar matMul/Conv2DBackpropInput paths); wasm (Topiary's XNNPACK kernels); native (wasm
  * with matMul, conv2d, its gradients and Adam on Topiary's native addon, native/; TOPIARY_NATIVE_THREADS
  * sets its threads). Threads: set TOPIARY_WASM_THREADS=N to run the wasm rows on the threaded build.
- * `loop` trains with Topiary's own fine-tuning loop (finetuneMasked, what runs use) instead of
- * trainOnBatch, on the native kernels when built; `--dp` adds `loop Nt`, the same loop
+ * Loop rows train with Topiary's own fine-tuning loop (finetuneMasked) instead of trainOnBatch:
+ * `wasm loop` on the wasm kernels, `native loop` on the native kernels with tfjs running the step,
+ * `fused loop` with the whole step in the native addon (native/train.c; what runs use when the
+ * addon is built and the model is a plain chain); `--dp` adds `loop Nt`, the tfjs-step loop
  * data-parallel over N threads (TOPIARY_TRAIN_WORKERS, default 2; src-main/node/train-workers.ts).
- * Loop rows have no inference columns (same model as the row above them).
+ * Loop rows have no inference columns (same model as the rows above them).
  * Columns: training samples/s (batch 64, Adam), median inference latency at batch 1 and 64, and
  * ours/PyTorch. The machine is shared: compare ratios from one run, not absolute numbers.
  */
@@ -30,7 +32,7 @@ import { buildModel, finetuneThroughput, inferenceLatencyMs, median, trainThroug
 
 const BATCH = 64;
 const MODELS: BenchModel[] = ['lenet-300-100', 'lenet-5'];
-type Row = 'cpu' | 'wasm-stock' | 'wasm' | 'native' | 'loop' | 'loop-dp';
+type Row = 'cpu' | 'wasm-stock' | 'wasm' | 'native' | 'wasm-loop' | 'native-loop' | 'fused-loop' | 'loop-dp';
 
 interface Result {
   trainSamplesPerS: number;
@@ -50,9 +52,9 @@ const quick = process.argv.includes('--quick');
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dpThreads = Number(process.env.TOPIARY_TRAIN_WORKERS || 2);
 const { addon: native, status: nativeStatus } = loadNativeAddon();
-/** The kernels Topiary's own loop runs on: native when the addon is built. */
+/** The kernels the data-parallel loop runs on: native when the addon is built. */
 const best = native ? 'native' : 'wasm';
-const label = (row: Row): string => (row === 'loop' ? `${best} loop` : row === 'loop-dp' ? `${best} loop ${dpThreads}t` : row);
+const label = (row: Row): string => (row === 'loop-dp' ? `${best} loop ${dpThreads}t` : row.replace('-loop', ' loop'));
 
 async function useRow(row: Row): Promise<void> {
   if (row === 'cpu') {
@@ -67,7 +69,7 @@ async function useRow(row: Row): Promise<void> {
     return;
   }
   registerWasmTrainingKernels();
-  if (native && (row === 'native' || row === 'loop' || row === 'loop-dp')) registerNativeKernels(native);
+  if (native && row !== 'wasm' && row !== 'wasm-loop') registerNativeKernels(native);
 }
 
 /** Work per measurement, sized so a row takes seconds: cpu trains LeNet-5 at ~20 samples/s. */
@@ -82,9 +84,11 @@ async function measure(row: Row, name: BenchModel): Promise<Result> {
   const { batches, rounds, latencyRuns } = budget(row, name);
   const model = buildModel(name);
   const rates: number[] = [];
-  if (row === 'loop' || row === 'loop-dp') {
-    const shards = workerGradientShards(row === 'loop' ? 1 : dpThreads);
-    for (let r = 0; r < rounds; r++) rates.push(await finetuneThroughput(model, BATCH, batches, shards));
+  if (row.endsWith('loop') || row === 'loop-dp') {
+    const shards = workerGradientShards(row === 'loop-dp' ? dpThreads : 1);
+    // More batches for the fused loop: its steps are short, and the timer should see seconds.
+    const n = row === 'fused-loop' ? batches * 4 : batches;
+    for (let r = 0; r < rounds; r++) rates.push(await finetuneThroughput(model, BATCH, n, shards, row === 'fused-loop' ? undefined : false));
     model.dispose();
     return { trainSamplesPerS: median(rates), inferMsB1: NaN, inferMsB64: NaN };
   }
@@ -188,7 +192,15 @@ async function main(): Promise<void> {
           infer_ms_b1: Math.min(...peers.map((p) => p.models[name].infer_ms_b1)),
           infer_ms_b64: Math.min(...peers.map((p) => p.models[name].infer_ms_b64)),
         };
-  const rows: Row[] = ['cpu', 'wasm-stock', 'wasm', ...(native ? (['native'] as const) : []), 'loop', ...(process.argv.includes('--dp') ? (['loop-dp'] as const) : [])];
+  const rows: Row[] = [
+    'cpu',
+    'wasm-stock',
+    'wasm',
+    ...(native ? (['native'] as const) : []),
+    'wasm-loop',
+    ...(native ? (['native-loop', 'fused-loop'] as const) : []),
+    ...(process.argv.includes('--dp') ? (['loop-dp'] as const) : []),
+  ];
   const results = new Map<string, Result>();
   for (const name of MODELS) {
     for (const row of rows) {
@@ -240,7 +252,11 @@ async function main(): Promise<void> {
     return ra && rb ? fmt(ra.trainSamplesPerS / rb.trainSamplesPerS, 2) : '-';
   };
   if (native) console.log(`native kernels vs wasm kernels, training: LeNet-300-100 ${ratio('lenet-300-100', 'native', 'wasm')}x, LeNet-5 ${ratio('lenet-5', 'native', 'wasm')}x`);
-  if (rows.includes('loop-dp')) console.log(`data-parallel loop (${dpThreads} threads) vs one: LeNet-300-100 ${ratio('lenet-300-100', 'loop-dp', 'loop')}x, LeNet-5 ${ratio('lenet-5', 'loop-dp', 'loop')}x`);
+  if (native) console.log(`fused native step vs the tfjs step on wasm kernels, Topiary's loop: LeNet-300-100 ${ratio('lenet-300-100', 'fused-loop', 'wasm-loop')}x, LeNet-5 ${ratio('lenet-5', 'fused-loop', 'wasm-loop')}x`);
+  if (rows.includes('loop-dp')) {
+    const one = native ? 'native-loop' : 'wasm-loop';
+    console.log(`data-parallel loop (${dpThreads} threads) vs one: LeNet-300-100 ${ratio('lenet-300-100', 'loop-dp', one)}x, LeNet-5 ${ratio('lenet-5', 'loop-dp', one)}x`);
+  }
 }
 
 main().catch((err: unknown) => {

@@ -10,13 +10,19 @@ export function sampleShapeOf(model: tf.LayersModel): number[] {
   return shape as number[];
 }
 
-/** x and y tensors for the given sample indices; the caller disposes them. */
-export function batchTensors(split: DataSplit, indices: ArrayLike<number>, sampleShape: number[]): { x: tf.Tensor; y: tf.Tensor1D } {
+/** The samples at `indices` as arrays, checked against the model's sample shape. */
+export function batchArrays(split: DataSplit, indices: ArrayLike<number>, sampleShape: number[]): { x: Float32Array; y: Int32Array } {
   const { x, y } = split.take(indices);
   const per = sampleShape.reduce((a, b) => a * b, 1);
   if (x.length !== indices.length * per) {
     throw new ConfigError(`dataset samples have ${x.length / Math.max(1, indices.length)} values, the model expects ${per} (${sampleShape.join('x')})`);
   }
+  return { x, y };
+}
+
+/** x and y tensors for the given sample indices; the caller disposes them. */
+export function batchTensors(split: DataSplit, indices: ArrayLike<number>, sampleShape: number[]): { x: tf.Tensor; y: tf.Tensor1D } {
+  const { x, y } = batchArrays(split, indices, sampleShape);
   return { x: tf.tensor(x, [indices.length, ...sampleShape]), y: tf.tensor1d(y, 'int32') };
 }
 

@@ -9,8 +9,9 @@ import { CancelledError } from '../../common/errors';
 import { permutation, subset, type DataSplit } from '../data';
 import type { FinetuneConfig, PruneProgress } from '../prune/types';
 import { FusedAdam, type StepOptimizer } from './adam';
-import { batchIndices, batchTensors, sampleShapeOf } from './batches';
+import { batchArrays, batchIndices, batchTensors, sampleShapeOf } from './batches';
 import { evaluateModel } from './evaluate';
+import { fusedSpecOf, type FusedTrainer, type FusedTrainerFactory } from './fused-step';
 import { shardRanges, type GradientShards, type GradientShardsFactory } from './gradient-shards';
 import { crossEntropy, distillationLoss, logitsOf, outputIsProbabilities } from './loss';
 
@@ -46,6 +47,18 @@ export interface FinetuneOptions {
    * (BatchNorm statistics would be updated in the helpers, not here).
    */
   gradientShards?: GradientShardsFactory;
+  /**
+   * Whole-step trainer outside tfjs (./fused-step.ts); default: the one installed with
+   * setDefaultFusedTrainer, if any; false: always the tfjs step. Skipped, with the reason in
+   * `FinetuneResult.fused.note`, for models it cannot describe, SGD, distillation, movement
+   * scores and data-parallel helpers.
+   */
+  fusedTrainer?: FusedTrainerFactory | false;
+  /**
+   * Whether beforeStep(step) will read or change weights or masks. With a fused trainer the loop
+   * copies weights out before such a step and back in after it; without this, around every step.
+   */
+  prunesAt?: (step: number) => boolean;
 }
 
 export interface FinetuneResult {
@@ -54,9 +67,20 @@ export interface FinetuneResult {
   steps: number;
   /** Shards each batch was split into (1: this thread alone) and, when 1 despite a factory, why. */
   parallel: { shards: number; note?: string };
+  /** Whether the fused trainer ran the steps and, when not despite a factory, why. */
+  fused: { used: boolean; note?: string };
 }
 
 let defaultShards: GradientShardsFactory | undefined;
+let defaultFused: FusedTrainerFactory | undefined;
+
+/**
+ * Installs the fused trainer used when FinetuneOptions.fusedTrainer is absent (the Node side
+ * installs the native addon's; see src-main/node/native-trainer.ts). undefined removes it.
+ */
+export function setDefaultFusedTrainer(factory: FusedTrainerFactory | undefined): void {
+  defaultFused = factory;
+}
 
 /**
  * Installs the data-parallel helper factory used when FinetuneOptions.gradientShards is absent
@@ -118,10 +142,19 @@ export async function finetuneMasked(
   // Helpers start before the optimizer exists, so a helper that fails to start leaks nothing.
   const { shards, note } = await startShards(model, cfg, opts, probs);
   let optimizer: StepOptimizer | undefined;
+  let fused: FusedTrainer | undefined;
+  let fusedNote: string | undefined;
+  // The fused trainer's weights are newer than the model's until pushed back.
+  let dirty = false;
+  const syncModel = (): void => {
+    if (fused && dirty) fused.push();
+    dirty = false;
+  };
   let lastYield = -Infinity;
   try {
     // FusedAdam: tf.train.adam's update in one kernel per variable instead of ~15 (see ./adam.ts).
     optimizer = cfg.optimizer === 'adam' ? new FusedAdam(cfg.learningRate) : tf.train.sgd(cfg.learningRate);
+    ({ trainer: fused, note: fusedNote } = startFused(model, cfg, opts, optimizer, shards !== undefined));
     for (let epoch = 0; epoch < cfg.epochs; epoch++) {
       const batches = batchIndices(train.size, cfg.batchSize, seed + 1000 * (epoch + 1), cfg.maxSamplesPerEpoch);
       let lossSum = 0;
@@ -129,7 +162,12 @@ export async function finetuneMasked(
       let seen = 0;
       for (let b = 0; b < batches.length; b++) {
         checkCancelled(opts.signal);
-        if (opts.beforeStep) await opts.beforeStep(step);
+        if (opts.beforeStep) {
+          const touches = fused !== undefined && (!opts.prunesAt || opts.prunesAt(step));
+          if (touches) syncModel();
+          await opts.beforeStep(step);
+          if (touches) fused?.pull();
+        }
         // Let the event loop deliver an abort (from a worker message or UI) between batches. Not
         // every batch: setTimeout(0) costs >= 1 ms in Node (~10% of a LeNet-300-100 step on wasm).
         if (performance.now() - lastYield >= YIELD_MS) {
@@ -139,7 +177,11 @@ export async function finetuneMasked(
         checkCancelled(opts.signal);
         let loss: number;
         let acc: number;
-        if (shards) {
+        if (fused) {
+          const { x, y } = batchArrays(train, batches[b], shape);
+          [loss, acc] = fused.step(x, y);
+          dirty = true;
+        } else if (shards) {
           [loss, acc] = await parallelStep(model, optimizer, shards, train, batches[b], shape, cfg, opts, byName, probs);
         } else {
           const { x, y } = batchTensors(train, batches[b], shape);
@@ -155,6 +197,7 @@ export async function finetuneMasked(
       }
       const record: EpochRecord = { epoch, loss: lossSum / Math.max(1, seen), accuracy: accSum / Math.max(1, seen), sparsity: sparsity() };
       if (validation) {
+        syncModel();
         const v = evaluateModel(model, validation, { batchSize: Math.max(cfg.batchSize, 128) });
         record.valLoss = v.loss;
         record.valAccuracy = v.accuracy;
@@ -172,10 +215,43 @@ export async function finetuneMasked(
       }
     }
   } finally {
-    optimizer?.dispose();
-    await shards?.dispose();
+    try {
+      // Whatever happened, the model keeps every step that completed.
+      syncModel();
+    } finally {
+      fused?.dispose();
+      optimizer?.dispose();
+      await shards?.dispose();
+    }
   }
-  return { history, stoppedEarly, steps: step, parallel: { shards: shards ? shards.helpers + 1 : 1, ...(note ? { note } : {}) } };
+  return {
+    history,
+    stoppedEarly,
+    steps: step,
+    parallel: { shards: shards ? shards.helpers + 1 : 1, ...(note ? { note } : {}) },
+    fused: { used: fused !== undefined, ...(fusedNote ? { note: fusedNote } : {}) },
+  };
+}
+
+/** The fused trainer for this fine-tuning, or why the tfjs step runs instead (no note: none installed). */
+function startFused(
+  model: tf.LayersModel,
+  cfg: FinetuneConfig,
+  opts: FinetuneOptions,
+  optimizer: StepOptimizer,
+  parallel: boolean,
+): { trainer?: FusedTrainer; note?: string } {
+  const factory = opts.fusedTrainer === false ? undefined : (opts.fusedTrainer ?? defaultFused);
+  if (!factory) return {};
+  if (parallel) return { note: 'data-parallel helpers run the steps' };
+  if (!(optimizer instanceof FusedAdam)) return { note: `the ${cfg.optimizer} optimizer runs in tfjs` };
+  if (opts.teacher && cfg.distill) return { note: 'distillation runs in tfjs' };
+  if (opts.movement) return { note: 'movement scores are accumulated in tfjs' };
+  const spec = fusedSpecOf(model);
+  if (typeof spec === 'string') return { note: spec };
+  const { learningRate, beta1, beta2, epsilon } = optimizer;
+  const made = factory(model, spec, { learningRate, beta1, beta2, epsilon }, opts.masks);
+  return typeof made === 'string' ? { note: made } : { trainer: made };
 }
 
 async function startShards(

@@ -118,6 +118,11 @@ export async function runPruning(
           const s = schedule(step);
           if (s.prune && s.sparsity > pruned) await prune(s.sparsity, step);
         },
+        // Only pruning steps read and change weights and masks.
+        prunesAt: (step) => {
+          const s = schedule(step);
+          return s.prune && s.sparsity > pruned;
+        },
       });
       history = result.history;
       stoppedEarly = result.stoppedEarly;

@@ -18,7 +18,7 @@
 #define MC 1020 /* rows of op(A) packed at a time, a multiple of MR */
 #define NC 4096 /* columns of op(B) packed at a time, a multiple of NR */
 /* Below this many multiply-adds a product runs on the calling thread only. */
-#define PARALLEL_MIN_MACS (1L << 17)
+#define PARALLEL_MIN_MACS (1L << 20)
 
 typedef float v8 __attribute__((vector_size(32)));
 typedef int vi8 __attribute__((vector_size(32)));
@@ -44,8 +44,115 @@ void tp_set_threads(int n) {
 
 /* ---- packing ------------------------------------------------------------------------------ */
 
+/*
+ * Packing straight from a convolution input (implicit im2col). Pixels are decoded once per panel;
+ * windows inside the image read x[corner + tap_off[tap]], border windows check each tap.
+ */
+typedef struct {
+  long corner; /* offset of the window's top-left in x (may be outside for border windows) */
+  long y0, x0; /* its row and column */
+  int inside;  /* the whole window lies in the image */
+} pixel_at;
+
+/* Output pixel position, stepped through consecutive pixels without divisions. */
+typedef struct {
+  long n, oy, ox;
+} pixel_pos;
+
+static pixel_pos pixel_start(const im2col_view *v, long pix) {
+  const long per = v->s->out_h * v->s->out_w, r = pix % per;
+  return (pixel_pos){v->n0 + pix / per, r / v->s->out_w, r % v->s->out_w};
+}
+
+static inline void pixel_next(const im2col_view *v, pixel_pos *q) {
+  if (++q->ox == v->s->out_w) {
+    q->ox = 0;
+    if (++q->oy == v->s->out_h) {
+      q->oy = 0;
+      q->n++;
+    }
+  }
+}
+
+static inline pixel_at locate(const im2col_view *v, const pixel_pos *q) {
+  const conv_shape *s = v->s;
+  pixel_at p;
+  p.y0 = q->oy * s->stride_h - s->pad_top;
+  p.x0 = q->ox * s->stride_w - s->pad_left;
+  p.corner = ((q->n * s->in_h + p.y0) * s->in_w + p.x0) * s->in_c;
+  p.inside = p.y0 >= 0 && p.x0 >= 0 && p.y0 + (s->filter_h - 1) * s->dilation_h < s->in_h && p.x0 + (s->filter_w - 1) * s->dilation_w < s->in_w;
+  return p;
+}
+
+static inline float tap_value(const im2col_view *v, const pixel_at *p, long tap) {
+  if (p->inside) return v->x[p->corner + v->tap_off[tap]];
+  const long iy = p->y0 + v->tap_y[tap], ix = p->x0 + v->tap_x[tap];
+  if (iy < 0 || iy >= v->s->in_h || ix < 0 || ix >= v->s->in_w) return 0.0f;
+  return v->x[p->corner + v->tap_off[tap]];
+}
+
+/*
+ * A width-w panel (w = MR or NR) of the im2col matrix: `pixels_across` says whether the panel's
+ * columns are pixels (depth = taps) or taps (depth = pixels). first/count: the panel's pixels or
+ * taps; p0/kc: the depth range.
+ */
+static void pack_im2col(const im2col_view *v, int pixels_across, long first, long count, long p0, long kc, long w, float *dst) {
+  if (pixels_across) {
+    pixel_pos q = pixel_start(v, first);
+    for (long c = 0; c < w; c++, pixel_next(v, &q)) {
+      if (c >= count) {
+        for (long p = 0; p < kc; p++) dst[p * w + c] = 0.0f;
+        continue;
+      }
+      const pixel_at at = locate(v, &q);
+      if (at.inside) {
+        const float *base = v->x + at.corner;
+        for (long p = 0; p < kc; p++) dst[p * w + c] = base[v->tap_off[p0 + p]];
+      } else {
+        for (long p = 0; p < kc; p++) dst[p * w + c] = tap_value(v, &at, p0 + p);
+      }
+    }
+    return;
+  }
+  pixel_pos q = pixel_start(v, p0);
+  for (long p = 0; p < kc; p++, pixel_next(v, &q)) {
+    const pixel_at at = locate(v, &q);
+    float *d = dst + p * w;
+    long c = 0;
+    if (at.inside) {
+      const float *base = v->x + at.corner;
+      for (; c < count; c++) d[c] = base[v->tap_off[first + c]];
+    } else {
+      for (; c < count; c++) d[c] = tap_value(v, &at, first + c);
+    }
+    for (; c < w; c++) d[c] = 0.0f;
+  }
+}
+
+/*
+ * Every kc x NR panel of op(B) = col (depth = pixels p0.., columns = taps j0..j0+count) in one pass
+ * per pixel, instead of locating each pixel once per panel.
+ */
+static void pack_im2col_panels(const im2col_view *v, long j0, long count, long p0, long kc, float *dst) {
+  const long npan = (count + NR - 1) / NR;
+  pixel_pos q = pixel_start(v, p0);
+  for (long p = 0; p < kc; p++, pixel_next(v, &q)) {
+    const pixel_at at = locate(v, &q);
+    for (long j = 0; j < count; j++) {
+      const float value = at.inside ? v->x[at.corner + v->tap_off[j0 + j]] : tap_value(v, &at, j0 + j);
+      dst[(j / NR) * kc * NR + p * NR + j % NR] = value;
+    }
+    for (long j = count; j < npan * NR; j++) dst[(j / NR) * kc * NR + p * NR + j % NR] = 0.0f;
+  }
+}
+
 /* kc x MR panel of op(A): rows i0.. (rows valid, the rest zero), depth pc..pc+kc. */
 static void pack_a(const gemm_args *g, long i0, long rows, long pc, long kc, float *dst) {
+  if (g->col_a) {
+    /* op(A) = col: rows are pixels; op(A) = colᵀ: rows are taps, depth is pixels. */
+    pack_im2col(g->col_a, !g->trans_a, i0, rows, pc, kc, MR, dst);
+    return;
+  }
   if (!g->trans_a) {
     for (long r = 0; r < MR; r++) {
       if (r < rows) {
@@ -67,6 +174,11 @@ static void pack_a(const gemm_args *g, long i0, long rows, long pc, long kc, flo
 
 /* kc x NR panel of op(B): columns j0.. (cols valid, the rest zero), depth pc..pc+kc. */
 static void pack_b(const gemm_args *g, long j0, long cols, long pc, long kc, float *dst) {
+  if (g->col_b) {
+    /* op(B) = colᵀ: columns are pixels, depth is taps; op(B) = col: columns are taps. */
+    pack_im2col(g->col_b, g->trans_b, j0, cols, pc, kc, NR, dst);
+    return;
+  }
   if (!g->trans_b) {
     for (long p = 0; p < kc; p++) {
       const float *src = g->b + (pc + p) * g->ldb + j0;
@@ -275,8 +387,13 @@ static void gemm_blocked(const gemm_args *g, int bias_per_row, int threads) {
       for (long pc = 0; pc < K; pc += KC) {
         const long kc = min_l(KC, K - pc);
         const int last = pc + kc >= K;
+        if (g->col_b && !g->trans_b) {
+#pragma omp single
+          pack_im2col_panels(g->col_b, jc, nc, pc, kc, bp);
+        } else {
 #pragma omp for schedule(static)
-        for (long jp = 0; jp < npan; jp++) pack_b(g, jc + jp * NR, min_l(NR, nc - jp * NR), pc, kc, bp + jp * kc * NR);
+          for (long jp = 0; jp < npan; jp++) pack_b(g, jc + jp * NR, min_l(NR, nc - jp * NR), pc, kc, bp + jp * kc * NR);
+        }
         for (long ic = 0; ic < M; ic += MC) {
           const long mc = min_l(MC, M - ic);
           const long mpan = (mc + MR - 1) / MR;
@@ -362,6 +479,8 @@ void tp_gemm(const gemm_args *in) {
     s.ldb = g.lda;
     s.trans_b = !g.trans_a;
     s.trans_c = !g.trans_c;
+    s.col_a = g.col_b;
+    s.col_b = g.col_a;
     g = s;
     bias_per_row = 1;
   }
@@ -371,7 +490,7 @@ void tp_gemm(const gemm_args *in) {
   if (omp_in_parallel()) threads = 1;
 #endif
   const long tiles = ((g.m + MR - 1) / MR) * ((g.n + NR - 1) / NR);
-  if (threads > 1 && (tiles < threads * 2 || g.m * g.n * 4 <= g.k) && g.k >= 4 * KC && !g.bias && !g.relu) {
+  if (threads > 1 && (tiles < threads * 2 || g.m * g.n * 4 <= g.k) && g.k >= 4 * KC && !g.bias && !g.relu && !g.col_a && !g.col_b) {
     gemm_split_depth(&g, threads);
     return;
   }
@@ -380,9 +499,11 @@ void tp_gemm(const gemm_args *in) {
 
 /* ---- convolutions (NHWC, filter [kh, kw, Ci, Co]) -------------------------------------------- */
 /*
- * Each convolution runs as chunks of a few images, spread over the threads: a thread lays its
- * chunk out as columns (im2col) in its own small buffer, which stays in its cache for the GEMM
- * that follows, and no thread waits for another until the end.
+ * Each convolution runs as chunks of images spread over the threads, and no thread waits for
+ * another until the end. The forward pass never builds the im2col matrix: the GEMM packs its
+ * panels straight from the input (implicit im2col). The gradients work through columns in a small
+ * per-thread buffer that stays in cache: the filter gradient builds them (im2col), the input
+ * gradient scatters them back (col2im).
  */
 
 static long conv_depth(const conv_shape *s) { return s->filter_h * s->filter_w * s->in_c; }
@@ -468,21 +589,53 @@ static void col2im(const conv_shape *s, const float *col, long n0, long images, 
   }
 }
 
-void tp_conv2d_cols(const conv_shape *s, const float *x, const float *w, const float *bias, int relu, float *y, float *cols) {
+/* Per filter tap (ky, kx, ci): its offset from the window's corner in x, and its row and column. */
+typedef struct {
+  long *off, *y, *x;
+} taps;
+
+static taps make_taps(const conv_shape *s) {
+  const long K = conv_depth(s);
+  taps t = {malloc(sizeof(long) * K), malloc(sizeof(long) * K), malloc(sizeof(long) * K)};
+  if (!t.off || !t.y || !t.x) abort();
+  long i = 0;
+  for (long ky = 0; ky < s->filter_h; ky++)
+    for (long kx = 0; kx < s->filter_w; kx++)
+      for (long ci = 0; ci < s->in_c; ci++, i++) {
+        t.y[i] = ky * s->dilation_h;
+        t.x[i] = kx * s->dilation_w;
+        t.off[i] = (t.y[i] * s->in_w + t.x[i]) * s->in_c + ci;
+      }
+  return t;
+}
+
+static void free_taps(taps t) {
+  free(t.off);
+  free(t.y);
+  free(t.x);
+}
+
+/* Images per chunk when the chunks only split the work among threads (no buffer to bound). */
+static long split_chunk(const conv_shape *s) {
+  const long parts = 2L * tp_threads();
+  long n = (s->batch + parts - 1) / parts;
+  return n < 1 ? 1 : n;
+}
+
+void tp_conv2d(const conv_shape *s, const float *x, const float *w, const float *bias, int relu, float *y) {
   const long K = conv_depth(s), pix = s->out_h * s->out_w;
-  const long chunk = conv_chunk(s), chunks = (s->batch + chunk - 1) / chunk;
+  const long chunk = split_chunk(s), chunks = (s->batch + chunk - 1) / chunk;
   const int threads = conv_threads((double)s->batch * pix * K * s->out_c, chunks);
+  const taps t = make_taps(s);
 #pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
   for (long c = 0; c < chunks; c++) {
     const long n0 = c * chunk, images = min_l(chunk, s->batch - n0);
-    float *col = cols ? cols + n0 * pix * K : workspace(WS_COL, chunk * pix * K);
-    im2col(s, x, n0, images, col);
+    const im2col_view view = {s, x, n0, t.off, t.y, t.x};
     gemm_args g = {0};
     g.m = images * pix;
     g.n = s->out_c;
     g.k = K;
-    g.a = col;
-    g.lda = K;
+    g.col_a = &view;
     g.b = w;
     g.ldb = s->out_c;
     g.c = y + n0 * pix * s->out_c;
@@ -492,6 +645,7 @@ void tp_conv2d_cols(const conv_shape *s, const float *x, const float *w, const f
     g.serial = 1;
     tp_gemm(&g);
   }
+  free_taps(t);
 }
 
 void tp_conv2d_backprop_input(const conv_shape *s, const float *dy, const float *w, float *dx) {
@@ -519,7 +673,7 @@ void tp_conv2d_backprop_input(const conv_shape *s, const float *dy, const float 
   }
 }
 
-void tp_conv2d_backprop_filter_cols(const conv_shape *s, const float *x, const float *cols, const float *dy, float *dw) {
+void tp_conv2d_backprop_filter(const conv_shape *s, const float *x, const float *dy, float *dw) {
   const long K = conv_depth(s), pix = s->out_h * s->out_w, size = K * s->out_c;
   const long chunk = conv_chunk(s), chunks = s->batch > 0 ? (s->batch + chunk - 1) / chunk : 0;
   const int threads = conv_threads((double)s->batch * pix * K * s->out_c, chunks > 0 ? chunks : 1);
@@ -530,25 +684,22 @@ void tp_conv2d_backprop_filter_cols(const conv_shape *s, const float *x, const f
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
 #ifdef _OPENMP
-    const int t = omp_get_thread_num();
+    const int me = omp_get_thread_num();
 #else
-    const int t = 0;
+    const int me = 0;
 #endif
-    float *acc = t == 0 ? dw : parts + (t - 1) * size;
+    float *acc = me == 0 ? dw : parts + (me - 1) * size;
 #pragma omp for schedule(static)
     for (long c = 0; c < chunks; c++) {
+      /* Here the columns are built (in a cache-sized buffer): each is read by every output channel. */
       const long n0 = c * chunk, images = min_l(chunk, s->batch - n0);
-      const float *col = cols ? cols + n0 * pix * K : 0;
-      if (!col) {
-        float *fresh = workspace(WS_COL, chunk * pix * K);
-        im2col(s, x, n0, images, fresh);
-        col = fresh;
-      }
+      float *col = workspace(WS_COL, chunk * pix * K);
+      im2col(s, x, n0, images, col);
       gemm_args g = {0};
       g.m = K;
       g.n = s->out_c;
       g.k = images * pix;
-      g.a = col; /* stored rows x K: op(A) = colᵀ */
+      g.a = col; /* stored pixels x K: op(A) = colᵀ */
       g.lda = K;
       g.trans_a = 1;
       g.b = dy + n0 * pix * s->out_c;
@@ -560,16 +711,8 @@ void tp_conv2d_backprop_filter_cols(const conv_shape *s, const float *x, const f
       tp_gemm(&g);
     }
   }
-  for (int t = 1; t < threads; t++)
-    for (long i = 0; i < size; i++) dw[i] += parts[(t - 1) * size + i];
-}
-
-void tp_conv2d(const conv_shape *s, const float *x, const float *w, const float *bias, int relu, float *y) {
-  tp_conv2d_cols(s, x, w, bias, relu, y, 0);
-}
-
-void tp_conv2d_backprop_filter(const conv_shape *s, const float *x, const float *dy, float *dw) {
-  tp_conv2d_backprop_filter_cols(s, x, 0, dy, dw);
+  for (int i = 1; i < threads; i++)
+    for (long j = 0; j < size; j++) dw[j] += parts[(i - 1) * size + j];
 }
 
 /* ---- Adam ---------------------------------------------------------------------------------- */

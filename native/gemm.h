@@ -8,6 +8,26 @@
 #include <stddef.h>
 
 typedef struct {
+  long batch, in_h, in_w, in_c;
+  long filter_h, filter_w, out_c;
+  long out_h, out_w;
+  long stride_h, stride_w, dilation_h, dilation_w;
+  long pad_top, pad_left;
+} conv_shape;
+
+/*
+ * The im2col matrix of images n0.. of x without building it: row = output pixel of those images,
+ * column = filter tap (ky, kx, ci); filled by tp_im2col_view.
+ */
+typedef struct {
+  const conv_shape *s;
+  const float *x;
+  long n0;
+  const long *tap_off;  /* per tap: offset from the window's corner in x */
+  const long *tap_y, *tap_x; /* per tap: row and column from the window's corner */
+} im2col_view;
+
+typedef struct {
   int trans_a, trans_b;  /* op(A) = A^T when set: A is stored K x M (B: N x K) */
   int trans_c;           /* store the result transposed: C holds N x M */
   long m, n, k;
@@ -18,18 +38,13 @@ typedef struct {
   const float *bias;     /* length n (added per column of the logical result), or NULL */
   int relu;              /* clamp the result at 0 after the bias */
   int serial;            /* run on the calling thread only */
+  /* A (or B) is the im2col matrix of a convolution input, read on the fly (a/lda or b/ldb unused). */
+  const im2col_view *col_a, *col_b;
 } gemm_args;
 
 /* C = op(A)·op(B) (+ C) (+ bias) (relu). Uses the thread pool for large products. */
 void tp_gemm(const gemm_args *g);
 
-typedef struct {
-  long batch, in_h, in_w, in_c;
-  long filter_h, filter_w, out_c;
-  long out_h, out_w;
-  long stride_h, stride_w, dilation_h, dilation_w;
-  long pad_top, pad_left;
-} conv_shape;
 
 /* y[N,Ho,Wo,Co] = conv(x[N,H,W,Ci], w[kh,kw,Ci,Co]) (+ bias[Co]) (relu). */
 void tp_conv2d(const conv_shape *s, const float *x, const float *w, const float *bias, int relu, float *y);
@@ -45,14 +60,6 @@ void tp_conv2d_backprop_filter(const conv_shape *s, const float *x, const float 
  */
 void tp_adam(long n, const float *w, const float *g, const float *m, const float *v, float *w1, float *m1, float *v1, float lr, float b1,
              float b2, float eps, float c1, float c2);
-
-/*
- * The same two with the im2col columns of the whole batch kept in `cols`
- * (batch x outH x outW x filterH x filterW x inC floats): the forward pass fills it, the filter
- * gradient reads it instead of building it again (pass NULL to build it).
- */
-void tp_conv2d_cols(const conv_shape *s, const float *x, const float *w, const float *bias, int relu, float *y, float *cols);
-void tp_conv2d_backprop_filter_cols(const conv_shape *s, const float *x, const float *cols, const float *dy, float *dw);
 
 /* Compute threads (1 without OpenMP) and the instruction set the kernels were dispatched to. */
 int tp_threads(void);

@@ -11,8 +11,6 @@
 #include <string.h>
 
 #define PROB_FLOOR 1e-7f
-/* Largest im2col buffer a Conv2D layer keeps between the passes (64 MiB). */
-#define MAX_KEPT_COLS (1L << 24)
 
 typedef struct {
   int kind, relu, softmax, w, b;
@@ -32,7 +30,6 @@ struct tp_trainer {
   int probs;
   long cap;          /* samples the buffers hold */
   float **act, **dact; /* per layer: output and its gradient (NULL for Flatten: it aliases) */
-  float **cols;        /* per Conv2D layer: the forward pass's im2col columns, reused for dW (or NULL) */
   const float **out; /* per step: where each layer's output is */
   float **dout;      /* where each layer's output gradient goes (NULL: not needed) */
 };
@@ -51,9 +48,7 @@ void tp_trainer_free(tp_trainer *t) {
   for (int i = 0; i < t->nlayers; i++) {
     free(t->act[i]);
     free(t->dact[i]);
-    free(t->cols[i]);
   }
-  free(t->cols);
   free(t->w);
   free(t->g);
   free(t->m);
@@ -89,7 +84,6 @@ tp_trainer *tp_trainer_create(int nlayers, const int *codes, int nparams, const 
   t->mask = zalloc(sizeof(float *) * (nparams > 0 ? nparams : 1));
   t->act = zalloc(sizeof(float *) * nlayers);
   t->dact = zalloc(sizeof(float *) * nlayers);
-  t->cols = zalloc(sizeof(float *) * nlayers);
   t->out = zalloc(sizeof(float *) * nlayers);
   t->dout = zalloc(sizeof(float *) * nlayers);
   t->probs = probs;
@@ -195,17 +189,11 @@ static void ensure_capacity(tp_trainer *t, long n) {
   for (int i = 0; i < t->nlayers; i++) {
     free(t->act[i]);
     free(t->dact[i]);
-    free(t->cols[i]);
-    t->act[i] = t->dact[i] = t->cols[i] = 0;
+    t->act[i] = t->dact[i] = 0;
     const layer *L = &t->layers[i];
     if (L->kind == TP_FLATTEN) continue;
     t->act[i] = zalloc(sizeof(float) * n * L->out_size);
     t->dact[i] = zalloc(sizeof(float) * n * L->out_size);
-    if (L->kind == TP_CONV) {
-      /* Keep the columns for the backward pass unless they are big (then dW builds them again). */
-      const long col = n * L->conv.out_h * L->conv.out_w * L->conv.filter_h * L->conv.filter_w * L->conv.in_c;
-      if (col <= MAX_KEPT_COLS) t->cols[i] = malloc(sizeof(float) * col);
-    }
   }
   t->cap = n;
 }
@@ -399,7 +387,7 @@ void tp_trainer_step(tp_trainer *t, const float *x, const int *labels, long n, d
       case TP_CONV: {
         conv_shape s = L->conv;
         s.batch = n;
-        tp_conv2d_cols(&s, in, t->w[L->w], bias, L->relu, t->act[i], t->cols[i]);
+        tp_conv2d(&s, in, t->w[L->w], bias, L->relu, t->act[i]);
         t->out[i] = t->act[i];
         break;
       }
@@ -461,7 +449,7 @@ void tp_trainer_step(tp_trainer *t, const float *x, const int *labels, long n, d
       case TP_CONV: {
         conv_shape s = L->conv;
         s.batch = n;
-        tp_conv2d_backprop_filter_cols(&s, input, t->cols[i], d, t->g[L->w]);
+        tp_conv2d_backprop_filter(&s, input, d, t->g[L->w]);
         if (L->b >= 0) column_sums(d, n * s.out_h * s.out_w, s.out_c, t->g[L->b]);
         if (din) tp_conv2d_backprop_input(&s, d, t->w[L->w], din);
         break;

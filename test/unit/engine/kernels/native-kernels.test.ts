@@ -202,7 +202,7 @@ describe.runIf(addon !== undefined)('native addon argument checks', () => {
   it('gemm accumulates into C when asked, and the result does not depend on the thread count', () => {
     const m = 37;
     const n = 45;
-    const k = 600;
+    const k = 800; // 1.3M multiply-adds: above the threshold where the addon uses its threads
     const a = randomValues(m * k, 1);
     const b = randomValues(k * n, 2);
     const results: Float32Array[] = [];

@@ -73,6 +73,22 @@ function heapOf(backend: unknown): WasmHeap | undefined {
   return typeof b?.makeOutput === 'function' && typeof b.typedArrayFromHeap === 'function' ? (b as WasmHeap) : undefined;
 }
 
+/**
+ * Below these sizes the wasm kernels stay: XNNPACK keeps the packed weights of an inference
+ * product between calls, which beats repacking them for a handful of rows (batch-1 inference:
+ * LeNet-300-100 0.15 ms on XNNPACK vs 0.34 ms native, both measured by test/bench/speed.ts).
+ */
+export const NATIVE_MIN_ROWS = 16;
+export const NATIVE_MIN_CONV_PIXELS = 2048;
+let minRows = NATIVE_MIN_ROWS;
+let minConvPixels = NATIVE_MIN_CONV_PIXELS;
+
+/** Changes the sizes above (tests use 0 to run every shape natively); no argument restores them. */
+export function setNativeMinimums(limits: { rows?: number; convPixels?: number } = {}): void {
+  minRows = limits.rows ?? NATIVE_MIN_ROWS;
+  minConvPixels = limits.convPixels ?? NATIVE_MIN_CONV_PIXELS;
+}
+
 const allFloat = (...infos: (tf.TensorInfo | undefined)[]): boolean => infos.every((t) => t === undefined || t.dtype === 'float32');
 const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
@@ -117,6 +133,7 @@ function nativeMatMul(native: NativeCompute, args: KernelArgs, fused: boolean): 
   else if (countA === 1 && batchB.length >= batchA.length) batchShape = batchB;
   else return undefined;
   const batches = sizeOf(batchShape);
+  if (m * batches < minRows) return undefined;
   const out = heap.makeOutput([...batchShape, m, n], 'float32');
   // Views only after the allocation: growing the wasm memory detaches earlier views.
   const av = heap.typedArrayFromHeap(a);
@@ -194,6 +211,7 @@ function nativeConv2d(native: NativeCompute, args: KernelArgs, fused: boolean): 
     attrs.dimRoundingMode,
   );
   if (info.inChannels !== filter.shape[2] || !isPerColumnBias(fused ? bias : undefined, info.outChannels)) return undefined;
+  if (info.batchSize * info.outHeight * info.outWidth < minConvPixels) return undefined;
   const out = heap.makeOutput([info.batchSize, info.outHeight, info.outWidth, info.outChannels], 'float32');
   const biasView = fused && bias !== undefined ? heap.typedArrayFromHeap(bias) : null;
   native.conv2d(convShape(info), heap.typedArrayFromHeap(x), heap.typedArrayFromHeap(filter), biasView, relu, heap.typedArrayFromHeap(out));

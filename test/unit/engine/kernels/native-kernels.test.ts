@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FusedAdam } from '../../../../src-main/engine/finetune/adam';
-import { NATIVE_KERNELS, nativeKernelsActive, registerNativeKernels, unregisterNativeKernels } from '../../../../src-main/engine/kernels/native-kernels';
+import { NATIVE_KERNELS, type NativeCompute, nativeKernelsActive, registerNativeKernels, setNativeMinimums, unregisterNativeKernels } from '../../../../src-main/engine/kernels/native-kernels';
 import { initBackend } from '../../../../src-main/node/backend';
 import { loadNativeAddon } from '../../../../src-main/node/native';
 import { maxAbsDiff, randomValues, runKernelOn } from './compare';
@@ -49,6 +49,37 @@ describe('native addon', () => {
 });
 
 describe.runIf(addon !== undefined)('native kernels match the cpu backend', () => {
+  // Every shape here runs natively, small ones included (by default those stay on XNNPACK).
+  beforeAll(() => setNativeMinimums({ rows: 0, convPixels: 0 }));
+  afterAll(() => setNativeMinimums());
+
+  it('small inference products stay on the wasm kernels by default, larger ones go native', async () => {
+    setNativeMinimums();
+    let calls = 0;
+    const a = addon!;
+    const counting: NativeCompute = {
+      gemm: (...args) => (calls++, a.gemm(...args)),
+      conv2d: (...args) => (calls++, a.conv2d(...args)),
+      conv2dBackpropInput: (...args) => a.conv2dBackpropInput(...args),
+      conv2dBackpropFilter: (...args) => a.conv2dBackpropFilter(...args),
+      adam: (...args) => a.adam(...args),
+    };
+    unregisterNativeKernels();
+    registerNativeKernels(counting);
+    try {
+      await tf.setBackend('wasm');
+      tf.tidy(() => tf.matMul(tf.ones([1, 784]), tf.ones([784, 30])).dataSync());
+      tf.tidy(() => tf.conv2d(tf.ones([1, 28, 28, 1]) as tf.Tensor4D, tf.ones([5, 5, 1, 6]) as tf.Tensor4D, 1, 'valid').dataSync());
+      expect(calls).toBe(0);
+      tf.tidy(() => tf.matMul(tf.ones([64, 784]), tf.ones([784, 30])).dataSync());
+      tf.tidy(() => tf.conv2d(tf.ones([8, 28, 28, 1]) as tf.Tensor4D, tf.ones([5, 5, 1, 6]) as tf.Tensor4D, 1, 'valid').dataSync());
+      expect(calls).toBe(2);
+    } finally {
+      unregisterNativeKernels();
+      registerNativeKernels(addon!);
+      setNativeMinimums({ rows: 0, convPixels: 0 });
+    }
+  });
   const matmuls: [number, number, number][] = [
     [64, 784, 30],
     [7, 5, 3],

@@ -19,6 +19,20 @@ typedef struct {
   long in_h, in_w, c, out_h, out_w, ph, pw, sh, sw, pt, pl; /* max pooling */
 } layer;
 
+/*
+ * A share of the batch, run start to finish by one thread: its own activations and gradients, so
+ * the threads meet only once a step, to add up their gradients (per-operation threading pays a
+ * barrier per GEMM block, which for LeNet-sized layers costs as much as the arithmetic).
+ */
+typedef struct {
+  long cap;            /* samples the buffers hold */
+  float **act, **dact; /* per layer: output and its gradient (NULL for Flatten: it aliases) */
+  const float **out;   /* per step: where each layer's output is */
+  float **dout;        /* where each layer's output gradient goes (NULL: not needed) */
+  float **g;           /* per parameter: this lane's gradient (lane 0: the trainer's own) */
+  double loss, correct;
+} lane;
+
 struct tp_trainer {
   int nlayers;
   layer *layers;
@@ -28,10 +42,8 @@ struct tp_trainer {
   float lr, b1, b2, eps;
   long step;
   int probs;
-  long cap;          /* samples the buffers hold */
-  float **act, **dact; /* per layer: output and its gradient (NULL for Flatten: it aliases) */
-  const float **out; /* per step: where each layer's output is */
-  float **dout;      /* where each layer's output gradient goes (NULL: not needed) */
+  int nlanes;
+  lane *lanes;
 };
 
 static void *zalloc(size_t bytes) { return calloc(1, bytes > 0 ? bytes : 1); }
@@ -45,20 +57,27 @@ void tp_trainer_free(tp_trainer *t) {
     free(t->v[p]);
     free(t->mask[p]);
   }
-  for (int i = 0; i < t->nlayers; i++) {
-    free(t->act[i]);
-    free(t->dact[i]);
+  for (int k = 0; k < t->nlanes; k++) {
+    lane *ln = &t->lanes[k];
+    for (int i = 0; i < t->nlayers; i++) {
+      free(ln->act[i]);
+      free(ln->dact[i]);
+    }
+    if (k > 0)
+      for (int p = 0; p < t->nparams; p++) free(ln->g[p]);
+    free(ln->act);
+    free(ln->dact);
+    free(ln->out);
+    free(ln->dout);
+    free(ln->g);
   }
+  free(t->lanes);
   free(t->w);
   free(t->g);
   free(t->m);
   free(t->v);
   free(t->mask);
   free(t->size);
-  free(t->act);
-  free(t->dact);
-  free(t->out);
-  free(t->dout);
   free(t->layers);
   free(t);
 }
@@ -82,10 +101,16 @@ tp_trainer *tp_trainer_create(int nlayers, const int *codes, int nparams, const 
   t->m = zalloc(sizeof(float *) * (nparams > 0 ? nparams : 1));
   t->v = zalloc(sizeof(float *) * (nparams > 0 ? nparams : 1));
   t->mask = zalloc(sizeof(float *) * (nparams > 0 ? nparams : 1));
-  t->act = zalloc(sizeof(float *) * nlayers);
-  t->dact = zalloc(sizeof(float *) * nlayers);
-  t->out = zalloc(sizeof(float *) * nlayers);
-  t->dout = zalloc(sizeof(float *) * nlayers);
+  t->nlanes = tp_threads();
+  t->lanes = zalloc(sizeof(lane) * t->nlanes);
+  for (int k = 0; k < t->nlanes; k++) {
+    lane *ln = &t->lanes[k];
+    ln->act = zalloc(sizeof(float *) * nlayers);
+    ln->dact = zalloc(sizeof(float *) * nlayers);
+    ln->out = zalloc(sizeof(float *) * nlayers);
+    ln->dout = zalloc(sizeof(float *) * nlayers);
+    ln->g = zalloc(sizeof(float *) * (nparams > 0 ? nparams : 1));
+  }
   t->probs = probs;
   t->lr = (float)lr;
   t->b1 = (float)beta1;
@@ -100,6 +125,7 @@ tp_trainer *tp_trainer_create(int nlayers, const int *codes, int nparams, const 
     t->size[p] = param_sizes[p];
     t->w[p] = zalloc(sizeof(float) * param_sizes[p]);
     t->g[p] = zalloc(sizeof(float) * param_sizes[p]);
+    for (int k = 0; k < t->nlanes; k++) t->lanes[k].g[p] = k == 0 ? t->g[p] : zalloc(sizeof(float) * param_sizes[p]);
     t->m[p] = zalloc(sizeof(float) * param_sizes[p]);
     t->v[p] = zalloc(sizeof(float) * param_sizes[p]);
   }
@@ -184,18 +210,18 @@ void tp_trainer_set_mask(tp_trainer *t, int p, const float *mask) {
   memcpy(t->mask[p], mask, sizeof(float) * t->size[p]);
 }
 
-static void ensure_capacity(tp_trainer *t, long n) {
-  if (n <= t->cap) return;
+static void ensure_capacity(const tp_trainer *t, lane *ln, long n) {
+  if (n <= ln->cap) return;
   for (int i = 0; i < t->nlayers; i++) {
-    free(t->act[i]);
-    free(t->dact[i]);
-    t->act[i] = t->dact[i] = 0;
+    free(ln->act[i]);
+    free(ln->dact[i]);
+    ln->act[i] = ln->dact[i] = 0;
     const layer *L = &t->layers[i];
     if (L->kind == TP_FLATTEN) continue;
-    t->act[i] = zalloc(sizeof(float) * n * L->out_size);
-    t->dact[i] = zalloc(sizeof(float) * n * L->out_size);
+    ln->act[i] = zalloc(sizeof(float) * n * L->out_size);
+    ln->dact[i] = zalloc(sizeof(float) * n * L->out_size);
   }
-  t->cap = n;
+  ln->cap = n;
 }
 
 /* ---- max pooling (NHWC; padding never wins; ties go to the first maximum in row-major order) ---- */
@@ -292,13 +318,18 @@ static void pool_backward(const layer *L, long n, const float *x, const float *d
 /* ---- loss ----------------------------------------------------------------------------------- */
 
 /* Mean cross-entropy of the batch, its accuracy, and dL/dz (z: the last layer's pre-softmax output). */
-static void loss_and_grad(const tp_trainer *t, const float *z, const int *labels, long n, long classes, float *dz, double *loss,
-                          double *accuracy) {
-  double total = 0.0;
+/*
+ * Cross-entropy summed over `rows` samples and their correct count; dL/dz for the mean over the
+ * whole batch of `total` samples (the lanes' shares add up to the batch gradient).
+ */
+static void loss_and_grad(const tp_trainer *t, const float *z, const int *labels, long rows, long total, long classes, float *dz,
+                          double *loss_sum, double *correct_count) {
+  const long n = total;
+  double loss_acc = 0.0;
   long correct = 0;
   double *p = malloc(sizeof(double) * classes);
   double *q = malloc(sizeof(double) * classes);
-  for (long r = 0; r < n; r++) {
+  for (long r = 0; r < rows; r++) {
     const float *zr = z + r * classes;
     float *dr = dz + r * classes;
     const int y = labels[r];
@@ -316,7 +347,7 @@ static void loss_and_grad(const tp_trainer *t, const float *z, const int *labels
         qsum += q[j];
         if (q[j] > q[arg]) arg = j;
       }
-      total += -(log(q[y]) - log(qsum));
+      loss_acc += -(log(q[y]) - log(qsum));
       correct += arg == y;
       double dot = 0.0;
       for (long j = 0; j < classes; j++) {
@@ -334,15 +365,15 @@ static void loss_and_grad(const tp_trainer *t, const float *z, const int *labels
         if (zr[j] > zr[arg]) arg = j;
       }
       const double lse = mx + log(sum);
-      total += -((double)zr[y] - lse);
+      loss_acc += -((double)zr[y] - lse);
       correct += arg == y;
       for (long j = 0; j < classes; j++) dr[j] = (float)((exp((double)zr[j] - lse) - (j == y ? 1.0 : 0.0)) / (double)n);
     }
   }
   free(p);
   free(q);
-  *loss = total / (double)(n > 0 ? n : 1);
-  *accuracy = (double)correct / (double)(n > 0 ? n : 1);
+  *loss_sum = loss_acc;
+  *correct_count = (double)correct;
 }
 
 /* ---- the step ------------------------------------------------------------------------------- */
@@ -358,8 +389,9 @@ static void column_sums(const float *d, long rows, long cols, float *out) {
     for (long j = 0; j < cols; j++) out[j] += d[r * cols + j];
 }
 
-void tp_trainer_step(tp_trainer *t, const float *x, const int *labels, long n, double *loss, double *accuracy) {
-  ensure_capacity(t, n);
+/* Forward, loss and backward for `n` of the batch's `total` samples, into the lane's buffers. */
+static void run_lane(const tp_trainer *t, lane *ln, const float *x, const int *labels, long n, long total) {
+  ensure_capacity(t, ln, n);
   const int last = t->nlayers - 1;
   /* Forward. */
   const float *in = x;
@@ -376,45 +408,45 @@ void tp_trainer_step(tp_trainer *t, const float *x, const int *labels, long n, d
         g.lda = L->in_size;
         g.b = t->w[L->w];
         g.ldb = L->out_size;
-        g.c = t->act[i];
+        g.c = ln->act[i];
         g.ldc = L->out_size;
         g.bias = bias;
         g.relu = L->relu;
         tp_gemm(&g);
-        t->out[i] = t->act[i];
+        ln->out[i] = ln->act[i];
         break;
       }
       case TP_CONV: {
         conv_shape s = L->conv;
         s.batch = n;
-        tp_conv2d(&s, in, t->w[L->w], bias, L->relu, t->act[i]);
-        t->out[i] = t->act[i];
+        tp_conv2d(&s, in, t->w[L->w], bias, L->relu, ln->act[i]);
+        ln->out[i] = ln->act[i];
         break;
       }
       case TP_POOL:
-        pool_forward(L, n, in, t->act[i]);
-        t->out[i] = t->act[i];
+        pool_forward(L, n, in, ln->act[i]);
+        ln->out[i] = ln->act[i];
         break;
       default: /* Flatten: same values, same order (NHWC) */
-        t->out[i] = in;
+        ln->out[i] = in;
     }
     /* Where the gradient of this layer's output goes; a Flatten shares its input's. */
-    if (L->kind == TP_FLATTEN) t->dout[i] = i > 0 ? t->dout[i - 1] : 0;
-    else t->dout[i] = t->dact[i];
-    in = t->out[i];
+    if (L->kind == TP_FLATTEN) ln->dout[i] = i > 0 ? ln->dout[i - 1] : 0;
+    else ln->dout[i] = ln->dact[i];
+    in = ln->out[i];
   }
   const long classes = t->layers[last].out_size;
-  loss_and_grad(t, t->out[last], labels, n, classes, t->dout[last], loss, accuracy);
+  loss_and_grad(t, ln->out[last], labels, n, total, classes, ln->dout[last], &ln->loss, &ln->correct);
 
   /* Backward. */
   for (int i = last; i >= 0; i--) {
     const layer *L = &t->layers[i];
     if (L->kind == TP_FLATTEN) continue;
-    const float *input = i > 0 ? t->out[i - 1] : x;
-    float *d = t->dout[i];
-    float *din = i > 0 ? t->dout[i - 1] : 0;
+    const float *input = i > 0 ? ln->out[i - 1] : x;
+    float *d = ln->dout[i];
+    float *din = i > 0 ? ln->dout[i - 1] : 0;
     const long count = n * L->out_size;
-    if (L->relu) relu_grad(t->out[i], d, count);
+    if (L->relu) relu_grad(ln->out[i], d, count);
     switch (L->kind) {
       case TP_DENSE: {
         gemm_args g = {0};
@@ -426,10 +458,10 @@ void tp_trainer_step(tp_trainer *t, const float *x, const int *labels, long n, d
         g.lda = L->in_size;
         g.b = d;
         g.ldb = L->out_size;
-        g.c = t->g[L->w];
+        g.c = ln->g[L->w];
         g.ldc = L->out_size;
         tp_gemm(&g);
-        if (L->b >= 0) column_sums(d, n, L->out_size, t->g[L->b]);
+        if (L->b >= 0) column_sums(d, n, L->out_size, ln->g[L->b]);
         if (din) {
           gemm_args h = {0};
           h.trans_b = 1;
@@ -449,8 +481,8 @@ void tp_trainer_step(tp_trainer *t, const float *x, const int *labels, long n, d
       case TP_CONV: {
         conv_shape s = L->conv;
         s.batch = n;
-        tp_conv2d_backprop_filter(&s, input, d, t->g[L->w]);
-        if (L->b >= 0) column_sums(d, n * s.out_h * s.out_w, s.out_c, t->g[L->b]);
+        tp_conv2d_backprop_filter(&s, input, d, ln->g[L->w]);
+        if (L->b >= 0) column_sums(d, n * s.out_h * s.out_w, s.out_c, ln->g[L->b]);
         if (din) tp_conv2d_backprop_input(&s, d, t->w[L->w], din);
         break;
       }
@@ -459,6 +491,31 @@ void tp_trainer_step(tp_trainer *t, const float *x, const int *labels, long n, d
         break;
     }
   }
+}
+
+void tp_trainer_step(tp_trainer *t, const float *x, const int *labels, long n, double *loss, double *accuracy) {
+  /* Lanes of at least 8 samples; one lane runs its kernels on all threads instead. */
+  int lanes = t->nlanes;
+  while (lanes > 1 && n / lanes < 8) lanes--;
+  const long in = t->layers[0].in_size;
+#pragma omp parallel for num_threads(lanes) if (lanes > 1) schedule(static, 1)
+  for (int k = 0; k < lanes; k++) {
+    const long r0 = n * k / lanes, r1 = n * (k + 1) / lanes;
+    run_lane(t, &t->lanes[k], x + r0 * in, labels + r0, r1 - r0, n);
+  }
+  double loss_sum = 0.0, correct = 0.0;
+  for (int k = 0; k < lanes; k++) {
+    loss_sum += t->lanes[k].loss;
+    correct += t->lanes[k].correct;
+  }
+  *loss = loss_sum / (double)n;
+  *accuracy = correct / (double)n;
+  for (int k = 1; k < lanes; k++)
+    for (int p = 0; p < t->nparams; p++) {
+      float *g = t->g[p];
+      const float *h = t->lanes[k].g[p];
+      for (long j = 0; j < t->size[p]; j++) g[j] += h[j];
+    }
 
   /* Masked Adam: pruned weights get no gradient (their moments stay zero) and stay exactly zero. */
   t->step++;

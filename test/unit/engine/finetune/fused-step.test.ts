@@ -146,6 +146,7 @@ describe.runIf(addon !== undefined)('fine-tuning through the native fused step',
     const plain = await train(mlpLogits, split, false);
     expect(fused.result.fused.used).toBe(true);
     expect(maxDiff(fused.weights, plain.weights)).toBeLessThan(1e-4);
+    fused.result.history.forEach((h, i) => expect(h.loss).toBeCloseTo(plain.result.history[i].loss, 4));
   });
 
   it('a hook that re-prunes mid-training sees the trained weights, and its new masks hold', async () => {

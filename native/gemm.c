@@ -526,9 +526,49 @@ static int conv_threads(double work, long chunks) {
   return chunks < t ? (int)chunks : t;
 }
 
+/*
+ * im2col of a single-channel input (a grayscale first layer): per output row and filter tap, one
+ * strided pass over the output columns, with the padded columns worked out once per tap.
+ */
+static void im2col_one_channel(const conv_shape *s, const float *x, long n0, long images, float *col) {
+  const long K = s->filter_h * s->filter_w, ow = s->out_w;
+  for (long q = 0; q < images * s->out_h; q++) {
+    const long n = n0 + q / s->out_h, oy = q % s->out_h;
+    float *base = col + q * ow * K;
+    for (long ky = 0; ky < s->filter_h; ky++) {
+      const long iy = oy * s->stride_h - s->pad_top + ky * s->dilation_h;
+      const float *row = iy >= 0 && iy < s->in_h ? x + (n * s->in_h + iy) * s->in_w : 0;
+      for (long kx = 0; kx < s->filter_w; kx++) {
+        float *d = base + ky * s->filter_w + kx;
+        const long shift = kx * s->dilation_w - s->pad_left;
+        /* Output columns whose input column ox * stride + shift lies inside the row. */
+        long lo = shift >= 0 ? 0 : (-shift + s->stride_w - 1) / s->stride_w;
+        long hi = s->in_w - shift <= 0 ? 0 : (s->in_w - shift + s->stride_w - 1) / s->stride_w;
+        if (hi > ow) hi = ow;
+        if (lo > hi) lo = hi;
+        if (!row) {
+          for (long ox = 0; ox < ow; ox++) d[ox * K] = 0.0f;
+          continue;
+        }
+        for (long ox = 0; ox < lo; ox++) d[ox * K] = 0.0f;
+        const float *src = row + shift;
+        if (s->stride_w == 1)
+          for (long ox = lo; ox < hi; ox++) d[ox * K] = src[ox];
+        else
+          for (long ox = lo; ox < hi; ox++) d[ox * K] = src[ox * s->stride_w];
+        for (long ox = hi; ox < ow; ox++) d[ox * K] = 0.0f;
+      }
+    }
+  }
+}
+
 static void im2col(const conv_shape *s, const float *x, long n0, long images, float *col) {
   const long K = conv_depth(s), ci = s->in_c;
   const long rows = images * s->out_h;
+  if (ci == 1) {
+    im2col_one_channel(s, x, n0, images, col);
+    return;
+  }
   for (long q = 0; q < rows; q++) {
     const long n = n0 + q / s->out_h, oy = q % s->out_h;
     for (long ox = 0; ox < s->out_w; ox++) {

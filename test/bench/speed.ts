@@ -3,7 +3,8 @@
  * as the reference peer when /usr/bin/python3 has torch.
  *
  * Run: npx tsx test/bench/speed.ts [--quick]; `--parts` instead times FusedAdam and the MaxPoolGrad
- * heap loop against what they replaced.
+ * heap loop against what they replaced; `--versus` runs Topiary's loop and PyTorch in alternating
+ * pairs (the fairest figure on a noisy box).
  * Rows: cpu; wasm-stock (tfjs-backend-wasm 4.22 plus only the missing gradient kernels, i.e. the
  * slow scalar matMul/Conv2DBackpropInput paths); wasm (Topiary's XNNPACK kernels); native (wasm
  * with matMul, conv2d, its gradients and Adam on Topiary's native addon, native/; TOPIARY_NATIVE_THREADS
@@ -102,7 +103,7 @@ async function measure(row: Row, name: BenchModel): Promise<Result> {
   return result;
 }
 
-function runTorch(threads: number): TorchResult | string {
+function runTorch(threads: number, batches = quick ? 5 : 15, rounds = quick ? 1 : 3): TorchResult | string {
   const python = '/usr/bin/python3';
   try {
     execFileSync(python, ['-c', 'import torch'], { stdio: 'ignore' });
@@ -111,7 +112,7 @@ function runTorch(threads: number): TorchResult | string {
   }
   const blasDir = '/usr/lib/x86_64-linux-gnu/openblas-openmp';
   const env = { ...process.env, LD_LIBRARY_PATH: blasDir, TORCH_THREADS: String(threads) };
-  const args = [path.join(here, 'torch_train.py'), quick ? '5' : '15', quick ? '1' : '3'];
+  const args = [path.join(here, 'torch_train.py'), String(batches), String(rounds)];
   const out = execFileSync(python, args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   return JSON.parse(out.trim().split('\n').pop() as string) as TorchResult;
 }
@@ -176,8 +177,40 @@ async function parts(): Promise<void> {
   }
 }
 
+/**
+ * `--versus`: Topiary's fine-tuning loop as runs use it (fused native step when built) against
+ * PyTorch, in alternating pairs close in time: each pair runs PyTorch (2 and 1 threads, the faster
+ * counts) then ours, both as the median of 5 rounds of 60 batches. Prints every pair's ratio and
+ * their median: on a shared box a single measurement can be off by 2x either way.
+ */
+async function versus(): Promise<void> {
+  await useRow('native');
+  const pairs = 3;
+  const ratios = new Map<BenchModel, number[]>(MODELS.map((m) => [m, []]));
+  const models = new Map(MODELS.map((m) => [m, buildModel(m)]));
+  for (let p = 0; p < pairs; p++) {
+    const peers = [runTorch(2, 60, 5), runTorch(1, 60, 5)].filter((t): t is TorchResult => typeof t !== 'string');
+    if (peers.length === 0) {
+      console.log(`PyTorch not available: ${String(runTorch(1, 1, 1))}`);
+      return;
+    }
+    for (const name of MODELS) {
+      const rates: number[] = [];
+      for (let r = 0; r < 5; r++) rates.push(await finetuneThroughput(models.get(name) as tf.LayersModel, BATCH, 60));
+      const ours = median(rates);
+      const best = Math.max(...peers.map((t) => t.models[name].train_samples_per_s));
+      const threads = peers.find((t) => t.models[name].train_samples_per_s === best)?.threads;
+      ratios.get(name)?.push(ours / best);
+      console.log(`pair ${p + 1} ${name.padEnd(14)} ours ${fmt(ours).padStart(8)}  PyTorch (${threads}t) ${fmt(best).padStart(8)}  ratio ${fmt(ours / best, 2)}`);
+    }
+  }
+  for (const name of MODELS) console.log(`${name}: median ratio ours/PyTorch over ${pairs} pairs ${fmt(median(ratios.get(name) as number[]), 2)}`);
+  models.forEach((m) => m.dispose());
+}
+
 async function main(): Promise<void> {
   if (process.argv.includes('--parts')) return parts();
+  if (process.argv.includes('--versus')) return versus();
   const info = await initBackend({ force: 'wasm' });
   // 2 threads is the fair peer on an idle 2-core box; on a busy one its OpenMP threads stall each
   // other (10x slower), so 1 thread is measured too and each ratio uses the faster of the two.

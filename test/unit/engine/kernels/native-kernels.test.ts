@@ -131,6 +131,9 @@ describe.runIf(addon !== undefined)('native kernels match the cpu backend', () =
     { n: 2, hw: [9, 7], ci: 4, k: [5, 5], co: 2, s: [3, 3], d: [1, 1], pad: 'same' },
     { n: 4, hw: [6, 6], ci: 5, k: [1, 1], co: 33, s: [1, 1], d: [1, 1], pad: 'same' },
     { n: 2, hw: [8, 7], ci: 2, k: [3, 3], co: 2, s: [2, 2], d: [1, 1], pad: [[0, 0], [1, 2], [2, 0], [0, 0]] },
+    // One input channel (its own im2col): padding on both sides, strides, a wide filter.
+    { n: 3, hw: [9, 8], ci: 1, k: [3, 4], co: 5, s: [2, 3], d: [1, 1], pad: 'same' },
+    { n: 2, hw: [7, 9], ci: 1, k: [2, 5], co: 17, s: [1, 2], d: [1, 1], pad: [[0, 0], [2, 1], [3, 4], [0, 0]] },
     // Enough images for several chunks, so more than one thread works (and dW sums their parts).
     { n: 21, hw: [28, 28], ci: 1, k: [5, 5], co: 6, s: [1, 1], d: [1, 1], pad: 'valid' },
     { n: 19, hw: [12, 12], ci: 6, k: [5, 5], co: 16, s: [1, 1], d: [1, 1], pad: 'same' },

@@ -317,15 +317,19 @@ static const char *g_isa = "generic";
 static micro_fn pick_micro(void) {
   if (g_micro) return g_micro;
   micro_fn f = micro_generic;
+  /* TOPIARY_NATIVE_ISA=generic forces the baseline kernels (the tests run them this way too). */
+  const char *forced = getenv("TOPIARY_NATIVE_ISA");
+  const int generic_only = forced && strcmp(forced, "generic") == 0;
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+  if (!generic_only && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
     f = micro_avx2;
     g_isa = "avx2+fma";
   }
 #elif defined(__aarch64__)
   g_isa = "neon";
 #endif
+  (void)generic_only;
   g_micro = f;
   return f;
 }

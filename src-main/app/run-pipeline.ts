@@ -31,6 +31,9 @@ export interface RunJob {
   runDir: string;
 }
 
+/** Least time between two progress events of the same phase (see `progress` in runPipeline). */
+const PROGRESS_MIN_MS = 100;
+
 /** Share of the whole run each phase takes, for the overall progress bar and ETA. */
 const PHASE_SPAN: Record<RunProgress['phase'], [number, number]> = {
   load: [0, 0.03],
@@ -46,7 +49,16 @@ const PHASE_SPAN: Record<RunProgress['phase'], [number, number]> = {
 
 export async function executeRun(job: RunJob, emit: (e: RunEvent) => void, signal?: AbortSignal): Promise<RunResult> {
   const started = Date.now();
-  const progress = (p: Omit<RunProgress, 'runId' | 'fraction' | 'etaSeconds'>) => {
+  // At most one progress event per PROGRESS_MIN_MS within a phase (a fused fine-tuning step takes
+  // milliseconds: one event a batch would flood the UI); a phase's first and last events, and any
+  // marked `keep`, always go out.
+  let lastPhase = '';
+  let lastAt = 0;
+  const progress = (p: Omit<RunProgress, 'runId' | 'fraction' | 'etaSeconds'>, keep = false) => {
+    const now = Date.now();
+    if (!keep && p.phase === lastPhase && p.done > 0 && p.done < p.total && now - lastAt < PROGRESS_MIN_MS) return;
+    lastPhase = p.phase;
+    lastAt = now;
     const [a, b] = PHASE_SPAN[p.phase];
     const fraction = a + (b - a) * (p.total > 0 ? Math.min(1, p.done / p.total) : 0);
     const elapsed = (Date.now() - started) / 1000;
@@ -160,7 +172,7 @@ export async function executeRun(job: RunJob, emit: (e: RunEvent) => void, signa
           accuracy: p.accuracy,
           valAccuracy: p.valAccuracy,
           sparsity: p.sparsity,
-        });
+        }, p.phase === 'epoch');
         if (p.phase === 'epoch') {
           step++;
           const points: MetricInput[] = [

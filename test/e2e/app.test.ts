@@ -266,7 +266,8 @@ describe('keyboard only, light and dark', () => {
     // The wizard describes the default demo model and data by itself: no Load clicks needed.
     await wizardOnDefaults();
     await page.getByTestId('next').click();
-    await page.getByTestId('epochs').fill('20');
+    // Long enough to still be running when Cancel is clicked, even with the fused native step.
+    await page.getByTestId('epochs').fill('300');
     await page.getByTestId('next').click();
     await page.getByTestId('run-name').fill('to be cancelled');
     await page.getByTestId('start').click();

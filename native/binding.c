@@ -32,8 +32,9 @@ static int get_long(napi_env env, napi_value v, long *out, const char *what) {
   return 1;
 }
 
-/* data pointer and length (in floats) of a Float32Array; null/undefined gives NULL when allowed. */
-static int get_floats(napi_env env, napi_value v, float **data, long *length, int optional, const char *what) {
+/* Data pointer and length (in elements) of a typed array of the wanted type; null/undefined gives NULL when allowed. */
+static int get_typed(napi_env env, napi_value v, napi_typedarray_type want, const char *type_name, void **data, long *length, int optional,
+                     const char *what) {
   napi_valuetype type;
   if (napi_typeof(env, v, &type) != napi_ok) return 0;
   if (optional && (type == napi_null || type == napi_undefined)) {
@@ -46,15 +47,19 @@ static int get_floats(napi_env env, napi_value v, float **data, long *length, in
   napi_typedarray_type t;
   size_t n = 0;
   void *ptr = NULL;
-  if (!is_typed || napi_get_typedarray_info(env, v, &t, &n, &ptr, NULL, NULL) != napi_ok || t != napi_float32_array) {
+  if (!is_typed || napi_get_typedarray_info(env, v, &t, &n, &ptr, NULL, NULL) != napi_ok || t != want) {
     char msg[96];
-    snprintf(msg, sizeof msg, "topiary-native: %s must be a Float32Array", what);
+    snprintf(msg, sizeof msg, "topiary-native: %s must be a%s %s", what, type_name[0] == 'I' ? "n" : "", type_name);
     napi_throw_type_error(env, NULL, msg);
     return 0;
   }
-  *data = (float *)ptr;
+  *data = ptr;
   *length = (long)n;
   return 1;
+}
+
+static int get_floats(napi_env env, napi_value v, float **data, long *length, int optional, const char *what) {
+  return get_typed(env, v, napi_float32_array, "Float32Array", (void **)data, length, optional, what);
 }
 
 static int fits(napi_env env, long length, long rows, long cols, long ld, const char *what) {
@@ -257,20 +262,17 @@ static napi_value trainer_create(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "topiary-native: trainerCreate takes 7 arguments");
     return NULL;
   }
-  napi_typedarray_type tc, ts;
-  size_t nc = 0, ns = 0;
   void *pc = NULL, *ps = NULL;
-  bool is_c = false, is_s = false;
-  napi_is_typedarray(env, argv[0], &is_c);
-  napi_is_typedarray(env, argv[1], &is_s);
-  if (!is_c || !is_s || napi_get_typedarray_info(env, argv[0], &tc, &nc, &pc, NULL, NULL) != napi_ok ||
-      napi_get_typedarray_info(env, argv[1], &ts, &ns, &ps, NULL, NULL) != napi_ok || tc != napi_int32_array || ts != napi_float64_array ||
-      nc % TP_LAYER_CODE != 0) {
-    napi_throw_type_error(env, NULL, "topiary-native: trainerCreate wants layer codes (Int32Array) and parameter sizes (Float64Array)");
+  long nc = 0, ns = 0;
+  if (!get_typed(env, argv[0], napi_int32_array, "Int32Array", &pc, &nc, 0, "layer codes") ||
+      !get_typed(env, argv[1], napi_float64_array, "Float64Array", &ps, &ns, 0, "parameter sizes"))
+    return NULL;
+  if (nc % TP_LAYER_CODE != 0) {
+    napi_throw_range_error(env, NULL, "topiary-native: layer codes are not whole layers");
     return NULL;
   }
   long *sizes = malloc(sizeof(long) * (ns > 0 ? ns : 1));
-  for (size_t i = 0; i < ns; i++) sizes[i] = (long)((double *)ps)[i];
+  for (long i = 0; i < ns; i++) sizes[i] = (long)((double *)ps)[i];
   double h[5];
   for (int i = 0; i < 5; i++) {
     if (napi_get_value_double(env, argv[2 + i], &h[i]) != napi_ok) {
@@ -342,16 +344,10 @@ static napi_value trainer_step(napi_env env, napi_callback_info info) {
   long lx, n;
   float *x;
   if (!get_floats(env, argv[1], &x, &lx, 0, "x") || !get_long(env, argv[3], &n, "n")) return NULL;
-  bool is_typed = false;
-  napi_typedarray_type ty;
-  size_t ly = 0;
   void *py = NULL;
-  napi_is_typedarray(env, argv[2], &is_typed);
-  if (!is_typed || napi_get_typedarray_info(env, argv[2], &ty, &ly, &py, NULL, NULL) != napi_ok || ty != napi_int32_array) {
-    napi_throw_type_error(env, NULL, "topiary-native: labels must be an Int32Array");
-    return NULL;
-  }
-  if (n < 1 || lx < n * tp_trainer_input_size(t) || (long)ly < n) {
+  long ly = 0;
+  if (!get_typed(env, argv[2], napi_int32_array, "Int32Array", &py, &ly, 0, "labels")) return NULL;
+  if (n < 1 || lx < n * tp_trainer_input_size(t) || ly < n) {
     napi_throw_range_error(env, NULL, "topiary-native: batch arrays are smaller than n samples");
     return NULL;
   }

@@ -92,65 +92,31 @@ static inline float tap_value(const im2col_view *v, const pixel_at *p, long tap)
 }
 
 /*
- * A width-w panel (w = MR or NR) of the im2col matrix: `pixels_across` says whether the panel's
- * columns are pixels (depth = taps) or taps (depth = pixels). first/count: the panel's pixels or
- * taps; p0/kc: the depth range.
+ * A width-w panel (w = MR or NR) of the im2col matrix with pixels across and taps along the depth:
+ * pixels first..first+count (the rest zero), taps p0..p0+kc.
  */
-static void pack_im2col(const im2col_view *v, int pixels_across, long first, long count, long p0, long kc, long w, float *dst) {
-  if (pixels_across) {
-    pixel_pos q = pixel_start(v, first);
-    for (long c = 0; c < w; c++, pixel_next(v, &q)) {
-      if (c >= count) {
-        for (long p = 0; p < kc; p++) dst[p * w + c] = 0.0f;
-        continue;
-      }
-      const pixel_at at = locate(v, &q);
-      if (at.inside) {
-        const float *base = v->x + at.corner;
-        for (long p = 0; p < kc; p++) dst[p * w + c] = base[v->tap_off[p0 + p]];
-      } else {
-        for (long p = 0; p < kc; p++) dst[p * w + c] = tap_value(v, &at, p0 + p);
-      }
+static void pack_im2col(const im2col_view *v, long first, long count, long p0, long kc, long w, float *dst) {
+  pixel_pos q = pixel_start(v, first);
+  for (long c = 0; c < w; c++, pixel_next(v, &q)) {
+    if (c >= count) {
+      for (long p = 0; p < kc; p++) dst[p * w + c] = 0.0f;
+      continue;
     }
-    return;
-  }
-  pixel_pos q = pixel_start(v, p0);
-  for (long p = 0; p < kc; p++, pixel_next(v, &q)) {
     const pixel_at at = locate(v, &q);
-    float *d = dst + p * w;
-    long c = 0;
     if (at.inside) {
       const float *base = v->x + at.corner;
-      for (; c < count; c++) d[c] = base[v->tap_off[first + c]];
+      for (long p = 0; p < kc; p++) dst[p * w + c] = base[v->tap_off[p0 + p]];
     } else {
-      for (; c < count; c++) d[c] = tap_value(v, &at, first + c);
+      for (long p = 0; p < kc; p++) dst[p * w + c] = tap_value(v, &at, p0 + p);
     }
-    for (; c < w; c++) d[c] = 0.0f;
-  }
-}
-
-/*
- * Every kc x NR panel of op(B) = col (depth = pixels p0.., columns = taps j0..j0+count) in one pass
- * per pixel, instead of locating each pixel once per panel.
- */
-static void pack_im2col_panels(const im2col_view *v, long j0, long count, long p0, long kc, float *dst) {
-  const long npan = (count + NR - 1) / NR;
-  pixel_pos q = pixel_start(v, p0);
-  for (long p = 0; p < kc; p++, pixel_next(v, &q)) {
-    const pixel_at at = locate(v, &q);
-    for (long j = 0; j < count; j++) {
-      const float value = at.inside ? v->x[at.corner + v->tap_off[j0 + j]] : tap_value(v, &at, j0 + j);
-      dst[(j / NR) * kc * NR + p * NR + j % NR] = value;
-    }
-    for (long j = count; j < npan * NR; j++) dst[(j / NR) * kc * NR + p * NR + j % NR] = 0.0f;
   }
 }
 
 /* kc x MR panel of op(A): rows i0.. (rows valid, the rest zero), depth pc..pc+kc. */
 static void pack_a(const gemm_args *g, long i0, long rows, long pc, long kc, float *dst) {
   if (g->col_a) {
-    /* op(A) = col: rows are pixels; op(A) = colᵀ: rows are taps, depth is pixels. */
-    pack_im2col(g->col_a, !g->trans_a, i0, rows, pc, kc, MR, dst);
+    /* op(A) = col: rows are pixels, depth is taps. */
+    pack_im2col(g->col_a, i0, rows, pc, kc, MR, dst);
     return;
   }
   if (!g->trans_a) {
@@ -175,8 +141,8 @@ static void pack_a(const gemm_args *g, long i0, long rows, long pc, long kc, flo
 /* kc x NR panel of op(B): columns j0.. (cols valid, the rest zero), depth pc..pc+kc. */
 static void pack_b(const gemm_args *g, long j0, long cols, long pc, long kc, float *dst) {
   if (g->col_b) {
-    /* op(B) = colᵀ: columns are pixels, depth is taps; op(B) = col: columns are taps. */
-    pack_im2col(g->col_b, g->trans_b, j0, cols, pc, kc, NR, dst);
+    /* op(B) = colᵀ: columns are pixels, depth is taps. */
+    pack_im2col(g->col_b, j0, cols, pc, kc, NR, dst);
     return;
   }
   if (!g->trans_b) {
@@ -391,13 +357,8 @@ static void gemm_blocked(const gemm_args *g, int bias_per_row, int threads) {
       for (long pc = 0; pc < K; pc += KC) {
         const long kc = min_l(KC, K - pc);
         const int last = pc + kc >= K;
-        if (g->col_b && !g->trans_b) {
-#pragma omp single
-          pack_im2col_panels(g->col_b, jc, nc, pc, kc, bp);
-        } else {
 #pragma omp for schedule(static)
-          for (long jp = 0; jp < npan; jp++) pack_b(g, jc + jp * NR, min_l(NR, nc - jp * NR), pc, kc, bp + jp * kc * NR);
-        }
+        for (long jp = 0; jp < npan; jp++) pack_b(g, jc + jp * NR, min_l(NR, nc - jp * NR), pc, kc, bp + jp * kc * NR);
         for (long ic = 0; ic < M; ic += MC) {
           const long mc = min_l(MC, M - ic);
           const long mpan = (mc + MR - 1) / MR;
@@ -456,6 +417,8 @@ static void gemm_split_depth(const gemm_args *g, int threads) {
 }
 
 void tp_gemm(const gemm_args *in) {
+  /* An im2col operand is packed pixels-across only (see gemm_args): anything else is a caller bug. */
+  if ((in->col_a && in->trans_a) || (in->col_b && !in->trans_b)) abort();
   gemm_args g = *in;
   int bias_per_row = 0;
   if (g.m <= 0 || g.n <= 0) return;

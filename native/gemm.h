@@ -38,7 +38,10 @@ typedef struct {
   const float *bias;     /* length n (added per column of the logical result), or NULL */
   int relu;              /* clamp the result at 0 after the bias */
   int serial;            /* run on the calling thread only */
-  /* A (or B) is the im2col matrix of a convolution input, read on the fly (a/lda or b/ldb unused). */
+  /*
+   * op(A) is the im2col matrix of a convolution input, read on the fly (a and lda unused; trans_a
+   * must be 0). col_b is the same for op(B) = colᵀ (trans_b 1): what a narrow product swaps col_a to.
+   */
   const im2col_view *col_a, *col_b;
 } gemm_args;
 

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../common/errors';
 import type { FusedHyper, FusedModelSpec, FusedTrainer, FusedTrainerFactory } from '../engine/finetune/fused-step';
-import type { NativeAddon } from './native';
+import { switchedOff, type NativeAddon } from './native';
 
 /** Integers per layer in native/train.h's description (TP_LAYER_CODE). */
 const LAYER_CODE = 24;
@@ -98,7 +98,7 @@ export function nativeFusedTrainer(addon: NativeAddon): FusedTrainerFactory {
   const native = addon as NativeTrainerAddon;
   return (model, spec, hyper, masks) => {
     if (tf.getBackend() !== 'wasm') return `the fused native step runs with the wasm backend only (active: ${tf.getBackend()})`;
-    if (/^(0|off|false)$/i.test(process.env.TOPIARY_FUSED_STEP ?? '')) return 'disabled by TOPIARY_FUSED_STEP';
+    if (switchedOff('TOPIARY_FUSED_STEP')) return 'disabled by TOPIARY_FUSED_STEP';
     if (typeof native.trainerCreate !== 'function') return 'the native addon predates the fused step (npm run build:native)';
     return new NativeTrainer(native, model, spec, hyper, masks);
   };

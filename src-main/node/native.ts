@@ -46,6 +46,11 @@ function requestedThreads(): number | undefined {
   return n;
 }
 
+/** Whether environment variable `name` turns something off: 0, off or false (any case). */
+export function switchedOff(name: string): boolean {
+  return /^(0|off|false)$/i.test((process.env[name] ?? '').trim());
+}
+
 let cached: { addon?: NativeAddon; status: NativeStatus } | undefined;
 
 /**
@@ -55,8 +60,7 @@ let cached: { addon?: NativeAddon; status: NativeStatus } | undefined;
 export function loadNativeAddon(): { addon?: NativeAddon; status: NativeStatus } {
   if (cached) return cached;
   const file = nativeAddonPath();
-  const off = (process.env.TOPIARY_NATIVE ?? '').trim().toLowerCase();
-  if (off === '0' || off === 'off' || off === 'false') {
+  if (switchedOff('TOPIARY_NATIVE')) {
     cached = { status: { loaded: false, path: file, reason: 'disabled by TOPIARY_NATIVE' } };
   } else if (!fs.existsSync(file)) {
     cached = { status: { loaded: false, path: file, reason: 'not built (needs a C compiler at install time: npm run build:native)' } };

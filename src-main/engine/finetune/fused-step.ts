@@ -9,6 +9,7 @@
  * The engine only describes the model (fusedSpecOf) and drives the FusedTrainer interface.
  */
 import * as tf from '@tensorflow/tfjs';
+import { pair } from '../kernels/util';
 import { allLayers } from '../prune/weights';
 import { outputIsProbabilities } from './loss';
 
@@ -65,9 +66,19 @@ export interface FusedHyper {
 /** Makes a trainer for `model` (described by `spec`), or says why it cannot. */
 export type FusedTrainerFactory = (model: tf.LayersModel, spec: FusedModelSpec, hyper: FusedHyper, masks: Map<string, tf.Tensor>) => FusedTrainer | string;
 
-type AnyConfig = Record<string, unknown>;
+/** The parts of a layer's getConfig() this file reads. */
+interface LayerConfig {
+  activation?: string;
+  dataFormat?: string;
+  dilationRate?: number | number[];
+  kernelSize?: number | number[];
+  strides?: number | number[];
+  poolSize?: number | number[];
+  padding?: 'valid' | 'same';
+  filters?: number;
+  rate?: number;
+}
 
-const product = (shape: readonly (number | null)[]): number => shape.reduce<number>((a, b) => a * (b ?? NaN), 1);
 
 function shapeOf(layer: tf.layers.Layer, which: 'input' | 'output'): number[] | string {
   const tensor = which === 'input' ? layer.input : layer.output;
@@ -76,8 +87,6 @@ function shapeOf(layer: tf.layers.Layer, which: 'input' | 'output'): number[] | 
   if (dims.some((d) => d === null)) return `${layer.name} has an unknown ${which} size`;
   return dims as number[];
 }
-
-const pair = (v: unknown): [number, number] => (Array.isArray(v) ? [Number(v[0]), Number(v[1] ?? v[0])] : [Number(v), Number(v)]);
 
 /**
  * The chain of layers a fused trainer runs, or the reason this model needs the tfjs path: only
@@ -88,7 +97,7 @@ const pair = (v: unknown): [number, number] => (Array.isArray(v) ? [Number(v[0])
 export function fusedSpecOf(model: tf.LayersModel): FusedModelSpec | string {
   if (model.inputs.length !== 1 || model.outputs.length !== 1) return 'more than one input or output';
   if (model.nonTrainableWeights.length > 0) return `non-trainable weights (${model.nonTrainableWeights[0].name})`;
-  const params = model.trainableWeights.map((w) => ({ name: w.name, shape: w.shape as number[], size: product(w.shape) }));
+  const params = model.trainableWeights.map((w) => ({ name: w.name, shape: w.shape as number[], size: tf.util.sizeFromShape(w.shape as number[]) }));
   const paramIndex = new Map(model.trainableWeights.map((w, i) => [w, i]));
   const layers = allLayers(model).filter((l) => l.getClassName() !== 'InputLayer');
   if (layers.length !== model.layers.filter((l) => l.getClassName() !== 'InputLayer').length) return 'nested models';
@@ -104,11 +113,11 @@ export function fusedSpecOf(model: tf.LayersModel): FusedModelSpec | string {
     const outShape = shapeOf(layer, 'output');
     if (typeof inShape === 'string') return inShape;
     if (typeof outShape === 'string') return outShape;
-    const config = layer.getConfig() as AnyConfig;
+    const config = layer.getConfig() as LayerConfig;
     const cls = layer.getClassName();
     const activation = config.activation ?? 'linear';
     const isLast = i === layers.length - 1;
-    const base = { name: layer.name, inSize: product(inShape), outSize: product(outShape), relu: activation === 'relu', softmax: activation === 'softmax' };
+    const base = { name: layer.name, inSize: tf.util.sizeFromShape(inShape), outSize: tf.util.sizeFromShape(outShape), relu: activation === 'relu', softmax: activation === 'softmax' };
     const weights = (): { weight?: number; bias?: number } | string => {
       const own = layer.trainableWeights;
       const kernel = (layer as unknown as { kernel?: tf.LayerVariable }).kernel;
@@ -116,7 +125,7 @@ export function fusedSpecOf(model: tf.LayersModel): FusedModelSpec | string {
       if (!kernel || own.length !== (bias ? 2 : 1)) return `${layer.name} has weights other than a kernel and a bias`;
       return { weight: paramIndex.get(kernel), ...(bias ? { bias: paramIndex.get(bias) } : {}) };
     };
-    if (!['linear', 'relu', 'softmax'].includes(String(activation))) return `${layer.name} uses activation ${String(activation)}`;
+    if (!['linear', 'relu', 'softmax'].includes(activation)) return `${layer.name} uses activation ${activation}`;
     if (base.softmax && (!isLast || cls !== 'Dense')) return `${layer.name}: softmax only on the final Dense layer`;
     switch (cls) {
       case 'Dense': {
@@ -135,7 +144,7 @@ export function fusedSpecOf(model: tf.LayersModel): FusedModelSpec | string {
         const [h, wd, c] = inShape;
         const [kh, kw] = pair(config.kernelSize);
         const filters = Number(config.filters);
-        const info = tf.backend_util.computeConv2DInfo([1, h, wd, c], [kh, kw, c, filters], pair(config.strides ?? 1), 1, config.padding as 'same' | 'valid');
+        const info = tf.backend_util.computeConv2DInfo([1, h, wd, c], [kh, kw, c, filters], pair(config.strides ?? 1), 1, config.padding ?? 'valid');
         out.push({
           kind: 'conv',
           ...base,
@@ -148,7 +157,7 @@ export function fusedSpecOf(model: tf.LayersModel): FusedModelSpec | string {
         if (config.dataFormat !== undefined && config.dataFormat !== 'channelsLast') return `${layer.name} is channels-first`;
         const [h, wd, c] = inShape;
         const pool = pair(config.poolSize ?? 2);
-        const info = tf.backend_util.computePool2DInfo([1, h, wd, c], pool, pair(config.strides ?? pool), 1, config.padding as 'same' | 'valid');
+        const info = tf.backend_util.computePool2DInfo([1, h, wd, c], pool, pair(config.strides ?? pool), 1, config.padding ?? 'valid');
         out.push({
           kind: 'pool',
           ...base,

@@ -8,6 +8,7 @@
  * views into the wasm heap). Backends without it get the same update from tf ops (fusedAdamUpdate).
  */
 import * as tf from '@tensorflow/tfjs';
+import type { WasmHeap } from './util';
 
 export const FUSED_ADAM = 'TopiaryFusedAdam';
 
@@ -18,12 +19,6 @@ export interface FusedAdamAttrs {
   epsilon: number;
   /** 1-based step count, for the bias corrections 1 - beta^t. */
   step: number;
-}
-
-/** The parts of BackendWasm this kernel uses (public members of the class in 4.22). */
-interface WasmLike {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
 }
 
 /** The parts of MathBackendCPU this kernel uses. */
@@ -65,7 +60,7 @@ function checkInputs(inputs: tf.NamedTensorInfoMap): [tf.TensorInfo, tf.TensorIn
 
 const wasmFusedAdam: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const [w, g, m, v] = checkInputs(inputs);
-  const b = backend as unknown as WasmLike;
+  const b = backend as unknown as WasmHeap;
   const outs = [b.makeOutput(w.shape, 'float32'), b.makeOutput(w.shape, 'float32'), b.makeOutput(w.shape, 'float32')];
   // Views only after every allocation: growing the wasm memory detaches earlier views.
   const [w1, m1, v1] = outs.map((o) => b.typedArrayFromHeap(o));

@@ -13,7 +13,7 @@
  * serve any backend without heap access.
  */
 import * as tf from '@tensorflow/tfjs';
-import { asTensor, padOrCrop, spreadByStride } from './util';
+import { asTensor, padOrCrop, spreadByStride, wasmHeapOf } from './util';
 
 const KERNEL = 'MaxPoolGrad';
 
@@ -69,12 +69,6 @@ function generalGrad(x: tf.Tensor4D, dy: tf.Tensor4D, info: tf.backend_util.Conv
     ]);
   });
   return tf.addN(parts) as tf.Tensor4D;
-}
-
-/** The parts of BackendWasm the loop needs (public members of the class in 4.22). */
-interface WasmHeap {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
 }
 
 /**
@@ -159,9 +153,8 @@ export function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.Na
   const { input, dy } = args.inputs;
   if (!input || !dy) throw new Error(`${KERNEL}: inputs "input" and "dy" are required`);
   const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
-  const heap = args.backend as Partial<WasmHeap> | undefined;
-  if (input.dtype === 'float32' && dy.dtype === 'float32' && typeof heap?.makeOutput === 'function' && typeof heap.typedArrayFromHeap === 'function') {
-    const wasm = heap as WasmHeap;
+  const wasm = wasmHeapOf(args.backend);
+  if (input.dtype === 'float32' && dy.dtype === 'float32' && wasm) {
     const out = wasm.makeOutput(input.shape, 'float32');
     // Views only after the allocation: growing the wasm memory detaches earlier views.
     loopGrad(wasm.typedArrayFromHeap(input), wasm.typedArrayFromHeap(dy), wasm.typedArrayFromHeap(out), info);

@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { FUSED_ADAM, registerFusedAdam, setWasmFusedAdamMaxSize, type FusedAdamAttrs } from './fused-adam';
-import { pair } from './util';
+import { pair, wasmHeapOf } from './util';
 
 /**
  * What the native library offers. Arrays are row-major float32; `lda`/`ldb`/`ldc` are row strides.
@@ -57,20 +57,10 @@ export interface NativeCompute {
   ): void;
 }
 
-interface WasmHeap {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
-}
-
 interface KernelArgs {
   inputs: tf.NamedTensorInfoMap;
   attrs?: tf.NamedAttrMap;
   backend?: unknown;
-}
-
-function heapOf(backend: unknown): WasmHeap | undefined {
-  const b = backend as Partial<WasmHeap> | undefined;
-  return typeof b?.makeOutput === 'function' && typeof b.typedArrayFromHeap === 'function' ? (b as WasmHeap) : undefined;
 }
 
 /**
@@ -90,8 +80,8 @@ export function setNativeMinimums(limits: { rows?: number; convPixels?: number }
 }
 
 const allFloat = (...infos: (tf.TensorInfo | undefined)[]): boolean => infos.every((t) => t === undefined || t.dtype === 'float32');
-const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
-const sameShape = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
+const sizeOf = tf.util.sizeFromShape;
+const sameShape = tf.util.arraysEqual;
 
 /** The activations the native epilogue applies; undefined when it cannot. */
 function nativeActivation(activation: unknown): 0 | 1 | undefined {
@@ -108,7 +98,7 @@ function isPerColumnBias(bias: tf.TensorInfo | undefined, n: number): boolean {
 
 /** Batched C = op(A)·op(B) (+ bias) (relu) on the heap; undefined when the shapes are not covered. */
 function nativeMatMul(native: NativeCompute, args: KernelArgs, fused: boolean): tf.TensorInfo | undefined {
-  const heap = heapOf(args.backend);
+  const heap = wasmHeapOf(args.backend);
   const { a, b, bias, preluActivationWeights } = args.inputs;
   const attrs = (args.attrs ?? {}) as { transposeA?: boolean; transposeB?: boolean; activation?: unknown };
   if (!heap || !a || !b || a.shape.length < 2 || b.shape.length < 2 || !allFloat(a, b, bias)) return undefined;
@@ -195,7 +185,7 @@ type ConvAttrs = {
 };
 
 function nativeConv2d(native: NativeCompute, args: KernelArgs, fused: boolean): tf.TensorInfo | undefined {
-  const heap = heapOf(args.backend);
+  const heap = wasmHeapOf(args.backend);
   const { x, filter, bias, preluActivationWeights } = args.inputs;
   const attrs = args.attrs as unknown as ConvAttrs;
   if (!heap || !x || !filter || x.shape.length !== 4 || filter.shape.length !== 4 || !allFloat(x, filter, bias)) return undefined;
@@ -205,8 +195,8 @@ function nativeConv2d(native: NativeCompute, args: KernelArgs, fused: boolean): 
   const info = tf.backend_util.computeConv2DInfo(
     x.shape as [number, number, number, number],
     filter.shape as [number, number, number, number],
-    pair(attrs.strides as number | [number, number]),
-    pair(attrs.dilations as number | [number, number] | undefined),
+    pair(attrs.strides),
+    pair(attrs.dilations),
     attrs.pad,
     attrs.dimRoundingMode,
   );
@@ -226,7 +216,7 @@ function gradientConvInfo(xShape: number[], filterShape: number[], attrs: ConvAt
   const info = tf.backend_util.computeConv2DInfo(
     xShape as [number, number, number, number],
     filterShape as [number, number, number, number],
-    pair(attrs.strides as number | [number, number]),
+    pair(attrs.strides),
     1,
     attrs.pad,
     attrs.dimRoundingMode,
@@ -235,7 +225,7 @@ function gradientConvInfo(xShape: number[], filterShape: number[], attrs: ConvAt
 }
 
 function nativeConvBackpropInput(native: NativeCompute, args: KernelArgs): tf.TensorInfo | undefined {
-  const heap = heapOf(args.backend);
+  const heap = wasmHeapOf(args.backend);
   const { dy, filter } = args.inputs;
   const attrs = args.attrs as unknown as ConvAttrs & { inputShape: number[] };
   if (!heap || !dy || !filter || !allFloat(dy, filter) || !channelsLast(attrs.dataFormat) || attrs.inputShape?.length !== 4) return undefined;
@@ -247,7 +237,7 @@ function nativeConvBackpropInput(native: NativeCompute, args: KernelArgs): tf.Te
 }
 
 function nativeConvBackpropFilter(native: NativeCompute, args: KernelArgs): tf.TensorInfo | undefined {
-  const heap = heapOf(args.backend);
+  const heap = wasmHeapOf(args.backend);
   const { x, dy } = args.inputs;
   const attrs = args.attrs as unknown as ConvAttrs & { filterShape: number[] };
   if (!heap || !x || !dy || x.shape.length !== 4 || !allFloat(x, dy) || !channelsLast(attrs.dataFormat) || attrs.filterShape?.length !== 4) return undefined;
@@ -259,7 +249,7 @@ function nativeConvBackpropFilter(native: NativeCompute, args: KernelArgs): tf.T
 }
 
 function nativeAdam(native: NativeCompute, args: KernelArgs): tf.TensorInfo[] | undefined {
-  const heap = heapOf(args.backend);
+  const heap = wasmHeapOf(args.backend);
   const { w, g, m, v } = args.inputs;
   if (!heap || !w || !g || !m || !v || !allFloat(w, g, m, v)) return undefined;
   const size = sizeOf(w.shape);

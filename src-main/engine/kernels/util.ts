@@ -23,6 +23,28 @@ export function asTensor<R extends tf.Rank = tf.Rank>(
   return engine.makeTensorFromTensorInfo(info) as tf.Tensor<R>;
 }
 
+/** The parts of BackendWasm that kernels working on its heap use (public members in 4.22). */
+export interface WasmHeap {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
+}
+
+/**
+ * The kernel's backend as a WasmHeap, or undefined for backends without one (cpu, tensorflow).
+ * Views from typedArrayFromHeap are valid until the next allocation (which may grow the memory).
+ */
+export function wasmHeapOf(backend: unknown): WasmHeap | undefined {
+  const b = backend as Partial<WasmHeap> | undefined;
+  return typeof b?.makeOutput === 'function' && typeof b.typedArrayFromHeap === 'function' ? (b as WasmHeap) : undefined;
+}
+
+/** [h, w] form of a stride/dilation/size attribute: a number, [n] or [h, w] (tfjs accepts each). */
+export function pair(v: number | readonly number[] | undefined, fallback = 1): [number, number] {
+  if (v === undefined) return [fallback, fallback];
+  if (typeof v === 'number') return [v, v];
+  return [v[0], v[1] ?? v[0]];
+}
+
 /**
  * Pads (positive amounts) or crops (negative amounts) each axis: `amounts[axis] = [before, after]`.
  * Transposed convolutions need both: the implicit padding of the forward conv can exceed what the
@@ -55,12 +77,6 @@ export function toChannelsFirst(x: tf.Tensor4D): tf.Tensor4D {
   return tf.transpose(x, [0, 3, 1, 2]);
 }
 
-/** Pair form of a stride/dilation attribute (tfjs accepts a number or [h, w]). */
-export function pair(v: number | [number, number] | number[] | undefined, fallback = 1): [number, number] {
-  if (v === undefined) return [fallback, fallback];
-  if (typeof v === 'number') return [v, v];
-  return [v[0], v[1]];
-}
 
 /**
  * Inserts s-1 zeros after each row/column of an NHWC tensor (trailing zeros included), the

@@ -1,5 +1,6 @@
 /** Runs one kernel on the cpu and the wasm backend from the same random inputs. */
 import * as tf from '@tensorflow/tfjs';
+import { expect } from 'vitest';
 import { seededRandom } from '../../../../src-main/engine/data';
 
 /** Deterministic pseudo-random values in [-1, 1) from the engine's seeded PRNG, so failures reproduce. */
@@ -22,6 +23,23 @@ export async function runKernelOn(
   out.dispose();
   Object.values(tensors).forEach((t) => t.dispose());
   return result;
+}
+
+/**
+ * Runs `kernelName` on cpu and on wasm (with whatever kernels wasm has registered) and expects the
+ * same shape and values within `tol`; returns the wasm result for further checks.
+ */
+export async function expectWasmMatchesCpu(
+  kernelName: string,
+  inputs: Record<string, { shape: number[]; values: Float32Array }>,
+  attrs: Record<string, unknown>,
+  tol: number,
+): Promise<{ shape: number[]; values: Float32Array }> {
+  const cpu = await runKernelOn('cpu', kernelName, inputs, attrs);
+  const wasm = await runKernelOn('wasm', kernelName, inputs, attrs);
+  expect(wasm.shape).toEqual(cpu.shape);
+  expect(maxAbsDiff(wasm.values, cpu.values)).toBeLessThan(tol);
+  return wasm;
 }
 
 export function maxAbsDiff(a: Float32Array, b: Float32Array): number {

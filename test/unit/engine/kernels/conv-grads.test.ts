@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { WASM_FAST_KERNELS } from '../../../../src-main/engine/kernels/wasm-training';
 import { unregisterNativeKernels } from '../../../../src-main/engine/kernels/native-kernels';
 import { initBackend } from '../../../../src-main/node/backend';
-import { depthwiseGradsByDefinition, maxAbsDiff, randomValues, runKernelOn } from './compare';
+import { depthwiseGradsByDefinition, expectWasmMatchesCpu, maxAbsDiff, randomValues, runKernelOn } from './compare';
 
 type Pad = 'same' | 'valid' | number[][];
 interface Case {
@@ -48,12 +48,8 @@ function outSize(c: Case, depthwise: boolean): number[] {
 
 const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 
-async function compare(kernel: string, inputs: Record<string, { shape: number[]; values: Float32Array }>, attrs: Record<string, unknown>) {
-  const cpu = await runKernelOn('cpu', kernel, inputs, attrs);
-  const wasm = await runKernelOn('wasm', kernel, inputs, attrs);
-  expect(wasm.shape).toEqual(cpu.shape);
-  expect(maxAbsDiff(wasm.values, cpu.values)).toBeLessThan(TOL);
-}
+const compare = (kernel: string, inputs: Record<string, { shape: number[]; values: Float32Array }>, attrs: Record<string, unknown>) =>
+  expectWasmMatchesCpu(kernel, inputs, attrs, TOL);
 
 beforeAll(async () => {
   await initBackend({ force: 'wasm' });

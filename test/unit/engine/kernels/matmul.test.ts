@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { registerWasmTrainingKernels, restoreWasmKernels } from '../../../../src-main/engine/kernels/wasm-training';
 import { unregisterNativeKernels } from '../../../../src-main/engine/kernels/native-kernels';
 import { initBackend } from '../../../../src-main/node/backend';
-import { maxAbsDiff, randomValues, runKernelOn } from './compare';
+import { expectWasmMatchesCpu, maxAbsDiff, randomValues, runKernelOn } from './compare';
 
 const TOL = 1e-4;
 
@@ -41,10 +41,7 @@ describe('wasm matMul with transposed operands matches cpu', () => {
         it(`${m}x${k}x${n} transposeA=${ta} transposeB=${tb} batch=${batch || 'none'}`, async () => {
           const inputs = operands(m, k, n, ta, tb, batch, m + k + n);
           const attrs = { transposeA: ta, transposeB: tb };
-          const cpu = await runKernelOn('cpu', 'BatchMatMul', inputs, attrs);
-          const wasm = await runKernelOn('wasm', 'BatchMatMul', inputs, attrs);
-          expect(wasm.shape).toEqual(cpu.shape);
-          expect(maxAbsDiff(wasm.values, cpu.values)).toBeLessThan(TOL);
+          await expectWasmMatchesCpu('BatchMatMul', inputs, attrs, TOL);
         });
       }
     }
@@ -53,10 +50,7 @@ describe('wasm matMul with transposed operands matches cpu', () => {
   it('fused matMul with bias and relu, transposed', async () => {
     const inputs = { ...operands(12, 20, 6, true, true, 1, 9), bias: { shape: [6], values: randomValues(6, 3) } };
     const attrs = { transposeA: true, transposeB: true, activation: 'relu', leakyreluAlpha: 0.2 };
-    const cpu = await runKernelOn('cpu', '_FusedMatMul', inputs, attrs);
-    const wasm = await runKernelOn('wasm', '_FusedMatMul', inputs, attrs);
-    expect(wasm.shape).toEqual(cpu.shape);
-    expect(maxAbsDiff(wasm.values, cpu.values)).toBeLessThan(TOL);
+    const wasm = await expectWasmMatchesCpu('_FusedMatMul', inputs, attrs, TOL);
     expect(Math.min(...wasm.values)).toBe(0);
   });
 

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { maxPoolGrad } from '../../../../src-main/engine/kernels/max-pool-grad';
 import { initBackend } from '../../../../src-main/node/backend';
-import { maxAbsDiff, randomValues, runKernelOn } from './compare';
+import { expectWasmMatchesCpu, maxAbsDiff, randomValues } from './compare';
 
 const TOL = 1e-5;
 
@@ -47,10 +47,7 @@ describe('MaxPoolGrad on wasm matches cpu', () => {
       y.dispose();
       const inputs = { dy, input: { shape: c.shape, values: xValues }, output };
       const attrs = { filterSize: c.filterSize, strides: c.strides, pad: c.pad };
-      const cpu = await runKernelOn('cpu', 'MaxPoolGrad', inputs, attrs);
-      const wasm = await runKernelOn('wasm', 'MaxPoolGrad', inputs, attrs);
-      expect(wasm.shape).toEqual(cpu.shape);
-      expect(maxAbsDiff(wasm.values, cpu.values)).toBeLessThan(TOL);
+      await expectWasmMatchesCpu('MaxPoolGrad', inputs, attrs, TOL);
     });
   }
 

@@ -10,11 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FusedAdam } from '../../../../src-main/engine/finetune/adam';
 import { NATIVE_KERNELS, type NativeCompute, nativeKernelsActive, registerNativeKernels, setNativeMinimums, unregisterNativeKernels } from '../../../../src-main/engine/kernels/native-kernels';
 import { initBackend } from '../../../../src-main/node/backend';
-import { loadNativeAddon } from '../../../../src-main/node/native';
-import { maxAbsDiff, randomValues, runKernelOn } from './compare';
+import { loadNativeAddon, switchedOff } from '../../../../src-main/node/native';
+import { expectWasmMatchesCpu, maxAbsDiff, randomValues } from './compare';
 
 const TOL = 1e-4;
-const disabled = /^(0|off|false)$/i.test(process.env.TOPIARY_NATIVE ?? '');
+const disabled = switchedOff('TOPIARY_NATIVE');
 const { addon, status } = loadNativeAddon();
 const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 const input = (shape: number[], seed: number) => ({ shape, values: randomValues(size(shape), seed) });
@@ -27,12 +27,8 @@ afterAll(async () => {
   await tf.setBackend('cpu');
 });
 
-async function compare(kernel: string, inputs: Record<string, { shape: number[]; values: Float32Array }>, attrs: Record<string, unknown>) {
-  const cpu = await runKernelOn('cpu', kernel, inputs, attrs);
-  const native = await runKernelOn('wasm', kernel, inputs, attrs);
-  expect(native.shape).toEqual(cpu.shape);
-  expect(maxAbsDiff(native.values, cpu.values)).toBeLessThan(TOL);
-}
+const compare = (kernel: string, inputs: Record<string, { shape: number[]; values: Float32Array }>, attrs: Record<string, unknown>) =>
+  expectWasmMatchesCpu(kernel, inputs, attrs, TOL);
 
 describe('native addon', () => {
   it('is built and in use (npm ci builds it), or off because TOPIARY_NATIVE=0 says so', () => {

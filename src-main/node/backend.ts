@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, TopiaryError } from '../common/errors';
-import { loadNativeAddon, type NativeStatus } from './native';
+import { loadNativeAddon, requestedNativeThreads, type NativeStatus } from './native';
 
 const require = createRequire(import.meta.url);
 
@@ -218,6 +218,8 @@ function requestedBackend(force: string | undefined): BackendChoice | undefined 
 export async function initBackend(options: { force?: string; wasmThreads?: number } = {}): Promise<BackendInfo> {
   const forced = requestedBackend(options.force);
   wasmThreadsRequested = requestedWasmThreads(options.wasmThreads);
+  // Checked here, not while loading wasm: a bad value must stop, not make the wasm backend "fail to load".
+  requestedNativeThreads();
   if (current && (!forced || forced === current.name)) {
     if (tf.getBackend() !== current.tfjsName && !(await tf.setBackend(current.tfjsName))) {
       throw new TopiaryError(`backend "${current.name}" no longer initializes`);

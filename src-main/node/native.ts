@@ -38,7 +38,8 @@ export function nativeAddonPath(): string {
   return path.join(root, 'native', 'build', 'Release', 'topiary_native.node');
 }
 
-function requestedThreads(): number | undefined {
+/** TOPIARY_NATIVE_THREADS as a number, undefined when unset; anything else is a ConfigError. */
+export function requestedNativeThreads(): number | undefined {
   const raw = process.env.TOPIARY_NATIVE_THREADS;
   if (raw === undefined || raw.trim() === '') return undefined;
   const n = Number(raw);
@@ -67,7 +68,7 @@ export function loadNativeAddon(): { addon?: NativeAddon; status: NativeStatus }
   } else {
     try {
       const addon = require(file) as NativeAddon;
-      const threads = requestedThreads();
+      const threads = requestedNativeThreads();
       if (threads !== undefined) addon.setThreads(threads);
       const info = addon.info();
       cached = { addon, status: { loaded: true, path: file, isa: info.isa, threads: info.threads } };

@@ -110,6 +110,15 @@ describe('initBackend', () => {
     }
   });
 
+  it('a bad TOPIARY_NATIVE_THREADS is a ConfigError, not a silent fall-back to another backend', async () => {
+    process.env.TOPIARY_NATIVE_THREADS = 'abc';
+    try {
+      await expect(initBackend()).rejects.toThrow(/TOPIARY_NATIVE_THREADS must be an integer from 1 to 256, got "abc"/);
+    } finally {
+      delete process.env.TOPIARY_NATIVE_THREADS;
+    }
+  });
+
   it.runIf(!hasTfjsNode)('forcing tensorflow where tfjs-node is absent fails and says why', async () => {
     const err = await initBackend({ force: 'tensorflow' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TopiaryError);

@@ -18,7 +18,7 @@ export const registerInfoCommand: RegisterCommand = (program, ctx) => {
         ...(b.native
           ? [
               b.native.loaded
-                ? `native    topiary-native (${b.native.isa}, ${b.native.threads} thread${b.native.threads === 1 ? '' : 's'}): matMul, conv2d and Adam`
+                ? `native    topiary-native (${b.native.isa}, ${b.native.threads} thread${b.native.threads === 1 ? '' : 's'}): matMul, conv2d, Adam and whole fine-tuning steps`
                 : `native    not in use: ${b.native.reason}`,
             ]
           : []),

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { ConfigError, inFile } from '../common/errors';
+import { realPathInside } from '../node/safe-paths';
 import { openStore, type Store } from '../store/db';
 import type {
   Json,
@@ -138,20 +139,41 @@ export interface DeleteResult {
   artifactsDeleted: string[];
   /** Artifact files left on disk (deletion not asked for, or already gone). */
   artifactsKept: string[];
+  /**
+   * Artifact paths that deletion was asked for but refused: they do not lie inside this run's own
+   * folder (`<runsDir>/<runId>/`, symlinks followed), so they are not Topiary's to remove.
+   */
+  artifactsRefused: { path: string; reason: string }[];
 }
 
 // ---------------------------------------------------------------------------------------------
 
 const EXPORT_CHUNK = 200;
 
+export interface HistoryOptions {
+  /**
+   * The data folder's run directory: each run's files live in `<runsDir>/<runId>/`, and deletion
+   * never removes anything outside it. Default: `runs/` next to the database.
+   */
+  runsDir?: string;
+}
+
 export class HistoryService {
-  constructor(private readonly store: Store) {}
+  /** `<runsDir>/<runId>/` is the only place a run's files are created or deleted by the history. */
+  readonly runsDir: string;
+
+  constructor(
+    private readonly store: Store,
+    options: HistoryOptions = {},
+  ) {
+    this.runsDir = path.resolve(options.runsDir ?? path.join(path.dirname(path.resolve(store.file)), 'runs'));
+  }
 
   /** Opens the store at `file`, marks runs of dead processes interrupted, returns the service. */
-  static open(file: string): HistoryService {
+  static open(file: string, options: HistoryOptions = {}): HistoryService {
     const store = openStore(file);
     store.markInterruptedRuns();
-    return new HistoryService(store);
+    return new HistoryService(store, options);
   }
 
   close(): void {
@@ -308,13 +330,16 @@ export class HistoryService {
    * Merges a bundle (folder or .json) into this history. Runs keep their UUIDs, so a run already
    * here is skipped; models and datasets are matched by content hash (their local ids differ);
    * artifact files are checked against their sha256 and copied to `<artifactsDir>/<runId>/<n>/`.
-   * `artifactsDir` defaults to `runs/` next to the database, the app's per-run folder.
+   * `artifactsDir` defaults to the run directory, the app's per-run folders. An artifact whose file
+   * did not travel keeps its row, but its path is rewritten to where the file would be in the
+   * run's own folder: a path recorded on another machine (or crafted) is never kept, because
+   * `delete --delete-artifacts` removes what the rows name.
    */
   importBundle(src: string, options: { artifactsDir?: string } = {}): BundleImportResult {
     const file = fs.existsSync(src) && fs.statSync(src).isDirectory() ? path.join(src, 'bundle.json') : src;
     const root = path.dirname(file);
     const bundle = readBundle(file);
-    const artifactsDir = options.artifactsDir ?? path.join(path.dirname(path.resolve(this.store.file)), 'runs');
+    const artifactsDir = path.resolve(options.artifactsDir ?? this.runsDir);
     const { reader, writer } = this.store;
     const result: BundleImportResult = { imported: [], skipped: [], artifactsCopied: 0 };
     // Parents before children, so lineage inside the bundle survives.
@@ -351,7 +376,7 @@ export class HistoryService {
         : null;
       const artifactPaths = run.artifacts.map((a, i) => {
         const rel = artifactFiles[i];
-        if (rel === null) return a.path;
+        if (rel === null) return path.join(artifactsDir, run.id, String(i), plainBaseName(a.path));
         const to = path.join(artifactsDir, run.id, String(i), path.basename(rel));
         fs.mkdirSync(path.dirname(to), { recursive: true });
         fs.cpSync(path.join(root, rel), to, { recursive: true });
@@ -386,19 +411,29 @@ export class HistoryService {
 
   /**
    * Deletes a run's rows. Its artifact files are removed only with `deleteArtifacts` (asking the
-   * user is the front door's job).
+   * user is the front door's job), and only those that really lie inside the run's own folder
+   * `<runsDir>/<runId>/` (after `..` and symlinks are resolved): a row is data, possibly imported
+   * or crafted, and must not be able to name a user's folder for recursive deletion. Others are
+   * listed in `artifactsRefused` with the reason.
    */
   delete(idOrPrefix: string, options: { deleteArtifacts?: boolean } = {}): DeleteResult {
     const runId = this.resolve(idOrPrefix);
     const paths = this.store.writer.deleteRun(runId);
-    const result: DeleteResult = { runId, artifactsDeleted: [], artifactsKept: [] };
+    const result: DeleteResult = { runId, artifactsDeleted: [], artifactsKept: [], artifactsRefused: [] };
+    const runDir = path.join(this.runsDir, runId);
     for (const p of paths) {
-      if (options.deleteArtifacts && fs.existsSync(p)) {
-        fs.rmSync(p, { recursive: true, force: true });
-        result.artifactsDeleted.push(p);
-      } else {
+      if (!options.deleteArtifacts || !fs.existsSync(p)) {
         result.artifactsKept.push(p);
+        continue;
       }
+      const { inside, real } = realPathInside(runDir, p);
+      if (!inside) {
+        result.artifactsRefused.push({ path: p, reason: `${real} is outside the run folder ${runDir}; not deleted` });
+        continue;
+      }
+      // rm never follows a symlink it is given: a link inside the run folder goes, not its target.
+      fs.rmSync(p, { recursive: true, force: true });
+      result.artifactsDeleted.push(p);
     }
     return result;
   }
@@ -602,6 +637,12 @@ function orderParentsFirst(entries: RunBundle['runs']): RunBundle['runs'] {
   };
   for (const e of entries) visit(e, 0);
   return out;
+}
+
+/** The last component of a path written on any OS, never empty, `.` or `..`. */
+function plainBaseName(p: string): string {
+  const base = String(p).split(/[\\/]/).pop() ?? '';
+  return base === '' || base === '.' || base === '..' ? 'artifact' : base;
 }
 
 function sha256File(file: string): string {

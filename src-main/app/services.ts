@@ -23,7 +23,7 @@ export async function openAppServices(opts: { dbPath: string; home?: string; mod
   // Runs at once: one by default (they share the CPU); TOPIARY_MAX_RUNS raises it on bigger machines.
   const concurrency = opts.concurrency ?? (Number(process.env.TOPIARY_MAX_RUNS) || 1);
   const runs = new RunService(store, { runsDir, mode: opts.mode ?? 'worker', concurrency });
-  const history = new HistoryService(store);
+  const history = new HistoryService(store, { runsDir });
   return {
     store,
     history,

@@ -235,6 +235,10 @@ export function registerRunsCommand(program: Command, ctx: CliContext, deps: Run
           }
         }
         const results = heads.map((r) => h.delete(r.id, { deleteArtifacts: Boolean(opts.deleteArtifacts) }));
+        for (const r of results) {
+          // Stderr, so that --json output stays one document and scripts still see the refusal.
+          for (const refused of r.artifactsRefused) process.stderr.write(`warning: kept ${refused.path}: ${refused.reason}\n`);
+        }
         if (ctx.json) return ctx.printJson({ deleted: results });
         for (const r of results) {
           ctx.print(`deleted ${r.runId}${r.artifactsDeleted.length ? `, ${r.artifactsDeleted.length} artifact(s) removed` : ''}${r.artifactsKept.length ? `, ${r.artifactsKept.length} artifact(s) kept on disk` : ''}`);

@@ -147,14 +147,16 @@ describe('HistoryService', () => {
 
   it('delete removes the run and deletes artifact files only when asked', () => {
     const keep = path.join(dir, 'keep.tflite');
-    const drop = path.join(dir, 'drop.tflite');
+    // Deletion removes only files inside the run's own folder, runs/<id>/ next to the database.
+    const drop = path.join(dir, 'runs', runs[2], 'export-tflite-none', 'drop.tflite');
+    fs.mkdirSync(path.dirname(drop), { recursive: true });
     fs.writeFileSync(keep, 'k');
     fs.writeFileSync(drop, 'd');
     store.writer.addArtifact(runs[1], { path: keep, format: 'tflite', quant: 'none', bytes: 1, sha256: 'x', verification: null, status: 'unverified' });
     store.writer.addArtifact(runs[2], { path: drop, format: 'tflite', quant: 'none', bytes: 1, sha256: 'x', verification: null, status: 'unverified' });
-    expect(history.delete(runs[1])).toEqual({ runId: runs[1], artifactsDeleted: [], artifactsKept: [keep] });
+    expect(history.delete(runs[1])).toEqual({ runId: runs[1], artifactsDeleted: [], artifactsKept: [keep], artifactsRefused: [] });
     expect(fs.existsSync(keep)).toBe(true);
-    expect(history.delete(runs[2], { deleteArtifacts: true })).toEqual({ runId: runs[2], artifactsDeleted: [drop], artifactsKept: [] });
+    expect(history.delete(runs[2], { deleteArtifacts: true })).toEqual({ runId: runs[2], artifactsDeleted: [drop], artifactsKept: [], artifactsRefused: [] });
     expect(fs.existsSync(drop)).toBe(false);
     expect(history.list().total).toBe(2);
   });

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, ModelFormatError, inFile } from '../../common/errors';
+import { isWithin } from '../safe-paths';
 import { parseJsonWithPosition } from './json-error';
 
 /** Default shard size: the same 4 MiB that tfjs and its converter use. */
@@ -143,6 +144,7 @@ export async function readTfjsModelFiles(modelJsonPath: string): Promise<TfjsMod
     throw new ModelFormatError(inFile(file, 'has no "weightsManifest" array: the model has no weights to load'), { file });
   }
   const dir = path.dirname(file);
+  const realDir = await fs.realpath(dir);
   const hash = createHash('sha256').update(bytes);
   const files = [file];
   const weightSpecs: tf.io.WeightsManifestEntry[] = [];
@@ -163,28 +165,27 @@ export async function readTfjsModelFiles(modelJsonPath: string): Promise<TfjsMod
       weightSpecs.push(w as unknown as tf.io.WeightsManifestEntry);
     });
     const shardNames = group.paths as unknown[];
-    const shards: { name: string; data: Uint8Array }[] = [];
+    // Locate and stat every shard of the group before reading any: a shard is data from the file,
+    // so only regular files inside the model folder qualify, and sizes are checked from stat.
+    const located: LocatedShard[] = [];
     for (const name of shardNames) {
       if (typeof name !== 'string') throw new ModelFormatError(inFile(file, `weightsManifest[${g}].paths must be strings`), { file });
-      const shardPath = path.resolve(dir, decodeURIComponent(name));
-      const data = await fs.readFile(shardPath).catch((err: NodeJS.ErrnoException) => {
-        throw new ModelFormatError(
-          inFile(file, err.code === 'ENOENT' ? `shard ${name} is missing (expected at ${shardPath})` : `cannot read shard ${name}: ${err.message}`),
-          { file: shardPath },
-        );
+      located.push(await locateShard(file, dir, realDir, name));
+    }
+    const declared = located.reduce((a, s) => a + s.size, 0);
+    if (expected !== undefined && declared !== expected) throw sizeMismatch(file, dir, g, weights.length, expected, located.map((s) => ({ name: s.name, size: s.size })));
+    const shards: { name: string; data: Uint8Array }[] = [];
+    for (const s of located) {
+      const data = await fs.readFile(s.real).catch((err: NodeJS.ErrnoException) => {
+        throw new ModelFormatError(inFile(file, `cannot read shard ${s.name}: ${err.code ?? err.message}`), { file: s.path });
       });
       hash.update(data);
-      files.push(shardPath);
-      shards.push({ name, data });
+      files.push(s.path);
+      shards.push({ name: s.name, data });
     }
+    // The file may have changed between stat and read.
     const actual = shards.reduce((a, s) => a + s.data.length, 0);
-    if (expected !== undefined && actual !== expected) {
-      const what =
-        shards.length === 1
-          ? `shard ${shards[0].name} is ${actual} bytes, expected ${expected}`
-          : `shards of weightsManifest[${g}] (${shards.map((s) => `${s.name}: ${s.data.length}`).join(', ')}) total ${actual} bytes, expected ${expected}`;
-      throw new ModelFormatError(inFile(file, `${what} for ${weights.length} weights`), { file: shards.length === 1 ? path.resolve(dir, shards[0].name) : file });
-    }
+    if (expected !== undefined && actual !== expected) throw sizeMismatch(file, dir, g, weights.length, expected, shards.map((s) => ({ name: s.name, size: s.data.length })));
     buffers.push(...shards.map((s) => s.data));
   }
   const total = buffers.reduce((a, b) => a + b.length, 0);
@@ -206,6 +207,54 @@ export async function readTfjsModelFiles(modelJsonPath: string): Promise<TfjsMod
     files,
     sha256: hash.digest('hex'),
   };
+}
+
+interface LocatedShard {
+  /** As written in model.json. */
+  name: string;
+  /** Resolved inside the model folder. */
+  path: string;
+  /** After symlinks; also inside the (real) model folder. */
+  real: string;
+  size: number;
+}
+
+/**
+ * Resolves one `weightsManifest[].paths` entry. tfjs writes plain file names (URL-encoded), so the
+ * entry is decoded first and must then name a regular file inside the model folder, before and
+ * after symlinks are followed: `../x`, `%2e%2e/x`, absolute paths, links to elsewhere and devices
+ * such as /dev/zero are refused. The refusal names the entry, never anything about the file it
+ * points at (its size or type would leak what lies outside).
+ */
+async function locateShard(file: string, dir: string, realDir: string, name: string): Promise<LocatedShard> {
+  const outside = () =>
+    new ModelFormatError(inFile(file, `shard ${JSON.stringify(name)} is outside the model folder ${dir}; weights are read only from files inside it`), { file });
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(name);
+  } catch {
+    throw new ModelFormatError(inFile(file, `shard path ${JSON.stringify(name)} is not valid URL encoding`), { file });
+  }
+  if (decoded.includes('\0') || path.isAbsolute(decoded) || path.win32.isAbsolute(decoded)) throw outside();
+  const shardPath = path.resolve(dir, decoded);
+  if (!isWithin(dir, shardPath)) throw outside();
+  const real = await fs.realpath(shardPath).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') throw new ModelFormatError(inFile(file, `shard ${name} is missing (expected at ${shardPath})`), { file: shardPath });
+    throw new ModelFormatError(inFile(file, `cannot read shard ${name}: ${err.code ?? err.message}`), { file: shardPath });
+  });
+  if (!isWithin(realDir, real)) throw outside();
+  const stat = await fs.stat(real);
+  if (!stat.isFile()) throw new ModelFormatError(inFile(file, `shard ${JSON.stringify(name)} is not a regular file`), { file: shardPath });
+  return { name, path: shardPath, real, size: stat.size };
+}
+
+function sizeMismatch(file: string, dir: string, g: number, count: number, expected: number, shards: { name: string; size: number }[]): ModelFormatError {
+  const actual = shards.reduce((a, s) => a + s.size, 0);
+  const what =
+    shards.length === 1
+      ? `shard ${shards[0].name} is ${actual} bytes, expected ${expected}`
+      : `shards of weightsManifest[${g}] (${shards.map((s) => `${s.name}: ${s.size}`).join(', ')}) total ${actual} bytes, expected ${expected}`;
+  return new ModelFormatError(inFile(file, `${what} for ${count} weights`), { file: shards.length === 1 ? path.resolve(dir, shards[0].name) : file });
 }
 
 export interface FileHandlerOptions {

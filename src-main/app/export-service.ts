@@ -17,7 +17,7 @@ import { exportTfjs, tfjsFolderFiles, sizeReport, verifyTfjsExport, type TfjsQua
 import { exportTflite, type TfliteQuant } from '../engine/export/tflite';
 import { seededRandom } from '../engine/data';
 import { verifyTflite } from '../node/verify/verify';
-import { writeExportBundle } from '../node/export/bundle';
+import { checkExportTarget, writeExportBundle } from '../node/export/bundle';
 import { loadDataset } from '../node/datasets';
 import { loadModel } from '../node/models';
 import { currentBackend, initBackend } from '../node/backend';
@@ -92,6 +92,8 @@ function layerRows(a: ModelAnalysis): ExportLayerRow[] {
 
 /** Exports `model` per `req` into `ctx.outDir`, verifies it, and returns the artifact record. */
 export async function exportModel(model: tf.LayersModel, req: ExportRequest, ctx: ExportContext): Promise<ExportOutcome> {
+  // The destination is checked before the export and its verification run, not after.
+  await checkExportTarget(ctx.outDir, { overwrite: ctx.overwrite });
   const samples = verificationSamples(model, ctx.dataset, req.verifySamples);
   let files: { name: string; bytes: Uint8Array }[];
   let verification: Verification;
@@ -188,8 +190,9 @@ export async function exportStoredRun(
   services: AppServices,
   req: ExportRequest & { runId: string; outDir?: string; overwrite?: boolean },
 ): Promise<StoredExportResult> {
-  await initBackend();
   const run = services.history.show(req.runId);
+  if (req.outDir !== undefined) await checkExportTarget(req.outDir, { overwrite: req.overwrite });
+  await initBackend();
   const modelDir = path.join(services.runsDir, run.id, 'model');
   if (!fs.existsSync(path.join(modelDir, 'model.json'))) {
     throw new ConfigError(`run ${run.id} has no saved model at ${modelDir} (it did not finish, or its files were deleted)`);

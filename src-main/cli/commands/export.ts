@@ -15,11 +15,16 @@ export const registerExportCommand: RegisterCommand = (program, ctx) => {
     .option('--calib <data>', 'dataset for int8 calibration and for verification (demo, fashion-mnist, idx:DIR, ...)')
     .option('--samples <n>', 'test samples used for verification', (v) => Number(v), 1000)
     .option('--out <dir>', 'bundle folder to write (refused if it exists and is not empty, unless --overwrite)')
-    .option('--overwrite', 'replace an existing bundle folder')
+    .option('--overwrite', 'replace an earlier export folder (only the files its .topiary-export.json lists; anything else there is refused)')
     .action(async (target: string, o) => {
       const parsed = ExportRequestSchema.safeParse({ format: o.format, quant: o.quant, verifySamples: o.samples });
       if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; '));
       const req = parsed.data;
+      // A destination that would be refused is refused now, before the model is loaded and exported.
+      if (o.out) {
+        const { checkExportTarget } = await import('../../node/export/bundle');
+        await checkExportTarget(o.out, { overwrite: o.overwrite });
+      }
       const bar = createProgress('verify');
       const { openAppServices } = await import('../../app/services');
       const services = await openAppServices({ dbPath: ctx.dbPath(), mode: 'in-process' });

@@ -53,7 +53,8 @@ describe('writeExportBundle', () => {
     const dir = path.join(root, 'fresh', 'bundle');
     const out = await writeExportBundle(dir, { files: [model], report: report() });
     expect(out.dir).toBe(dir);
-    expect((await fs.readdir(dir)).sort()).toEqual(['model.tflite', 'report.html', 'report.json']);
+    expect((await fs.readdir(dir)).sort()).toEqual(['.topiary-export.json', 'model.tflite', 'report.html', 'report.json']);
+    expect(JSON.parse(await fs.readFile(path.join(dir, '.topiary-export.json'), 'utf8')).files).toEqual(['model.tflite', 'report.json', 'report.html']);
     for (const f of out.files) {
       const bytes = await fs.readFile(f.path);
       expect(bytes.byteLength).toBe(f.bytes);
@@ -91,14 +92,22 @@ describe('writeExportBundle', () => {
     expect(html).toContain('top-1 agreement 70% &lt; 99.9%');
   });
 
-  it('refuses to overwrite a non-empty folder unless asked, then replaces it completely', async () => {
+  it('refuses to overwrite a non-empty folder unless asked, and even when asked if it is not an earlier export', async () => {
     const dir = path.join(root, 'existing');
     await fs.mkdir(dir);
     await fs.writeFile(path.join(dir, 'keep.txt'), 'user data');
     await expect(writeExportBundle(dir, { files: [model], report: report() })).rejects.toThrow(/not empty; refusing to overwrite/);
+    await expect(writeExportBundle(dir, { files: [model], report: report() }, { overwrite: true })).rejects.toThrow(/not a Topiary export folder/);
+    expect(await fs.readdir(dir)).toEqual(['keep.txt']);
     expect(await fs.readFile(path.join(dir, 'keep.txt'), 'utf8')).toBe('user data');
+    expect(await siblings(dir)).toEqual([]);
+  });
+
+  it('overwrite replaces an earlier export completely', async () => {
+    const dir = path.join(root, 'earlier');
+    await writeExportBundle(dir, { files: [{ name: 'old.bin', bytes: new Uint8Array([7]) }], report: report() });
     await writeExportBundle(dir, { files: [model], report: report() }, { overwrite: true });
-    expect((await fs.readdir(dir)).sort()).toEqual(['model.tflite', 'report.html', 'report.json']);
+    expect((await fs.readdir(dir)).sort()).toEqual(['.topiary-export.json', 'model.tflite', 'report.html', 'report.json']);
     expect(await siblings(dir)).toEqual([]);
   });
 
@@ -106,7 +115,7 @@ describe('writeExportBundle', () => {
     const dir = path.join(root, 'empty');
     await fs.mkdir(dir);
     await writeExportBundle(dir, { files: [model], report: report() });
-    expect((await fs.readdir(dir)).length).toBe(3);
+    expect((await fs.readdir(dir)).length).toBe(4);
   });
 
   it('refuses to replace a plain file without overwrite', async () => {
@@ -153,7 +162,7 @@ describe('writeExportBundle', () => {
       return realRename(a, b);
     });
     await expect(writeExportBundle(dir, { files: [model], report: report() }, { overwrite: true })).rejects.toThrow(/rename failed/);
-    expect((await fs.readdir(dir)).sort()).toEqual(['old.bin', 'report.html', 'report.json']);
+    expect((await fs.readdir(dir)).sort()).toEqual(['.topiary-export.json', 'old.bin', 'report.html', 'report.json']);
     expect(await siblings(dir)).toEqual([]);
   });
 });

@@ -4,8 +4,8 @@
  * needs: float32, float64, uint8, int32, int64. Everything else is rejected by name.
  */
 import fs from 'node:fs';
-import { unzipSync } from 'fflate';
 import { DatasetFormatError, inFile } from '../../common/errors';
+import { safeUnzip } from '../safe-unzip';
 import { product } from './store';
 
 export type NpyDtype = 'float32' | 'float64' | 'uint8' | 'int32' | 'int64';
@@ -112,12 +112,8 @@ export async function readNpy(file: string): Promise<NpyArray> {
  */
 export async function readNpz(file: string, names: string[]): Promise<Record<string, NpyArray>> {
   const bytes = new Uint8Array(await readFileOrFail(file));
-  let members: Record<string, Uint8Array>;
-  try {
-    members = unzipSync(bytes, { filter: (f) => names.includes(f.name.replace(/\.npy$/, '')) });
-  } catch (err) {
-    fail(file, `not a readable .npz (zip) archive: ${(err as Error).message}`);
-  }
+  // CRC-checked and size-capped (a .npz is a zip; see safeUnzip for the limits and why).
+  const members = safeUnzip(bytes, file, { errorClass: DatasetFormatError, unreadable: 'not a readable .npz (zip) archive', filter: (name) => names.includes(name.replace(/\.npy$/, '')) });
   const out: Record<string, NpyArray> = {};
   for (const [member, data] of Object.entries(members)) {
     out[member.replace(/\.npy$/, '')] = parseNpy(data, `${file}:${member}`);

@@ -8,12 +8,13 @@
 import * as tf from '@tensorflow/tfjs';
 import h5wasm from 'h5wasm/node';
 import type { Dataset as H5Dataset, Group as H5Group } from 'h5wasm/node';
-import { strFromU8, unzipSync } from 'fflate';
+import { strFromU8 } from 'fflate';
 import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ModelFormatError, TopiaryError, inFile } from '../../common/errors';
+import { safeUnzip } from '../safe-unzip';
 import { translateKerasConfig } from './config';
 
 const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -82,12 +83,8 @@ async function loadKeras2(file: string): Promise<tf.LayersModel> {
 }
 
 async function loadKeras3(file: string, bytes: Uint8Array): Promise<tf.LayersModel> {
-  let entries: Record<string, Uint8Array>;
-  try {
-    entries = unzipSync(bytes);
-  } catch (err) {
-    throw new ModelFormatError(inFile(file, `corrupt zip archive (${(err as Error).message})`), { file, cause: err });
-  }
+  // CRC-checked, and declared sizes capped against the file's size before anything is inflated.
+  const entries = safeUnzip(bytes, file, { errorClass: ModelFormatError });
   if (!entries['config.json']) throw new ModelFormatError(inFile(file, 'zip has no config.json (not a Keras 3 .keras file)'), { file });
   const config = parseJsonAttr(strFromU8(entries['config.json']), 'config.json', file);
   const weights = entries['model.weights.h5'];

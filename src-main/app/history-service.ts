@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { ConfigError, inFile } from '../common/errors';
+import { checkOutputFile, checkOutputFolder } from '../node/output-paths';
 import { realPathInside } from '../node/safe-paths';
 import { openStore, type Store } from '../store/db';
 import type {
@@ -301,6 +302,9 @@ export class HistoryService {
     if (idsOrPrefixes.length === 0) throw new ConfigError('a bundle needs at least one run');
     const ids = [...new Set(idsOrPrefixes.map((s) => this.resolve(s)))];
     const single = dest.toLowerCase().endsWith('.json');
+    // Checked before any artifact is copied: a new or empty folder, or a .json file.
+    if (single) checkOutputFile(dest, 'bundle destination');
+    else checkOutputFolder(dest, 'bundle destination');
     const file = single ? dest : path.join(dest, 'bundle.json');
     fs.mkdirSync(path.dirname(file), { recursive: true });
     let artifactsCopied = 0;

@@ -10,6 +10,7 @@ import { applyPlan } from '../engine/prune/plan';
 import { applyStructuredSteps, type StructuredPlanStep } from '../engine/prune/structured';
 import type { PruningPlan } from '../engine/prune/types';
 import { initBackend } from '../node/backend';
+import { checkOutputFolder } from '../node/output-paths';
 import { loadModel, saveModel } from '../node/models';
 import { resolveRunModel } from './run-pipeline';
 import type { AppServices } from './services';
@@ -25,6 +26,7 @@ export interface ReplayResult {
 }
 
 export async function replayRun(services: AppServices, runIdOrPrefix: string, outDir: string): Promise<ReplayResult> {
+  checkOutputFolder(outDir, 'replay destination');
   await initBackend();
   const run = services.history.show(runIdOrPrefix);
   const plan = run.plan as PruningPlan | null;

@@ -4,11 +4,14 @@ import path from 'node:path';
 import type { RunConfigInput } from '../common/run-config';
 import { TopiaryError } from '../common/errors';
 import { openAppServices } from '../app/services';
+import { checkOutputFolder } from '../node/output-paths';
 import type { CliContext } from './context';
 import { beforeAfter, bytes, table } from './format';
 import { createProgress, type Progress } from './progress';
 
 export async function runAndReport(ctx: CliContext, config: RunConfigInput, opts: { out?: string; title?: string } = {}) {
+  // Before the run: a destination that cannot take the copy must not cost a whole run (recorded done).
+  if (opts.out) checkOutputFolder(opts.out, '--out');
   const services = await openAppServices({ dbPath: ctx.dbPath(), mode: 'in-process' });
   try {
     const bars = new Map<string, Progress>();

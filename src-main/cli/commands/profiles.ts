@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { ConfigError } from '../../common/errors';
+import { checkOutputFile } from '../../node/output-paths';
 import type { RegisterCommand } from '../context';
 import { bytes, table } from '../format';
 
@@ -91,6 +92,7 @@ export const registerProfilesCommand: RegisterCommand = (program, ctx) => {
     .description('print (or write) a profile as JSON that import reads back')
     .action((id: string, o: { out?: string }) =>
       withProfiles((p) => {
+        if (o.out) checkOutputFile(o.out, '--out');
         const text = p.exportJson(id);
         if (o.out) {
           fs.writeFileSync(o.out, text);

@@ -9,6 +9,7 @@ import path from 'node:path';
 import readline from 'node:readline/promises';
 import type { HistoryService, RunComparison } from '../../app/history-service';
 import { ConfigError } from '../../common/errors';
+import { checkOutputFile, checkOutputFolder } from '../../node/output-paths';
 import type { JsonObject, MetricThreshold, RunDetail, RunFilter, RunHead, RunQuery, RunSortKey, RunStatus } from '../../store/types';
 import type { CliContext } from '../context';
 
@@ -127,6 +128,15 @@ export function registerRunsCommand(program: Command, ctx: CliContext, deps: Run
       withHistory((h) => {
         const filter = parseFilter(opts);
         if (ids.length > 0) filter.ids = ids.map((id) => h.resolve(id));
+        if (opts.format !== 'bundle' && opts.format !== 'json' && opts.format !== 'csv') throw new ConfigError(`--format must be csv, json or bundle, got ${opts.format}`);
+        // Every destination is checked before anything is gathered or copied.
+        if (opts.out && opts.format === 'bundle') {
+          if (opts.out.toLowerCase().endsWith('.json')) checkOutputFile(opts.out, '--out');
+          else checkOutputFolder(opts.out, '--out');
+        } else if (opts.out) {
+          checkOutputFile(opts.out, '--out');
+          if (opts.format === 'csv') checkOutputFile(csvMetricsFile(opts.out), '--out (metrics)');
+        }
         if (opts.format === 'bundle') {
           if (!opts.out) throw new ConfigError('--format bundle needs --out DIR (or --out FILE.json)');
           const chosen = filter.ids ?? h.matchingIds(filter);
@@ -148,12 +158,11 @@ export function registerRunsCommand(program: Command, ctx: CliContext, deps: Run
             if (ctx.json) return ctx.printJson({ runs: csv.runs, metrics: csv.metrics });
             return ctx.print(csv.runs.trimEnd());
           }
-          const metricsFile = opts.out.replace(/(\.csv)?$/i, '.metrics.csv');
+          const metricsFile = csvMetricsFile(opts.out);
           writeFile(opts.out, csv.runs);
           writeFile(metricsFile, csv.metrics);
           return report(ctx, { file: opts.out, metricsFile, runs: csv.runs.trimEnd().split('\r\n').length - 1 });
         }
-        throw new ConfigError(`--format must be csv, json or bundle, got ${opts.format}`);
       }),
     );
 
@@ -206,6 +215,7 @@ export function registerRunsCommand(program: Command, ctx: CliContext, deps: Run
     .action(async (id: string, opts: { out: string }) => {
       const { openAppServices } = await import('../../app/services');
       const { replayRun } = await import('../../app/replay-service');
+      checkOutputFolder(opts.out, '--out');
       const services = await openAppServices({ dbPath: ctx.dbPath(), mode: 'in-process' });
       try {
         const r = await replayRun(services, id, opts.out);
@@ -311,6 +321,11 @@ async function promptYesNo(question: string): Promise<boolean> {
   } finally {
     rl.close();
   }
+}
+
+/** `runs.csv` -> `runs.metrics.csv`: the second CSV of a csv export. */
+function csvMetricsFile(out: string): string {
+  return out.replace(/(\.csv)?$/i, '.metrics.csv');
 }
 
 function writeFile(file: string, text: string): void {

@@ -354,6 +354,11 @@ export class HistoryService {
         if (rel === null) return;
         const from = path.join(root, rel);
         if (!fs.existsSync(from)) throw new ConfigError(inFile(file, `artifact ${rel} of run ${run.id} is missing from the bundle`));
+        // A link would import (and later re-export) whatever it points at, anywhere on this machine.
+        const link = realPathInside(root, from).inside ? firstSymlink(from) : from;
+        if (link !== undefined) {
+          throw new ConfigError(inFile(file, `artifact ${path.relative(root, link) || rel} of run ${run.id} is a symlink; a bundle may only carry plain files and folders`));
+        }
         const a = run.artifacts[i];
         if (fs.statSync(from).isFile() && sha256File(from) !== a.sha256) {
           throw new ConfigError(inFile(file, `artifact ${rel} does not match its sha256 ${a.sha256}`));
@@ -641,6 +646,18 @@ function orderParentsFirst(entries: RunBundle['runs']): RunBundle['runs'] {
   };
   for (const e of entries) visit(e, 0);
   return out;
+}
+
+/** The first symlink at or below `p` (depth first), or undefined when the tree has none. */
+function firstSymlink(p: string): string | undefined {
+  const stat = fs.lstatSync(p);
+  if (stat.isSymbolicLink()) return p;
+  if (!stat.isDirectory()) return undefined;
+  for (const name of fs.readdirSync(p)) {
+    const found = firstSymlink(path.join(p, name));
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
 
 /** The last component of a path written on any OS, never empty, `.` or `..`. */

@@ -3,6 +3,7 @@
  * so a path from a crafted bundle (or any row pointing outside the run's folder) must never be
  * deleted. Each variant plants a user's folder outside the data folder and asserts it survives.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -139,6 +140,63 @@ describe('the front doors reach the same guarded delete', () => {
       victim.assertIntact();
     } finally {
       await api.close();
+    }
+  });
+});
+
+describe('runs import copies only what lies inside the bundle', () => {
+  it('an artifact file in the bundle that is a symlink to a file outside it is refused, nothing imported', () => {
+    const outside = tempDir('topiary-hostile-user-');
+    const secret = path.join(outside, 'id_rsa');
+    fs.writeFileSync(secret, 'PRIVATE KEY');
+    const src = openStore(path.join(tempDir('topiary-hostile-src-'), 'topiary.db'));
+    const { modelId } = seedModelAndDataset(src);
+    const runId = src.writer.createRun({ config: {}, modelId, backend: 'cpu', versions: {}, kind: 'prune' });
+    const own = path.join(outside, 'model.tflite');
+    fs.writeFileSync(own, 'PRIVATE KEY');
+    const sha = createHash('sha256').update('PRIVATE KEY').digest('hex');
+    src.writer.addArtifact(runId, { ...artifact(own), sha256: sha });
+    const bundleDir = path.join(outside, 'bundle');
+    new HistoryService(src).exportBundle([runId], bundleDir);
+    src.close();
+    // Swap the copied artifact for a link to the secret (same bytes, so its sha256 matches).
+    const copied = path.join(bundleDir, 'artifacts', runId, '0', 'model.tflite');
+    fs.rmSync(copied);
+    fs.symlinkSync(secret, copied);
+
+    const home = tempDir('topiary-hostile-home-');
+    const theirs = HistoryService.open(path.join(home, 'topiary.db'));
+    try {
+      expect(() => theirs.importBundle(bundleDir)).toThrow(/artifacts\/.*model\.tflite of run .* is a symlink; a bundle may only carry plain files and folders/);
+      expect(theirs.list().total).toBe(0);
+      expect(fs.existsSync(path.join(home, 'runs'))).toBe(false);
+    } finally {
+      theirs.close();
+    }
+  });
+});
+
+describe('runs import through a symlinked folder of the bundle', () => {
+  it('an artifacts folder that is a symlink out of the bundle is refused', () => {
+    const outside = tempDir('topiary-hostile-user-');
+    const src = openStore(path.join(tempDir('topiary-hostile-src-'), 'topiary.db'));
+    const { modelId } = seedModelAndDataset(src);
+    const runId = src.writer.createRun({ config: {}, modelId, backend: 'cpu', versions: {}, kind: 'prune' });
+    const own = path.join(outside, 'model.tflite');
+    fs.writeFileSync(own, 'bytes');
+    src.writer.addArtifact(runId, { ...artifact(own), sha256: createHash('sha256').update('bytes').digest('hex') });
+    const bundleDir = path.join(outside, 'bundle');
+    new HistoryService(src).exportBundle([runId], bundleDir);
+    src.close();
+    const elsewhere = path.join(outside, 'elsewhere');
+    fs.renameSync(path.join(bundleDir, 'artifacts'), elsewhere);
+    fs.symlinkSync(elsewhere, path.join(bundleDir, 'artifacts'));
+    const theirs = HistoryService.open(path.join(tempDir('topiary-hostile-home-'), 'topiary.db'));
+    try {
+      expect(() => theirs.importBundle(bundleDir)).toThrow(/is a symlink; a bundle may only carry plain files and folders/);
+      expect(theirs.list().total).toBe(0);
+    } finally {
+      theirs.close();
     }
   });
 });

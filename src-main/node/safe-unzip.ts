@@ -71,7 +71,7 @@ export function safeUnzip(bytes: Uint8Array, file: string, opts: SafeUnzipOption
     total += e.size;
   }
   if (total > maxTotal) fail(`zip members declare ${total} bytes uncompressed in all, over the limit of ${maxTotal} bytes`);
-  if (total > floor && total > maxRatio * bytes.length) {
+  if (exceedsRatio(total, bytes.length, { maxRatio, ratioFloorBytes: floor })) {
     const biggest = entries.reduce((a, b) => (b.size > a.size ? b : a));
     fail(
       `zip members (largest "${biggest.name}", ${biggest.size} bytes) declare ${total} bytes uncompressed from a ${bytes.length}-byte archive: ` +
@@ -81,6 +81,14 @@ export function safeUnzip(bytes: Uint8Array, file: string, opts: SafeUnzipOption
   const out: Record<string, Uint8Array> = {};
   for (const e of entries) out[e.name] = inflateEntry(bytes, e, fail);
   return out;
+}
+
+/**
+ * Whether `declared` uncompressed bytes from a `compressed`-byte file is beyond what real data
+ * compresses to (see the module doc for the 200x / 64 MiB reasoning). Shared with the gzip IDX reader.
+ */
+export function exceedsRatio(declared: number, compressed: number, opts: { maxRatio?: number; ratioFloorBytes?: number } = {}): boolean {
+  return declared > (opts.ratioFloorBytes ?? ZIP_RATIO_FLOOR_BYTES) && declared > (opts.maxRatio ?? ZIP_MAX_RATIO) * compressed;
 }
 
 function inflateEntry(bytes: Uint8Array, e: ZipEntry, fail: (problem: string, cause?: unknown) => never): Uint8Array {

@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { unzipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
 import { DatasetFormatError, ModelFormatError } from '../../src-main/common/errors';
@@ -120,5 +121,30 @@ describe('.keras archives are checked', () => {
     const entries = unzipSync(fs.readFileSync(good));
     const file = write('tampered.keras', buildZip(Object.entries(entries).map(([name, data]) => (name === 'config.json' ? { name, data, crc: 7 } : { name, data }))));
     expect((await kerasRefusal(file)).message).toMatch(/tampered\.keras: zip member "config\.json" fails its CRC-32 check/);
+  });
+});
+
+describe('gzipped IDX files are checked like zip members', () => {
+  it('a .gz IDX whose header declares 256 MiB inflating from a few hundred KiB (a gzip bomb) is refused', async () => {
+    const { readIdx } = await import('../../src-main/node/datasets/idx');
+    const header = Buffer.alloc(12);
+    header.writeUInt32BE(0x00000803, 0); // ubyte, 3 dims
+    header.writeUInt32BE(256 * 1024, 4);
+    header.writeUInt32BE(32, 8);
+    const dims = Buffer.alloc(4);
+    dims.writeUInt32BE(32, 0);
+    const gz = zlib.createGzip({ level: 9 });
+    const chunks: Buffer[] = [];
+    gz.on('data', (c: Buffer) => chunks.push(c));
+    const ended = new Promise((r) => gz.on('end', r));
+    gz.write(Buffer.concat([header, dims]));
+    const zeros = Buffer.alloc(MiB);
+    for (let i = 0; i < 256; i++) if (!gz.write(zeros)) await new Promise((r) => gz.once('drain', r));
+    gz.end();
+    await ended;
+    const file = write('bomb-images-idx3-ubyte.gz', new Uint8Array(Buffer.concat(chunks)));
+    const err = await readIdx(file).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(DatasetFormatError);
+    expect((err as Error).message).toMatch(/bomb-images-idx3-ubyte\.gz: header declares 268435456 bytes .* compression ratio over 200x/);
   });
 });

@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import zlib from 'node:zlib';
 import { DatasetFormatError, inFile } from '../../common/errors';
+import { exceedsRatio, ZIP_MAX_RATIO } from '../safe-unzip';
 import { product } from './store';
 
 export interface IdxArray {
@@ -154,6 +155,10 @@ async function readGzipped(
           continue;
         }
         bytes = joined.subarray(header.headerBytes);
+        // A gzip bomb declares a plausible shape and inflates zeros into it: refuse before filling it.
+        if (exceedsRatio(header.dataBytes, fileSize)) {
+          fail(file, `header declares ${header.dataBytes} bytes of data from a ${fileSize}-byte gzip file: a compression ratio over ${ZIP_MAX_RATIO}x, refused as a likely gzip bomb`);
+        }
         data = new Uint8Array(Math.min(header.dataBytes, 64 * 1024 * 1024));
       }
       if (filled + bytes.length > header.dataBytes) {

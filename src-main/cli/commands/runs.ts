@@ -40,7 +40,10 @@ export function registerRunsCommand(program: Command, ctx: CliContext, deps: Run
   /** Opens the history for one command and closes it afterwards, whatever happens. */
   const withHistory = async <T>(fn: (h: HistoryService) => T | Promise<T>): Promise<T> => {
     const { HistoryService } = await import('../../app/history-service');
-    const history = HistoryService.open(ctx.dbPath());
+    const { topiaryHome } = await import('../../app/paths');
+    // The same run directory the run service writes to (it does not follow --db), so that
+    // delete --delete-artifacts finds a run's files and import copies into the runs' own folders.
+    const history = HistoryService.open(ctx.dbPath(), { runsDir: path.join(topiaryHome(), 'runs') });
     try {
       return await fn(history);
     } finally {
@@ -170,7 +173,7 @@ export function registerRunsCommand(program: Command, ctx: CliContext, deps: Run
     .command('import')
     .description('merge a run bundle (folder or .json) into this history; runs already here are skipped')
     .argument('<bundle>', 'bundle folder or .json file')
-    .option('--artifacts-dir <dir>', 'folder for the copied artifacts, one sub-folder per run (default: runs/ next to the database)')
+    .option('--artifacts-dir <dir>', 'folder for the copied artifacts, one sub-folder per run (default: $TOPIARY_HOME/runs, the only place runs delete --delete-artifacts removes files from)')
     .action((bundle: string, opts: { artifactsDir?: string }) =>
       withHistory((h) => {
         const result = h.importBundle(bundle, { artifactsDir: opts.artifactsDir });

@@ -1,4 +1,6 @@
 import { strToU8, unzipSync, zipSync } from 'fflate';
+import fs from 'node:fs';
+import path from 'node:path';
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { ModelFormatError } from '../../../src-main/common/errors';
@@ -43,5 +45,27 @@ describe('safeUnzip', () => {
     const zip = zipSync({ 'a.bin': new Uint8Array(1000).fill(3) });
     expect(() => safeUnzip(zip.subarray(0, zip.length - 30), 't.zip', { errorClass: ModelFormatError })).toThrow(ModelFormatError);
     expect(() => safeUnzip(strToU8('PK\u0003\u0004 nonsense'), 'g.zip', { errorClass: ModelFormatError })).toThrow(/g\.zip: corrupt zip archive: no end-of-central-directory record/);
+  });
+});
+
+describe('safeUnzip on archives written by the real tools (test/fixtures/archives, make.py)', () => {
+  const dir = path.resolve(__dirname, '..', '..', 'fixtures', 'archives');
+  for (const name of ['keras3.keras', 'numpy-compressed.npz', 'numpy-stored.npz']) {
+    it(`reads ${name} exactly as fflate does, CRCs checked`, () => {
+      const bytes = new Uint8Array(fs.readFileSync(path.join(dir, name)));
+      const ours = safeUnzip(bytes, name, { errorClass: ModelFormatError });
+      const theirs = unzipSync(bytes);
+      expect(Object.keys(ours).sort()).toEqual(Object.keys(theirs).sort());
+      expect(Object.keys(ours).length).toBeGreaterThanOrEqual(2);
+      for (const k of Object.keys(theirs)) expect(Buffer.from(ours[k]).equals(Buffer.from(theirs[k]))).toBe(true);
+    });
+  }
+
+  it('numpy members carry zip64 extras in their local headers, and the reader skips them', () => {
+    const bytes = new Uint8Array(fs.readFileSync(path.join(dir, 'numpy-stored.npz')));
+    const [first] = listZipEntries(bytes, 'numpy-stored.npz', ModelFormatError);
+    const localExtra = bytes[first.localHeaderOffset + 28] | (bytes[first.localHeaderOffset + 29] << 8);
+    expect(localExtra).toBeGreaterThanOrEqual(20); // the zip64 extra numpy's force_zip64 writes
+    expect(first.method).toBe(0);
   });
 });

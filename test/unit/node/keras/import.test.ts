@@ -255,6 +255,14 @@ describe('loadKerasModel: bad inputs', () => {
     await expectFormatError(file, /layer "fancy_1" has class MyFancyAttention/);
   });
 
+  it('a ReLU with a negative slope or threshold (tfjs would ignore them) is named', async () => {
+    const file = path.join(dir, 'leaky.h5');
+    const config = sequentialConfig([8, 8, 1], SEQ, 'k2-dict') as { config: { layers: unknown[] } };
+    config.config.layers.splice(2, 0, { class_name: 'ReLU', config: { name: 're_lu', max_value: 6, negative_slope: 0.1, threshold: 0 } });
+    await writeKeras2H5(file, config as never, layerWeights(seqRef));
+    await expectFormatError(file, /layer "re_lu" \(ReLU\) sets negative_slope=0.1, which tfjs's ReLU does not support/);
+  });
+
   it('a weight of the wrong shape is named with both shapes', async () => {
     const file = path.join(dir, 'badshape.keras');
     const weights = layerWeights(seqRef);

@@ -142,6 +142,24 @@ describe('BatchNormalization folding in the TF Lite export', () => {
     await expectInt8Verifies(m, [6, 6, 3]);
   });
 
+  it('gives the op list TF 2.21\u2019s own converter gives for Conv-BN-ReLU6, DepthwiseConv-BN, GAP, Dense-BN', async () => {
+    // tf.lite.TFLiteConverter on the Keras twin of this model: CONV_2D, DEPTHWISE_CONV_2D, MEAN, FULLY_CONNECTED.
+    const m = tf.sequential({
+      layers: [
+        tf.layers.conv2d({ inputShape: [7, 7, 3], filters: 5, kernelSize: 3, padding: 'same', useBias: false }),
+        bn('bn0'),
+        tf.layers.reLU({ maxValue: 6 }),
+        tf.layers.depthwiseConv2d({ kernelSize: 3, depthMultiplier: 2, padding: 'same' }),
+        bn('bn1'),
+        tf.layers.globalAveragePooling2d({}),
+        tf.layers.dense({ units: 4 }),
+        bn('bn2'),
+      ],
+    });
+    seedBnWeights(m, 10);
+    expect(await expectFloatMatch(m, [7, 7, 3])).toEqual(['CONV_2D', 'DEPTHWISE_CONV_2D', 'MEAN', 'FULLY_CONNECTED']);
+  });
+
   it('a MobileNetV2-like stack loses every BN op', () => {
     const inp = tf.input({ shape: [16, 16, 3] });
     let x = tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'same', useBias: false }).apply(inp) as tf.SymbolicTensor;

@@ -280,6 +280,14 @@ describe('loadKerasModel: bad inputs', () => {
     await expectFormatError(file, /no weights stored for layer "batch_normalization"/);
   });
 
+  it('a .keras layer whose storage group is missing says where it looked', async () => {
+    const file = path.join(dir, 'missing-group.keras');
+    const byName = layerWeights(funcRef);
+    // Stored under the layer's own name, as Keras 3 never does: dense_a's group is layers/dense.
+    await writeKeras3(file, functionalConfig(FUNC, 'k3'), new Map([['dense_a', byName.get('dense_a')!]]), dir);
+    await expectFormatError(file, /no weights stored for layer "dense_a" \(looked in layers\/dense\/vars\)/);
+  });
+
   it('a failed import leaks no tensors', async () => {
     const file = path.join(dir, 'leak.keras');
     const weights = layerWeights(seqRef);

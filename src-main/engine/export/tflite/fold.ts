@@ -19,24 +19,18 @@ import type { IrGraph, IrOp } from './ir';
 const FOLD_INTO = new Set(['CONV_2D', 'DEPTHWISE_CONV_2D', 'FULLY_CONNECTED']);
 
 /**
- * Repeatedly folds a MUL or ADD by a per-channel constant into its producing conv/dense op, until
- * none is left. Adds a note per Keras layer whose ops all disappeared this way.
+ * Folds every MUL or ADD by a per-channel constant into its producing conv/dense op (chains of
+ * them included). Adds a note per Keras layer whose ops all disappeared this way.
  * @example foldChannelAffine(graph) // conv -> MUL -> ADD -> RELU6 becomes conv -> RELU6 (fused later)
  */
 export function foldChannelAffine(g: IrGraph): void {
   const folded = new Map<string, string>(); // folded op's layer -> layer folded into
-  let changed = true;
-  while (changed) {
-    changed = false;
-    for (const op of g.ops) {
-      if (op.op !== 'MUL' && op.op !== 'ADD') continue;
-      const into = foldOne(g, op);
-      if (into !== undefined) {
-        folded.set(op.layer, into);
-        changed = true;
-        break;
-      }
-    }
+  // One pass in execution order suffices: once a MUL is folded, the ADD after it reads the
+  // producer's output directly and is folded when the pass reaches it.
+  for (const op of [...g.ops]) {
+    if (op.op !== 'MUL' && op.op !== 'ADD') continue;
+    const into = foldOne(g, op);
+    if (into !== undefined) folded.set(op.layer, into);
   }
   for (const [layer, into] of folded) {
     if (!g.ops.some((o) => o.layer === layer)) g.notes.push(`layer "${layer}" folded into "${into}"`);

@@ -100,7 +100,7 @@ describe('BatchNormalization folding in the TF Lite export', () => {
     await expectInt8Verifies(m, [6, 6, 3]);
   });
 
-  it('Dense -> BN folds, also with center and scale off (no beta, no gamma)', async () => {
+  it('Dense -> BN folds, also with center and scale off (no beta, no gamma) and twice in a row', async () => {
     const m = tf.sequential({
       layers: [
         tf.layers.dense({ inputShape: [8], units: 6, name: 'd1' }),
@@ -111,6 +111,7 @@ describe('BatchNormalization folding in the TF Lite export', () => {
         bn('bn3', { center: false }),
         tf.layers.dense({ units: 3, name: 'd4' }),
         bn('bn4', { scale: false }),
+        bn('bn5'), // a second BN in a row folds into the same op
       ],
     });
     seedBnWeights(m, 7);

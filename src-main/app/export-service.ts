@@ -126,6 +126,7 @@ export async function exportModel(model: tf.LayersModel, req: ExportRequest, ctx
     quant = req.quant === 'int8' || req.quant === 'dynamic-int8' ? 'uint8' : req.quant;
     const out = await exportTfjs(model, { quant: quant as TfjsQuant, generatedBy: `Topiary ${appVersion()}` });
     files = tfjsFolderFiles(out);
+    if (out.float32Kept.length) notes.push(`${out.float32Kept.length} BatchNorm/bias tensors kept float32 in the ${quant} weights`);
     ctx.onVerify?.(0, 1);
     const n = samples.x.length / samples.sampleShape.reduce((a, b) => a * b, 1);
     const x = tf.tensor(samples.x, [n, ...samples.sampleShape]);

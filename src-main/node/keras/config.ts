@@ -18,6 +18,19 @@ const CONTAINER_CLASSES = new Set(['Sequential', 'Functional', 'Model']);
 /** Keys Keras 3 adds that carry no meaning for tfjs (and would confuse its deserializer). */
 const DROP_KEYS = new Set(['module', 'registered_name', 'build_config', 'compile_config', 'shared_object_id']);
 
+/**
+ * Keras options tfjs would silently ignore, giving different outputs: per class, a check that
+ * returns the problem. (Options tfjs ignores harmlessly, e.g. `groups: 1` on DepthwiseConv2D from
+ * Keras >= 2.13, or BatchNormalization `synchronized`, are not listed.)
+ */
+const IGNORED_BY_TFJS: Record<string, (config: Obj) => string | undefined> = {
+  ReLU: (c) => {
+    const bad = ['negative_slope', 'threshold'].filter((k) => typeof c[k] === 'number' && c[k] !== 0);
+    return bad.length ? `sets ${bad.map((k) => `${k}=${String(c[k])}`).join(', ')}, which tfjs's ReLU does not support (max_value only)` : undefined;
+  },
+  BatchNormalization: (c) => (c.renorm === true ? 'uses renorm, which tfjs does not support' : undefined),
+};
+
 function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -138,6 +151,8 @@ function translateLayer(l: Json, where: string, file: string, known: Set<string>
   if (!known.has(className)) {
     throw new ModelFormatError(inFile(file, `layer "${name}" has class ${className}, which tfjs cannot build`), { file });
   }
+  const ignored = IGNORED_BY_TFJS[className]?.(l.config);
+  if (ignored) throw new ModelFormatError(inFile(file, `layer "${name}" (${className}) ${ignored}`), { file });
   const config = cleanValue(l.config) as Obj;
   if ('batch_shape' in config) {
     config.batch_input_shape = config.batch_shape;

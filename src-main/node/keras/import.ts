@@ -1,7 +1,7 @@
 /**
  * Keras model import: Keras 2 `.h5` (HDF5: root attribute `model_config`, weights under
  * `model_weights/<layer>/` in `weight_names` order) and Keras 3 `.keras` (zip: `config.json`,
- * `metadata.json`, `model.weights.h5` with `layers/<name>/vars/<i>`). The config is translated for
+ * `metadata.json`, `model.weights.h5` with `layers/<class group>/vars/<i>`, see ./layout). The config is translated for
  * tfjs (see ./config), the model is built by tfjs, and weights are assigned layer by layer in
  * order, with a shape check for each.
  */
@@ -16,6 +16,7 @@ import path from 'node:path';
 import { ModelFormatError, TopiaryError, inFile } from '../../common/errors';
 import { safeUnzip } from '../safe-unzip';
 import { translateKerasConfig } from './config';
+import { keras3Layout, type KerasSlot } from './layout';
 
 const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -98,11 +99,14 @@ async function loadKeras3(file: string, bytes: Uint8Array): Promise<tf.LayersMod
   try {
     const h5 = openH5(tmp, `${file}:model.weights.h5`);
     try {
-      const layersRoot = h5.get('layers');
+      // tf.keras 2.13-2.15 wrote the same layout under `_layer_checkpoint_dependencies`.
+      const layersKey = h5.get('layers') === null && h5.get('_layer_checkpoint_dependencies') !== null ? '_layer_checkpoint_dependencies' : 'layers';
+      const layout = keras3Layout(config, layersKey);
       const source: WeightSource = (layer) => {
-        const g = isGroup(layersRoot) ? layersRoot.get(layer.name) : null;
-        if (!isGroup(g)) return undefined;
-        return keras3LayerVars(g, layer, file);
+        const slot = layout.get(layer.name);
+        const values = slot ? keras3LayerVars(h5, slot, layer, file) : undefined;
+        if (!values) throw new ModelFormatError(inFile(file, `no weights stored for layer "${layer.name}"${slot ? ` (looked in ${slot.path}/vars)` : ''}`), { file });
+        return values;
       };
       return await buildModel(config, source, file);
     } finally {
@@ -113,32 +117,69 @@ async function loadKeras3(file: string, bytes: Uint8Array): Promise<tf.LayersMod
   }
 }
 
-/** A leaf layer's own `vars/0..n-1`; a nested model's weights are its sublayers' vars, in tfjs weight order. */
-function keras3LayerVars(g: H5Group, layer: tf.layers.Layer, file: string): tf.Tensor[] {
+/**
+ * A layer's stored values in tfjs weight order (see ./layout for where Keras 3 puts them): a leaf
+ * layer's own `vars/0..n-1` followed by its wrapped sub-layers'; a nested model's weights are its
+ * sublayers' values, matched by weight. Returns undefined when the layer's group is absent.
+ */
+function keras3LayerVars(h5: H5Group, slot: KerasSlot, layer: tf.layers.Layer, file: string): tf.Tensor[] | undefined {
   if (layer instanceof tf.LayersModel) {
-    const sub = g.get('layers');
     const byName = new Map<string, tf.Tensor>();
-    for (const inner of layer.layers) {
-      const ig = isGroup(sub) ? sub.get(inner.name) : null;
-      if (!isGroup(ig) || inner.weights.length === 0) continue;
-      const vals = keras3LayerVars(ig, inner, file);
-      checkCount(inner, vals, file);
-      inner.weights.forEach((w, i) => byName.set(w.name, vals[i]));
+    const created: tf.Tensor[] = [];
+    try {
+      for (const inner of layer.layers) {
+        if (inner.weights.length === 0) continue;
+        const innerSlot = slot.children?.get(inner.name);
+        const vals = innerSlot ? keras3LayerVars(h5, innerSlot, inner, file) : undefined;
+        if (!vals) throw new ModelFormatError(inFile(file, `no weights stored for layer "${inner.name}" inside "${layer.name}"${innerSlot ? ` (looked in ${innerSlot.path}/vars)` : ''}`), { file });
+        created.push(...vals);
+        checkCount(inner, vals, file);
+        inner.weights.forEach((w, i) => byName.set(w.name, vals[i]));
+      }
+      return layer.weights.map((w) => {
+        const t = byName.get(w.name);
+        if (!t) throw new ModelFormatError(inFile(file, `no stored value for weight ${w.originalName} of layer "${layer.name}"`), { file });
+        return t.clone();
+      });
+    } finally {
+      tf.dispose(created);
     }
-    return layer.weights.map((w) => {
-      const t = byName.get(w.name);
-      if (!t) throw new ModelFormatError(inFile(file, `no stored value for weight ${w.originalName} of layer "${layer.name}"`), { file });
-      return t;
-    });
   }
+  const g = h5.get(slot.path);
+  if (!isGroup(g)) return undefined;
   const vars = g.get('vars');
-  if (!isGroup(vars)) return [];
-  const keys = vars.keys().filter((k) => /^\d+$/.test(k)).sort((a, b) => Number(a) - Number(b));
-  return keys.map((k) => {
-    const ds = vars.get(k);
-    if (!isDataset(ds)) throw new ModelFormatError(inFile(file, `layers/${layer.name}/vars/${k} is not a dataset`), { file });
-    return datasetTensor(ds, `${layer.name}/vars/${k}`, file);
-  });
+  if (isGroup(vars)) {
+    // Newer Keras records whose variables these are; a different name means the layout rule and
+    // this file disagree, and loading would silently put weights into the wrong layer.
+    const stored = vars.attrs['name'] ? vars.get_attribute('name', false) : undefined;
+    const storedName = stored instanceof Uint8Array ? new TextDecoder().decode(stored) : stored;
+    if (typeof storedName === 'string' && storedName !== layer.name) {
+      throw new ModelFormatError(inFile(file, `${slot.path}/vars holds the weights of layer "${storedName}", expected "${layer.name}"`), { file });
+    }
+  }
+  const out: tf.Tensor[] = [];
+  try {
+    readSlotVars(h5, slot, file, out);
+  } catch (err) {
+    tf.dispose(out);
+    throw err;
+  }
+  return out;
+}
+
+/** Appends a group's own `vars/0..n-1`, then its sub-layers' (wrappers), to `out`. */
+function readSlotVars(h5: H5Group, slot: KerasSlot, file: string, out: tf.Tensor[]): void {
+  const g = h5.get(slot.path);
+  const vars = isGroup(g) ? g.get('vars') : null;
+  if (isGroup(vars)) {
+    const keys = vars.keys().filter((k) => /^\d+$/.test(k)).sort((a, b) => Number(a) - Number(b));
+    for (const k of keys) {
+      const ds = vars.get(k);
+      if (!isDataset(ds)) throw new ModelFormatError(inFile(file, `${slot.path}/vars/${k} is not a dataset`), { file });
+      out.push(datasetTensor(ds, `${slot.path}/vars/${k}`, file));
+    }
+  }
+  for (const p of slot.parts ?? []) readSlotVars(h5, p, file, out);
 }
 
 async function buildModel(rawConfig: unknown, source: WeightSource, file: string): Promise<tf.LayersModel> {

@@ -7,11 +7,12 @@
  *  - Conv2D filter OHWI = tfjs HWIO transposed [3, 0, 1, 2]
  *  - DepthwiseConv2D filter [1, H, W, C*m] = tfjs [H, W, C, m] reshaped (channel index c*m + j)
  *  - FullyConnected weights [out, in] = tfjs kernel [in, out] transposed
- *  - BatchNormalization folds into the preceding conv/dense: s = gamma / sqrt(var + eps),
- *    W' = W * s (per output channel), b' = (b - mean) * s + beta
+ *  - BatchNormalization lowers to MUL + ADD, folded afterwards into the preceding conv/dense
+ *    (./fold): s = gamma / sqrt(var + eps), W' = W * s (per output channel), b' = (b - mean) * s + beta
  */
 import * as tf from '@tensorflow/tfjs';
 import { UnsupportedLayerError } from '../../../common/errors';
+import { foldChannelAffine } from './fold';
 import { IrGraph, type OpOptions } from './ir';
 import { Act, type ActCode, type OpName } from './schema';
 
@@ -38,8 +39,6 @@ export interface LowerContext {
   inputs: number[];
   /** Static output shape with batch 1. */
   outShape: number[];
-  /** How many layers (or model outputs) read the tensor the layer's first input came from. */
-  inputConsumers: number;
 }
 
 type Lowering = (ctx: LowerContext) => number;
@@ -266,41 +265,19 @@ function bnScaleShift(ctx: LowerContext): { s: Float32Array; t: Float32Array } {
   return { s, t };
 }
 
-const FOLDABLE: OpName[] = ['CONV_2D', 'DEPTHWISE_CONV_2D', 'FULLY_CONNECTED'];
-
-/** Folds into the producing conv/dense when BN is its only reader; otherwise MUL + ADD. */
+/**
+ * Inference BatchNormalization as y = x * s + t (MUL + ADD). `foldChannelAffine` later folds the
+ * pair into the conv/dense that produces x when it may (see ./fold); otherwise it stays.
+ */
 const lowerBatchNorm: Lowering = (ctx) => {
   const { s, t } = bnScaleShift(ctx);
   const g = ctx.g;
-  const x = ctx.inputs[0];
-  const prod = g.producer(x);
-  const foldable =
-    prod !== undefined &&
-    FOLDABLE.includes(prod.op) &&
-    'act' in prod.options &&
-    prod.options.act === Act.NONE &&
-    ctx.inputConsumers === 1 &&
-    !g.outputs.includes(x);
-  if (foldable && prod) {
-    const w = g.tensors[prod.inputs[1]];
-    const b = g.tensors[prod.inputs[2]];
-    const wv = w.value as Float32Array;
-    const bv = b.value as Float32Array;
-    const axis = w.channelAxis ?? 0;
-    const cOut = w.shape[axis];
-    const inner = w.shape.slice(axis + 1).reduce((a, d) => a * d, 1);
-    for (let i = 0; i < wv.length; i++) wv[i] *= s[Math.floor(i / inner) % cOut];
-    for (let c = 0; c < cOut; c++) bv[c] = bv[c] * s[c] + t[c];
-    g.tensors[x].name = ctx.name;
-    g.notes.push(`BatchNormalization "${ctx.name}" folded into "${prod.layer}"`);
-    return x;
-  }
   const c = s.length;
   const sT = g.constFloat(`${ctx.name}/scale`, [c], s, 'param');
   const tT = g.constFloat(`${ctx.name}/offset`, [c], t, 'param');
   const mid = g.activation(`${ctx.name}/scaled`, ctx.outShape);
   const out = g.activation(ctx.name, ctx.outShape);
-  g.addOp('MUL', [x, sT], [mid], { kind: 'mul', act: Act.NONE }, ctx.name);
+  g.addOp('MUL', [ctx.inputs[0], sT], [mid], { kind: 'mul', act: Act.NONE }, ctx.name);
   g.addOp('ADD', [mid, tT], [out], { kind: 'add', act: Act.NONE }, ctx.name);
   return out;
 };
@@ -406,16 +383,6 @@ export function lowerModel(model: tf.LayersModel, opts: { tolerant?: boolean } =
   const g = new IrGraph();
   const unsupported: LoweredModel['unsupported'] = [];
   const bySymbolic = new Map<number, number>();
-  const readers = new Map<number, number>();
-  for (const layer of model.layers) {
-    if (layer.getClassName() === 'InputLayer') continue;
-    try {
-      for (const t of inboundNode(layer).inputTensors) readers.set(t.id, (readers.get(t.id) ?? 0) + 1);
-    } catch {
-      /* reported when the layer itself is lowered */
-    }
-  }
-  for (const t of model.outputs) readers.set(t.id, (readers.get(t.id) ?? 0) + 1);
 
   for (const input of model.inputs as unknown as SymbolicLike[]) {
     const idx = g.activation(input.sourceLayer.name, staticShape(input.shape, `model input "${input.sourceLayer.name}"`));
@@ -450,7 +417,6 @@ export function lowerModel(model: tf.LayersModel, opts: { tolerant?: boolean } =
         config: layer.getConfig() as Config,
         inputs,
         outShape: staticShape(outSym.shape, `layer "${layer.name}" (${className}) output`),
-        inputConsumers: readers.get(node.inputTensors[0].id) ?? 0,
       };
       bySymbolic.set(outSym.id, entry.lower(ctx));
     } catch (err) {
@@ -467,6 +433,8 @@ export function lowerModel(model: tf.LayersModel, opts: { tolerant?: boolean } =
     if (idx === undefined) throw new UnsupportedLayerError(`model output from layer "${out.sourceLayer.name}" could not be lowered`);
     g.outputs.push(idx);
   }
+  // Folding first: conv -> BN -> ReLU6 only becomes conv(+relu6) once the BN is gone.
+  foldChannelAffine(g);
   fuseActivations(g);
   return { graph: g, unsupported };
 }

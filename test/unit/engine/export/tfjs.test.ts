@@ -76,18 +76,26 @@ describe('exportTfjs', () => {
     });
   }
 
-  it('quantized manifests carry quantization entries and shrink the weights', async () => {
+  it('quantized manifests carry quantization entries and shrink the weights; BN statistics and biases stay float32', async () => {
     const none = await exportTfjs(model, { quant: 'none' });
     const f16 = await exportTfjs(model, { quant: 'float16' });
     const u8 = await exportTfjs(model, { quant: 'uint8' });
-    expect(f16.weightBytes).toBe(none.weightBytes / 2);
-    expect(u8.weightBytes).toBe(none.weightBytes / 4);
+    const kept = ['c1/bias', 'bn/gamma', 'bn/beta', 'bn/moving_mean', 'bn/moving_variance', 'd1/bias'];
+    expect([...u8.float32Kept].sort()).toEqual([...kept].sort()); // tfjs saves trainable weights first
+    expect(f16.float32Kept).toEqual(u8.float32Kept);
+    const keptBytes = 4 * none.modelJson.weightsManifest[0].weights.filter((e) => kept.includes(e.name)).reduce((a, e) => a + e.shape.reduce((p, d) => p * d, 1), 0);
+    expect(f16.weightBytes).toBe((none.weightBytes - keptBytes) / 2 + keptBytes);
+    expect(u8.weightBytes).toBe((none.weightBytes - keptBytes) / 4 + keptBytes);
     for (const e of u8.modelJson.weightsManifest[0].weights) {
+      if (kept.includes(e.name)) {
+        expect(e.quantization).toBeUndefined();
+        continue;
+      }
       expect(e.quantization?.dtype).toBe('uint8');
       if (e.quantization && 'scale' in e.quantization) expect(e.quantization.scale).toBeGreaterThan(0);
     }
     expect(none.modelJson.weightsManifest[0].weights.every((e) => e.quantization === undefined)).toBe(true);
-    expect(f16.modelJson.weightsManifest[0].weights.every((e) => e.quantization?.dtype === 'float16')).toBe(true);
+    expect(f16.modelJson.weightsManifest[0].weights.every((e) => (e.quantization?.dtype === 'float16') !== kept.includes(e.name))).toBe(true);
   });
 
   it('splits weights into shards no larger than shardBytes, named groupK-shardIofN', async () => {

@@ -1,7 +1,8 @@
 /**
  * Writes Keras-layout model files for the import tests: Keras 2 `.h5` (model_config attribute +
  * model_weights/<layer>/<weight_name>) and Keras 3 `.keras` zips (config.json + metadata.json +
- * model.weights.h5 with layers/<name>/vars/<i>), with configs shaped like Keras itself writes them.
+ * model.weights.h5 with layers/<group>/vars/<i>), with configs shaped like Keras itself writes them.
+ * Files written by Keras 3 itself live in test/fixtures/keras3 (see generate.py there).
  */
 import * as tf from '@tensorflow/tfjs';
 import h5wasm from 'h5wasm/node';
@@ -162,8 +163,12 @@ export async function writeKeras2H5(file: string, config: Obj | null, weights: R
   }
 }
 
-/** Writes a Keras 3 .keras zip; `weights` keyed by layer name (or `outer/layers/inner` path) in layer order. */
-export async function writeKeras3(file: string, config: Obj, weights: ReturnType<typeof layerWeights>, tmpDir: string): Promise<void> {
+/**
+ * Writes a Keras 3 .keras zip; `weights` keyed by storage group under `layers/` (Keras 3 groups by
+ * snake-cased class and position: `conv2d`, `dense_1`, or `sequential/layers/dense` inside a nested
+ * model). `names` optionally records a layer name on a group's `vars`, as newer Keras does.
+ */
+export async function writeKeras3(file: string, config: Obj, weights: ReturnType<typeof layerWeights>, tmpDir: string, names: Record<string, string> = {}): Promise<void> {
   await h5wasm.ready;
   const h5Path = path.join(tmpDir, `weights-${Date.now()}-${Math.random().toString(36).slice(2)}.h5`);
   const f = new h5wasm.File(h5Path, 'w');
@@ -174,6 +179,7 @@ export async function writeKeras3(file: string, config: Obj, weights: ReturnType
       let g = layers;
       for (const part of layer.split('/')) g = (g.get(part) as InstanceType<typeof h5wasm.Group> | null) ?? g.create_group(part);
       const vars = g.create_group('vars');
+      if (names[layer]) vars.create_attribute('name', names[layer]);
       ws.forEach((w, i) => vars.create_dataset({ name: String(i), data: w.values, shape: w.shape }));
     }
     f.create_group('optimizer').create_group('vars');

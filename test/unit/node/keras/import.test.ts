@@ -131,14 +131,25 @@ describe('loadKerasModel: Keras 3 .keras', () => {
 
   it('imports a functional model (Keras 3 inbound_nodes and flat input_layers)', async () => {
     const file = path.join(dir, 'func.keras');
-    const weights = layerWeights(funcRef);
-    // Keras 3 names the input layer "input_layer"; tfjs's twin calls it input_1 and it has no weights.
-    weights.delete('input_1');
-    weights.set('input_layer', []);
+    const byName = layerWeights(funcRef);
+    // Keras 3 stores weights by class and position, not by layer name: dense_a, dense_b, dense_out
+    // live in layers/dense, layers/dense_1, layers/dense_2.
+    const weights = new Map([['dense', byName.get('dense_a')!], ['dense_1', byName.get('dense_b')!], ['dense_2', byName.get('dense_out')!]]);
     await writeKeras3(file, functionalConfig(FUNC, 'k3'), weights, dir);
     const model = await loadKerasModel(file);
     expect(maxAbsDiff(model, funcRef, xFunc)).toBeLessThan(1e-6);
     model.dispose();
+  });
+
+  it('a vars group whose recorded layer name disagrees with the layout is refused, not loaded into the wrong layer', async () => {
+    const file = path.join(dir, 'func-misnamed.keras');
+    const byName = layerWeights(funcRef);
+    // Same shapes, swapped places: only the `name` attribute newer Keras writes can tell.
+    const weights = new Map([['dense', byName.get('dense_b')!], ['dense_1', byName.get('dense_a')!], ['dense_2', byName.get('dense_out')!]]);
+    await writeKeras3(file, functionalConfig(FUNC, 'k3'), weights, dir, { dense: 'dense_b', dense_1: 'dense_a', dense_2: 'dense_out' });
+    const err = await loadKerasModel(file).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ModelFormatError);
+    expect((err as Error).message).toMatch(/layers\/dense\/vars holds the weights of layer "dense_b", expected "dense_a"/);
   });
 });
 
@@ -182,13 +193,17 @@ describe('loadKerasModel: nested models', () => {
     model.dispose();
   });
 
-  it('Keras 3 .keras: nested layers are read from layers/<model>/layers/<layer>/vars', async () => {
+  it('Keras 3 .keras: nested layers are read from layers/<model group>/layers/<layer group>/vars', async () => {
     const ref = nestedReference();
     const block = ref.getLayer('block') as tf.Sequential;
     const weights = layerWeights(ref);
     weights.delete('block');
     weights.delete('input_1');
-    for (const l of block.layers) weights.set(`block/layers/${l.name}`, l.weights.map((w) => ({ name: w.originalName, values: w.read().dataSync() as Float32Array, shape: [...w.shape] as number[] })));
+    weights.set('dense', weights.get('head')!);
+    weights.delete('head');
+    // The nested Sequential is the model's only `sequential`; inside it, one Dense and one BatchNormalization.
+    const group = { inner_dense: 'dense', inner_bn: 'batch_normalization' } as Record<string, string>;
+    for (const l of block.layers) weights.set(`sequential/layers/${group[l.name]}`, l.weights.map((w) => ({ name: w.originalName, values: w.read().dataSync() as Float32Array, shape: [...w.shape] as number[] })));
     const file = path.join(dir, 'nested.keras');
     await writeKeras3(file, nestedConfig('k3') as never, weights, dir);
     const model = await loadKerasModel(file);
@@ -240,6 +255,14 @@ describe('loadKerasModel: bad inputs', () => {
     await expectFormatError(file, /layer "fancy_1" has class MyFancyAttention/);
   });
 
+  it('a ReLU with a negative slope or threshold (tfjs would ignore them) is named', async () => {
+    const file = path.join(dir, 'leaky.h5');
+    const config = sequentialConfig([8, 8, 1], SEQ, 'k2-dict') as { config: { layers: unknown[] } };
+    config.config.layers.splice(2, 0, { class_name: 'ReLU', config: { name: 're_lu', max_value: 6, negative_slope: 0.1, threshold: 0 } });
+    await writeKeras2H5(file, config as never, layerWeights(seqRef));
+    await expectFormatError(file, /layer "re_lu" \(ReLU\) sets negative_slope=0.1, which tfjs's ReLU does not support/);
+  });
+
   it('a weight of the wrong shape is named with both shapes', async () => {
     const file = path.join(dir, 'badshape.keras');
     const weights = layerWeights(seqRef);
@@ -255,6 +278,14 @@ describe('loadKerasModel: bad inputs', () => {
     weights.delete('batch_normalization');
     await writeKeras2H5(file, sequentialConfig([8, 8, 1], SEQ, 'k2-dict'), weights);
     await expectFormatError(file, /no weights stored for layer "batch_normalization"/);
+  });
+
+  it('a .keras layer whose storage group is missing says where it looked', async () => {
+    const file = path.join(dir, 'missing-group.keras');
+    const byName = layerWeights(funcRef);
+    // Stored under the layer's own name, as Keras 3 never does: dense_a's group is layers/dense.
+    await writeKeras3(file, functionalConfig(FUNC, 'k3'), new Map([['dense_a', byName.get('dense_a')!]]), dir);
+    await expectFormatError(file, /no weights stored for layer "dense_a" \(looked in layers\/dense\/vars\)/);
   });
 
   it('a failed import leaks no tensors', async () => {

@@ -34,7 +34,7 @@ export function hasNestedModels(model: tf.LayersModel): boolean {
 }
 
 interface LeafInfo {
-  /** Names of the enclosing nested models, outermost first (the top model itself excluded). */
+  /** The nested models enclosing the layer, outermost first (the top model itself excluded). */
   chain: tf.LayersModel[];
 }
 

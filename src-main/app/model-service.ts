@@ -12,6 +12,8 @@ export interface ModelDescription {
   files: string[];
   inputShape: (number | null)[];
   outputShape: (number | null)[];
+  /** Flat layer name -> path in the file's nesting, when the file held nested models (see LoadedModel.nesting). */
+  nesting?: Record<string, string>;
   analysis: ModelAnalysis;
 }
 
@@ -28,7 +30,8 @@ export function describeLoadedModel(loaded: LoadedModel): ModelDescription {
     files: loaded.files,
     inputShape: loaded.model.inputs[0].shape,
     outputShape: loaded.model.outputs[0].shape,
-    analysis: analyzeModel(loaded.model),
+    ...(loaded.nesting ? { nesting: loaded.nesting } : {}),
+    analysis: analyzeModel(loaded.model, { sources: loaded.nesting }),
   };
 }
 

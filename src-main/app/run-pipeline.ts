@@ -11,6 +11,7 @@ import type { RunConfig, RunProgress } from '../common/run-config';
 import { analyzeModel, type ModelAnalysis } from '../engine/analyze';
 import { sensitivityScan } from '../engine/analyze/sensitivity';
 import { evaluate, measureLatency } from '../engine/measure';
+import { checkPrunable } from '../engine/prune/feasibility';
 import { runPruning } from '../engine/prune/run';
 import { validatePruneConfig } from '../engine/prune/types';
 import { prunableWeights } from '../engine/prune/weights';
@@ -106,6 +107,8 @@ export async function executeRun(job: RunJob, emit: (e: RunEvent) => void, signa
     });
     progress({ phase: 'load', done: 2, total: 2 });
     checkCancel();
+    // After 'loaded' (so the run is recorded as failed) and before any measuring or training.
+    checkPrunable(original, pruneConfig);
 
     // Baseline
     const measure = async (model: tf.LayersModel, phase: 'baseline' | 'final', analysis: ModelAnalysis) => {

@@ -36,6 +36,17 @@ export class UnsupportedLayerError extends TopiaryError {
   override readonly exitCode = 2 as const;
 }
 
+/**
+ * The pruning asked for cannot remove anything from this model (every channel group is fixed, no
+ * weight is prunable); known before any training, and retrying will not help: bad input.
+ */
+export class NothingToPruneError extends TopiaryError {
+  override readonly exitCode = 2 as const;
+}
+
+/** A pruning run ended far short of its target (under half of it): the work failed. */
+export class PruneShortfallError extends TopiaryError {}
+
 /** Work was cancelled by the user. */
 export class CancelledError extends TopiaryError {
   constructor(message = 'cancelled') {

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { gzipSync } from 'fflate';
+import { flattenModel, hasNestedModels } from '../models/flatten';
 import { layerMacs, type Shape } from './macs';
 
 export interface WeightAnalysis {
@@ -41,6 +42,8 @@ export interface LayerAnalysis {
   /** float32 bytes of this layer's output(s) for one sample. */
   activationBytes: number;
   weights: WeightAnalysis[];
+  /** Where the layer sat in the original file's nesting, e.g. `sequential_1/model/Conv1`; absent for top-level layers. */
+  source?: string;
 }
 
 export interface ModelAnalysis {
@@ -75,6 +78,8 @@ export interface ModelAnalysis {
 export interface AnalyzeOptions {
   /** Skip the gzip estimate (it reads and compresses all weights); gzipBytes is then 0. */
   gzip?: boolean;
+  /** Flat layer name -> path in the original nesting (LoadedModel.nesting), reported as each layer's `source`. */
+  sources?: Readonly<Record<string, string>>;
 }
 
 const prod = (s: readonly (number | null)[]): number => s.reduce<number>((a, d) => a * (d ?? 1), 1);
@@ -190,13 +195,23 @@ function inboundNames(model: tf.LayersModel): { inbound: Map<string, string[]>; 
  *   functional model's layers topologically): a tensor is live from its producer to its last
  *   consumer. For a sequential model this equals max over layers of input + output bytes. Every
  *   output counts as its own buffer, even for reshape-like layers a runtime could alias.
- * Nested models count as one layer whose MACs are the sum of their own layers' MACs.
+ * A model with nested models is analysed as its flat equivalent (engine/models/flatten): every leaf
+ * layer is a row, and peak memory follows the real tensor lifetimes inside the nested graphs.
  *
  * @example
  *   const a = analyzeModel(lenet300100());
  *   a.params === 266_610 && a.macs === 266_200
  */
 export function analyzeModel(model: tf.LayersModel, opts: AnalyzeOptions = {}): ModelAnalysis {
+  if (hasNestedModels(model)) {
+    const { model: flat, sources } = flattenModel(model);
+    try {
+      // The flat model's variables share the original's data, so disposing it frees only its own references.
+      return { ...analyzeModel(flat, { ...opts, sources: { ...Object.fromEntries(sources), ...opts.sources } }), className: model.getClassName() };
+    } finally {
+      flat.dispose();
+    }
+  }
   const notes = new Set<string>();
   const { inbound, outputs } = inboundNames(model);
   const layers: LayerAnalysis[] = [];
@@ -237,14 +252,12 @@ export function analyzeModel(model: tf.LayersModel, opts: AnalyzeOptions = {}): 
     const kernelNonZeros = kernels.reduce((a, w) => a + w.nonZeros, 0);
 
     const className = layer.getClassName();
-    const macs =
-      layer instanceof tf.LayersModel
-        ? analyzeModel(layer, { gzip: false }).macs
-        : layerMacs(className, {
-            outputShape: outShapes?.[0] ?? [],
-            inputShape: inShapes?.length === 1 ? inShapes[0] : undefined,
-            weights: shortShapes,
-          });
+    const macs = layerMacs(className, {
+      outputShape: outShapes?.[0] ?? [],
+      inputShape: inShapes?.length === 1 ? inShapes[0] : undefined,
+      weights: shortShapes,
+    });
+    const source = opts.sources?.[layer.name];
 
     layers.push({
       index,
@@ -261,6 +274,7 @@ export function analyzeModel(model: tf.LayersModel, opts: AnalyzeOptions = {}): 
       macs,
       activationBytes,
       weights,
+      ...(source === undefined ? {} : { source }),
     });
     steps.push({ name: layer.name, bytes: activationBytes, inbound: inbound.get(layer.name) ?? [] });
   });

@@ -21,7 +21,9 @@ const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
  * @example console.log(formatAnalysisTable(analyzeModel(model)))
  */
 export function formatAnalysisTable(a: ModelAnalysis): string {
-  const header = ['#', 'layer', 'class', 'output', 'params', 'non-zero', 'sparsity', 'MACs', 'activations'];
+  // A flattened nested model: say which nested model each layer came from (its path minus its own name).
+  const nested = a.layers.some((l) => l.source !== undefined);
+  const header = ['#', 'layer', 'class', 'output', 'params', 'non-zero', 'sparsity', 'MACs', 'activations', ...(nested ? ['nested in'] : [])];
   const rows = a.layers.map((l) => [
     String(l.index),
     l.name,
@@ -32,12 +34,13 @@ export function formatAnalysisTable(a: ModelAnalysis): string {
     l.params === 0 ? '-' : pct(l.sparsity),
     formatInt(l.macs),
     formatBytes(l.activationBytes),
+    ...(nested ? [l.source === undefined ? '' : l.source.split('/').slice(0, -1).join('/')] : []),
   ]);
-  const total = ['', 'total', '', '', formatInt(a.params), formatInt(a.nonZeros), pct(a.sparsity), formatInt(a.macs), formatBytes(a.activationBytes)];
+  const total = ['', 'total', '', '', formatInt(a.params), formatInt(a.nonZeros), pct(a.sparsity), formatInt(a.macs), formatBytes(a.activationBytes), ...(nested ? [''] : [])];
   const all = [header, ...rows, total];
   const widths = header.map((_, c) => Math.max(...all.map((r) => r[c].length)));
   // Text columns left-aligned, numbers right-aligned.
-  const left = new Set([1, 2, 3]);
+  const left = new Set([1, 2, 3, 9]);
   const line = (r: string[]) =>
     r
       .map((cell, c) => (left.has(c) ? cell.padEnd(widths[c]) : cell.padStart(widths[c])))

@@ -8,7 +8,9 @@ import type { Dataset } from '../data';
 import { cloneModel } from '../finetune/clone';
 import { batchesPerEpoch, finetuneMasked, splitValidation, type EpochRecord } from '../finetune/trainer';
 import { makeSchedule } from '../schedule';
+import { buildDependencyGraph } from '../graph/depgraph';
 import { validatePruneConfig } from './config';
+import { checkPrunable, checkStructuredResult, checkUnstructuredResult } from './feasibility';
 import { appendPlan } from './plan';
 import { pruneStructured, type StructuredReport } from './structured';
 import type { PruneConfig, PruneProgress, PruningPlan } from './types';
@@ -49,7 +51,9 @@ function maskSparsity(masks: Map<string, tf.Tensor>): number {
  * Prunes and fine-tunes `model` in place on `dataset.train` following `config.schedule`:
  * oneshot prunes before training; iterative prunes at the start of each of k rounds; poly re-prunes
  * every `frequency` steps along the Zhu & Gupta curve. If training stops early before the schedule
- * reached the final sparsity, a last prune brings it there. Throws CancelledError on abort.
+ * reached the final sparsity, a last prune brings it there. Throws CancelledError on abort,
+ * NothingToPruneError (before any work) when nothing in the model can be pruned as asked, and
+ * PruneShortfallError when the result reaches under half of the target (see feasibility.ts).
  * @example const { plan, history } = await runPruning(model, dataset, validatePruneConfig({ sparsity: 0.9 }, model))
  */
 export async function runPruning(
@@ -59,6 +63,7 @@ export async function runPruning(
   opts: RunPruningOptions = {},
 ): Promise<RunPruningResult> {
   const config = validatePruneConfig(rawConfig, model);
+  checkPrunable(model, config);
   if (config.granularity === 'structured') return runStructured(model, dataset, config, opts);
   const ft = config.finetune;
   const teacher = ft.distill && ft.epochs > 0 ? (opts.teacher ?? (await cloneModel(model))) : undefined;
@@ -128,6 +133,7 @@ export async function runPruning(
       stoppedEarly = result.stoppedEarly;
       if (pruned < finalSparsity) await prune(finalSparsity, result.steps);
     }
+    checkUnstructuredResult((plan as PruningPlan).achievedSparsity, finalSparsity);
   } finally {
     for (const m of masks.values()) m.dispose();
     for (const t of movement?.values() ?? []) t.dispose();
@@ -166,6 +172,7 @@ async function runStructured(
   let report: StructuredReport | undefined;
   let keptUnits = 1;
   let epochOffset = 0;
+  const graph = buildDependencyGraph(original);
   try {
     for (let r = 0; r < rounds; r++) {
       const res = await pruneStructured(model, {
@@ -187,6 +194,8 @@ async function runStructured(
       report = report ? { ...res.report, paramsBefore: report.paramsBefore, macsBefore: report.macsBefore } : res.report;
       keptUnits *= 1 - res.report.unitsRemovedFraction;
       const units = 1 - keptUnits;
+      // Checked before this round's fine-tuning: a round that removed (almost) nothing is not worth training.
+      checkStructuredResult(report, 1 - Math.pow(1 - perRound, r + 1), graph, config);
       opts.onProgress?.({ phase: 'prune', epoch: epochOffset, batch: 0, batches: 0, loss: NaN, accuracy: NaN, sparsity: units });
       const epochs = r === rounds - 1 ? ft.epochs - epochsPerRound * (rounds - 1) : epochsPerRound;
       if (epochs === 0) continue;

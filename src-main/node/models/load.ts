@@ -5,6 +5,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ModelFormatError, TopiaryError, inFile } from '../../common/errors';
+import { disposeModelWeights, flattenModel } from '../../engine/models/flatten';
 import { readTfjsModelFiles, resolveModelJson, type TfjsModelFiles } from './file-handler';
 
 export interface LoadedModel {
@@ -16,6 +17,12 @@ export interface LoadedModel {
   files: string[];
   /** sha256 (hex) of the model.json bytes followed by the shards in manifest order (of the file for Keras). */
   sha256: string;
+  /**
+   * Present when the file held nested models (a Sequential/Functional used as a layer): `model` is
+   * then their flat equivalent, and this maps each flat layer name to its path in the file's
+   * nesting, e.g. `Conv1` -> `sequential_1/model/Conv1` (layers at the top level are left out).
+   */
+  nesting?: Record<string, string>;
 }
 
 /** resources/demo/model/model.json (src-main/node/models -> three levels up); `TOPIARY_RESOURCES` moves resources/. */
@@ -45,9 +52,8 @@ export async function loadModel(spec: string): Promise<LoadedModel> {
       throw new ModelFormatError(inFile(file, err.code === 'ENOENT' ? 'not found' : `cannot read: ${err.message}`), { file });
     });
     const { loadKerasModel } = await import('../keras/import');
-    const model = await loadKerasModel(file);
     return {
-      model,
+      ...flatten(await loadKerasModel(file), file),
       source: file,
       format: lower.endsWith('.keras') ? 'keras-v3' : 'keras-h5',
       files: [file],
@@ -59,8 +65,26 @@ export async function loadModel(spec: string): Promise<LoadedModel> {
 
 async function loadTfjsModel(modelJsonPath: string): Promise<LoadedModel> {
   const m = await readTfjsModelFiles(modelJsonPath);
-  const model = await buildLayersModel(m);
-  return { model, source: m.modelJsonPath, format: 'tfjs', files: m.files, sha256: m.sha256 };
+  return { ...flatten(await buildLayersModel(m), m.modelJsonPath), source: m.modelJsonPath, format: 'tfjs', files: m.files, sha256: m.sha256 };
+}
+
+/**
+ * Every consumer (analyze, dependency graph, pruning, TF Lite and tfjs export, fit, fine-tuning)
+ * works on leaf layers, so nested models are flattened here, once, for every format.
+ */
+function flatten(model: tf.LayersModel, file: string): Pick<LoadedModel, 'model' | 'nesting'> {
+  let result: ReturnType<typeof flattenModel>;
+  try {
+    result = flattenModel(model);
+  } catch (err) {
+    disposeModelWeights(model);
+    if (err instanceof TopiaryError) throw new ModelFormatError(inFile(file, err.message), { file, cause: err });
+    throw new ModelFormatError(inFile(file, `cannot flatten its nested models: ${(err as Error).message}`), { file, cause: err });
+  }
+  if (!result.flattened) return { model };
+  // The flat model's variables share the original's data (reference-counted), so this frees nothing it needs.
+  disposeModelWeights(model);
+  return { model: result.model, nesting: Object.fromEntries(result.sources) };
 }
 
 /**

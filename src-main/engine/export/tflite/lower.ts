@@ -15,6 +15,7 @@ import { UnsupportedLayerError } from '../../../common/errors';
 import { foldChannelAffine } from './fold';
 import { IrGraph, type OpOptions } from './ir';
 import { Act, type ActCode, type OpName } from './schema';
+import { flattenModel, hasNestedModels } from '../../models/flatten';
 
 type Layer = tf.layers.Layer;
 type Config = Record<string, unknown>;
@@ -380,6 +381,16 @@ export interface LoweredModel {
  * replaced by a placeholder output so the rest of the model can still be inspected.
  */
 export function lowerModel(model: tf.LayersModel, opts: { tolerant?: boolean } = {}): LoweredModel {
+  if (hasNestedModels(model)) {
+    // A nested model lowers as its flat equivalent (loadModel already flattens; this covers models
+    // built in memory). The flat copy shares the original's weight data, so disposing it is safe.
+    const flat = flattenModel(model).model;
+    try {
+      return lowerModel(flat, opts);
+    } finally {
+      flat.dispose();
+    }
+  }
   const g = new IrGraph();
   const unsupported: LoweredModel['unsupported'] = [];
   const bySymbolic = new Map<number, number>();

@@ -146,16 +146,21 @@ describe('analyzeModel', () => {
     model.dispose();
   });
 
-  it('counts a nested model as one layer with the MACs of its own layers', () => {
+  it('analyses a nested model as its flat equivalent: one row per leaf layer, each with where it came from', () => {
     const inner = lenet300100({ seed: 4, inputShape: [784], name: 'inner' });
     const input = tf.input({ shape: [784] });
     const out = inner.apply(input) as tf.SymbolicTensor;
     const outer = tf.model({ inputs: input, outputs: out });
+    const before = tf.memory().numTensors;
     const a = analyzeModel(outer, { gzip: false });
-    const nested = a.layers.find((l) => l.name === 'inner')!;
-    expect(nested.macs).toBe(266_200);
-    expect(nested.params).toBe(266_610);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(a.layers.map((l) => l.name)).toEqual([outer.inputs[0].sourceLayer.name, 'fc1', 'fc2', 'fc3']);
+    expect(a.layers.map((l) => l.source)).toEqual([undefined, 'inner/fc1', 'inner/fc2', 'inner/fc3']);
+    expect(a.layers.find((l) => l.name === 'fc1')!.macs).toBe(784 * 300);
     expect(a.macs).toBe(266_200);
+    expect(a.params).toBe(266_610);
+    // The input (3,136 B) and fc1's output (1,200 B) are live together; a single nested row would hide that.
+    expect(a.peakActivationBytes).toBe(4 * (784 + 300));
     outer.dispose();
   });
 

@@ -63,10 +63,11 @@ describe('loadModel: a nested Keras 3 .keras', () => {
       config: { layers: Record<string, unknown>[] };
     };
     f.config.layers[1] = { ...f.config.layers[1], class_name: 'Sequential', module: 'keras', registered_name: null, config: inner.config };
-    const weights = layerWeights(ref);
-    weights.delete('block');
-    weights.delete('input_layer');
-    for (const l of block.layers) weights.set(`block/layers/${l.name}`, l.weights.map((w) => ({ name: w.originalName, values: w.read().dataSync() as Float32Array, shape: [...w.shape] as number[] })));
+    // Keras 3 stores weights under per-class counters in model order, not layer names: the head is
+    // the functional's first Dense (`dense`), the block's Dense layers are `sequential/layers/dense(_1)`.
+    const byName = layerWeights(ref);
+    const weights = new Map([['dense', byName.get('head')!]]);
+    block.layers.forEach((l, i) => weights.set(`sequential/layers/dense${i === 0 ? '' : `_${i}`}`, l.weights.map((w) => ({ name: w.originalName, values: w.read().dataSync() as Float32Array, shape: [...w.shape] as number[] }))));
     const file = path.join(tmp, 'nested.keras');
     await writeKeras3(file, f as never, weights, tmp);
 

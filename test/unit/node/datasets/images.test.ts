@@ -3,8 +3,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, DatasetFormatError } from '../../../../src-main/common/errors';
 import { loadDataset } from '../../../../src-main/node/datasets';
-import { resizeInto } from '../../../../src-main/node/datasets/images';
-import { jpegBytes, pngBytes, tempDir, writeFile } from './fixtures';
+import { fitImageInto } from '../../../../src-main/node/datasets/resample';
+import { jpegBytes, pngBytes, pngBytesOf, tempDir, writeFile } from './fixtures';
 
 const root = tempDir('topiary-img-');
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -30,13 +30,14 @@ async function loadError(spec: string, options = {}): Promise<Error> {
 }
 
 describe('image folders', () => {
-  it('reads PNG and JPEG class folders, sorts classes, infers gray [H, W, 1] and splits by seed', async () => {
+  it('reads PNG and JPEG class folders, sorts classes, takes [H, W, 3] from an RGB first file and splits by seed', async () => {
     const dir = fresh();
     writeClassFolders(dir, ['shoe', 'bag'], 5, 'png');
     for (let i = 0; i < 5; i++) writeFile(path.join(dir, 'coat', `${i}.jpg`), jpegBytes(6, 4, gray(200)));
     const ds = await loadDataset(`images:${dir}`, { testFraction: 0.2, seed: 3 });
     expect(ds.classNames).toEqual(['bag', 'coat', 'shoe']);
-    expect(ds.sampleShape).toEqual([4, 6, 1]);
+    // Grey-looking pixels in an RGB file stay 3 channels: channels come from the file type (or the model).
+    expect(ds.sampleShape).toEqual([4, 6, 3]);
     expect(ds.train.size + ds.test.size).toBe(15);
     expect(ds.test.size).toBe(3);
     expect(Array.from(ds.test.labels).sort()).toEqual([0, 1, 2]);
@@ -44,9 +45,19 @@ describe('image folders', () => {
     for (let i = 0; i < all.y.length; i++) {
       // shoe was written with gray 0, bag with 100, coat (JPEG, lossy) with 200
       const want = { 0: 100, 1: 200, 2: 0 }[all.y[i]]! / 255;
-      expect(all.x[i * 24 + 10]).toBeCloseTo(want, 1);
+      expect(all.x[i * 72 + 10]).toBeCloseTo(want, 1);
     }
     expect(ds.warnings).toEqual([]);
+  });
+
+  it('takes 1 channel without a target only when the first file stores grey', async () => {
+    const dir = fresh();
+    for (const c of ['a', 'b']) {
+      for (let i = 0; i < 2; i++) writeFile(path.join(dir, c, `${i}.png`), pngBytesOf(5, 3, () => [90, 90, 90, 255], { colorType: 0 }));
+    }
+    const ds = await loadDataset(`images:${dir}`, { testFraction: 0.5 });
+    expect(ds.sampleShape).toEqual([3, 5, 1]);
+    expect(ds.train.take([0]).x[7]).toBeCloseTo(90 / 255, 6);
   });
 
   it('resizes to the requested shape and converts to RGB', async () => {
@@ -129,10 +140,10 @@ describe('bilinear resize', () => {
   it('averages a 2x2 image to its mean and keeps corners when upsampling', () => {
     const img = { width: 2, height: 2, data: Uint8Array.from([0, 0, 0, 255, 100, 100, 100, 255, 50, 50, 50, 255, 250, 250, 250, 255]) };
     const one = new Uint8Array(1);
-    resizeInto(img, 1, 1, 1, one, 0);
+    fitImageInto(img, { height: 1, width: 1, channels: 1, resize: 'stretch' }, one, 0);
     expect(one[0]).toBe(100);
     const four = new Uint8Array(16);
-    resizeInto(img, 4, 4, 1, four, 0);
+    fitImageInto(img, { height: 4, width: 4, channels: 1, resize: 'stretch' }, four, 0);
     expect([four[0], four[3], four[12], four[15]]).toEqual([0, 100, 50, 250]);
     // half-pixel centres: output pixel 1 samples source x = 0.25 -> 0 + 0.25 * 100
     expect(four[1]).toBe(25);

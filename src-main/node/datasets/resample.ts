@@ -66,8 +66,9 @@ export function axisWeights(srcLen: number, n: number, p: AxisPlacement): { firs
       taps.push(new Float32Array(0));
       continue;
     }
-    const lo = Math.max(0, Math.floor(c - r - 0.5));
-    const hi = Math.min(srcLen - 1, Math.ceil(c + r - 0.5));
+    // Pixels strictly inside the triangle: c - r < j + 0.5 < c + r.
+    const lo = Math.max(0, Math.floor(c - r - 0.5) + 1);
+    const hi = Math.min(srcLen - 1, Math.ceil(c + r - 0.5) - 1);
     const w = new Float32Array(hi - lo + 1);
     let sum = 0;
     for (let j = lo; j <= hi; j++) {

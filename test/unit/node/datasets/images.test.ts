@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, DatasetFormatError } from '../../../../src-main/common/errors';
 import { loadDataset } from '../../../../src-main/node/datasets';
 import { fitImageInto } from '../../../../src-main/node/datasets/resample';
-import { jpegBytes, pngBytes, pngBytesOf, tempDir, writeFile } from './fixtures';
+import { jpegBytes, jpegBytesWithExif, palettePngBytes, pngBytes, pngBytesOf, tempDir, writeFile, writeIdxDir } from './fixtures';
 
 const root = tempDir('topiary-img-');
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -133,6 +133,105 @@ describe('image folders', () => {
     const dir = fresh();
     writeClassFolders(dir, ['a', 'b'], 2);
     await expect(loadDataset(`images:${dir}`, { sampleShape: [4, 4, 2] })).rejects.toThrow(ConfigError);
+  });
+});
+
+/** Phone-photo variety: JPEG and PNG, several sizes, RGB / RGBA / grey / grey+alpha / 16-bit / palette. */
+function writeMixedFolder(dir: string): void {
+  const warm = (x: number, y: number): [number, number, number] => [200, 100 + ((x + y) % 50), 40];
+  writeFile(path.join(dir, 'warm', 'a.jpg'), jpegBytes(64, 48, warm));
+  writeFile(path.join(dir, 'warm', 'b.png'), pngBytesOf(30, 50, (x, y) => [...warm(x, y), 255], { colorType: 2 }));
+  writeFile(path.join(dir, 'warm', 'c.png'), pngBytesOf(41, 17, (x, y) => [...warm(x, y), 200], { colorType: 6 }));
+  writeFile(path.join(dir, 'warm', 'd.png'), pngBytesOf(20, 20, (x, y) => [...warm(x, y), 255], { colorType: 6, bitDepth: 16 }));
+  writeFile(path.join(dir, 'warm', 'e.jpg'), jpegBytesWithExif(40, 24, warm, 6));
+  writeFile(path.join(dir, 'grey', 'a.png'), pngBytesOf(33, 33, () => [90, 90, 90, 255], { colorType: 0 }));
+  writeFile(path.join(dir, 'grey', 'b.png'), pngBytesOf(12, 70, () => [90, 90, 90, 255], { colorType: 4, bitDepth: 16 }));
+  writeFile(path.join(dir, 'grey', 'c.png'), palettePngBytes(25, 9, [[90, 90, 90], [91, 91, 91]], (x) => x % 2));
+  writeFile(path.join(dir, 'grey', 'd.jpg'), jpegBytes(50, 80, () => [90, 90, 90]));
+}
+
+describe('image folders fitted to a model input', () => {
+  it('fits every size and colour mode to [H, W, 3] from the model, one sample per file', async () => {
+    const dir = fresh();
+    writeMixedFolder(dir);
+    const ds = await loadDataset(`images:${dir}`, { modelInputShape: [16, 16, 3], testFraction: 0.25 });
+    expect(ds.warnings).toEqual([]);
+    expect(ds.sampleShape).toEqual([16, 16, 3]);
+    expect(ds.train.size + ds.test.size).toBe(9);
+    const { x, y } = ds.train.take(Array.from({ length: ds.train.size }, (_, i) => i));
+    for (let i = 0; i < y.length; i++) {
+      const px = x.subarray(i * 768 + 8 * 48 + 8 * 3, i * 768 + 8 * 48 + 8 * 3 + 3);
+      if (ds.classNames[y[i]] === 'grey') {
+        // grey replicated to RGB: R = G = B, about 90
+        expect(px[0]).toBeCloseTo(px[1], 2);
+        expect(px[1]).toBeCloseTo(px[2], 2);
+        expect(px[0] * 255).toBeGreaterThan(84);
+        expect(px[0] * 255).toBeLessThan(96);
+      } else {
+        expect(px[0]).toBeGreaterThan(px[2]);
+      }
+    }
+  });
+
+  it('fits to one channel by luma when the model wants [H, W, 1]', async () => {
+    const dir = fresh();
+    writeMixedFolder(dir);
+    const ds = await loadDataset(`images:${dir}`, { modelInputShape: [8, 6, 1], testFraction: 0.25 });
+    expect(ds.sampleShape).toEqual([8, 6, 1]);
+    const { x } = ds.test.take([0]);
+    expect(x.length).toBe(48);
+  });
+
+  it('an explicit sampleShape wins and a non-image model input is ignored', async () => {
+    const dir = fresh();
+    writeClassFolders(dir, ['a', 'b'], 2);
+    expect((await loadDataset(`images:${dir}`, { modelInputShape: [16, 16, 3], sampleShape: [2, 3, 1] })).sampleShape).toEqual([2, 3, 1]);
+    expect((await loadDataset(`images:${dir}`, { modelInputShape: [784] })).sampleShape).toEqual([4, 6, 3]);
+  });
+
+  it('maps bytes by the input scale', async () => {
+    const dir = fresh();
+    for (const c of ['a', 'b']) for (let i = 0; i < 2; i++) writeFile(path.join(dir, c, `${i}.png`), pngBytes(2, 2, () => [255, 0, 51]));
+    const first = async (inputScale?: '0-1' | '-1-1' | '0-255') =>
+      Array.from((await loadDataset(`images:${dir}`, { modelInputShape: [2, 2, 3], testFraction: 0.5, inputScale })).train.take([0]).x.subarray(0, 3));
+    expect(await first()).toEqual([1, 0, expect.closeTo(0.2, 6)]);
+    expect(await first('-1-1')).toEqual([1, -1, expect.closeTo(51 / 127.5 - 1, 6)]);
+    expect(await first('0-255')).toEqual([255, 0, 51]);
+  });
+
+  it('applies the input scale to uint8 IDX too, and leaves the default as x/255', async () => {
+    const dir = fresh();
+    writeIdxDir(dir, { train: 4, test: 2 });
+    const plain = await loadDataset(`idx:${dir}`);
+    const signed = await loadDataset(`idx:${dir}`, { inputScale: '-1-1' });
+    const a = plain.train.take([1]).x;
+    const b = signed.train.take([1]).x;
+    for (let j = 0; j < a.length; j++) expect(b[j]).toBeCloseTo(a[j] * 2 - 1, 5);
+    expect(a[3]).toBeCloseTo(((1 * 7 + 3 * 3) % 256) / 255, 6);
+  });
+
+  it('names the empty class folder among full ones', async () => {
+    const dir = fresh();
+    writeClassFolders(dir, ['cat', 'dog'], 2);
+    fs.mkdirSync(path.join(dir, 'bird'));
+    const err = await loadError(`images:${dir}`);
+    expect(err.message).toMatch(/bird: empty class folder: no \.png\/\.jpg\/\.jpeg files/);
+  });
+
+  it('names an undecodable file in the warning and loads the rest', async () => {
+    const dir = fresh();
+    writeMixedFolder(dir);
+    writeFile(path.join(dir, 'warm', 'truncated.jpg'), jpegBytes(20, 20, () => [1, 2, 3]).subarray(0, 40));
+    const ds = await loadDataset(`images:${dir}`, { modelInputShape: [8, 8, 3] });
+    expect(ds.train.size + ds.test.size).toBe(9);
+    expect(ds.warnings[0]).toMatch(/skipped 1 unreadable image \(first: .*warm\/truncated\.jpg: /);
+  });
+
+  it('rejects an unknown resize mode or input scale as a config error', async () => {
+    const dir = fresh();
+    writeClassFolders(dir, ['a', 'b'], 2);
+    await expect(loadDataset(`images:${dir}`, { resize: 'squash' as 'crop' })).rejects.toThrow(/resize must be one of crop, stretch, pad/);
+    await expect(loadDataset(`images:${dir}`, { inputScale: 'auto' as '0-1' })).rejects.toThrow(ConfigError);
   });
 });
 

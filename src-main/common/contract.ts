@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { ExportRequestSchema, RunConfigSchema } from './run-config';
 import { NUMERIC_TYPES } from './profiles';
+import { INPUT_SCALES, RESIZE_MODES } from './input-prep';
 
 const RunId = z.string().min(1).max(100);
 export const RUN_STATUSES = ['queued', 'running', 'done', 'failed', 'cancelled', 'interrupted'] as const;
@@ -37,6 +38,19 @@ export const commands = {
   getInfo: z.object({}),
   describeModel: z.object({ spec: Spec }),
   describeDataset: z.object({ spec: Spec }),
+  /**
+   * A few samples per class as the model will see them (fitted to its input: resize, crop, channel
+   * conversion), as PNG data URLs with the input scaling undone for display.
+   */
+  previewDataset: z.object({
+    spec: Spec,
+    /** Model spec whose input shape the samples are fitted to; without one, the first image decides. */
+    model: Spec.optional(),
+    inputScale: z.enum(INPUT_SCALES).default('auto'),
+    resize: z.enum(RESIZE_MODES).default('crop'),
+    perClass: z.number().int().min(1).max(8).default(3),
+    maxClasses: z.number().int().min(1).max(50).default(12),
+  }),
   startRun: RunConfigSchema,
   cancelRun: z.object({ runId: RunId }),
   listRuns: RunQuerySchema,

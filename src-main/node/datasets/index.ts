@@ -183,6 +183,21 @@ async function dispatch(spec: string, opts: Resolved): Promise<LoadedDataset> {
   return loadBarePath(trimmed, spec, opts);
 }
 
+/**
+ * The folder a spec names when it is an image folder (`images:DIR`, or a bare folder holding no
+ * IDX or NPY files), else undefined. Lets callers such as the preview read only a few files.
+ */
+export async function imageFolderOf(spec: string): Promise<string | undefined> {
+  const trimmed = spec.trim();
+  if (trimmed.startsWith('images:')) return path.resolve(trimmed.slice('images:'.length));
+  if (trimmed === 'demo' || trimmed === 'fashion-mnist' || /^(idx|npz|npy|csv):/.test(trimmed) || trimmed.length === 0) return undefined;
+  const target = path.resolve(trimmed);
+  const stat = await fs.promises.stat(target).catch(() => undefined);
+  if (!stat?.isDirectory()) return undefined;
+  const names = await fs.promises.readdir(target);
+  return names.some((n) => /idx\d-ubyte(\.gz)?$/.test(n) || /^(x|x_train)\.npy$/.test(n)) ? undefined : target;
+}
+
 /** A spec without a prefix: guess the reader from the path (extension, or a folder's contents). */
 async function loadBarePath(p: string, spec: string, opts: Resolved): Promise<LoadedDataset> {
   if (p.length === 0) throw new ConfigError(`empty dataset spec: ${SPEC_HELP}`);

@@ -90,6 +90,8 @@ export const commands = {
     maxSamplesPerEpoch: z.number().int().positive().optional(),
     evalLimit: z.number().int().positive().optional(),
     name: z.string().max(200).optional(),
+    inputScale: z.enum(INPUT_SCALES).optional(),
+    resize: z.enum(RESIZE_MODES).optional(),
   }),
   cancelFit: z.object({ jobId: z.string().min(1).max(100) }),
 } as const;

@@ -6,7 +6,8 @@ import type { CommandName, CommandPayload, EventName } from '../common/contract'
 import type { RunFilter, RunQuery } from '../store/types';
 import { loadDataset, describeDataset, type DatasetSummary } from '../node/datasets';
 import { getInfo, type AppInfo } from './info-service';
-import { describeModel, type ModelDescription } from './model-service';
+import { describeModel, openModel, type ModelDescription } from './model-service';
+import { loadDatasetForModel } from './model-data';
 import { openAppServices, type AppServices } from './services';
 import { FitJobs } from './fit-jobs';
 import { resolveRunModel } from './run-pipeline';
@@ -74,7 +75,15 @@ export async function createApi(opts: { home?: string; dbPath?: string; mode?: '
   const handlers: Handlers = {
     getInfo: () => getInfo(),
     describeModel: ({ spec }) => describeModel(modelPath(spec)),
-    describeDataset: async ({ spec }) => describeDataset(await loadDataset(spec)),
+    describeDataset: async ({ spec, model, inputScale, resize }) => {
+      if (model === undefined) return describeDataset(await loadDataset(spec));
+      const loaded = await openModel(modelPath(model));
+      try {
+        return describeDataset((await loadDatasetForModel(loaded.model, spec, { inputScale, resize })).dataset);
+      } finally {
+        loaded.model.dispose();
+      }
+    },
     previewDataset: (req) => previewForModel({ ...req, model: req.model === undefined ? undefined : modelPath(req.model) }),
     startRun: (config) => runs.start(config),
     cancelRun: ({ runId }) => ({ cancelled: runs.cancel(history.resolve(runId)) }),

@@ -37,7 +37,13 @@ export type RunQuery = z.input<typeof RunQuerySchema>;
 export const commands = {
   getInfo: z.object({}),
   describeModel: z.object({ spec: Spec }),
-  describeDataset: z.object({ spec: Spec }),
+  /** Sizes and classes of a dataset; with a model, prepared for it (image folders fitted to its input). */
+  describeDataset: z.object({
+    spec: Spec,
+    model: Spec.optional(),
+    inputScale: z.enum(INPUT_SCALES).optional(),
+    resize: z.enum(RESIZE_MODES).optional(),
+  }),
   /**
    * A few samples per class as the model will see them (fitted to its input: resize, crop, channel
    * conversion), as PNG data URLs with the input scaling undone for display.

@@ -90,7 +90,11 @@ export class WizardState {
     this.dataError = '';
     this.data = null;
     try {
-      const data = await transport.call('describeDataset', { spec: this.dataSpec.trim() });
+      // With the model known, image folders are described as fitted to its input (as the run will).
+      const data = await transport.call('describeDataset', {
+        spec: this.dataSpec.trim(),
+        ...(this.model ? { model: this.modelSpec.trim(), inputScale: this.inputScale, resize: this.resize } : {}),
+      });
       if (request === this.#dataRequest) this.data = data;
     } catch (err) {
       if (request === this.#dataRequest) this.dataError = (err as Error).message;

@@ -71,6 +71,7 @@ async function runWizard(method: 'magnitude' | 'taylor' | 'structured', name: st
   const review = JSON.parse((await page.getByTestId('review-config').textContent()) ?? '{}');
   expect(review.prune.finetune).toMatchObject({ epochs: 1, maxSamplesPerEpoch: 1000 });
   expect(review.evalLimit).toBe(500);
+  expect(review).toMatchObject({ inputScale: 'auto', resize: 'crop' });
   expect(review.profile).toBe(profile);
   if (screenshots) await shot(page, '05-wizard-review');
   await page.getByTestId('start').click();

@@ -60,6 +60,9 @@ describe('the app API (what the window and web mode call)', () => {
     expect(p.inputScaleReason).toMatch(/default/);
     expect(p.classes).toHaveLength(10);
     expect(p.classes.every((c) => c.images.length === 2 && c.images.every((i) => i.src.startsWith('data:image/png;base64,')))).toBe(true);
+    const d = (await api.invoke('describeDataset', { spec: 'demo', model: 'demo', inputScale: '0-1' })) as { sampleShape: number[]; classNames: string[] };
+    expect(d.sampleShape).toEqual([28, 28, 1]);
+    expect(d.classNames).toHaveLength(10);
   });
 
   it('describeModel accepts run:<id> for a recorded run (derive)', async () => {

@@ -30,6 +30,8 @@ export interface ImageFolder {
 const IMAGE_EXT = new Set(['.png', '.jpg', '.jpeg']);
 /** Larger images are skipped as unreadable: decoding one would need hundreds of MB. */
 const MAX_MEGAPIXELS = 50;
+/** Most bytes the decoded samples of one folder may take (N * H * W * C); beyond, a named error. */
+export const MAX_STORE_BYTES = 2 ** 31;
 
 /** Class-name order: natural (numeric-aware) and locale-independent, so "2" sorts before "10". */
 export function compareNames(a: string, b: string): number {
@@ -162,6 +164,7 @@ export async function decodeImageFolder(
   const total = files.length;
   const resize = options.resize ?? 'crop';
   let shape = options.sampleShape ? checkImageShape(options.sampleShape) : undefined;
+  if (shape) checkStoreSize(total, shape, dir, 'the target shape');
   let sampleSize = shape ? shape[0] * shape[1] * shape[2] : 0;
   let data = shape ? new Uint8Array(total * sampleSize) : new Uint8Array(0);
   const labels = new Int32Array(total);
@@ -181,6 +184,7 @@ export async function decodeImageFolder(
     if (!shape) {
       shape = [img.height, img.width, img.grey ? 1 : 3];
       sampleSize = shape[0] * shape[1] * shape[2];
+      checkStoreSize(total, shape, dir, `the first readable image (${file}) decides the sample shape`);
       data = new Uint8Array(total * sampleSize);
     }
     fitImageInto(img, { height: shape[0], width: shape[1], channels: shape[2] as 1 | 3, resize }, data, n * sampleSize);
@@ -199,6 +203,17 @@ export async function decodeImageFolder(
     sampleShape: shape,
     skipped,
   };
+}
+
+/** Refuses a folder whose samples would not fit in memory, before allocating them. */
+function checkStoreSize(n: number, shape: number[], dir: string, why: string): void {
+  const bytes = n * shape[0] * shape[1] * shape[2];
+  if (bytes <= MAX_STORE_BYTES) return;
+  throw new DatasetFormatError(
+    inFile(dir, `${n} images of [${shape.join(', ')}] need ${(bytes / 2 ** 30).toFixed(1)} GiB, more than the ${MAX_STORE_BYTES / 2 ** 30} GiB ` +
+      `an image folder may take (${why}); load it for a model so images are resized to its input, or use fewer images`),
+    { file: dir },
+  );
 }
 
 /** True when `shape` is one an image folder can be fitted to: [H, W, 1 | 3]. */

@@ -227,6 +227,13 @@ describe('image folders fitted to a model input', () => {
     expect(ds.warnings[0]).toMatch(/skipped 1 unreadable image \(first: .*warm\/truncated\.jpg: /);
   });
 
+  it('refuses, before allocating, a folder whose samples would not fit in memory', async () => {
+    const dir = fresh();
+    writeClassFolders(dir, ['a', 'b'], 2);
+    const err = await loadError(`images:${dir}`, { modelInputShape: [30000, 30000, 3] });
+    expect(err.message).toMatch(/4 images of \[30000, 30000, 3\] need 10\.1 GiB, more than the 2 GiB/);
+  });
+
   it('rejects an unknown resize mode or input scale as a config error', async () => {
     const dir = fresh();
     writeClassFolders(dir, ['a', 'b'], 2);

@@ -22,7 +22,7 @@ function topiary(args: string[]) {
     cwd: root,
     encoding: 'utf8',
     env: { ...process.env, TOPIARY_HOME: home, TOPIARY_BACKEND: 'wasm', CI: '1' },
-    timeout: 240_000,
+    timeout: 480_000,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -70,7 +70,7 @@ describe('image folders through the CLI', () => {
     expect(detail.config.resize).toBe('crop');
     expect(detail.dataset.sampleShape).toEqual([224, 224, 3]);
     expect(detail.dataset.trainSize + detail.dataset.testSize).toBe(16);
-  });
+  }, 600_000); // a run at 224x224x3 times latency at batch 64 twice: minutes on a busy 2-core machine
 
   it('evaluate takes --input-scale and --resize and reports them', () => {
     const r = topiary(['evaluate', modelDir, '--data', `images:${photos}`, '--input-scale', '0-1', '--resize', 'stretch', '--latency-runs', '1', '--json']);
@@ -79,7 +79,7 @@ describe('image folders through the CLI', () => {
     expect(e.data.inputScale).toBe('0-1');
     expect(e.data.resize).toBe('stretch');
     expect(e.data.warnings).toEqual([]);
-  });
+  }, 300_000);
 
   it('a bad --resize is a usage error naming the choices', () => {
     const r = topiary(['evaluate', modelDir, '--data', `images:${photos}`, '--resize', 'squash']);

@@ -22,7 +22,6 @@ export interface SampleStore {
 /** A DataSplit over `store`, optionally restricted to (and ordered by) `indices`. */
 export function storeSplit(store: SampleStore, indices?: Int32Array): DataSplit & { readonly labels: Int32Array } {
   const { data, sampleSize, scale } = store;
-  const offset = store.offset ?? 0;
   const count = store.labels.length;
   const size = indices ? indices.length : count;
   const labels = indices ? gather(store.labels, indices) : store.labels;
@@ -30,6 +29,7 @@ export function storeSplit(store: SampleStore, indices?: Int32Array): DataSplit 
     size,
     labels,
     take(idx: ArrayLike<number>) {
+      const offset = store.offset ?? 0;
       const n = idx.length;
       const x = new Float32Array(n * sampleSize);
       const y = new Int32Array(n);

@@ -154,6 +154,11 @@ export async function decodeImageFolder(
   dir: string,
   options: {
     sampleShape?: number[];
+    /**
+     * Values a flat model input takes (e.g. 784 for Dense on 28x28 grey): without a target shape it
+     * picks the channels, 1 if H*W of the first image equals it, 3 if 3*H*W does.
+     */
+    flatSize?: number;
     resize?: ResizeMode;
     scale: number;
     offset?: number;
@@ -182,7 +187,9 @@ export async function decodeImageFolder(
       continue;
     }
     if (!shape) {
-      shape = [img.height, img.width, img.grey ? 1 : 3];
+      const area = img.height * img.width;
+      const channels = options.flatSize === area ? 1 : options.flatSize === 3 * area ? 3 : img.grey ? 1 : 3;
+      shape = [img.height, img.width, channels];
       sampleSize = shape[0] * shape[1] * shape[2];
       checkStoreSize(total, shape, dir, `the first readable image (${file}) decides the sample shape`);
       data = new Uint8Array(total * sampleSize);

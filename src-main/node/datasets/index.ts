@@ -93,6 +93,8 @@ interface Resolved {
   resize: ResizeMode;
   /** Resize target for image folders (sampleShape, else an image-like model input). */
   imageTarget?: number[];
+  /** A flat model input's size ([784] -> 784), which lets image folders pick their channel count. */
+  flatInput?: number;
   testFraction: number;
   seed: number;
   normalize: 'unit' | 'none';
@@ -123,6 +125,7 @@ function resolveOptions(o: LoadDatasetOptions): Resolved {
     byteMap: byteMapping(inputScale as InputScale),
     resize,
     imageTarget,
+    flatInput: modelShape?.length === 1 && typeof modelShape[0] === 'number' ? modelShape[0] : undefined,
     testFraction,
     seed,
     normalize,
@@ -418,6 +421,7 @@ async function loadImages(dir: string, spec: string, opts: Resolved): Promise<Lo
   const folder = await scanImageFolder(dir);
   const decoded = await decodeImageFolder(folder, dir, {
     sampleShape: opts.imageTarget,
+    flatSize: opts.flatInput,
     resize: opts.resize,
     scale: opts.byteMap.scale,
     offset: opts.byteMap.offset,

@@ -187,6 +187,9 @@ describe('image folders fitted to a model input', () => {
     writeClassFolders(dir, ['a', 'b'], 2);
     expect((await loadDataset(`images:${dir}`, { modelInputShape: [16, 16, 3], sampleShape: [2, 3, 1] })).sampleShape).toEqual([2, 3, 1]);
     expect((await loadDataset(`images:${dir}`, { modelInputShape: [784] })).sampleShape).toEqual([4, 6, 3]);
+    // A flat input of H*W values takes RGB files as one channel (a Dense model on grey-looking images).
+    expect((await loadDataset(`images:${dir}`, { modelInputShape: [24] })).sampleShape).toEqual([4, 6, 1]);
+    expect((await loadDataset(`images:${dir}`, { modelInputShape: [72] })).sampleShape).toEqual([4, 6, 3]);
   });
 
   it('maps bytes by the input scale', async () => {

@@ -234,7 +234,7 @@ describe('image folders fitted to a model input', () => {
     const dir = fresh();
     writeClassFolders(dir, ['a', 'b'], 2);
     const err = await loadError(`images:${dir}`, { modelInputShape: [30000, 30000, 3] });
-    expect(err.message).toMatch(/4 images of \[30000, 30000, 3\] need 10\.1 GiB, more than the 2 GiB/);
+    expect(err.message).toMatch(/4 images of \[30000, 30000, 3\] need 10\.1 GiB, more than the 4 GiB/);
   });
 
   it('rejects an unknown resize mode or input scale as a config error', async () => {

@@ -6,7 +6,8 @@ import type { CommandName, CommandPayload, EventName } from '../common/contract'
 import type { RunFilter, RunQuery } from '../store/types';
 import { loadDataset, describeDataset, type DatasetSummary } from '../node/datasets';
 import { getInfo, type AppInfo } from './info-service';
-import { describeModel, type ModelDescription } from './model-service';
+import { describeModel, openModel, type ModelDescription } from './model-service';
+import { loadDatasetForModel } from './model-data';
 import { openAppServices, type AppServices } from './services';
 import { FitJobs } from './fit-jobs';
 import { resolveRunModel } from './run-pipeline';
@@ -16,12 +17,14 @@ import type { BundleImportResult, DeleteResult, ParetoResult, RunComparison } fr
 import type { RunDetail, RunPage } from '../store/types';
 import { ProfileService, type ProfileSummary } from './profile-service';
 import { checkModelFit, type FitCheckResult } from './fit-service';
+import { previewForModel, type DatasetPreviewResult } from './preview-service';
 
 /** What each command returns (the renderer imports this as a type). */
 export interface ApiResults {
   getInfo: AppInfo;
   describeModel: ModelDescription;
   describeDataset: DatasetSummary;
+  previewDataset: DatasetPreviewResult;
   startRun: { runId: string; queued: number };
   cancelRun: { cancelled: boolean };
   listRuns: RunPage;
@@ -66,11 +69,22 @@ export async function createApi(opts: { home?: string; dbPath?: string; mode?: '
   const offRuns = runs.on(broadcast);
   const fits = new FitJobs({ dbPath: opts.dbPath ?? defaultDbPath(), home }, broadcast);
 
+  const modelPath = (spec: string) =>
+    spec.startsWith('run:') ? resolveRunModel(`run:${history.resolve(spec.slice(4))}`, services.runsDir) : spec;
+
   const handlers: Handlers = {
     getInfo: () => getInfo(),
-    describeModel: ({ spec }) =>
-      describeModel(spec.startsWith('run:') ? resolveRunModel(`run:${history.resolve(spec.slice(4))}`, services.runsDir) : spec),
-    describeDataset: async ({ spec }) => describeDataset(await loadDataset(spec)),
+    describeModel: ({ spec }) => describeModel(modelPath(spec)),
+    describeDataset: async ({ spec, model, inputScale, resize }) => {
+      if (model === undefined) return describeDataset(await loadDataset(spec));
+      const loaded = await openModel(modelPath(model));
+      try {
+        return describeDataset((await loadDatasetForModel(loaded.model, spec, { inputScale, resize })).dataset);
+      } finally {
+        loaded.model.dispose();
+      }
+    },
+    previewDataset: (req) => previewForModel({ ...req, model: req.model === undefined ? undefined : modelPath(req.model) }),
     startRun: (config) => runs.start(config),
     cancelRun: ({ runId }) => ({ cancelled: runs.cancel(history.resolve(runId)) }),
     listRuns: (q) => history.list(toStoreQuery(q)),

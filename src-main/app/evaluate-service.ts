@@ -1,8 +1,9 @@
 /** Accuracy, loss and latency of a model on a dataset. */
 import { evaluate, measureLatency, type LatencyResult } from '../engine/measure';
-import { loadDataset } from '../node/datasets';
+import type { InputScale, InputScaleChoice, ResizeMode } from '../common/input-prep';
 import { currentBackend } from '../node/backend';
-import { checkInputCompatible, openModel } from './model-service';
+import { openModel } from './model-service';
+import { loadDatasetForModel } from './model-data';
 
 export interface EvaluateRequest {
   model: string;
@@ -12,11 +13,15 @@ export interface EvaluateRequest {
   limit?: number;
   latencyRuns?: number;
   latencyBatch?: number;
+  /** Range 8-bit inputs are mapped to; default auto (resolved against the model). */
+  inputScale?: InputScaleChoice;
+  /** How image folders are fitted to the model input; default crop. */
+  resize?: ResizeMode;
 }
 
 export interface EvaluateResult {
   model: { source: string; sha256: string };
-  data: { source: string; testSamples: number; classNames: string[] };
+  data: { source: string; testSamples: number; classNames: string[]; inputScale: InputScale; resize: ResizeMode; warnings: string[] };
   backend: string;
   accuracy: number;
   loss: number;
@@ -36,10 +41,11 @@ export async function evaluateModel(
 ): Promise<EvaluateResult> {
   const loaded = await openModel(req.model);
   try {
-    const dataset = await loadDataset(req.data, {
+    const { dataset, prep } = await loadDatasetForModel(loaded.model, req.data, {
+      inputScale: req.inputScale,
+      resize: req.resize,
       onProgress: (p) => hooks.onProgress?.({ phase: `load ${p.phase}`, done: p.done, total: p.total }),
     });
-    checkInputCompatible(loaded.model, dataset.sampleShape, dataset.source);
     const metrics = await evaluate(loaded.model, dataset.test, {
       batchSize: req.batchSize ?? 256,
       limit: req.limit,
@@ -54,7 +60,10 @@ export async function evaluateModel(
     hooks.onProgress?.({ phase: 'latency', done: 1, total: 1 });
     return {
       model: { source: loaded.source, sha256: loaded.sha256 },
-      data: { source: dataset.source, testSamples: dataset.test.size, classNames: dataset.classNames },
+      data: {
+        source: dataset.source, testSamples: dataset.test.size, classNames: dataset.classNames,
+        inputScale: prep.inputScale, resize: prep.resize, warnings: dataset.warnings,
+      },
       backend: currentBackend()?.name ?? 'unknown',
       accuracy: metrics.accuracy,
       loss: metrics.loss,

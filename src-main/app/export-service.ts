@@ -18,11 +18,12 @@ import { exportTflite, type TfliteQuant } from '../engine/export/tflite';
 import { seededRandom } from '../engine/data';
 import { verifyTflite } from '../node/verify/verify';
 import { checkExportTarget, writeExportBundle } from '../node/export/bundle';
-import { loadDataset } from '../node/datasets';
+import type { InputScaleChoice, ResizeMode } from '../common/input-prep';
 import { loadModel } from '../node/models';
 import { currentBackend, initBackend } from '../node/backend';
 import type { ArtifactInput } from '../store/types';
 import { appVersion } from './info-service';
+import { loadDatasetForModel } from './model-data';
 import type { AppServices } from './services';
 
 export interface ExportContext {
@@ -200,7 +201,15 @@ export async function exportStoredRun(
   }
   const loaded = await loadModel(modelDir);
   try {
-    const dataset = run.dataset ? await loadDataset(run.dataset.source, { seed: Number(run.config.seed ?? 42) }) : undefined;
+    // Prepared as the run was; runs recorded before inputScale existed used [0, 1].
+    const config = run.config as { seed?: unknown; inputScale?: InputScaleChoice; resize?: ResizeMode };
+    const dataset = run.dataset
+      ? (await loadDatasetForModel(loaded.model, run.dataset.source, {
+          seed: Number(config.seed ?? 42),
+          inputScale: config.inputScale ?? '0-1',
+          resize: config.resize,
+        })).dataset
+      : undefined;
     const summary = run.summary as { before?: Record<string, number>; after?: Record<string, number> } | null;
     const outDir = req.outDir ?? freeDir(path.join(services.runsDir, run.id, `export-${req.format}-${req.quant}`));
     const out = await exportModel(loaded.model, req, {

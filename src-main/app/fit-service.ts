@@ -16,12 +16,13 @@ import { analyzeModel } from '../engine/analyze';
 import { checkFit, checkTfliteFile, formatFor, tfliteQuantFor, searchFit, type FitCandidate, type FitPlan } from '../engine/fit';
 import { measureLatency } from '../engine/measure';
 import { initBackend } from '../node/backend';
-import { loadDataset } from '../node/datasets';
 import { loadModel } from '../node/models';
 import { verifyTflite } from '../node/verify/verify';
 import type { MetricInput } from '../store/types';
 import { calibrationSamples, verificationSamples } from './export-service';
-import { checkInputCompatible, openModel } from './model-service';
+import { openModel } from './model-service';
+import { loadDatasetForModel, type DataPreparation } from './model-data';
+import type { InputScaleChoice, ResizeMode } from '../common/input-prep';
 import type { ProfileService } from './profile-service';
 import type { AppServices } from './services';
 
@@ -34,6 +35,9 @@ export interface FitCheckRequest {
   numericType?: NumericType;
   /** Timed batch-1 runs on this host (0 skips the measurement). Default 20. */
   latencyRuns?: number;
+  /** How `data` is prepared for the model (see common/input-prep.ts); default auto / crop. */
+  inputScale?: InputScaleChoice;
+  resize?: ResizeMode;
 }
 
 export interface FitCheckResult extends FitReport {
@@ -74,8 +78,9 @@ export async function checkModelFit(profiles: ProfileService, req: FitCheckReque
   }
   const loaded = await openModel(req.model);
   try {
-    const dataset = req.data ? await loadDataset(req.data) : undefined;
-    if (dataset) checkInputCompatible(loaded.model, dataset.sampleShape, dataset.source);
+    const dataset = req.data
+      ? (await loadDatasetForModel(loaded.model, req.data, { inputScale: req.inputScale, resize: req.resize })).dataset
+      : undefined;
     const { report, tflite } = await checkFit(loaded.model, profile, {
       numericType: req.numericType,
       calibration: dataset ? calibrationSamples(dataset) : undefined,
@@ -108,6 +113,9 @@ export interface FitAutoRequest {
   calibrationSamples?: number;
   seed?: number;
   name?: string;
+  /** How `data` is prepared for the model; the resolved values go into the recorded run's config. */
+  inputScale?: InputScaleChoice;
+  resize?: ResizeMode;
 }
 
 export interface FitAutoResult {
@@ -174,9 +182,12 @@ export async function fitToBudget(services: AppServices, profiles: ProfileServic
   await initBackend();
   const loaded = await openModel(req.model);
   let plan: FitPlan;
+  let prep: DataPreparation;
   try {
-    const dataset = await loadDataset(req.data, { seed });
-    checkInputCompatible(loaded.model, dataset.sampleShape, dataset.source);
+    const forModel = await loadDatasetForModel(loaded.model, req.data, { seed, inputScale: req.inputScale, resize: req.resize });
+    const dataset = forModel.dataset;
+    prep = forModel.prep;
+    hooks.onLog?.(prep.summary);
     hooks.onLog?.(`searching pruning ratios and numeric type for ${profile.id}`);
     plan = await searchFit(loaded.model, profile, {
       calibration: calibrationSamples(dataset, req.calibrationSamples ?? 256),
@@ -219,6 +230,8 @@ export async function fitToBudget(services: AppServices, profiles: ProfileServic
     seed,
     evalLimit: req.evalLimit,
     latencyRuns: 5,
+    inputScale: prep.inputScale,
+    resize: prep.resize,
     prune: {
       ...plan.pruneConfig,
       finetune: {

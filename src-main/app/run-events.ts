@@ -3,11 +3,16 @@
  * service persists them as they arrive, so a run's history is recorded as it progresses.
  */
 import type { RunProgress } from '../common/run-config';
+import type { InputScale, ResizeMode } from '../common/input-prep';
 import type { ArtifactInput, DatasetInput, LayerResultInput, MetricInput, ModelInput, RunSummary } from '../store/types';
 
 export type RunEvent =
   /** Model and data are loaded and checked: the run record can be created. */
-  | { type: 'loaded'; model: ModelInput; dataset: DatasetInput; backend: string; versions: Record<string, string>; method: string }
+  | {
+      type: 'loaded'; model: ModelInput; dataset: DatasetInput; backend: string; versions: Record<string, string>; method: string;
+      /** How the data was prepared, as resolved (an `auto` input scale made concrete); recorded in the run's config. */
+      input?: { inputScale: InputScale; resize: ResizeMode };
+    }
   | { type: 'progress'; progress: Omit<RunProgress, 'runId'> }
   | { type: 'metrics'; points: MetricInput[] }
   | { type: 'layers'; rows: LayerResultInput[] }

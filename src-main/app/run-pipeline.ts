@@ -16,13 +16,13 @@ import { runPruning } from '../engine/prune/run';
 import { validatePruneConfig } from '../engine/prune/types';
 import { prunableWeights } from '../engine/prune/weights';
 import { initBackend } from '../node/backend';
-import { loadDataset } from '../node/datasets';
 import { saveModel } from '../node/models';
 import { installTrainWorkersFromEnv } from '../node/train-workers';
 import type { LayerResultInput, MetricInput } from '../store/types';
 import { exportModel } from './export-service';
 import { versions } from './info-service';
-import { checkInputCompatible, openModel } from './model-service';
+import { openModel } from './model-service';
+import { loadDatasetForModel } from './model-data';
 import type { RunEvent, RunResult } from './run-events';
 
 export interface RunJob {
@@ -80,9 +80,14 @@ export async function executeRun(job: RunJob, emit: (e: RunEvent) => void, signa
   let pruned: tf.LayersModel | undefined;
   try {
     progress({ phase: 'load', done: 1, total: 2, message: `loading ${config.data}` });
-    const dataset = await loadDataset(config.data, { seed: config.seed });
+    const { dataset, prep } = await loadDatasetForModel(original, config.data, {
+      seed: config.seed,
+      inputScale: config.inputScale,
+      resize: config.resize,
+      onProgress: (p) => progress({ phase: 'load', done: 1 + p.done / Math.max(1, p.total), total: 2, message: p.phase }),
+    });
     for (const w of dataset.warnings) emit({ type: 'log', level: 'warn', message: w });
-    checkInputCompatible(original, dataset.sampleShape, dataset.source);
+    emit({ type: 'log', level: 'info', message: prep.summary });
     const pruneConfig = validatePruneConfig({ seed: config.seed, ...config.prune }, original);
     const before = analyzeModel(original);
     emit({
@@ -104,6 +109,7 @@ export async function executeRun(job: RunJob, emit: (e: RunEvent) => void, signa
       backend: backend.name,
       versions: versions(backend),
       method: `${pruneConfig.method}/${pruneConfig.granularity}`,
+      input: { inputScale: prep.inputScale, resize: prep.resize },
     });
     progress({ phase: 'load', done: 2, total: 2 });
     checkCancel();

@@ -197,7 +197,8 @@ class RunRecorder {
       case 'loaded': {
         const modelId = w.upsertModel(e.model);
         const datasetId = w.upsertDataset(e.dataset);
-        const config = this.run.config;
+        // The stored config shows what was done: an `auto` input scale is recorded as resolved.
+        const config = e.input ? Object.assign(this.run.config, e.input) : this.run.config;
         w.createRun({
           id: runId,
           config: config as unknown as JsonObject,

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { ExportRequestSchema, RunConfigSchema } from './run-config';
 import { NUMERIC_TYPES } from './profiles';
+import { INPUT_SCALES, RESIZE_MODES } from './input-prep';
 
 const RunId = z.string().min(1).max(100);
 export const RUN_STATUSES = ['queued', 'running', 'done', 'failed', 'cancelled', 'interrupted'] as const;
@@ -36,7 +37,26 @@ export type RunQuery = z.input<typeof RunQuerySchema>;
 export const commands = {
   getInfo: z.object({}),
   describeModel: z.object({ spec: Spec }),
-  describeDataset: z.object({ spec: Spec }),
+  /** Sizes and classes of a dataset; with a model, prepared for it (image folders fitted to its input). */
+  describeDataset: z.object({
+    spec: Spec,
+    model: Spec.optional(),
+    inputScale: z.enum(INPUT_SCALES).optional(),
+    resize: z.enum(RESIZE_MODES).optional(),
+  }),
+  /**
+   * A few samples per class as the model will see them (fitted to its input: resize, crop, channel
+   * conversion), as PNG data URLs with the input scaling undone for display.
+   */
+  previewDataset: z.object({
+    spec: Spec,
+    /** Model spec whose input shape the samples are fitted to; without one, the first image decides. */
+    model: Spec.optional(),
+    inputScale: z.enum(INPUT_SCALES).default('auto'),
+    resize: z.enum(RESIZE_MODES).default('crop'),
+    perClass: z.number().int().min(1).max(8).default(3),
+    maxClasses: z.number().int().min(1).max(50).default(12),
+  }),
   startRun: RunConfigSchema,
   cancelRun: z.object({ runId: RunId }),
   listRuns: RunQuerySchema,
@@ -76,6 +96,8 @@ export const commands = {
     maxSamplesPerEpoch: z.number().int().positive().optional(),
     evalLimit: z.number().int().positive().optional(),
     name: z.string().max(200).optional(),
+    inputScale: z.enum(INPUT_SCALES).optional(),
+    resize: z.enum(RESIZE_MODES).optional(),
   }),
   cancelFit: z.object({ jobId: z.string().min(1).max(100) }),
 } as const;

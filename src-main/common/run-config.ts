@@ -4,6 +4,7 @@
  * (validatePruneConfig) once the model is known; here we check what can be checked without it.
  */
 import { z } from 'zod';
+import { INPUT_SCALES, RESIZE_MODES } from './input-prep';
 
 export const QUANT_MODES = ['none', 'float16', 'dynamic-int8', 'int8'] as const;
 export const TFJS_QUANT_MODES = ['none', 'float16', 'uint8', 'uint16'] as const;
@@ -36,6 +37,13 @@ export const RunConfigSchema = z.object({
   /** Exports made and verified when the run ends. */
   exports: z.array(ExportRequestSchema).default([]),
   seed: z.number().int().default(42),
+  /**
+   * Range 8-bit inputs are mapped to (see common/input-prep.ts). `auto` is resolved against the
+   * model when the run loads, and the run is recorded with the resolved value.
+   */
+  inputScale: z.enum(INPUT_SCALES).default('auto'),
+  /** How image folders are fitted to the model's input height and width. */
+  resize: z.enum(RESIZE_MODES).default('crop'),
 });
 export type RunConfig = z.infer<typeof RunConfigSchema>;
 export type RunConfigInput = z.input<typeof RunConfigSchema>;

@@ -1,5 +1,6 @@
 /** The wizard's state: what the user picked so far, each step's validation, and the run config. */
 import type { RunConfigInput } from '../../src-main/common/run-config';
+import type { InputScaleChoice, ResizeMode } from '../../src-main/common/input-prep';
 import type { ApiResults } from '../../src-main/app/api';
 import { transport } from '../lib/transport';
 import { startedRuns } from '../lib/started';
@@ -21,6 +22,13 @@ export class WizardState {
   data = $state<ApiResults['describeDataset'] | null>(null);
   dataError = $state('');
   dataLoading = $state(false);
+
+  /** How 8-bit data is scaled and images fitted to the model input (see common/input-prep.ts). */
+  inputScale = $state<InputScaleChoice>('auto');
+  resize = $state<ResizeMode>('crop');
+  preview = $state<ApiResults['previewDataset'] | null>(null);
+  previewError = $state('');
+  previewLoading = $state(false);
 
   device = new DeviceState();
   /** Let the search pick per-layer ratios and the numeric type that meet the profile's budgets. */
@@ -59,6 +67,7 @@ export class WizardState {
   // what the user asked for meanwhile.
   #modelRequest = 0;
   #dataRequest = 0;
+  #previewRequest = 0;
 
   async loadModel() {
     const request = ++this.#modelRequest;
@@ -81,12 +90,40 @@ export class WizardState {
     this.dataError = '';
     this.data = null;
     try {
-      const data = await transport.call('describeDataset', { spec: this.dataSpec.trim() });
+      // With the model known, image folders are described as fitted to its input (as the run will).
+      const data = await transport.call('describeDataset', {
+        spec: this.dataSpec.trim(),
+        ...(this.model ? { model: this.modelSpec.trim(), inputScale: this.inputScale, resize: this.resize } : {}),
+      });
       if (request === this.#dataRequest) this.data = data;
     } catch (err) {
       if (request === this.#dataRequest) this.dataError = (err as Error).message;
     } finally {
       if (request === this.#dataRequest) this.dataLoading = false;
+    }
+  }
+
+  /** Thumbnails of the loaded dataset as the chosen model will see them (a failure does not block Next). */
+  async loadPreview() {
+    const request = ++this.#previewRequest;
+    this.previewLoading = true;
+    this.previewError = '';
+    try {
+      const preview = await transport.call('previewDataset', {
+        spec: this.dataSpec.trim(),
+        ...(this.model ? { model: this.modelSpec.trim() } : {}),
+        inputScale: this.inputScale,
+        resize: this.resize,
+        perClass: 3,
+      });
+      if (request === this.#previewRequest) this.preview = preview;
+    } catch (err) {
+      if (request === this.#previewRequest) {
+        this.preview = null;
+        this.previewError = (err as Error).message;
+      }
+    } finally {
+      if (request === this.#previewRequest) this.previewLoading = false;
     }
   }
 
@@ -135,6 +172,8 @@ export class WizardState {
     return {
       model: this.modelSpec.trim(),
       data: this.dataSpec.trim(),
+      inputScale: this.inputScale,
+      resize: this.resize,
       prune,
       ...(this.name.trim() ? { name: this.name.trim() } : {}),
       ...(this.device.profileId ? { profile: this.device.profileId } : {}),
@@ -147,6 +186,8 @@ export class WizardState {
   prefill(config: RunConfigInput) {
     this.modelSpec = config.model;
     this.dataSpec = config.data;
+    if (config.inputScale) this.inputScale = config.inputScale;
+    if (config.resize) this.resize = config.resize;
     const p = (config.prune ?? {}) as Record<string, any>;
     this.method = p.granularity === 'structured' ? 'structured' : p.method === 'taylor' ? 'taylor' : 'magnitude';
     if (typeof p.sparsity === 'number') this.sparsity = p.sparsity;
@@ -186,6 +227,8 @@ export class WizardState {
         data: this.dataSpec.trim(),
         profile: this.device.profileId!,
         epochs: this.epochs,
+        inputScale: this.inputScale,
+        resize: this.resize,
         ...(this.maxSamples > 0 ? { maxSamplesPerEpoch: this.maxSamples } : {}),
         ...(this.evalLimit > 0 ? { evalLimit: this.evalLimit } : {}),
         ...(this.name.trim() ? { name: this.name.trim() } : {}),

@@ -41,6 +41,9 @@ async function runWizard(method: 'magnitude' | 'taylor' | 'structured', name: st
   await page.getByTestId('data-spec').fill('demo');
   await page.getByRole('button', { name: 'Load', exact: true }).click();
   await expect.poll(() => page.getByTestId('data-summary').textContent(), { timeout: 60_000 }).toMatch(/10 classes/);
+  // Samples as the model will see them: three 28x28x1 thumbnails per class, scaling resolved from the model.
+  await expect.poll(() => page.getByTestId('preview-thumb').count(), { timeout: 60_000 }).toBe(30);
+  expect(await page.getByTestId('preview-caption').textContent()).toMatch(/\[28, 28, 1\], values in \[0, 1\] \(auto: /);
   if (screenshots) await shot(page, '02-wizard-data');
   await page.getByTestId('next').click();
 
@@ -68,6 +71,7 @@ async function runWizard(method: 'magnitude' | 'taylor' | 'structured', name: st
   const review = JSON.parse((await page.getByTestId('review-config').textContent()) ?? '{}');
   expect(review.prune.finetune).toMatchObject({ epochs: 1, maxSamplesPerEpoch: 1000 });
   expect(review.evalLimit).toBe(500);
+  expect(review).toMatchObject({ inputScale: 'auto', resize: 'crop' });
   expect(review.profile).toBe(profile);
   if (screenshots) await shot(page, '05-wizard-review');
   await page.getByTestId('start').click();

@@ -51,6 +51,20 @@ describe('the app API (what the window and web mode call)', () => {
     await expect(api.invoke('startFit', { model: 'demo', data: 'demo', profile: 'no-such-device' })).rejects.toThrow(/no-such-device/);
   });
 
+  it('previewDataset draws a few samples per class as the model sees them', async () => {
+    const p = (await api.invoke('previewDataset', { spec: 'demo', model: 'demo', inputScale: 'auto', resize: 'crop', perClass: 2, maxClasses: 12 })) as {
+      sampleShape: number[]; inputScale: string; inputScaleReason: string; classes: { name: string; images: { src: string }[] }[];
+    };
+    expect(p.sampleShape).toEqual([28, 28, 1]);
+    expect(p.inputScale).toBe('0-1');
+    expect(p.inputScaleReason).toMatch(/default/);
+    expect(p.classes).toHaveLength(10);
+    expect(p.classes.every((c) => c.images.length === 2 && c.images.every((i) => i.src.startsWith('data:image/png;base64,')))).toBe(true);
+    const d = (await api.invoke('describeDataset', { spec: 'demo', model: 'demo', inputScale: '0-1' })) as { sampleShape: number[]; classNames: string[] };
+    expect(d.sampleShape).toEqual([28, 28, 1]);
+    expect(d.classNames).toHaveLength(10);
+  });
+
   it('describeModel accepts run:<id> for a recorded run (derive)', async () => {
     const page = (await api.invoke('listRuns', { limit: 1, offset: 0 })) as { items: { id: string }[] };
     const d = (await api.invoke('describeModel', { spec: `run:${page.items[0].id.slice(0, 8)}` })) as { analysis: { params: number } };

@@ -1,6 +1,7 @@
 import { ConfigError } from '../../common/errors';
 import type { RegisterCommand } from '../context';
 import { createProgress } from '../progress';
+import { addDataPrepOptions, dataPrep } from '../data-options';
 
 export function positiveInt(name: string) {
   return (value: string): number => {
@@ -11,7 +12,7 @@ export function positiveInt(name: string) {
 }
 
 export const registerEvaluateCommand: RegisterCommand = (program, ctx) => {
-  program
+  const cmd = program
     .command('evaluate')
     .description('accuracy and loss on the test split, and latency at batch 1 and a chosen batch')
     .argument('<model>', 'demo, a tfjs model folder or model.json, or a Keras .h5/.keras file')
@@ -19,13 +20,14 @@ export const registerEvaluateCommand: RegisterCommand = (program, ctx) => {
     .option('--batch-size <n>', 'evaluation batch size', positiveInt('--batch-size'), 256)
     .option('--limit <n>', 'evaluate on at most n test samples', positiveInt('--limit'))
     .option('--latency-batch <n>', 'second batch size for latency', positiveInt('--latency-batch'), 64)
-    .option('--latency-runs <n>', 'timed runs per latency measurement', positiveInt('--latency-runs'), 30)
+    .option('--latency-runs <n>', 'timed runs per latency measurement', positiveInt('--latency-runs'), 30);
+  addDataPrepOptions(cmd)
     .action(async (modelSpec: string, opts) => {
       const { evaluateModel } = await import('../../app/evaluate-service');
       const bars = new Map<string, ReturnType<typeof createProgress>>();
       try {
         const r = await evaluateModel(
-          { model: modelSpec, data: opts.data, batchSize: opts.batchSize, limit: opts.limit, latencyBatch: opts.latencyBatch, latencyRuns: opts.latencyRuns },
+          { model: modelSpec, data: opts.data, batchSize: opts.batchSize, limit: opts.limit, latencyBatch: opts.latencyBatch, latencyRuns: opts.latencyRuns, ...dataPrep(opts) },
           {
             onProgress: (p) => {
               let bar = bars.get(p.phase);

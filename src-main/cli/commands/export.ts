@@ -4,9 +4,10 @@ import { ExportRequestSchema } from '../../common/run-config';
 import type { RegisterCommand } from '../context';
 import { bytes } from '../format';
 import { createProgress } from '../progress';
+import { addDataPrepOptions, dataPrep } from '../data-options';
 
 export const registerExportCommand: RegisterCommand = (program, ctx) => {
-  program
+  const cmd = program
     .command('export')
     .description('export a model (or a recorded run) to TF Lite or tfjs and verify it with an independent runtime')
     .argument('<model-or-run>', 'a run id (or its first characters), demo, a tfjs model folder, or a Keras file')
@@ -15,7 +16,8 @@ export const registerExportCommand: RegisterCommand = (program, ctx) => {
     .option('--calib <data>', 'dataset for int8 calibration and for verification (demo, fashion-mnist, idx:DIR, ...)')
     .option('--samples <n>', 'test samples used for verification', (v) => Number(v), 1000)
     .option('--out <dir>', 'bundle folder to write (refused if it exists and is not empty, unless --overwrite)')
-    .option('--overwrite', 'replace an earlier export folder (only the files its .topiary-export.json lists; anything else there is refused)')
+    .option('--overwrite', 'replace an earlier export folder (only the files its .topiary-export.json lists; anything else there is refused)');
+  addDataPrepOptions(cmd)
     .action(async (target: string, o) => {
       const parsed = ExportRequestSchema.safeParse({ format: o.format, quant: o.quant, verifySamples: o.samples });
       if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; '));
@@ -38,10 +40,10 @@ export const registerExportCommand: RegisterCommand = (program, ctx) => {
           if (!o.out) throw new ConfigError('--out <dir> is required when exporting a model file (runs export into their own folder)');
           const { exportModel } = await import('../../app/export-service');
           const { openModel } = await import('../../app/model-service');
-          const { loadDataset } = await import('../../node/datasets');
+          const { loadDatasetForModel } = await import('../../app/model-data');
           const loaded = await openModel(target);
           try {
-            const dataset = o.calib ? await loadDataset(o.calib) : undefined;
+            const dataset = o.calib ? (await loadDatasetForModel(loaded.model, o.calib, dataPrep(o))).dataset : undefined;
             const out = await exportModel(loaded.model, req, {
               outDir: o.out,
               dataset,

@@ -2,6 +2,7 @@ import { ConfigError } from '../../common/errors';
 import type { FitReport } from '../../common/profiles';
 import type { CliContext, RegisterCommand } from '../context';
 import { bytes, table } from '../format';
+import { addDataPrepOptions, dataPrep } from '../data-options';
 
 function valueText(unit: string, v: number | null): string {
   if (v === null) return '-';
@@ -54,7 +55,7 @@ function intValue(flag: string) {
 }
 
 export const registerFitCommand: RegisterCommand = (program, ctx) => {
-  program
+  const cmd = program
     .command('fit')
     .description('check a model against a device profile; with --auto, prune + quantize + fine-tune until it fits')
     .argument('<model>', 'demo, a tfjs model folder or model.json, or a Keras .h5/.keras file')
@@ -66,7 +67,8 @@ export const registerFitCommand: RegisterCommand = (program, ctx) => {
     .option('--max-samples <n>', '--auto: cap training samples per epoch', intValue('--max-samples'))
     .option('--eval-limit <n>', '--auto: validation samples per candidate', intValue('--eval-limit'), 512)
     .option('--levels <list>', '--auto: pruning levels tried, e.g. 0.1,0.2,0.4', levelsValue)
-    .option('--latency-runs <n>', 'timed host runs of the exported file (0 = skip)', intValue('--latency-runs'), 20)
+    .option('--latency-runs <n>', 'timed host runs of the exported file (0 = skip)', intValue('--latency-runs'), 20);
+  addDataPrepOptions(cmd)
     .action(async (modelSpec: string, o) => {
       const { openAppServices } = await import('../../app/services');
       const { ProfileService } = await import('../../app/profile-service');
@@ -75,7 +77,7 @@ export const registerFitCommand: RegisterCommand = (program, ctx) => {
       try {
         const profiles = new ProfileService(services.store);
         if (!o.auto) {
-          const r = await checkModelFit(profiles, { model: modelSpec, profile: o.profile, data: o.data, numericType: o.type, latencyRuns: o.latencyRuns });
+          const r = await checkModelFit(profiles, { model: modelSpec, profile: o.profile, data: o.data, numericType: o.type, latencyRuns: o.latencyRuns, ...dataPrep(o) });
           if (ctx.json) ctx.printJson(r);
           else printReport(ctx, r, modelSpec);
           if (!r.fits) process.exitCode = 1;
@@ -88,7 +90,7 @@ export const registerFitCommand: RegisterCommand = (program, ctx) => {
         const r = await fitToBudget(
           services,
           profiles,
-          { model: modelSpec, data: o.data, profile: o.profile, epochs: o.epochs, maxSamplesPerEpoch: o.maxSamples, evalLimit: o.evalLimit, levels: o.levels },
+          { model: modelSpec, data: o.data, profile: o.profile, epochs: o.epochs, maxSamplesPerEpoch: o.maxSamples, evalLimit: o.evalLimit, levels: o.levels, ...dataPrep(o) },
           {
             signal: abort.signal,
             onLog: (m) => process.stderr.write(`${m}\n`),

@@ -2,6 +2,7 @@ import { ConfigError } from '../../common/errors';
 import type { RunConfigInput } from '../../common/run-config';
 import type { RegisterCommand } from '../context';
 import { positiveInt } from './evaluate';
+import { addDataPrepOptions, dataPrep } from '../data-options';
 
 /** `iterative:3` -> {kind: 'iterative', rounds: 3}; `poly` or `poly:0.2` -> poly from 0 (or 0.2). */
 export function parseSchedule(text: string): Record<string, unknown> {
@@ -35,7 +36,7 @@ function sparsityValue(v: string): number {
 }
 
 export const registerPruneCommand: RegisterCommand = (program, ctx) => {
-  program
+  const cmd = program
     .command('prune')
     .description('prune a model, fine-tune it, measure before/after, and record the run')
     .argument('<model>', 'demo, a tfjs model folder or model.json, a Keras .h5/.keras file, or run:<id> (derive)')
@@ -59,7 +60,8 @@ export const registerPruneCommand: RegisterCommand = (program, ctx) => {
     .option('--profile <id>', 'device profile the run targets')
     .option('--name <name>', 'a name for the run')
     .option('--seed <n>', 'random seed', (v) => Number.parseInt(v, 10), 42)
-    .option('--out <dir>', 'also copy the pruned model (and exports) to this folder')
+    .option('--out <dir>', 'also copy the pruned model (and exports) to this folder');
+  addDataPrepOptions(cmd)
     .action(async (modelSpec: string, o) => {
       const [n, m] = String(o.nm).split(':').map(Number);
       const prune: Record<string, unknown> = {
@@ -84,6 +86,7 @@ export const registerPruneCommand: RegisterCommand = (program, ctx) => {
         data: o.data,
         prune,
         seed: o.seed,
+        ...dataPrep(o),
         sensitivity: o.sensitivity,
         ...(o.evalLimit ? { evalLimit: o.evalLimit } : {}),
         ...(o.export ? { exports: parseExports(o.export) as RunConfigInput['exports'] } : {}),

@@ -1,24 +1,23 @@
 /**
  * Image folders: `DIR/<class>/*.png|jpg|jpeg`, or `DIR/train/<class>/...` plus `DIR/test/<class>/...`.
- * PNG is decoded by pngjs, JPEG by jpeg-js; both give 8-bit RGBA. Each image is then resized with
- * bilinear interpolation (half-pixel centres, the convention of tf.image.resizeBilinear with
- * halfPixelCenters) to the sample shape's H x W, and converted to 1 channel (BT.601 luma,
- * 0.299 R + 0.587 G + 0.114 B, as tf.image.rgbToGrayscale) or 3 channels (RGB). Alpha is ignored.
- * Samples are stored as bytes, H*W*C per image.
+ * PNG is decoded by pngjs, JPEG by jpeg-js (turned upright by its EXIF orientation); both give 8-bit
+ * RGBA. Each image is then fitted to the target [H, W, C] by resample.ts: `crop` (default), `stretch`
+ * or `pad` geometry, antialiased bilinear resampling, alpha composited on black, and C taken from the
+ * target (1: BT.601 luma, 3: RGB, grey replicated). The target is normally the model's input; without
+ * one, the first readable image decides H and W, and C is 1 only if its file stores grey.
+ * Samples are stored as bytes, H*W*C per image, decoded one file at a time straight into the store.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { PNG } from 'pngjs';
 import jpeg from 'jpeg-js';
+import type { ResizeMode } from '../../common/input-prep';
 import { ConfigError, DatasetFormatError, inFile } from '../../common/errors';
+import { applyOrientation, readJpegMeta } from './jpeg-meta';
+import { fitImageInto, type RgbaImage } from './resample';
 import type { SampleStore } from './store';
 
-export interface RgbaImage {
-  width: number;
-  height: number;
-  /** width * height * 4 bytes. */
-  data: Uint8Array;
-}
+export type { RgbaImage } from './resample';
 
 export interface ImageFolder {
   classNames: string[];
@@ -31,6 +30,11 @@ export interface ImageFolder {
 const IMAGE_EXT = new Set(['.png', '.jpg', '.jpeg']);
 /** Larger images are skipped as unreadable: decoding one would need hundreds of MB. */
 const MAX_MEGAPIXELS = 50;
+/**
+ * Most bytes the decoded samples of one folder may take (N * H * W * C): the largest typed array
+ * Node allocates (4 GiB, 28 000 photos at 224x224x3); beyond, a named error instead of a RangeError.
+ */
+export const MAX_STORE_BYTES = 2 ** 32;
 
 /** Class-name order: natural (numeric-aware) and locale-independent, so "2" sorts before "10". */
 export function compareNames(a: string, b: string): number {
@@ -77,6 +81,14 @@ export async function scanImageFolder(dir: string): Promise<ImageFolder> {
     const where = split ? `${dir}/train and ${dir}/test` : dir;
     throw new DatasetFormatError(inFile(dir, `empty dataset: no class subfolders in ${where} (expected one folder of images per class)`), { file: dir });
   }
+  const where = (c: string) => (split ? `${dir}/{train,test}/${c}` : path.join(dir, c));
+  const anyFiles = perRoot.some((r) => [...r.classes.values()].some((f) => f.length > 0));
+  const empty = classNames.filter((c) => perRoot.every((r) => (r.classes.get(c) ?? []).length === 0));
+  if (anyFiles && empty.length > 0) {
+    // A class the model has an output for but no image of is almost always a copy that went wrong.
+    const more = empty.length > 1 ? ` (and ${empty.length - 1} more: ${empty.slice(1, 4).join(', ')}${empty.length > 4 ? ', ...' : ''})` : '';
+    throw new DatasetFormatError(inFile(where(empty[0]), `empty class folder: no .png/.jpg/.jpeg files${more}`), { file: where(empty[0]) });
+  }
   const parts = perRoot.map((r) => ({
     name: r.name,
     files: classNames.flatMap((c, label) => (r.classes.get(c) ?? []).map((file) => ({ file, label }))),
@@ -87,8 +99,19 @@ export async function scanImageFolder(dir: string): Promise<ImageFolder> {
   return { classNames, parts, ignored };
 }
 
-/** Decodes a PNG or JPEG (chosen by magic bytes) to 8-bit RGBA. Throws on anything unreadable. */
-export function decodeImage(bytes: Uint8Array): RgbaImage {
+/** A decoded image plus what its file declares about colour. */
+export interface DecodedImage extends RgbaImage {
+  /** The file stores one grey channel (PNG colour type 0/4, single-component JPEG). */
+  grey: boolean;
+}
+
+/**
+ * Decodes a PNG or JPEG (chosen by magic bytes) to 8-bit RGBA, upright. PNG: every colour type and
+ * depth pngjs reads (grey, grey+alpha, RGB, RGBA, palette; 16-bit samples are scaled to 8 bits).
+ * JPEG: baseline and progressive via jpeg-js, turned by its EXIF orientation. Throws on anything
+ * unreadable.
+ */
+export function decodeImage(bytes: Uint8Array): DecodedImage {
   if (bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) {
     // pngjs allocates width*height*4 up front; read IHDR first so a huge or lying header is refused.
     if (bytes.length >= 24) {
@@ -97,56 +120,23 @@ export function decodeImage(bytes: Uint8Array): RgbaImage {
       if (megapixels > MAX_MEGAPIXELS) throw new Error(`PNG is ${megapixels.toFixed(0)} megapixels; at most ${MAX_MEGAPIXELS} are decoded`);
     }
     const png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-    return { width: png.width, height: png.height, data: new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength) };
+    const data = new Uint8Array(png.data.buffer, png.data.byteOffset, png.data.byteLength);
+    return { width: png.width, height: png.height, data, grey: !png.color && !png.palette };
   }
   if (bytes[0] === 0xff && bytes[1] === 0xd8) {
+    const meta = readJpegMeta(bytes);
     const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: MAX_MEGAPIXELS, maxMemoryUsageInMB: 256 });
-    return { width: img.width, height: img.height, data: img.data };
+    const upright = applyOrientation({ width: img.width, height: img.height, data: img.data }, meta.orientation);
+    return { ...upright, grey: meta.components === 1 };
   }
   throw new Error('neither a PNG nor a JPEG (unrecognized magic bytes)');
 }
 
-/** True when every pixel has R = G = B, i.e. a grayscale image stored as RGBA. */
-export function isGray(img: RgbaImage): boolean {
-  const d = img.data;
-  for (let i = 0; i < d.length; i += 4) if (d[i] !== d[i + 1] || d[i] !== d[i + 2]) return false;
-  return true;
-}
-
-/**
- * Bilinear resize with half-pixel centres plus channel conversion, written into `out` at `offset`
- * as H*W*C bytes. Source pixel for output x is (x + 0.5) * srcW / W - 0.5, clamped to the edges.
- * @example resizeInto(img, 28, 28, 1, out, 0) // 28x28 grayscale bytes
- */
-export function resizeInto(img: RgbaImage, h: number, w: number, c: 1 | 3, out: Uint8Array, offset: number): void {
-  const { width: sw, height: sh, data } = img;
-  const sy = sh / h;
-  const sx = sw / w;
-  const px = [0, 0, 0];
-  for (let y = 0; y < h; y++) {
-    const fy = Math.min(Math.max((y + 0.5) * sy - 0.5, 0), sh - 1);
-    const y0 = Math.floor(fy);
-    const y1 = Math.min(y0 + 1, sh - 1);
-    const wy = fy - y0;
-    for (let x = 0; x < w; x++) {
-      const fx = Math.min(Math.max((x + 0.5) * sx - 0.5, 0), sw - 1);
-      const x0 = Math.floor(fx);
-      const x1 = Math.min(x0 + 1, sw - 1);
-      const wx = fx - x0;
-      const a = (y0 * sw + x0) * 4;
-      const b = (y0 * sw + x1) * 4;
-      const d = (y1 * sw + x0) * 4;
-      const e = (y1 * sw + x1) * 4;
-      for (let k = 0; k < 3; k++) {
-        const top = data[a + k] + (data[b + k] - data[a + k]) * wx;
-        const bottom = data[d + k] + (data[e + k] - data[d + k]) * wx;
-        px[k] = top + (bottom - top) * wy;
-      }
-      const o = offset + (y * w + x) * c;
-      if (c === 1) out[o] = Math.round(0.299 * px[0] + 0.587 * px[1] + 0.114 * px[2]);
-      else for (let k = 0; k < 3; k++) out[o + k] = Math.round(px[k]);
-    }
-  }
+/** Reads and decodes one file; problems name the file. */
+export async function readImageFile(file: string): Promise<DecodedImage> {
+  const img = decodeImage(new Uint8Array(await fs.promises.readFile(file)));
+  if (img.width < 1 || img.height < 1) throw new Error('image has no pixels');
+  return img;
 }
 
 export interface DecodedImages {
@@ -158,17 +148,31 @@ export interface DecodedImages {
 }
 
 /**
- * Decodes every file of `folder` into one byte store. A shape of [H, W, C] (C = 1 or 3) is the
- * target; without one, the first readable image decides H and W, and C is 1 if it is gray, else 3.
+ * Decodes every file of `folder` into one byte store, one file at a time. A shape of [H, W, C]
+ * (C = 1 or 3) is the target; without one, the first readable image decides H and W, and C is 1 if
+ * its file stores grey, else 3. Unreadable files are skipped and listed.
  */
 export async function decodeImageFolder(
   folder: ImageFolder,
   dir: string,
-  options: { sampleShape?: number[]; scale: number; onProgress?: (done: number, total: number) => void },
+  options: {
+    sampleShape?: number[];
+    /**
+     * Values a flat model input takes (e.g. 784 for Dense on 28x28 grey): without a target shape it
+     * picks the channels, 1 if H*W of the first image equals it, 3 if 3*H*W does.
+     */
+    flatSize?: number;
+    resize?: ResizeMode;
+    scale: number;
+    offset?: number;
+    onProgress?: (done: number, total: number) => void;
+  },
 ): Promise<DecodedImages> {
   const files = folder.parts.flatMap((p, partIndex) => p.files.map((f) => ({ ...f, partIndex })));
   const total = files.length;
+  const resize = options.resize ?? 'crop';
   let shape = options.sampleShape ? checkImageShape(options.sampleShape) : undefined;
+  if (shape) checkStoreSize(total, shape, dir, 'the target shape');
   let sampleSize = shape ? shape[0] * shape[1] * shape[2] : 0;
   let data = shape ? new Uint8Array(total * sampleSize) : new Uint8Array(0);
   const labels = new Int32Array(total);
@@ -177,21 +181,23 @@ export async function decodeImageFolder(
   let n = 0;
   for (let i = 0; i < total; i++) {
     const { file, label, partIndex } = files[i];
-    let img: RgbaImage;
+    let img: DecodedImage;
     try {
-      img = decodeImage(new Uint8Array(await fs.promises.readFile(file)));
-      if (img.width < 1 || img.height < 1) throw new Error('image has no pixels');
+      img = await readImageFile(file);
     } catch (err) {
       skipped.push({ file, reason: err instanceof Error ? err.message : String(err) });
       options.onProgress?.(i + 1, total);
       continue;
     }
     if (!shape) {
-      shape = [img.height, img.width, isGray(img) ? 1 : 3];
+      const area = img.height * img.width;
+      const channels = options.flatSize === area ? 1 : options.flatSize === 3 * area ? 3 : img.grey ? 1 : 3;
+      shape = [img.height, img.width, channels];
       sampleSize = shape[0] * shape[1] * shape[2];
+      checkStoreSize(total, shape, dir, `the first readable image (${file}) decides the sample shape`);
       data = new Uint8Array(total * sampleSize);
     }
-    resizeInto(img, shape[0], shape[1], shape[2] as 1 | 3, data, n * sampleSize);
+    fitImageInto(img, { height: shape[0], width: shape[1], channels: shape[2] as 1 | 3, resize }, data, n * sampleSize);
     labels[n] = label;
     part[n] = partIndex;
     n++;
@@ -202,15 +208,31 @@ export async function decodeImageFolder(
     throw new DatasetFormatError(inFile(dir, `none of the ${total} image files could be read${example}`), { file: dir });
   }
   return {
-    store: { data: data.subarray(0, n * sampleSize), labels: labels.subarray(0, n), sampleSize, scale: options.scale },
+    store: { data: data.subarray(0, n * sampleSize), labels: labels.subarray(0, n), sampleSize, scale: options.scale, offset: options.offset ?? 0 },
     part: part.subarray(0, n),
     sampleShape: shape,
     skipped,
   };
 }
 
+/** Refuses a folder whose samples would not fit in memory, before allocating them. */
+function checkStoreSize(n: number, shape: number[], dir: string, why: string): void {
+  const bytes = n * shape[0] * shape[1] * shape[2];
+  if (bytes <= MAX_STORE_BYTES) return;
+  throw new DatasetFormatError(
+    inFile(dir, `${n} images of [${shape.join(', ')}] need ${(bytes / 2 ** 30).toFixed(1)} GiB, more than the ${MAX_STORE_BYTES / 2 ** 30} GiB ` +
+      `an image folder may take (${why}); load it for a model so images are resized to its input, or use fewer images`),
+    { file: dir },
+  );
+}
+
+/** True when `shape` is one an image folder can be fitted to: [H, W, 1 | 3]. */
+export function isImageShape(shape: readonly (number | null)[]): shape is [number, number, number] {
+  return shape.length === 3 && shape.every((d) => Number.isInteger(d) && (d as number) > 0) && (shape[2] === 1 || shape[2] === 3);
+}
+
 function checkImageShape(shape: number[]): [number, number, number] {
-  if (shape.length !== 3 || !shape.every((d) => Number.isInteger(d) && d > 0) || (shape[2] !== 1 && shape[2] !== 3)) {
+  if (!isImageShape(shape)) {
     throw new ConfigError(`sampleShape for image folders must be [height, width, channels] with channels 1 or 3, got [${shape.join(', ')}]`);
   }
   return [shape[0], shape[1], shape[2]];

@@ -9,9 +9,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DataSplit, Dataset } from '../../engine/data';
 import { ConfigError, DatasetFormatError, TopiaryError, inFile } from '../../common/errors';
+import { INPUT_SCALES, RESIZE_MODES, byteMapping, type InputScale, type ResizeMode } from '../../common/input-prep';
 import { readIdx, type IdxArray } from './idx';
 import { readNpy, readNpz, toLabels, toSamples, type NpyArray } from './npy';
-import { decodeImageFolder, scanImageFolder } from './images';
+import { decodeImageFolder, isImageShape, scanImageFolder } from './images';
 import { readCsv } from './csv';
 import {
   checkLabels,
@@ -48,6 +49,19 @@ export interface LoadDatasetOptions {
   normalize?: 'unit' | 'none';
   /** Class names for formats that store only indices (idx, npz, npy); labels must be below their count. */
   classNames?: string[];
+  /**
+   * The model's per-sample input shape. Image folders are fitted to it when it is [H, W, 1|3] (an
+   * explicit sampleShape wins); other formats ignore it and keep their own shape, which the caller
+   * checks against the model.
+   */
+  modelInputShape?: readonly (number | null)[];
+  /** How image folders are fitted to the target H x W (see common/input-prep.ts). Default 'crop'. */
+  resize?: ResizeMode;
+  /**
+   * Range 8-bit data (image folders, uint8 IDX / NPY / NPZ) is mapped to. Default '0-1', or '0-255'
+   * with normalize 'none'; float data is never rescaled.
+   */
+  inputScale?: InputScale;
   onProgress?: (p: LoadProgress) => void;
 }
 
@@ -74,6 +88,13 @@ export function demoDataDir(): string {
 }
 
 interface Resolved {
+  /** v = byte * scale + offset for 8-bit sources. */
+  byteMap: { scale: number; offset: number };
+  resize: ResizeMode;
+  /** Resize target for image folders (sampleShape, else an image-like model input). */
+  imageTarget?: number[];
+  /** A flat model input's size ([784] -> 784), which lets image folders pick their channel count. */
+  flatInput?: number;
   testFraction: number;
   seed: number;
   normalize: 'unit' | 'none';
@@ -91,8 +112,20 @@ function resolveOptions(o: LoadDatasetOptions): Resolved {
   if (normalize !== 'unit' && normalize !== 'none') throw new ConfigError(`normalize must be 'unit' or 'none', got ${String(normalize)}`);
   if (o.sampleShape) checkShapeOption(o.sampleShape);
   if (o.classNames && o.classNames.length === 0) throw new ConfigError('classNames must not be empty');
+  const inputScale: string = o.inputScale ?? (normalize === 'unit' ? '0-1' : '0-255');
+  if (!(INPUT_SCALES as readonly string[]).includes(inputScale) || inputScale === 'auto') {
+    throw new ConfigError(`inputScale must be one of ${INPUT_SCALES.filter((s) => s !== 'auto').join(', ')} (auto is resolved against the model first), got ${String(inputScale)}`);
+  }
+  const resize = o.resize ?? 'crop';
+  if (!(RESIZE_MODES as readonly string[]).includes(resize)) throw new ConfigError(`resize must be one of ${RESIZE_MODES.join(', ')}, got ${String(resize)}`);
+  const modelShape = o.modelInputShape;
+  const imageTarget = o.sampleShape ?? (modelShape && isImageShape(modelShape) ? [...modelShape] : undefined);
   const cb = o.onProgress;
   return {
+    byteMap: byteMapping(inputScale as InputScale),
+    resize,
+    imageTarget,
+    flatInput: modelShape?.length === 1 && typeof modelShape[0] === 'number' ? modelShape[0] : undefined,
     testFraction,
     seed,
     normalize,
@@ -151,6 +184,21 @@ async function dispatch(spec: string, opts: Resolved): Promise<LoadedDataset> {
     }
   }
   return loadBarePath(trimmed, spec, opts);
+}
+
+/**
+ * The folder a spec names when it is an image folder (`images:DIR`, or a bare folder holding no
+ * IDX or NPY files), else undefined. Lets callers such as the preview read only a few files.
+ */
+export async function imageFolderOf(spec: string): Promise<string | undefined> {
+  const trimmed = spec.trim();
+  if (trimmed.startsWith('images:')) return path.resolve(trimmed.slice('images:'.length));
+  if (trimmed === 'demo' || trimmed === 'fashion-mnist' || /^(idx|npz|npy|csv):/.test(trimmed) || trimmed.length === 0) return undefined;
+  const target = path.resolve(trimmed);
+  const stat = await fs.promises.stat(target).catch(() => undefined);
+  if (!stat?.isDirectory()) return undefined;
+  const names = await fs.promises.readdir(target);
+  return names.some((n) => /idx\d-ubyte(\.gz)?$/.test(n) || /^(x|x_train)\.npy$/.test(n)) ? undefined : target;
 }
 
 /** A spec without a prefix: guess the reader from the path (extension, or a folder's contents). */
@@ -252,14 +300,14 @@ async function loadIdxDir(dir: string, spec: string, name: string, opts: Resolve
 
   const sampleShape = resolveSampleShape(shape, opts.sampleShape, paths.trainX);
   const sampleSize = product(shape);
-  const scale = (a: IdxArray) => (a.data instanceof Uint8Array && opts.normalize === 'unit' ? 1 / 255 : 1);
+  const map = (a: IdxArray) => (a.data instanceof Uint8Array ? opts.byteMap : { scale: 1, offset: 0 });
   return {
     name,
     source: spec,
     sampleShape,
     classNames: names,
-    train: storeSplit({ data: trainX.data, labels: yTrain, sampleSize, scale: scale(trainX) }),
-    test: storeSplit({ data: testX.data, labels: yTest, sampleSize, scale: scale(testX) }),
+    train: storeSplit({ data: trainX.data, labels: yTrain, sampleSize, ...map(trainX) }),
+    test: storeSplit({ data: testX.data, labels: yTest, sampleSize, ...map(testX) }),
     warnings: [],
   };
 }
@@ -300,7 +348,8 @@ async function loadNumpy(target: string, spec: string, opts: Resolved, kind: 'np
       throw new DatasetFormatError(inFile(where(n), `samples must have at least 2 dimensions [N, ...], got [${a.shape.join(', ')}]`), { file: where(n) });
     }
     const natural = a.shape.length === 3 ? [...a.shape.slice(1), 1] : a.shape.slice(1);
-    return { shape: natural, data: toSamples(a), n: a.shape[0], scale: a.dtype === 'uint8' && opts.normalize === 'unit' ? 1 / 255 : 1 };
+    const map = a.dtype === 'uint8' ? opts.byteMap : { scale: 1, offset: 0 };
+    return { shape: natural, data: toSamples(a), n: a.shape[0], ...map };
   };
   const labelsOf = (xName: string, yName: string, count: number) => {
     const y = toLabels(arrays[yName], where(yName));
@@ -329,8 +378,8 @@ async function loadNumpy(target: string, spec: string, opts: Resolved, kind: 'np
       source: spec,
       sampleShape: resolveSampleShape(tr.shape, opts.sampleShape, where('x_train')),
       classNames: names,
-      train: storeSplit({ data: tr.data, labels: yTr, sampleSize, scale: tr.scale }),
-      test: storeSplit({ data: te.data, labels: yTe, sampleSize, scale: te.scale }),
+      train: storeSplit({ data: tr.data, labels: yTr, sampleSize, scale: tr.scale, offset: tr.offset }),
+      test: storeSplit({ data: te.data, labels: yTe, sampleSize, scale: te.scale, offset: te.offset }),
       warnings: [],
     };
   }
@@ -340,7 +389,7 @@ async function loadNumpy(target: string, spec: string, opts: Resolved, kind: 'np
     const names = namesFor(inferClassCount(y, where('y')));
     checkLabels(y, names.length, where('y'));
     if (all.n < 2) throw new DatasetFormatError(inFile(where('x'), `empty dataset: ${all.n} samples, need at least 2 to split into train and test`), { file: target });
-    const store: SampleStore = { data: all.data, labels: y, sampleSize: product(all.shape), scale: all.scale };
+    const store: SampleStore = { data: all.data, labels: y, sampleSize: product(all.shape), scale: all.scale, offset: all.offset };
     return splitDataset(store, path.basename(target), spec, resolveSampleShape(all.shape, opts.sampleShape, where('x')), names, opts, []);
   }
   const present = Object.keys(arrays);
@@ -371,8 +420,11 @@ async function loadImages(dir: string, spec: string, opts: Resolved): Promise<Lo
   if (opts.classNames) throw new ConfigError('classNames cannot be given for an image folder: its subfolder names are the classes');
   const folder = await scanImageFolder(dir);
   const decoded = await decodeImageFolder(folder, dir, {
-    sampleShape: opts.sampleShape,
-    scale: opts.normalize === 'unit' ? 1 / 255 : 1,
+    sampleShape: opts.imageTarget,
+    flatSize: opts.flatInput,
+    resize: opts.resize,
+    scale: opts.byteMap.scale,
+    offset: opts.byteMap.offset,
     onProgress: (d, t) => opts.progress('decode images', d, t),
   });
   const warnings: string[] = [];

@@ -15,6 +15,8 @@ export interface SampleStore {
   sampleSize: number;
   /** Multiplier applied in take(): 1/255 for 8-bit images normalized to [0, 1], else 1. */
   scale: number;
+  /** Added after scaling in take() (-1 for 8-bit data mapped to [-1, 1]); default 0. */
+  offset?: number;
 }
 
 /** A DataSplit over `store`, optionally restricted to (and ordered by) `indices`. */
@@ -27,6 +29,7 @@ export function storeSplit(store: SampleStore, indices?: Int32Array): DataSplit 
     size,
     labels,
     take(idx: ArrayLike<number>) {
+      const offset = store.offset ?? 0;
       const n = idx.length;
       const x = new Float32Array(n * sampleSize);
       const y = new Int32Array(n);
@@ -38,10 +41,10 @@ export function storeSplit(store: SampleStore, indices?: Int32Array): DataSplit 
         const row = indices ? indices[k] : k;
         const src = row * sampleSize;
         const dst = i * sampleSize;
-        if (scale === 1) {
+        if (scale === 1 && offset === 0) {
           x.set(data.subarray(src, src + sampleSize), dst);
         } else {
-          for (let j = 0; j < sampleSize; j++) x[dst + j] = data[src + j] * scale;
+          for (let j = 0; j < sampleSize; j++) x[dst + j] = data[src + j] * scale + offset;
         }
         y[i] = store.labels[row];
       }

@@ -124,3 +124,95 @@ export function jpegBytes(w: number, h: number, rgb: (x: number, y: number) => [
   }
   return new Uint8Array(jpeg.encode({ width: w, height: h, data }, 95).data);
 }
+
+export type Rgba = [number, number, number, number];
+
+/**
+ * PNG of a w x h image in any colour type pngjs writes (0 grey, 2 RGB, 4 grey+alpha, 6 RGBA) and
+ * depth 8 or 16; `rgba(x, y)` gives 8-bit values (16-bit files store v * 257, i.e. v/255 of full scale).
+ */
+export function pngBytesOf(
+  w: number,
+  h: number,
+  rgba: (x: number, y: number) => Rgba,
+  o: { colorType: 0 | 2 | 4 | 6; bitDepth?: 8 | 16 },
+): Uint8Array {
+  const depth = o.bitDepth ?? 8;
+  const values = depth === 16 ? new Uint16Array(w * h * 4) : new Uint8Array(w * h * 4);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const px = rgba(x, y);
+      for (let k = 0; k < 4; k++) values[(y * w + x) * 4 + k] = depth === 16 ? px[k] * 257 : px[k];
+    }
+  }
+  const png = new PNG({ width: w, height: h, bitDepth: depth, colorType: o.colorType, inputHasAlpha: true });
+  png.data = Buffer.from(values.buffer);
+  return new Uint8Array(PNG.sync.write(png, { colorType: o.colorType, bitDepth: depth, inputHasAlpha: true }));
+}
+
+/** A palette PNG (colour type 3, 8-bit indices), written by hand since pngjs writes none. */
+export function palettePngBytes(w: number, h: number, palette: [number, number, number][], index: (x: number, y: number) => number): Uint8Array {
+  const chunk = (type: string, body: Uint8Array) => {
+    const out = new Uint8Array(12 + body.length);
+    const view = new DataView(out.buffer);
+    view.setUint32(0, body.length, false);
+    out.set(new TextEncoder().encode(type), 4);
+    out.set(body, 8);
+    view.setUint32(8 + body.length, zlib.crc32(out.subarray(4, 8 + body.length)), false);
+    return out;
+  };
+  const ihdr = new Uint8Array(13);
+  const hv = new DataView(ihdr.buffer);
+  hv.setUint32(0, w, false);
+  hv.setUint32(4, h, false);
+  ihdr.set([8, 3, 0, 0, 0], 8);
+  const rows = new Uint8Array(h * (w + 1));
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) rows[y * (w + 1) + 1 + x] = index(x, y);
+  const parts = [
+    Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('PLTE', Uint8Array.from(palette.flat())),
+    chunk('IDAT', new Uint8Array(zlib.deflateSync(rows))),
+    chunk('IEND', new Uint8Array(0)),
+  ];
+  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** A TIFF (EXIF) block "MM" or "II" whose IFD0 holds only Orientation = `orientation`. */
+export function exifOrientationBlock(orientation: number, littleEndian = false): Uint8Array {
+  const b = new Uint8Array(8 + 2 + 12 + 4);
+  const v = new DataView(b.buffer);
+  b.set(littleEndian ? [0x49, 0x49] : [0x4d, 0x4d], 0);
+  v.setUint16(2, 42, littleEndian);
+  v.setUint32(4, 8, littleEndian);
+  v.setUint16(8, 1, littleEndian);
+  v.setUint16(10, 0x0112, littleEndian);
+  v.setUint16(12, 3, littleEndian); // SHORT
+  v.setUint32(14, 1, littleEndian);
+  v.setUint16(18, orientation, littleEndian);
+  return b;
+}
+
+/** JPEG like jpegBytes, with an EXIF APP1 segment carrying `orientation` when given. */
+export function jpegBytesWithExif(
+  w: number,
+  h: number,
+  rgb: (x: number, y: number) => [number, number, number],
+  orientation: number,
+  quality = 95,
+): Uint8Array {
+  const data = new Uint8Array(w * h * 4);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) data.set([...rgb(x, y), 255], (y * w + x) * 4);
+  }
+  const exif = new Uint8Array(6 + 26);
+  exif.set([0x45, 0x78, 0x69, 0x66, 0, 0]);
+  exif.set(exifOrientationBlock(orientation), 6);
+  return new Uint8Array(jpeg.encode({ width: w, height: h, data, exifBuffer: Buffer.from(exif) } as jpeg.RawImageData<Uint8Array>, quality).data);
+}

@@ -116,7 +116,9 @@ const batchNorm: LayerRule = {
   role: 'follower',
   layout(ctx) {
     const input = single(ctx);
-    const axis = ctx.config.axis;
+    // tf.keras 2.x serializes the axis as a one-element list ([3]); tfjs accepts either form.
+    const raw = ctx.config.axis;
+    const axis = Array.isArray(raw) && raw.length === 1 ? Number(raw[0]) : raw;
     const rank = ctx.inputShapes[0].length;
     if (axis !== -1 && axis !== rank - 1) unsupported(ctx, `normalizes axis ${String(axis)}, only the channel axis (-1) is supported`);
     return { layout: { segments: input.segments.map((s) => ({ ...s })), positions: input.positions } };

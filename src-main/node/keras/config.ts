@@ -14,6 +14,25 @@ import { ModelFormatError, inFile } from '../../common/errors';
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type Obj = { [k: string]: Json };
 
+/**
+ * Data-augmentation layers that are the identity at inference (Keras applies them only when
+ * `training=True`). tfjs has none of them; they are dropped from the graph at import, so the model
+ * behaves exactly as Keras does when predicting. RandomCrop is not among them: at inference it
+ * center-crops.
+ */
+export const INFERENCE_IDENTITY_CLASSES = new Set([
+  'RandomFlip',
+  'RandomRotation',
+  'RandomZoom',
+  'RandomTranslation',
+  'RandomContrast',
+  'RandomBrightness',
+  'RandomHeight',
+  'RandomWidth',
+  'GaussianNoise',
+  'GaussianDropout',
+]);
+
 const CONTAINER_CLASSES = new Set(['Sequential', 'Functional', 'Model']);
 /** Keys Keras 3 adds that carry no meaning for tfjs (and would confuse its deserializer). */
 const DROP_KEYS = new Set(['module', 'registered_name', 'build_config', 'compile_config', 'shared_object_id']);
@@ -61,7 +80,7 @@ function translateModel(raw: Obj, file: string, known: Set<string>): { class_nam
     const layersRaw = Array.isArray(cfg) ? cfg : isObj(cfg) ? cfg.layers : undefined;
     if (!Array.isArray(layersRaw)) throw new ModelFormatError(inFile(file, 'Sequential config has no layers list'), { file });
     const name = isObj(cfg) && typeof cfg.name === 'string' ? cfg.name : 'sequential';
-    const layers = layersRaw.map((l, i) => translateLayer(l, `layer ${i}`, file, known, false));
+    const layers = dropInferenceIdentity(layersRaw).map((l, i) => translateLayer(l, `layer ${i}`, file, known, false));
     foldInputLayer(layers);
     return { class_name: 'Sequential', config: { name, layers } };
   }
@@ -70,12 +89,18 @@ function translateModel(raw: Obj, file: string, known: Set<string>): { class_nam
     if (!isObj(cfg) || !Array.isArray(cfg.layers)) {
       throw new ModelFormatError(inFile(file, `${className} config has no layers list`), { file });
     }
-    const layers = cfg.layers.map((l, i) => translateLayer(l, `layer ${i}`, file, known, true));
+    const identity = cfg.layers.filter((l) => isObj(l) && INFERENCE_IDENTITY_CLASSES.has(String(l.class_name)));
+    const layers = cfg.layers.filter((l) => !identity.includes(l)).map((l, i) => translateLayer(l, `layer ${i}`, file, known, true));
+    const bypass = identityBypass(identity, file);
     const shift = nestedNodeShift(layers);
     for (const l of layers) {
-      for (const node of (l.inbound_nodes ?? []) as Json[]) if (Array.isArray(node)) node.forEach((ref) => shiftRef(ref, shift));
+      for (const node of (l.inbound_nodes ?? []) as Json[]) {
+        if (!Array.isArray(node)) continue;
+        node.forEach((ref, i) => (node[i] = bypass(ref)));
+        node.forEach((ref) => shiftRef(ref, shift));
+      }
     }
-    const outputLayers = tensorRefs(cfg.output_layers, 'output_layers', file).map((r) => (Array.isArray(r) ? [...r] : r));
+    const outputLayers = tensorRefs(cfg.output_layers, 'output_layers', file).map((r) => bypass(Array.isArray(r) ? [...r] : r));
     outputLayers.forEach((ref) => shiftRef(ref, shift));
     return {
       class_name: 'Functional',
@@ -88,6 +113,47 @@ function translateModel(raw: Obj, file: string, known: Set<string>): { class_nam
     };
   }
   throw new ModelFormatError(inFile(file, `unsupported model class "${className}" (expected Sequential or Functional)`), { file });
+}
+
+/** A Sequential without its inference-identity layers; a dropped first layer hands its input shape on. */
+function dropInferenceIdentity(layers: Json[]): Json[] {
+  const out: Json[] = [];
+  let shape: Json | undefined;
+  for (const l of layers) {
+    if (isObj(l) && INFERENCE_IDENTITY_CLASSES.has(String(l.class_name))) {
+      const c = isObj(l.config) ? l.config : {};
+      if (out.length === 0) shape ??= c.batch_input_shape ?? c.batch_shape;
+      continue;
+    }
+    if (shape !== undefined && isObj(l) && isObj(l.config) && l.config.batch_input_shape === undefined && l.config.batch_shape === undefined) {
+      l.config = { ...l.config, batch_input_shape: shape };
+    }
+    shape = undefined;
+    out.push(l);
+  }
+  return out;
+}
+
+/**
+ * Rewires references to dropped inference-identity layers of a functional graph to the tensor the
+ * layer was called on (through chains of them). Each must be called exactly once on one tensor.
+ */
+function identityBypass(dropped: Json[], file: string): (ref: Json) => Json {
+  const source = new Map<string, Json>();
+  for (const l of dropped) {
+    const o = l as Obj;
+    const name = isObj(o.config) && typeof o.config.name === 'string' ? o.config.name : String(o.name);
+    const nodes = ((o.inbound_nodes ?? []) as Json[]).map((n) => translateNode(n, name, file));
+    const refs = nodes.length === 1 && Array.isArray(nodes[0]) ? nodes[0] : [];
+    if (refs.length !== 1) throw new ModelFormatError(inFile(file, `layer "${name}" (${String(o.class_name)}) is called ${nodes.length} times or on several inputs; only single calls can be dropped`), { file });
+    source.set(typeof o.name === 'string' ? o.name : name, refs[0]);
+  }
+  const bypass = (ref: Json): Json => {
+    if (!Array.isArray(ref) || typeof ref[0] !== 'string' || !source.has(ref[0])) return ref;
+    const up = source.get(ref[0]) as Json[];
+    return bypass([up[0], up[1], up[2], ...(ref.length > 3 ? [ref[3]] : [])] as Json);
+  };
+  return bypass;
 }
 
 /**

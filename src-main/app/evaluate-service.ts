@@ -2,6 +2,7 @@
 import { evaluate, measureLatency, type LatencyResult } from '../engine/measure';
 import { loadDataset } from '../node/datasets';
 import { currentBackend } from '../node/backend';
+import { resolveTask, type Task } from '../engine/task';
 import { checkInputCompatible, openModel } from './model-service';
 
 export interface EvaluateRequest {
@@ -12,14 +13,23 @@ export interface EvaluateRequest {
   limit?: number;
   latencyRuns?: number;
   latencyBatch?: number;
+  /** What the model predicts; read from its output layer when absent. */
+  task?: Task;
 }
 
 export interface EvaluateResult {
   model: { source: string; sha256: string };
-  data: { source: string; testSamples: number; classNames: string[] };
+  data: { source: string; testSamples: number; classNames: string[]; targetNames?: string[] };
   backend: string;
+  task: Task;
+  /** Classification: fraction correct. Regression: R² (as in engine/measure/evaluate). */
   accuracy: number;
+  /** Cross-entropy, or MSE for a regressor. */
   loss: number;
+  /** Regression only. */
+  mae?: number;
+  rmse?: number;
+  r2?: number;
   samples: number;
   latency: LatencyResult[];
 }
@@ -36,7 +46,9 @@ export async function evaluateModel(
 ): Promise<EvaluateResult> {
   const loaded = await openModel(req.model);
   try {
+    const task = resolveTask(loaded.model, req.task, req.model);
     const dataset = await loadDataset(req.data, {
+      task,
       onProgress: (p) => hooks.onProgress?.({ phase: `load ${p.phase}`, done: p.done, total: p.total }),
     });
     checkInputCompatible(loaded.model, dataset.sampleShape, dataset.source);
@@ -44,6 +56,7 @@ export async function evaluateModel(
       batchSize: req.batchSize ?? 256,
       limit: req.limit,
       signal: hooks.signal,
+      task,
       onProgress: (done, total) => hooks.onProgress?.({ phase: 'evaluate', done, total }),
     });
     hooks.onProgress?.({ phase: 'latency', done: 0, total: 1 });
@@ -54,10 +67,12 @@ export async function evaluateModel(
     hooks.onProgress?.({ phase: 'latency', done: 1, total: 1 });
     return {
       model: { source: loaded.source, sha256: loaded.sha256 },
-      data: { source: dataset.source, testSamples: dataset.test.size, classNames: dataset.classNames },
+      data: { source: dataset.source, testSamples: dataset.test.size, classNames: dataset.classNames, ...(dataset.targetNames ? { targetNames: dataset.targetNames } : {}) },
       backend: currentBackend()?.name ?? 'unknown',
+      task,
       accuracy: metrics.accuracy,
       loss: metrics.loss,
+      ...(task === 'regression' ? { mae: metrics.mae, rmse: metrics.rmse, r2: metrics.r2 } : {}),
       samples: metrics.samples,
       latency,
     };

@@ -16,6 +16,7 @@ import { analyzeModel, type ModelAnalysis } from '../engine/analyze';
 import { exportTfjs, tfjsFolderFiles, sizeReport, verifyTfjsExport, type TfjsQuant } from '../engine/export/tfjs';
 import { exportTflite, type TfliteQuant } from '../engine/export/tflite';
 import { seededRandom } from '../engine/data';
+import { inferTask, resolveTask, type Task } from '../engine/task';
 import { verifyTflite } from '../node/verify/verify';
 import { writeExportBundle } from '../node/export/bundle';
 import { loadDataset } from '../node/datasets';
@@ -36,6 +37,8 @@ export interface ExportContext {
   layers?: ModelAnalysis;
   overwrite?: boolean;
   onVerify?: (done: number, total: number) => void;
+  /** What the model predicts: a regressor is verified by error (MAE, max |diff|), not top-1. Default: inferred from the model. */
+  task?: Task;
 }
 
 export interface ExportOutcome {
@@ -93,6 +96,9 @@ function layerRows(a: ModelAnalysis): ExportLayerRow[] {
 /** Exports `model` per `req` into `ctx.outDir`, verifies it, and returns the artifact record. */
 export async function exportModel(model: tf.LayersModel, req: ExportRequest, ctx: ExportContext): Promise<ExportOutcome> {
   const samples = verificationSamples(model, ctx.dataset, req.verifySamples);
+  // Undecidable models keep the classification check they always had.
+  const task = ctx.task ?? (inferTask(model) === 'regression' ? 'regression' : 'classification');
+  const regression = task === 'regression';
   let files: { name: string; bytes: Uint8Array }[];
   let verification: Verification;
   let quant: string = req.quant;
@@ -107,8 +113,9 @@ export async function exportModel(model: tf.LayersModel, req: ExportRequest, ctx
     notes.push(...out.notes);
     files = [{ name: 'model.tflite', bytes: out.bytes }];
     ctx.onVerify?.(0, 1);
-    const v = await verifyTflite(out.bytes, model, samples, { mode: req.quant as TfliteQuant });
+    const v = await verifyTflite(out.bytes, model, samples, { mode: req.quant as TfliteQuant, task });
     ctx.onVerify?.(1, 1);
+    const finite = (x: number | null | undefined): number | null => (typeof x === 'number' && Number.isFinite(x) ? x : null);
     verification = {
       runtime: `litert ${v.runtimeVersion} (wasm)`,
       samples: v.samples,
@@ -118,6 +125,16 @@ export async function exportModel(model: tf.LayersModel, req: ExportRequest, ctx
       latencyMs: Number.isFinite(v.latencyMs) ? v.latencyMs : null,
       passed: v.passed,
       reason: v.reason ?? null,
+      ...(regression
+        ? {
+            task,
+            meanAbsDiff: finite(v.meanAbsDiff) ?? Number.MAX_VALUE,
+            mae: finite(v.mae),
+            referenceMae: finite(v.referenceMae),
+            ...(v.scale !== undefined ? { scale: v.scale } : {}),
+            ...(v.rule ? { rule: v.rule } : {}),
+          }
+        : {}),
     };
   } else {
     // tfjs has no int8 weights; the nearest is uint8 affine quantization.
@@ -128,7 +145,7 @@ export async function exportModel(model: tf.LayersModel, req: ExportRequest, ctx
     const n = samples.x.length / samples.sampleShape.reduce((a, b) => a * b, 1);
     const x = tf.tensor(samples.x, [n, ...samples.sampleShape]);
     try {
-      verification = await verifyTfjsExport(model, out, x, samples.y.length ? { labels: samples.y } : {});
+      verification = await verifyTfjsExport(model, out, x, { ...(samples.y.length ? { labels: samples.y } : {}), task });
     } finally {
       x.dispose();
     }
@@ -186,7 +203,7 @@ function freeDir(base: string): string {
 /** Exports a recorded run's pruned model and records the artifact with the run. */
 export async function exportStoredRun(
   services: AppServices,
-  req: ExportRequest & { runId: string; outDir?: string; overwrite?: boolean },
+  req: ExportRequest & { runId: string; outDir?: string; overwrite?: boolean; task?: Task },
 ): Promise<StoredExportResult> {
   await initBackend();
   const run = services.history.show(req.runId);
@@ -196,7 +213,9 @@ export async function exportStoredRun(
   }
   const loaded = await loadModel(modelDir);
   try {
-    const dataset = run.dataset ? await loadDataset(run.dataset.source, { seed: Number(run.config.seed ?? 42) }) : undefined;
+    const recorded = (run.config.task as Task | undefined) ?? (inferTask(loaded.model) === 'regression' ? 'regression' : 'classification');
+    const task = req.task ? resolveTask(loaded.model, req.task) : recorded;
+    const dataset = run.dataset ? await loadDataset(run.dataset.source, { seed: Number(run.config.seed ?? 42), task }) : undefined;
     const summary = run.summary as { before?: Record<string, number>; after?: Record<string, number> } | null;
     const outDir = req.outDir ?? freeDir(path.join(services.runsDir, run.id, `export-${req.format}-${req.quant}`));
     const out = await exportModel(loaded.model, req, {
@@ -206,6 +225,7 @@ export async function exportStoredRun(
       runId: run.id,
       metrics: { before: summary?.before ?? {}, after: summary?.after ?? {} },
       overwrite: req.overwrite,
+      task,
     });
     services.store.writer.addArtifact(run.id, out.artifact);
     return { runId: run.id, dir: out.dir, artifact: out.artifact };

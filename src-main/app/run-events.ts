@@ -7,7 +7,7 @@ import type { ArtifactInput, DatasetInput, LayerResultInput, MetricInput, ModelI
 
 export type RunEvent =
   /** Model and data are loaded and checked: the run record can be created. */
-  | { type: 'loaded'; model: ModelInput; dataset: DatasetInput; backend: string; versions: Record<string, string>; method: string }
+  | { type: 'loaded'; model: ModelInput; dataset: DatasetInput; backend: string; versions: Record<string, string>; method: string; task?: 'classification' | 'regression' }
   | { type: 'progress'; progress: Omit<RunProgress, 'runId'> }
   | { type: 'metrics'; points: MetricInput[] }
   | { type: 'layers'; rows: LayerResultInput[] }

@@ -197,7 +197,8 @@ class RunRecorder {
       case 'loaded': {
         const modelId = w.upsertModel(e.model);
         const datasetId = w.upsertDataset(e.dataset);
-        const config = this.run.config;
+        // The task the run used is recorded with its config (inferred from the model when not given).
+        const config = e.task && !this.run.config.task ? { ...this.run.config, task: e.task } : this.run.config;
         w.createRun({
           id: runId,
           config: config as unknown as JsonObject,

@@ -4,6 +4,9 @@ import { ExportRequestSchema } from '../../common/run-config';
 import type { RegisterCommand } from '../context';
 import { bytes } from '../format';
 import { createProgress } from '../progress';
+import { taskOption } from './evaluate';
+
+const num = (x: unknown): string => (typeof x === 'number' ? x.toPrecision(4) : '-');
 
 export const registerExportCommand: RegisterCommand = (program, ctx) => {
   program
@@ -16,6 +19,7 @@ export const registerExportCommand: RegisterCommand = (program, ctx) => {
     .option('--samples <n>', 'test samples used for verification', (v) => Number(v), 1000)
     .option('--out <dir>', 'bundle folder to write (refused if it exists and is not empty, unless --overwrite)')
     .option('--overwrite', 'replace an existing bundle folder')
+    .option('--task <t>', 'classification | regression (default: read from the model\'s output layer)', taskOption)
     .action(async (target: string, o) => {
       const parsed = ExportRequestSchema.safeParse({ format: o.format, quant: o.quant, verifySamples: o.samples });
       if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; '));
@@ -28,20 +32,23 @@ export const registerExportCommand: RegisterCommand = (program, ctx) => {
         const runId = findRun(services, target);
         if (runId) {
           const { exportStoredRun } = await import('../../app/export-service');
-          result = await exportStoredRun(services, { ...req, runId, outDir: o.out, overwrite: o.overwrite });
+          result = await exportStoredRun(services, { ...req, runId, outDir: o.out, overwrite: o.overwrite, task: o.task });
         } else {
           if (!o.out) throw new ConfigError('--out <dir> is required when exporting a model file (runs export into their own folder)');
           const { exportModel } = await import('../../app/export-service');
           const { openModel } = await import('../../app/model-service');
           const { loadDataset } = await import('../../node/datasets');
+          const { inferTask } = await import('../../engine/task');
           const loaded = await openModel(target);
           try {
-            const dataset = o.calib ? await loadDataset(o.calib) : undefined;
+            const task = o.task ?? (inferTask(loaded.model) === 'regression' ? 'regression' : 'classification');
+            const dataset = o.calib ? await loadDataset(o.calib, { task }) : undefined;
             const out = await exportModel(loaded.model, req, {
               outDir: o.out,
               dataset,
               source: loaded.source,
               overwrite: o.overwrite,
+              task,
               onVerify: (d, t) => bar.update(d, t),
             });
             result = out;
@@ -57,7 +64,10 @@ export const registerExportCommand: RegisterCommand = (program, ctx) => {
           ctx.print(`wrote ${result.dir}`);
           ctx.print(`  ${a.format} ${a.quant}: ${bytes(a.bytes)}, sha256 ${a.sha256.slice(0, 16)}`);
           ctx.print(`  verification (${v.runtime}): ${a.status}${a.reason ? ` — ${a.reason}` : ''}`);
-          ctx.print(
+          if (v.task === 'regression') {
+            ctx.print(`  max |diff| ${num(v.maxAbsDiff)}, mean |diff| ${num(v.meanAbsDiff)}, MAE ${num(v.mae)} (in-app ${num(v.referenceMae)}), latency ${typeof v.latencyMs === 'number' ? v.latencyMs.toFixed(3) + ' ms' : '-'}`);
+            ctx.print(`  rule: ${v.rule ?? '-'}`);
+          } else ctx.print(
             `  max |diff| ${typeof v.maxAbsDiff === 'number' ? v.maxAbsDiff.toExponential(2) : '-'}, top-1 agreement ${typeof v.top1Agreement === 'number' ? (100 * v.top1Agreement).toFixed(2) : '-'} %` +
               `, accuracy ${typeof v.accuracy === 'number' ? (100 * v.accuracy).toFixed(2) + ' %' : '- (no labels)'}, latency ${typeof v.latencyMs === 'number' ? v.latencyMs.toFixed(3) + ' ms' : '-'}`,
           );

@@ -76,7 +76,7 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
       place.phase = p.phase;
       delete place.epoch;
       delete place.batch;
-      if (p.phase !== 'verify') delete place.what;
+      if (p.phase !== 'export' && p.phase !== 'verify') delete place.what;
     }
     if (p.epoch !== undefined) place.epoch = p.epoch;
     const now = Date.now();
@@ -136,6 +136,7 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
 
     // Baseline
     const measure = async (model: tf.LayersModel, phase: 'baseline' | 'final', analysis: ModelAnalysis) => {
+      progress({ phase, done: 0, total: Math.min(dataset.test.size, config.evalLimit ?? dataset.test.size) });
       const metrics = await evaluate(model, dataset.test, {
         batchSize: 256,
         limit: config.evalLimit,
@@ -163,6 +164,7 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
     emit({ type: 'metrics', points: Object.entries(baseline).map(([name, value]) => ({ step: 0, phase: 'baseline', name, value })) });
     const beforeRows = layerRows(before, 'before');
     if (config.sensitivity) {
+      progress({ phase: 'sensitivity', done: 0, total: 1 });
       const scan = await sensitivityScan(original, dataset.test, {
         limit: Math.min(config.evalLimit ?? 1000, 1000),
         signal,
@@ -234,8 +236,8 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
     // Export + verify
     const artifacts = [];
     for (const [i, req] of config.exports.entries()) {
-      progress({ phase: 'export', done: i, total: config.exports.length, message: `${req.format} ${req.quant}` });
       place.what = `${req.format} ${req.quant}`;
+      progress({ phase: 'export', done: i, total: config.exports.length, message: `${req.format} ${req.quant}` });
       const exported = await exportModel(pruned, req, {
         outDir: path.join(job.runDir, `export-${req.format}-${req.quant}`),
         dataset,

@@ -70,7 +70,7 @@ export async function createApi(opts: { home?: string; dbPath?: string; mode?: '
     getInfo: () => getInfo(),
     describeModel: ({ spec }) =>
       describeModel(spec.startsWith('run:') ? resolveRunModel(`run:${history.resolve(spec.slice(4))}`, services.runsDir) : spec),
-    describeDataset: async ({ spec }) => describeDataset(await loadDataset(spec)),
+    describeDataset: async ({ spec, task }) => describeDataset(await loadDataset(spec, task ? { task } : {})),
     startRun: (config) => runs.start(config),
     cancelRun: ({ runId }) => ({ cancelled: runs.cancel(history.resolve(runId)) }),
     listRuns: (q) => history.list(toStoreQuery(q)),

@@ -12,6 +12,7 @@ import { ConfigError, TopiaryError } from '../common/errors';
 import { NUMERIC_TYPES, type FitReport, type NumericType, type Profile } from '../common/profiles';
 import type { RunConfigInput } from '../common/run-config';
 import type { Dataset } from '../engine/data';
+import { resolveTask, type Task } from '../engine/task';
 import { analyzeModel } from '../engine/analyze';
 import { checkFit, checkTfliteFile, formatFor, tfliteQuantFor, searchFit, type FitCandidate, type FitPlan } from '../engine/fit';
 import { measureLatency } from '../engine/measure';
@@ -108,6 +109,8 @@ export interface FitAutoRequest {
   calibrationSamples?: number;
   seed?: number;
   name?: string;
+  /** What the model predicts; read from its output layer when absent. A regressor's candidates rank by R², its run reports MAE. */
+  task?: Task;
 }
 
 export interface FitAutoResult {
@@ -125,6 +128,8 @@ export interface FitAutoResult {
   final: FitReport | null;
   artifact: { path: string; bytes: number; sha256: string; verified: boolean } | null;
   accuracy: { before: number | null; after: number | null };
+  /** Regression runs: MAE before and after (lower is better); null for a classifier. */
+  mae: { before: number | null; after: number | null } | null;
 }
 
 export interface FitAutoHooks {
@@ -174,8 +179,10 @@ export async function fitToBudget(services: AppServices, profiles: ProfileServic
   await initBackend();
   const loaded = await openModel(req.model);
   let plan: FitPlan;
+  let task: Task;
   try {
-    const dataset = await loadDataset(req.data, { seed });
+    task = resolveTask(loaded.model, req.task, req.model);
+    const dataset = await loadDataset(req.data, { seed, task });
     checkInputCompatible(loaded.model, dataset.sampleShape, dataset.source);
     hooks.onLog?.(`searching pruning ratios and numeric type for ${profile.id}`);
     plan = await searchFit(loaded.model, profile, {
@@ -186,6 +193,7 @@ export async function fitToBudget(services: AppServices, profiles: ProfileServic
       refine: req.refine,
       signal: hooks.signal,
       onCandidate: hooks.onCandidate,
+      task,
     });
   } finally {
     loaded.model.dispose();
@@ -204,6 +212,7 @@ export async function fitToBudget(services: AppServices, profiles: ProfileServic
     final: null,
     artifact: null,
     accuracy: { before: null, after: null },
+    mae: null,
   };
   if (!plan.feasible || !plan.best || !plan.pruneConfig || !plan.export) return result;
 
@@ -217,6 +226,7 @@ export async function fitToBudget(services: AppServices, profiles: ProfileServic
     profile: profile.id,
     name: req.name ?? `fit ${profile.id}`,
     seed,
+    task,
     evalLimit: req.evalLimit,
     latencyRuns: 5,
     prune: {
@@ -247,6 +257,7 @@ export async function fitToBudget(services: AppServices, profiles: ProfileServic
 
   const detail = services.history.show(runId);
   result.accuracy = { before: detail.summary?.before?.accuracy ?? null, after: detail.summary?.after?.accuracy ?? null };
+  if (task === 'regression') result.mae = { before: detail.summary?.before?.mae ?? null, after: detail.summary?.after?.mae ?? null };
   const artifact = detail.artifacts.find((a) => a.format === plan.export!.format);
   if (!artifact) throw new TopiaryError(`fit run ${runId} finished without a ${plan.export.format} export`);
   const saved = await loadModel(path.join(services.runsDir, runId, 'model'));

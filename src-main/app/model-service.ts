@@ -2,6 +2,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../common/errors';
 import { analyzeModel, type ModelAnalysis } from '../engine/analyze';
+import { inferTask, type Task } from '../engine/task';
 import { loadModel, type LoadedModel } from '../node/models';
 import { initBackend } from '../node/backend';
 
@@ -13,6 +14,9 @@ export interface ModelDescription {
   inputShape: (number | null)[];
   outputShape: (number | null)[];
   analysis: ModelAnalysis;
+  /** What the output layer says the model predicts (engine/task.ts inferTask); null when it cannot tell, with why. */
+  task: Task | null;
+  taskNote?: string;
 }
 
 export async function openModel(spec: string): Promise<LoadedModel> {
@@ -29,7 +33,13 @@ export function describeLoadedModel(loaded: LoadedModel): ModelDescription {
     inputShape: loaded.model.inputs[0].shape,
     outputShape: loaded.model.outputs[0].shape,
     analysis: analyzeModel(loaded.model),
+    ...taskOf(loaded.model),
   };
+}
+
+function taskOf(model: tf.LayersModel): { task: Task | null; taskNote?: string } {
+  const t = inferTask(model);
+  return t === 'classification' || t === 'regression' ? { task: t } : { task: null, taskNote: `cannot tell classification from regression: ${t}` };
 }
 
 export async function describeModel(spec: string): Promise<ModelDescription> {

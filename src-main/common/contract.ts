@@ -36,7 +36,8 @@ export type RunQuery = z.input<typeof RunQuerySchema>;
 export const commands = {
   getInfo: z.object({}),
   describeModel: z.object({ spec: Spec }),
-  describeDataset: z.object({ spec: Spec }),
+  /** `task: 'regression'` reads the targets as floats (see node/datasets LoadDatasetOptions.task). */
+  describeDataset: z.object({ spec: Spec, task: z.enum(['classification', 'regression']).optional() }),
   startRun: RunConfigSchema,
   cancelRun: z.object({ runId: RunId }),
   listRuns: RunQuerySchema,

@@ -558,6 +558,8 @@ export interface DatasetSummary {
   trainClassCounts: number[];
   /** Samples per class in the test split, indexed like classNames. */
   testClassCounts: number[];
+  /** Regression datasets: the target columns (classNames is then empty). */
+  targetNames?: string[];
   warnings: string[];
 }
 
@@ -575,6 +577,7 @@ export function describeDataset(ds: Dataset): DatasetSummary {
     testSize: ds.test.size,
     trainClassCounts: classCounts(ds.train, ds.classNames.length),
     testClassCounts: classCounts(ds.test, ds.classNames.length),
+    ...(ds.targetNames ? { targetNames: [...ds.targetNames] } : {}),
     warnings: [...ds.warnings],
   };
 }

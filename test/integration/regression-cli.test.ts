@@ -30,7 +30,8 @@ beforeAll(async () => {
   fixture = await writeRegressionFixture(path.join(home, 'fixture'), 800);
 });
 
-describe('regression through the CLI', () => {
+// Each case spawns the CLI (tsx start-up plus a run); a shared 2-core machine needs the headroom.
+describe('regression through the CLI', { timeout: 300_000 }, () => {
   it('prunes a linear-output MLP, fine-tunes it with MSE, reports MAE/RMSE and verifies exports by error', () => {
     const r = topiary([
       'prune', fixture.model, '--data', `csv:${fixture.csv}#target=age`, '--sparsity', '0.5', '--epochs', '4', '--lr', '0.02',

@@ -80,6 +80,24 @@ describe('regression fine-tuning and metrics', () => {
     model.dispose();
   });
 
+  it('data-parallel helpers step aside for a regressor, saying why', async () => {
+    const ds = dataset();
+    const model = regressor();
+    let asked = 0;
+    const res = await finetuneMasked(model, ds.train, { epochs: 1, batchSize: 64, learningRate: 0.01, optimizer: 'adam', task: 'regression', loss: 'mae' }, {
+      masks: new Map(),
+      fusedTrainer: false,
+      gradientShards: async () => {
+        asked++;
+        return 'unused';
+      },
+    });
+    expect(asked).toBe(0);
+    expect(res.parallel).toEqual({ shards: 1, note: 'regression runs in one thread (helpers compute cross-entropy only)' });
+    expect(Number.isFinite(res.history[0].loss)).toBe(true);
+    model.dispose();
+  });
+
   it('MAE, RMSE and R² are exact for a known linear model', async () => {
     const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [1], units: 1, useBias: false, kernelInitializer: 'ones' })] });
     const x = new Float32Array([1, 2, 3, 4]);

@@ -75,11 +75,11 @@ export async function createApi(opts: { home?: string; dbPath?: string; mode?: '
   const handlers: Handlers = {
     getInfo: () => getInfo(),
     describeModel: ({ spec }) => describeModel(modelPath(spec)),
-    describeDataset: async ({ spec, model, inputScale, resize }) => {
-      if (model === undefined) return describeDataset(await loadDataset(spec));
+    describeDataset: async ({ spec, model, inputScale, resize, task }) => {
+      if (model === undefined) return describeDataset(await loadDataset(spec, task ? { task } : {}));
       const loaded = await openModel(modelPath(model));
       try {
-        return describeDataset((await loadDatasetForModel(loaded.model, spec, { inputScale, resize })).dataset);
+        return describeDataset((await loadDatasetForModel(loaded.model, spec, { inputScale, resize, ...(task ? { task } : {}) })).dataset);
       } finally {
         loaded.model.dispose();
       }

@@ -2,6 +2,7 @@
 import { evaluate, measureLatency, type LatencyResult } from '../engine/measure';
 import type { InputScale, InputScaleChoice, ResizeMode } from '../common/input-prep';
 import { currentBackend } from '../node/backend';
+import { resolveTask, type Task } from '../engine/task';
 import { openModel } from './model-service';
 import { loadDatasetForModel } from './model-data';
 
@@ -17,14 +18,23 @@ export interface EvaluateRequest {
   inputScale?: InputScaleChoice;
   /** How image folders are fitted to the model input; default crop. */
   resize?: ResizeMode;
+  /** What the model predicts; read from its output layer when absent. */
+  task?: Task;
 }
 
 export interface EvaluateResult {
   model: { source: string; sha256: string };
-  data: { source: string; testSamples: number; classNames: string[]; inputScale: InputScale; resize: ResizeMode; warnings: string[] };
+  data: { source: string; testSamples: number; classNames: string[]; targetNames?: string[]; inputScale: InputScale; resize: ResizeMode; warnings: string[] };
   backend: string;
+  task: Task;
+  /** Classification: fraction correct. Regression: R² (as in engine/measure/evaluate). */
   accuracy: number;
+  /** Cross-entropy, or MSE for a regressor. */
   loss: number;
+  /** Regression only. */
+  mae?: number;
+  rmse?: number;
+  r2?: number;
   samples: number;
   latency: LatencyResult[];
 }
@@ -41,7 +51,9 @@ export async function evaluateModel(
 ): Promise<EvaluateResult> {
   const loaded = await openModel(req.model);
   try {
+    const task = resolveTask(loaded.model, req.task, req.model);
     const { dataset, prep } = await loadDatasetForModel(loaded.model, req.data, {
+      task,
       inputScale: req.inputScale,
       resize: req.resize,
       onProgress: (p) => hooks.onProgress?.({ phase: `load ${p.phase}`, done: p.done, total: p.total }),
@@ -50,6 +62,7 @@ export async function evaluateModel(
       batchSize: req.batchSize ?? 256,
       limit: req.limit,
       signal: hooks.signal,
+      task,
       onProgress: (done, total) => hooks.onProgress?.({ phase: 'evaluate', done, total }),
     });
     hooks.onProgress?.({ phase: 'latency', done: 0, total: 1 });
@@ -62,11 +75,14 @@ export async function evaluateModel(
       model: { source: loaded.source, sha256: loaded.sha256 },
       data: {
         source: dataset.source, testSamples: dataset.test.size, classNames: dataset.classNames,
+        ...(dataset.targetNames ? { targetNames: dataset.targetNames } : {}),
         inputScale: prep.inputScale, resize: prep.resize, warnings: dataset.warnings,
       },
       backend: currentBackend()?.name ?? 'unknown',
+      task,
       accuracy: metrics.accuracy,
       loss: metrics.loss,
+      ...(task === 'regression' ? { mae: metrics.mae, rmse: metrics.rmse, r2: metrics.r2 } : {}),
       samples: metrics.samples,
       latency,
     };

@@ -16,6 +16,7 @@ import { analyzeModel, type ModelAnalysis } from '../engine/analyze';
 import { exportTfjs, tfjsFolderFiles, sizeReport, verifyTfjsExport, type TfjsQuant } from '../engine/export/tfjs';
 import { exportTflite, type TfliteQuant } from '../engine/export/tflite';
 import { seededRandom } from '../engine/data';
+import { inferTask, resolveTask, type Task } from '../engine/task';
 import { verifyTflite } from '../node/verify/verify';
 import { checkExportTarget, writeExportBundle } from '../node/export/bundle';
 import type { InputScaleChoice, ResizeMode } from '../common/input-prep';
@@ -37,6 +38,8 @@ export interface ExportContext {
   layers?: ModelAnalysis;
   overwrite?: boolean;
   onVerify?: (done: number, total: number) => void;
+  /** What the model predicts: a regressor is verified by error (MAE, max |diff|), not top-1. Default: inferred from the model. */
+  task?: Task;
 }
 
 export interface ExportOutcome {
@@ -96,6 +99,9 @@ export async function exportModel(model: tf.LayersModel, req: ExportRequest, ctx
   // The destination is checked before the export and its verification run, not after.
   await checkExportTarget(ctx.outDir, { overwrite: ctx.overwrite });
   const samples = verificationSamples(model, ctx.dataset, req.verifySamples);
+  // Undecidable models keep the classification check they always had.
+  const task = ctx.task ?? (inferTask(model) === 'regression' ? 'regression' : 'classification');
+  const regression = task === 'regression';
   let files: { name: string; bytes: Uint8Array }[];
   let verification: Verification;
   let quant: string = req.quant;
@@ -110,8 +116,9 @@ export async function exportModel(model: tf.LayersModel, req: ExportRequest, ctx
     notes.push(...out.notes);
     files = [{ name: 'model.tflite', bytes: out.bytes }];
     ctx.onVerify?.(0, 1);
-    const v = await verifyTflite(out.bytes, model, samples, { mode: req.quant as TfliteQuant });
+    const v = await verifyTflite(out.bytes, model, samples, { mode: req.quant as TfliteQuant, task });
     ctx.onVerify?.(1, 1);
+    const finite = (x: number | null | undefined): number | null => (typeof x === 'number' && Number.isFinite(x) ? x : null);
     verification = {
       runtime: `litert ${v.runtimeVersion} (wasm)`,
       samples: v.samples,
@@ -121,6 +128,16 @@ export async function exportModel(model: tf.LayersModel, req: ExportRequest, ctx
       latencyMs: Number.isFinite(v.latencyMs) ? v.latencyMs : null,
       passed: v.passed,
       reason: v.reason ?? null,
+      ...(regression
+        ? {
+            task,
+            meanAbsDiff: finite(v.meanAbsDiff) ?? Number.MAX_VALUE,
+            mae: finite(v.mae),
+            referenceMae: finite(v.referenceMae),
+            ...(v.scale !== undefined ? { scale: v.scale } : {}),
+            ...(v.rule ? { rule: v.rule } : {}),
+          }
+        : {}),
     };
   } else {
     // tfjs has no int8 weights; the nearest is uint8 affine quantization.
@@ -132,7 +149,7 @@ export async function exportModel(model: tf.LayersModel, req: ExportRequest, ctx
     const n = samples.x.length / samples.sampleShape.reduce((a, b) => a * b, 1);
     const x = tf.tensor(samples.x, [n, ...samples.sampleShape]);
     try {
-      verification = await verifyTfjsExport(model, out, x, samples.y.length ? { labels: samples.y } : {});
+      verification = await verifyTfjsExport(model, out, x, { ...(samples.y.length ? { labels: samples.y } : {}), task });
     } finally {
       x.dispose();
     }
@@ -190,7 +207,7 @@ function freeDir(base: string): string {
 /** Exports a recorded run's pruned model and records the artifact with the run. */
 export async function exportStoredRun(
   services: AppServices,
-  req: ExportRequest & { runId: string; outDir?: string; overwrite?: boolean },
+  req: ExportRequest & { runId: string; outDir?: string; overwrite?: boolean; task?: Task },
 ): Promise<StoredExportResult> {
   const run = services.history.show(req.runId);
   if (req.outDir !== undefined) await checkExportTarget(req.outDir, { overwrite: req.overwrite });
@@ -201,11 +218,14 @@ export async function exportStoredRun(
   }
   const loaded = await loadModel(modelDir);
   try {
+    const recorded = (run.config.task as Task | undefined) ?? (inferTask(loaded.model) === 'regression' ? 'regression' : 'classification');
+    const task = req.task ? resolveTask(loaded.model, req.task) : recorded;
     // Prepared as the run was; runs recorded before inputScale existed used [0, 1].
     const config = run.config as { seed?: unknown; inputScale?: InputScaleChoice; resize?: ResizeMode };
     const dataset = run.dataset
       ? (await loadDatasetForModel(loaded.model, run.dataset.source, {
           seed: Number(config.seed ?? 42),
+          task,
           inputScale: config.inputScale ?? '0-1',
           resize: config.resize,
         })).dataset
@@ -219,6 +239,7 @@ export async function exportStoredRun(
       runId: run.id,
       metrics: { before: summary?.before ?? {}, after: summary?.after ?? {} },
       overwrite: req.overwrite,
+      task,
     });
     services.store.writer.addArtifact(run.id, out.artifact);
     return { runId: run.id, dir: out.dir, artifact: out.artifact };

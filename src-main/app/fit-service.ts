@@ -12,6 +12,7 @@ import { ConfigError, TopiaryError } from '../common/errors';
 import { NUMERIC_TYPES, type FitReport, type NumericType, type Profile } from '../common/profiles';
 import type { RunConfigInput } from '../common/run-config';
 import type { Dataset } from '../engine/data';
+import { resolveTask, type Task } from '../engine/task';
 import { analyzeModel } from '../engine/analyze';
 import { checkFit, checkTfliteFile, formatFor, tfliteQuantFor, searchFit, type FitCandidate, type FitPlan } from '../engine/fit';
 import { measureLatency } from '../engine/measure';
@@ -116,6 +117,8 @@ export interface FitAutoRequest {
   /** How `data` is prepared for the model; the resolved values go into the recorded run's config. */
   inputScale?: InputScaleChoice;
   resize?: ResizeMode;
+  /** What the model predicts; read from its output layer when absent. A regressor's candidates rank by R², its run reports MAE. */
+  task?: Task;
 }
 
 export interface FitAutoResult {
@@ -133,6 +136,8 @@ export interface FitAutoResult {
   final: FitReport | null;
   artifact: { path: string; bytes: number; sha256: string; verified: boolean } | null;
   accuracy: { before: number | null; after: number | null };
+  /** Regression runs: MAE before and after (lower is better); null for a classifier. */
+  mae: { before: number | null; after: number | null } | null;
 }
 
 export interface FitAutoHooks {
@@ -183,8 +188,10 @@ export async function fitToBudget(services: AppServices, profiles: ProfileServic
   const loaded = await openModel(req.model);
   let plan: FitPlan;
   let prep: DataPreparation;
+  let task: Task;
   try {
-    const forModel = await loadDatasetForModel(loaded.model, req.data, { seed, inputScale: req.inputScale, resize: req.resize });
+    task = resolveTask(loaded.model, req.task, req.model);
+    const forModel = await loadDatasetForModel(loaded.model, req.data, { seed, task, inputScale: req.inputScale, resize: req.resize });
     const dataset = forModel.dataset;
     prep = forModel.prep;
     hooks.onLog?.(prep.summary);
@@ -197,6 +204,7 @@ export async function fitToBudget(services: AppServices, profiles: ProfileServic
       refine: req.refine,
       signal: hooks.signal,
       onCandidate: hooks.onCandidate,
+      task,
     });
   } finally {
     loaded.model.dispose();
@@ -215,6 +223,7 @@ export async function fitToBudget(services: AppServices, profiles: ProfileServic
     final: null,
     artifact: null,
     accuracy: { before: null, after: null },
+    mae: null,
   };
   if (!plan.feasible || !plan.best || !plan.pruneConfig || !plan.export) return result;
 
@@ -228,6 +237,7 @@ export async function fitToBudget(services: AppServices, profiles: ProfileServic
     profile: profile.id,
     name: req.name ?? `fit ${profile.id}`,
     seed,
+    task,
     evalLimit: req.evalLimit,
     latencyRuns: 5,
     inputScale: prep.inputScale,
@@ -260,6 +270,7 @@ export async function fitToBudget(services: AppServices, profiles: ProfileServic
 
   const detail = services.history.show(runId);
   result.accuracy = { before: detail.summary?.before?.accuracy ?? null, after: detail.summary?.after?.accuracy ?? null };
+  if (task === 'regression') result.mae = { before: detail.summary?.before?.mae ?? null, after: detail.summary?.after?.mae ?? null };
   const artifact = detail.artifacts.find((a) => a.format === plan.export!.format);
   if (!artifact) throw new TopiaryError(`fit run ${runId} finished without a ${plan.export.format} export`);
   const saved = await loadModel(path.join(services.runsDir, runId, 'model'));

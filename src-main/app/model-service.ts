@@ -2,6 +2,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../common/errors';
 import { analyzeModel, type ModelAnalysis } from '../engine/analyze';
+import { inferTask, type Task } from '../engine/task';
 import { loadModel, type LoadedModel } from '../node/models';
 import { initBackend } from '../node/backend';
 
@@ -15,6 +16,9 @@ export interface ModelDescription {
   /** Flat layer name -> path in the file's nesting, when the file held nested models (see LoadedModel.nesting). */
   nesting?: Record<string, string>;
   analysis: ModelAnalysis;
+  /** What the output layer says the model predicts (engine/task.ts inferTask); null when it cannot tell, with why. */
+  task: Task | null;
+  taskNote?: string;
 }
 
 export async function openModel(spec: string): Promise<LoadedModel> {
@@ -32,7 +36,13 @@ export function describeLoadedModel(loaded: LoadedModel): ModelDescription {
     outputShape: loaded.model.outputs[0].shape,
     ...(loaded.nesting ? { nesting: loaded.nesting } : {}),
     analysis: analyzeModel(loaded.model, { sources: loaded.nesting }),
+    ...taskOf(loaded.model),
   };
+}
+
+function taskOf(model: tf.LayersModel): { task: Task | null; taskNote?: string } {
+  const t = inferTask(model);
+  return t === 'classification' || t === 'regression' ? { task: t } : { task: null, taskNote: `cannot tell classification from regression: ${t}` };
 }
 
 export async function describeModel(spec: string): Promise<ModelDescription> {

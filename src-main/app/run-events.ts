@@ -12,6 +12,8 @@ export type RunEvent =
       type: 'loaded'; model: ModelInput; dataset: DatasetInput; backend: string; versions: Record<string, string>; method: string;
       /** How the data was prepared, as resolved (an `auto` input scale made concrete); recorded in the run's config. */
       input?: { inputScale: InputScale; resize: ResizeMode };
+      /** The task the run used (inferred from the model when not given); recorded in the run's config. */
+      task?: 'classification' | 'regression';
     }
   | { type: 'progress'; progress: Omit<RunProgress, 'runId'> }
   | { type: 'metrics'; points: MetricInput[] }

@@ -15,6 +15,7 @@ import { checkPrunable } from '../engine/prune/feasibility';
 import { runPruning } from '../engine/prune/run';
 import { validatePruneConfig } from '../engine/prune/types';
 import { prunableWeights } from '../engine/prune/weights';
+import { outputUnits, resolveTask, type Task } from '../engine/task';
 import { initBackend } from '../node/backend';
 import { saveModel } from '../node/models';
 import { installTrainWorkersFromEnv } from '../node/train-workers';
@@ -23,6 +24,7 @@ import { exportModel } from './export-service';
 import { versions } from './info-service';
 import { openModel } from './model-service';
 import { loadDatasetForModel } from './model-data';
+import { inPhase, type RunPlace } from './run-errors';
 import type { RunEvent, RunResult } from './run-events';
 
 export interface RunJob {
@@ -48,7 +50,21 @@ const PHASE_SPAN: Record<RunProgress['phase'], [number, number]> = {
   done: [1, 1],
 };
 
+/**
+ * Runs the job; an error names the phase it happened in (see ./run-errors.ts), with a remedy when
+ * the cause is a known one such as the wasm heap running out.
+ */
 export async function executeRun(job: RunJob, emit: (e: RunEvent) => void, signal?: AbortSignal): Promise<RunResult> {
+  const place: RunPlace = { phase: 'load' };
+  try {
+    return await runPhases(job, emit, place, signal);
+  } catch (err) {
+    const batchSize = Number((job.config.prune.finetune as { batchSize?: unknown } | undefined)?.batchSize ?? 64);
+    throw inPhase(err, place, Number.isFinite(batchSize) ? batchSize : 64);
+  }
+}
+
+async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPlace, signal?: AbortSignal): Promise<RunResult> {
   const started = Date.now();
   // At most one progress event per PROGRESS_MIN_MS within a phase (a fused fine-tuning step takes
   // milliseconds: one event a batch would flood the UI); a phase's first and last events, and any
@@ -56,6 +72,14 @@ export async function executeRun(job: RunJob, emit: (e: RunEvent) => void, signa
   let lastPhase = '';
   let lastAt = 0;
   const progress = (p: Omit<RunProgress, 'runId' | 'fraction' | 'etaSeconds'>, keep = false) => {
+    // Where the run is, for an error message, even when this event is not sent.
+    if (place.phase !== p.phase) {
+      place.phase = p.phase;
+      delete place.epoch;
+      delete place.batch;
+      if (p.phase !== 'export' && p.phase !== 'verify') delete place.what;
+    }
+    if (p.epoch !== undefined) place.epoch = p.epoch;
     const now = Date.now();
     if (!keep && p.phase === lastPhase && p.done > 0 && p.done < p.total && now - lastAt < PROGRESS_MIN_MS) return;
     lastPhase = p.phase;
@@ -79,16 +103,19 @@ export async function executeRun(job: RunJob, emit: (e: RunEvent) => void, signa
   const original = loaded.model;
   let pruned: tf.LayersModel | undefined;
   try {
+    const task = resolveTask(original, config.task, config.model);
     progress({ phase: 'load', done: 1, total: 2, message: `loading ${config.data}` });
     const { dataset, prep } = await loadDatasetForModel(original, config.data, {
       seed: config.seed,
+      task,
       inputScale: config.inputScale,
       resize: config.resize,
       onProgress: (p) => progress({ phase: 'load', done: 1 + p.done / Math.max(1, p.total), total: 2, message: p.phase }),
     });
     for (const w of dataset.warnings) emit({ type: 'log', level: 'warn', message: w });
     emit({ type: 'log', level: 'info', message: prep.summary });
-    const pruneConfig = validatePruneConfig({ seed: config.seed, ...config.prune }, original);
+    checkTargets(task, dataset.targetNames, outputUnits(original), dataset.source);
+    const pruneConfig = validatePruneConfig({ seed: config.seed, ...config.prune, task }, original);
     const before = analyzeModel(original);
     emit({
       type: 'loaded',
@@ -97,12 +124,12 @@ export async function executeRun(job: RunJob, emit: (e: RunEvent) => void, signa
         sha256: loaded.sha256,
         format: loaded.format,
         params: before.params,
-        meta: { inputShape: original.inputs[0].shape, layers: original.layers.length },
+        meta: { inputShape: original.inputs[0].shape, layers: original.layers.length, task },
       },
       dataset: {
         source: dataset.source,
         sampleShape: dataset.sampleShape,
-        classNames: dataset.classNames,
+        classNames: dataset.targetNames ?? dataset.classNames,
         trainSize: dataset.train.size,
         testSize: dataset.test.size,
       },
@@ -110,6 +137,7 @@ export async function executeRun(job: RunJob, emit: (e: RunEvent) => void, signa
       versions: versions(backend),
       method: `${pruneConfig.method}/${pruneConfig.granularity}`,
       input: { inputScale: prep.inputScale, resize: prep.resize },
+      task,
     });
     progress({ phase: 'load', done: 2, total: 2 });
     checkCancel();
@@ -118,17 +146,19 @@ export async function executeRun(job: RunJob, emit: (e: RunEvent) => void, signa
 
     // Baseline
     const measure = async (model: tf.LayersModel, phase: 'baseline' | 'final', analysis: ModelAnalysis) => {
+      progress({ phase, done: 0, total: Math.min(dataset.test.size, config.evalLimit ?? dataset.test.size) });
       const metrics = await evaluate(model, dataset.test, {
         batchSize: 256,
         limit: config.evalLimit,
         signal,
+        task,
         onProgress: (done, total) => progress({ phase, done, total }),
       });
       // A generous warm-up: the first calls of a fresh model pay for kernel setup (XNNPACK operator
       // creation on wasm), which would otherwise flatter whichever model is measured second.
       const latency = await measureLatency(model, { batchSizes: [1, 64], runs: config.latencyRuns, warmup: 10 });
       return {
-        accuracy: metrics.accuracy,
+        ...qualityMetrics(task, metrics),
         loss: metrics.loss,
         params: analysis.params,
         nonZeros: analysis.nonZeros,
@@ -144,9 +174,11 @@ export async function executeRun(job: RunJob, emit: (e: RunEvent) => void, signa
     emit({ type: 'metrics', points: Object.entries(baseline).map(([name, value]) => ({ step: 0, phase: 'baseline', name, value })) });
     const beforeRows = layerRows(before, 'before');
     if (config.sensitivity) {
+      progress({ phase: 'sensitivity', done: 0, total: 1 });
       const scan = await sensitivityScan(original, dataset.test, {
         limit: Math.min(config.evalLimit ?? 1000, 1000),
         signal,
+        task,
         onProgress: (done, total) => progress({ phase: 'sensitivity', done, total }),
       });
       for (const row of beforeRows) {
@@ -172,6 +204,7 @@ export async function executeRun(job: RunJob, emit: (e: RunEvent) => void, signa
         }
         const epochs = Math.max(1, pruneConfig.finetune.epochs);
         const done = p.epoch * p.batches + p.batch;
+        place.batch = p.batch + 1;
         progress({
           phase: 'finetune',
           done,
@@ -184,13 +217,15 @@ export async function executeRun(job: RunJob, emit: (e: RunEvent) => void, signa
         }, p.phase === 'epoch');
         if (p.phase === 'epoch') {
           step++;
+          // A regressor's per-epoch "accuracy" is R² (see EpochRecord).
+          const quality = task === 'regression' ? 'r2' : 'accuracy';
           const points: MetricInput[] = [
             { step, epoch: p.epoch + 1, phase: 'train', name: 'loss', value: p.loss },
-            { step, epoch: p.epoch + 1, phase: 'train', name: 'accuracy', value: p.accuracy },
+            { step, epoch: p.epoch + 1, phase: 'train', name: quality, value: p.accuracy },
             { step, epoch: p.epoch + 1, phase: 'train', name: 'sparsity', value: p.sparsity },
           ];
           if (p.valLoss !== undefined) points.push({ step, epoch: p.epoch + 1, phase: 'val', name: 'loss', value: p.valLoss });
-          if (p.valAccuracy !== undefined) points.push({ step, epoch: p.epoch + 1, phase: 'val', name: 'accuracy', value: p.valAccuracy });
+          if (p.valAccuracy !== undefined) points.push({ step, epoch: p.epoch + 1, phase: 'val', name: quality, value: p.valAccuracy });
           emit({ type: 'metrics', points });
         }
       },
@@ -211,6 +246,7 @@ export async function executeRun(job: RunJob, emit: (e: RunEvent) => void, signa
     // Export + verify
     const artifacts = [];
     for (const [i, req] of config.exports.entries()) {
+      place.what = `${req.format} ${req.quant}`;
       progress({ phase: 'export', done: i, total: config.exports.length, message: `${req.format} ${req.quant}` });
       const exported = await exportModel(pruned, req, {
         outDir: path.join(job.runDir, `export-${req.format}-${req.quant}`),
@@ -218,6 +254,7 @@ export async function executeRun(job: RunJob, emit: (e: RunEvent) => void, signa
         source: loaded.source,
         metrics: { before: baseline, after: final },
         layers: after,
+        task,
         onVerify: (done, total) => progress({ phase: 'verify', done, total }),
       });
       artifacts.push(exported.artifact);
@@ -226,6 +263,7 @@ export async function executeRun(job: RunJob, emit: (e: RunEvent) => void, signa
     }
 
     const summary = {
+      task,
       before: baseline,
       after: final,
       prune: {
@@ -242,6 +280,22 @@ export async function executeRun(job: RunJob, emit: (e: RunEvent) => void, signa
     // Unstructured pruning works in place (pruned === original); structured returns a new model.
     if (pruned && pruned !== original) pruned.dispose();
     original.dispose();
+  }
+}
+
+/** The quality metrics a run records: accuracy for a classifier; MAE, RMSE and R² for a regressor. */
+function qualityMetrics(task: Task, m: { accuracy: number; mae?: number; rmse?: number; r2?: number }): Record<string, number> {
+  if (task === 'classification') return { accuracy: m.accuracy };
+  return { mae: m.mae ?? NaN, rmse: m.rmse ?? NaN, r2: m.r2 ?? NaN };
+}
+
+/** A regressor needs float targets, one per output; a classifier needs class labels. */
+function checkTargets(task: Task, targetNames: string[] | undefined, units: number, source: string): void {
+  if (task === 'classification' && targetNames) {
+    throw new ConfigError(`dataset ${source} holds regression targets (${targetNames.join(', ')}) but the model is a classifier`);
+  }
+  if (task === 'regression' && targetNames && targetNames.length !== units) {
+    throw new ConfigError(`dataset ${source} has ${targetNames.length} target(s) (${targetNames.join(', ')}) but the model predicts ${units} value(s) a sample`);
   }
 }
 

@@ -197,8 +197,9 @@ class RunRecorder {
       case 'loaded': {
         const modelId = w.upsertModel(e.model);
         const datasetId = w.upsertDataset(e.dataset);
-        // The stored config shows what was done: an `auto` input scale is recorded as resolved.
-        const config = e.input ? Object.assign(this.run.config, e.input) : this.run.config;
+        // The stored config shows what was done: an `auto` input scale is recorded as resolved, and
+        // the task the run used (inferred from the model when not given).
+        const config = Object.assign(this.run.config, e.input ?? {}, e.task && !this.run.config.task ? { task: e.task } : {});
         w.createRun({
           id: runId,
           config: config as unknown as JsonObject,

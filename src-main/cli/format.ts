@@ -25,6 +25,10 @@ const ms = (n: number) => (Number.isFinite(n) ? `${n.toFixed(3)} ms` : '-');
 export function beforeAfter(before: Record<string, number>, after: Record<string, number>): string {
   const rows: [string, string, (n: number) => string, 'diff' | 'ratio'][] = [
     ['accuracy', 'accuracy', pct, 'diff'],
+    // Regression runs record these instead of accuracy (lower is better for MAE / RMSE).
+    ['MAE', 'mae', (n) => (Number.isFinite(n) ? n.toPrecision(4) : '-'), 'diff'],
+    ['RMSE', 'rmse', (n) => (Number.isFinite(n) ? n.toPrecision(4) : '-'), 'diff'],
+    ['R²', 'r2', (n) => (Number.isFinite(n) ? n.toFixed(4) : '-'), 'diff'],
     ['loss', 'loss', (n) => n.toFixed(4), 'diff'],
     ['parameters', 'params', count, 'ratio'],
     ['non-zeros', 'nonZeros', count, 'ratio'],

@@ -49,8 +49,8 @@ export async function runAndReport(ctx: CliContext, config: RunConfigInput, opts
       fs.cpSync(path.join(services.runsDir, runId), opts.out, { recursive: true });
     }
     if (ctx.json) return ctx.printJson(detail);
-    const s = detail.summary as { before: Record<string, number>; after: Record<string, number>; prune?: Record<string, number> };
-    ctx.print(`${opts.title ?? 'Run'} ${runId}  (${detail.method}, backend ${detail.backend})`);
+    const s = detail.summary as { task?: string; before: Record<string, number>; after: Record<string, number>; prune?: Record<string, number> };
+    ctx.print(`${opts.title ?? 'Run'} ${runId}  (${detail.method}, ${s.task ?? 'classification'}, backend ${detail.backend})`);
     ctx.print(beforeAfter(s.before, s.after));
     if (s.prune) {
       ctx.print(
@@ -60,20 +60,29 @@ export async function runAndReport(ctx: CliContext, config: RunConfigInput, opts
     }
     if (detail.artifacts.length) {
       ctx.print('\nExports (verified with an independent runtime):');
+      const num = (x: unknown): string => (typeof x === 'number' && Number.isFinite(x) ? x.toPrecision(4) : '-');
+      const regression = s.task === 'regression';
       ctx.print(
         table(
-          ['format', 'quant', 'size', 'status', 'max |diff|', 'top-1 agree', 'accuracy', 'latency', 'path'],
+          regression
+            ? ['format', 'quant', 'size', 'status', 'max |diff|', 'mean |diff|', 'MAE', 'MAE in-app', 'latency', 'path']
+            : ['format', 'quant', 'size', 'status', 'max |diff|', 'top-1 agree', 'accuracy', 'latency', 'path'],
           detail.artifacts.map((a) => {
-            const v = (a.verification ?? {}) as Record<string, number>;
+            const v = (a.verification ?? {}) as Record<string, number | null>;
+            const judged = regression
+              ? [num(v.meanAbsDiff), num(v.mae), num(v.referenceMae)]
+              : [
+                  typeof v.top1Agreement === 'number' ? `${(100 * v.top1Agreement).toFixed(2)} %` : '-',
+                  typeof v.accuracy === 'number' ? `${(100 * v.accuracy).toFixed(2)} %` : '-',
+                ];
             return [
               a.format,
               a.quant,
               bytes(a.bytes),
               a.status + (a.reason ? ` (${a.reason})` : ''),
-              v.maxAbsDiff !== undefined ? v.maxAbsDiff.toExponential(2) : '-',
-              v.top1Agreement !== undefined ? `${(100 * v.top1Agreement).toFixed(2)} %` : '-',
-              v.accuracy !== undefined ? `${(100 * v.accuracy).toFixed(2)} %` : '-',
-              v.latencyMs !== undefined ? `${v.latencyMs.toFixed(3)} ms` : '-',
+              typeof v.maxAbsDiff === 'number' ? v.maxAbsDiff.toExponential(2) : '-',
+              ...judged,
+              typeof v.latencyMs === 'number' ? `${v.latencyMs.toFixed(3)} ms` : '-',
               a.path,
             ];
           }),

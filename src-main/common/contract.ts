@@ -37,12 +37,16 @@ export type RunQuery = z.input<typeof RunQuerySchema>;
 export const commands = {
   getInfo: z.object({}),
   describeModel: z.object({ spec: Spec }),
-  /** Sizes and classes of a dataset; with a model, prepared for it (image folders fitted to its input). */
+  /**
+   * Sizes and classes of a dataset; with a model, prepared for it (image folders fitted to its
+   * input). `task: 'regression'` reads the targets as floats (see node/datasets LoadDatasetOptions.task).
+   */
   describeDataset: z.object({
     spec: Spec,
     model: Spec.optional(),
     inputScale: z.enum(INPUT_SCALES).optional(),
     resize: z.enum(RESIZE_MODES).optional(),
+    task: z.enum(['classification', 'regression']).optional(),
   }),
   /**
    * A few samples per class as the model will see them (fitted to its input: resize, crop, channel

@@ -78,3 +78,21 @@ export function toErrorInfo(err: unknown): ErrorInfo {
   if (err instanceof Error) return { name: err.name, message: err.message, stack: err.stack };
   return { name: 'Error', message: String(err) };
 }
+
+/**
+ * A run failed in one of its phases (load, baseline, sensitivity, prune, finetune, final, export,
+ * verify). The message names the phase and where in it ("fine-tuning failed (epoch 1, batch 3): ...")
+ * and, when the cause is recognized, a remedy. It keeps the cause's name, exit code and file, so a
+ * bad dataset found late is still bad input (exit 2) and still a DatasetFormatError.
+ */
+export class RunPhaseError extends TopiaryError {
+  override readonly exitCode: 1 | 2;
+  readonly phase: string;
+
+  constructor(phase: string, message: string, cause: unknown) {
+    super(message, { cause, ...(cause instanceof TopiaryError && cause.file !== undefined ? { file: cause.file } : {}) });
+    this.phase = phase;
+    this.exitCode = cause instanceof TopiaryError ? cause.exitCode : 1;
+    if (cause instanceof Error) this.name = cause.name;
+  }
+}

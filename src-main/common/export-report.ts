@@ -44,10 +44,23 @@ export const VerificationSchema = z.object({
   samples: count,
   /** max |exported output - in-app output| over all samples and outputs. */
   maxAbsDiff: finite,
-  /** Fraction of samples whose arg-max class agrees with the in-app model, in [0, 1]. */
-  top1Agreement: z.number().min(0).max(1),
-  /** The exported artifact's own accuracy on those samples, in [0, 1]; null without labels. */
+  /** Fraction of samples whose arg-max class agrees with the in-app model, in [0, 1]; null for a regressor. */
+  top1Agreement: z.number().min(0).max(1).nullable(),
+  /** The exported artifact's own accuracy on those samples, in [0, 1]; null without labels or for a regressor. */
   accuracy: z.number().min(0).max(1).nullable(),
+  /** What the model predicts; absent in reports written before regression was known (= classification). */
+  task: z.enum(['classification', 'regression']).optional(),
+  /** mean |exported output - in-app output| over all samples and outputs. */
+  meanAbsDiff: finite.optional(),
+  /** Regression: the exported artifact's MAE against the targets, and the in-app model's (null without targets). */
+  mae: finite.nullable().optional(),
+  referenceMae: finite.nullable().optional(),
+  /**
+   * Regression: the scale the pass thresholds are relative to (the targets' standard deviation, or
+   * the reference outputs' without targets), and the rule applied, in words.
+   */
+  scale: finite.optional(),
+  rule: z.string().optional(),
   /** Mean latency of one sample in the runtime. */
   latencyMs: z.number().nonnegative().nullable(),
   passed: z.boolean(),

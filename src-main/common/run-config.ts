@@ -22,11 +22,20 @@ export type ExportRequest = z.infer<typeof ExportRequestSchema>;
 export const RunConfigSchema = z.object({
   /** Model spec: `demo`, a tfjs folder or model.json, a .h5/.keras file, or `run:<id>` (derive). */
   model: z.string().min(1, 'model is required'),
-  /** Dataset spec: `demo`, `fashion-mnist`, `idx:DIR`, `npz:FILE`, `images:DIR`, `csv:FILE`. */
+  /**
+   * Dataset spec: `demo`, `fashion-mnist`, `idx:DIR`, `npz:FILE`, `images:DIR`, `csv:FILE`
+   * (`csv:FILE#target=age` names the target column; `#target=a,b` several regression targets).
+   */
   data: z.string().min(1, 'data is required'),
   name: z.string().max(200).optional(),
   profile: z.string().optional(),
   parentRunId: z.string().optional(),
+  /**
+   * What the model predicts: `classification` (accuracy, cross-entropy) or `regression` (MAE / RMSE /
+   * R², MSE or MAE loss: `prune.finetune.loss`). Absent: read from the model's output layer
+   * (engine/task.ts inferTask); the run records what was used.
+   */
+  task: z.enum(['classification', 'regression']).optional(),
   /** Raw prune config (method, granularity, sparsity, scope, schedule, finetune...). */
   prune: z.record(z.string(), z.unknown()).default({}),
   /** Per-layer sensitivity scan of the original model before pruning (accuracy vs sparsity). */

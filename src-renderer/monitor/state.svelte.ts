@@ -118,7 +118,8 @@ export class RunMonitor {
 function storedCurve(metrics: ApiResults['getRun']['metrics']): CurvePoint[] {
   const train = (name: string) => metrics.find((m) => m.phase === 'train' && m.name === name)?.points ?? [];
   const loss = train('loss');
-  const acc = train('accuracy');
+  // A regression run stores its per-epoch quality as R² (the live progress carries it as accuracy).
+  const acc = train('accuracy').length ? train('accuracy') : train('r2');
   const sp = train('sparsity');
   return loss.map((p, i) => ({ x: p.epoch ?? p.step, loss: p.value, accuracy: acc[i]?.value ?? NaN, sparsity: sp[i]?.value ?? NaN }));
 }

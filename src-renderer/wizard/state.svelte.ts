@@ -56,6 +56,8 @@ export class WizardState {
   roundTo = $state(0);
   maxSamples = $state(0);
   evalLimit = $state(0);
+  /** 'auto': what the model's output layer says (ModelDescription.task); else the user's choice. */
+  task = $state<'auto' | 'classification' | 'regression'>('auto');
   exportTflite = $state(true);
   exportQuant = $state<'none' | 'float16' | 'dynamic-int8' | 'int8'>('int8');
   name = $state('');
@@ -91,9 +93,11 @@ export class WizardState {
     this.data = null;
     try {
       // With the model known, image folders are described as fitted to its input (as the run will).
+      const task = this.effectiveTask;
       const data = await transport.call('describeDataset', {
         spec: this.dataSpec.trim(),
         ...(this.model ? { model: this.modelSpec.trim(), inputScale: this.inputScale, resize: this.resize } : {}),
+        ...(task ? { task } : {}),
       });
       if (request === this.#dataRequest) this.data = data;
     } catch (err) {
@@ -127,11 +131,17 @@ export class WizardState {
     }
   }
 
+  /** The task the run will use: the user's choice, else the model's; null when neither says. */
+  get effectiveTask(): 'classification' | 'regression' | null {
+    return this.task !== 'auto' ? this.task : (this.model?.task ?? null);
+  }
+
   /** Problems that block Next on the current step (empty = fine). */
   get problems(): string[] {
     switch (this.step) {
       case 0:
-        return this.model ? [] : ['Load a model first.'];
+        if (!this.model) return ['Load a model first.'];
+        return this.effectiveTask ? [] : [`${this.model.taskNote ?? 'The task is unknown'}: choose classification or regression.`];
       case 1:
         return this.data ? [] : ['Load a dataset first.'];
       case 2:
@@ -178,6 +188,7 @@ export class WizardState {
       ...(this.name.trim() ? { name: this.name.trim() } : {}),
       ...(this.device.profileId ? { profile: this.device.profileId } : {}),
       ...(this.evalLimit > 0 ? { evalLimit: this.evalLimit } : {}),
+      ...(this.task !== 'auto' ? { task: this.task } : {}),
       exports: this.exportTflite ? [{ format: 'tflite', quant: this.exportQuant }] : [],
     };
   }
@@ -199,6 +210,7 @@ export class WizardState {
     if (p.schedule?.kind === 'iterative') this.schedule = `iterative:${p.schedule.rounds}`;
     else if (p.schedule?.kind) this.schedule = p.schedule.kind;
     if (config.evalLimit) this.evalLimit = config.evalLimit;
+    this.task = config.task ?? 'auto';
     if (p.granularity === 'nm' || p.granularity === 'unstructured') this.granularity = p.granularity;
     if (typeof p.roundTo === 'number') this.roundTo = p.roundTo;
     const tflite = (config.exports ?? []).find((e) => e.format === 'tflite');

@@ -34,7 +34,7 @@ async function main(): Promise<void> {
   const model = lenet5({ seed: 1 });
   const shape = [28, 28, 1];
   const per = 784;
-  let test: { x: Float32Array; y: Int32Array };
+  let test: { x: Float32Array; y: Int32Array | Float32Array };
   let calibration: Float32Array;
   let data: string;
   if (fs.existsSync(fashionMnistDir())) {

@@ -11,6 +11,12 @@ export function positiveInt(name: string) {
   };
 }
 
+/** `--task classification|regression`. */
+export function taskOption(value: string): 'classification' | 'regression' {
+  if (value !== 'classification' && value !== 'regression') throw new ConfigError(`--task must be classification or regression, got "${value}"`);
+  return value;
+}
+
 export const registerEvaluateCommand: RegisterCommand = (program, ctx) => {
   const cmd = program
     .command('evaluate')
@@ -20,14 +26,15 @@ export const registerEvaluateCommand: RegisterCommand = (program, ctx) => {
     .option('--batch-size <n>', 'evaluation batch size', positiveInt('--batch-size'), 256)
     .option('--limit <n>', 'evaluate on at most n test samples', positiveInt('--limit'))
     .option('--latency-batch <n>', 'second batch size for latency', positiveInt('--latency-batch'), 64)
-    .option('--latency-runs <n>', 'timed runs per latency measurement', positiveInt('--latency-runs'), 30);
+    .option('--latency-runs <n>', 'timed runs per latency measurement', positiveInt('--latency-runs'), 30)
+    .option('--task <t>', 'classification | regression (default: read from the model\'s output layer)', taskOption);
   addDataPrepOptions(cmd)
     .action(async (modelSpec: string, opts) => {
       const { evaluateModel } = await import('../../app/evaluate-service');
       const bars = new Map<string, ReturnType<typeof createProgress>>();
       try {
         const r = await evaluateModel(
-          { model: modelSpec, data: opts.data, batchSize: opts.batchSize, limit: opts.limit, latencyBatch: opts.latencyBatch, latencyRuns: opts.latencyRuns, ...dataPrep(opts) },
+          { model: modelSpec, data: opts.data, batchSize: opts.batchSize, limit: opts.limit, latencyBatch: opts.latencyBatch, latencyRuns: opts.latencyRuns, task: opts.task, ...dataPrep(opts) },
           {
             onProgress: (p) => {
               let bar = bars.get(p.phase);
@@ -48,10 +55,13 @@ export const registerEvaluateCommand: RegisterCommand = (program, ctx) => {
 export function formatEvaluation(r: import('../../app/evaluate-service').EvaluateResult): string {
   const lines = [
     `model     ${r.model.source}`,
-    `data      ${r.data.source} (${r.samples} test samples, ${r.data.classNames.length} classes)`,
+    r.task === 'regression'
+      ? `data      ${r.data.source} (${r.samples} test samples, target ${r.data.targetNames?.join(', ') ?? '?'})`
+      : `data      ${r.data.source} (${r.samples} test samples, ${r.data.classNames.length} classes)`,
     `backend   ${r.backend}`,
-    `accuracy  ${(100 * r.accuracy).toFixed(2)} %`,
-    `loss      ${r.loss.toFixed(4)}`,
+    ...(r.task === 'regression'
+      ? [`MAE       ${r.mae?.toPrecision(4)}`, `RMSE      ${r.rmse?.toPrecision(4)}`, `R²        ${r.r2?.toFixed(4)}`, `loss      ${r.loss.toFixed(4)} (MSE)`]
+      : [`accuracy  ${(100 * r.accuracy).toFixed(2)} %`, `loss      ${r.loss.toFixed(4)}`]),
     ...r.latency.map((l) => `latency   batch ${String(l.batchSize).padEnd(4)} median ${l.medianMs.toFixed(3)} ms  p90 ${l.p90Ms.toFixed(3)} ms`),
   ];
   return lines.join('\n');

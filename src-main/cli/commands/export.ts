@@ -5,6 +5,9 @@ import type { RegisterCommand } from '../context';
 import { bytes } from '../format';
 import { createProgress } from '../progress';
 import { addDataPrepOptions, dataPrep } from '../data-options';
+import { taskOption } from './evaluate';
+
+const num = (x: unknown): string => (typeof x === 'number' ? x.toPrecision(4) : '-');
 
 export const registerExportCommand: RegisterCommand = (program, ctx) => {
   const cmd = program
@@ -16,7 +19,8 @@ export const registerExportCommand: RegisterCommand = (program, ctx) => {
     .option('--calib <data>', 'dataset for int8 calibration and for verification (demo, fashion-mnist, idx:DIR, ...)')
     .option('--samples <n>', 'test samples used for verification', (v) => Number(v), 1000)
     .option('--out <dir>', 'bundle folder to write (refused if it exists and is not empty, unless --overwrite)')
-    .option('--overwrite', 'replace an earlier export folder (only the files its .topiary-export.json lists; anything else there is refused)');
+    .option('--overwrite', 'replace an earlier export folder (only the files its .topiary-export.json lists; anything else there is refused)')
+    .option('--task <t>', 'classification | regression (default: read from the model\'s output layer)', taskOption);
   addDataPrepOptions(cmd)
     .action(async (target: string, o) => {
       const parsed = ExportRequestSchema.safeParse({ format: o.format, quant: o.quant, verifySamples: o.samples });
@@ -35,20 +39,23 @@ export const registerExportCommand: RegisterCommand = (program, ctx) => {
         const runId = findRun(services, target);
         if (runId) {
           const { exportStoredRun } = await import('../../app/export-service');
-          result = await exportStoredRun(services, { ...req, runId, outDir: o.out, overwrite: o.overwrite });
+          result = await exportStoredRun(services, { ...req, runId, outDir: o.out, overwrite: o.overwrite, task: o.task });
         } else {
           if (!o.out) throw new ConfigError('--out <dir> is required when exporting a model file (runs export into their own folder)');
           const { exportModel } = await import('../../app/export-service');
           const { openModel } = await import('../../app/model-service');
           const { loadDatasetForModel } = await import('../../app/model-data');
+          const { inferTask } = await import('../../engine/task');
           const loaded = await openModel(target);
           try {
-            const dataset = o.calib ? (await loadDatasetForModel(loaded.model, o.calib, dataPrep(o))).dataset : undefined;
+            const task = o.task ?? (inferTask(loaded.model) === 'regression' ? 'regression' : 'classification');
+            const dataset = o.calib ? (await loadDatasetForModel(loaded.model, o.calib, { task, ...dataPrep(o) })).dataset : undefined;
             const out = await exportModel(loaded.model, req, {
               outDir: o.out,
               dataset,
               source: loaded.source,
               overwrite: o.overwrite,
+              task,
               onVerify: (d, t) => bar.update(d, t),
             });
             result = out;
@@ -64,7 +71,10 @@ export const registerExportCommand: RegisterCommand = (program, ctx) => {
           ctx.print(`wrote ${result.dir}`);
           ctx.print(`  ${a.format} ${a.quant}: ${bytes(a.bytes)}, sha256 ${a.sha256.slice(0, 16)}`);
           ctx.print(`  verification (${v.runtime}): ${a.status}${a.reason ? ` — ${a.reason}` : ''}`);
-          ctx.print(
+          if (v.task === 'regression') {
+            ctx.print(`  max |diff| ${num(v.maxAbsDiff)}, mean |diff| ${num(v.meanAbsDiff)}, MAE ${num(v.mae)} (in-app ${num(v.referenceMae)}), latency ${typeof v.latencyMs === 'number' ? v.latencyMs.toFixed(3) + ' ms' : '-'}`);
+            ctx.print(`  rule: ${v.rule ?? '-'}`);
+          } else ctx.print(
             `  max |diff| ${typeof v.maxAbsDiff === 'number' ? v.maxAbsDiff.toExponential(2) : '-'}, top-1 agreement ${typeof v.top1Agreement === 'number' ? (100 * v.top1Agreement).toFixed(2) : '-'} %` +
               `, accuracy ${typeof v.accuracy === 'number' ? (100 * v.accuracy).toFixed(2) + ' %' : '- (no labels)'}, latency ${typeof v.latencyMs === 'number' ? v.latencyMs.toFixed(3) + ' ms' : '-'}`,
           );

@@ -3,6 +3,7 @@ import type { FitReport } from '../../common/profiles';
 import type { CliContext, RegisterCommand } from '../context';
 import { bytes, table } from '../format';
 import { addDataPrepOptions, dataPrep } from '../data-options';
+import { taskOption } from './evaluate';
 
 function valueText(unit: string, v: number | null): string {
   if (v === null) return '-';
@@ -67,7 +68,8 @@ export const registerFitCommand: RegisterCommand = (program, ctx) => {
     .option('--max-samples <n>', '--auto: cap training samples per epoch', intValue('--max-samples'))
     .option('--eval-limit <n>', '--auto: validation samples per candidate', intValue('--eval-limit'), 512)
     .option('--levels <list>', '--auto: pruning levels tried, e.g. 0.1,0.2,0.4', levelsValue)
-    .option('--latency-runs <n>', 'timed host runs of the exported file (0 = skip)', intValue('--latency-runs'), 20);
+    .option('--latency-runs <n>', 'timed host runs of the exported file (0 = skip)', intValue('--latency-runs'), 20)
+    .option('--task <t>', '--auto: classification | regression (default: read from the model\'s output layer)', taskOption);
   addDataPrepOptions(cmd)
     .action(async (modelSpec: string, o) => {
       const { openAppServices } = await import('../../app/services');
@@ -86,11 +88,13 @@ export const registerFitCommand: RegisterCommand = (program, ctx) => {
         if (!o.data) throw new ConfigError('fit --auto needs --data <data>: candidates are ranked, calibrated and fine-tuned on it');
         const abort = new AbortController();
         const onSigint = () => abort.abort();
+        // A regressor's candidates carry R² in `accuracy` (engine/fit/search.ts).
+        const r2 = o.task === 'regression';
         process.once('SIGINT', onSigint);
         const r = await fitToBudget(
           services,
           profiles,
-          { model: modelSpec, data: o.data, profile: o.profile, epochs: o.epochs, maxSamplesPerEpoch: o.maxSamples, evalLimit: o.evalLimit, levels: o.levels, ...dataPrep(o) },
+          { model: modelSpec, data: o.data, profile: o.profile, epochs: o.epochs, maxSamplesPerEpoch: o.maxSamples, evalLimit: o.evalLimit, levels: o.levels, ...(o.task ? { task: o.task } : {}), ...dataPrep(o) },
           {
             signal: abort.signal,
             onLog: (m) => process.stderr.write(`${m}\n`),
@@ -98,7 +102,7 @@ export const registerFitCommand: RegisterCommand = (program, ctx) => {
               process.stderr.write(
                 `candidate ${c.index}: ${c.numericType} ${c.allocation} ${(100 * c.level).toFixed(0)}% -> ${c.fits ? 'fits' : `fails ${c.failed.join(', ')}`}` +
                   `${c.sizeBytes !== null ? `, ${bytes(c.sizeBytes)}` : ''}${c.arenaBytes !== null ? `, arena ${bytes(c.arenaBytes)}` : ''}` +
-                  `${c.accuracy !== null ? `, one-shot accuracy ${(100 * c.accuracy).toFixed(1)} %` : ''}\n`,
+                  `${c.accuracy !== null ? (r2 ? `, one-shot R² ${c.accuracy.toFixed(3)}` : `, one-shot accuracy ${(100 * c.accuracy).toFixed(1)} %`) : ''}\n`,
               ),
           },
         );

@@ -1,7 +1,7 @@
 import { ConfigError } from '../../common/errors';
 import type { RunConfigInput } from '../../common/run-config';
 import type { RegisterCommand } from '../context';
-import { positiveInt } from './evaluate';
+import { positiveInt, taskOption } from './evaluate';
 import { addDataPrepOptions, dataPrep } from '../data-options';
 
 /** `iterative:3` -> {kind: 'iterative', rounds: 3}; `poly` or `poly:0.2` -> poly from 0 (or 0.2). */
@@ -49,6 +49,8 @@ export const registerPruneCommand: RegisterCommand = (program, ctx) => {
     .option('--epochs <n>', 'fine-tuning epochs (0 = none)', (v) => (v === '0' ? 0 : positiveInt('--epochs')(v)), 2)
     .option('--batch-size <n>', 'fine-tuning batch size', positiveInt('--batch-size'), 64)
     .option('--lr <x>', 'fine-tuning learning rate', Number, 1e-3)
+    .option('--task <t>', 'classification | regression (default: read from the model\'s output layer)', taskOption)
+    .option('--loss <l>', 'regression fine-tuning loss: mse | mae', 'mse')
     .option('--nm <n:m>', 'N:M pattern for --granularity nm', '2:4')
     .option('--round-to <n>', 'structured: keep channel counts multiples of n', positiveInt('--round-to'))
     .option('--ignore <layers>', 'comma-separated layer names never pruned')
@@ -75,6 +77,7 @@ export const registerPruneCommand: RegisterCommand = (program, ctx) => {
           epochs: o.epochs,
           batchSize: o.batchSize,
           learningRate: o.lr,
+          ...(o.task === 'regression' || o.loss !== 'mse' ? { loss: o.loss } : {}),
           ...(o.maxSamples ? { maxSamplesPerEpoch: o.maxSamples } : {}),
           ...(o.distill ? { distill: { temperature: Number(o.distill.split(',')[0]), alpha: Number(o.distill.split(',')[1] ?? 0.5) } } : {}),
         },
@@ -88,6 +91,7 @@ export const registerPruneCommand: RegisterCommand = (program, ctx) => {
         seed: o.seed,
         ...dataPrep(o),
         sensitivity: o.sensitivity,
+        ...(o.task ? { task: o.task } : {}),
         ...(o.evalLimit ? { evalLimit: o.evalLimit } : {}),
         ...(o.export ? { exports: parseExports(o.export) as RunConfigInput['exports'] } : {}),
         ...(o.profile ? { profile: o.profile } : {}),

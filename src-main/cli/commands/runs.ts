@@ -344,8 +344,8 @@ function report(ctx: CliContext, result: Record<string, unknown>): void {
 // ---------------------------------------------------------------------------------------------
 // Formatting
 
-/** Final metrics most runs have, shown as list columns when present. */
-const LIST_METRICS = ['accuracy', 'sizeBytes', 'latencyMs'];
+/** Final metrics most runs have (accuracy for classifiers, mae for regressors), shown as list columns when present. */
+const LIST_METRICS = ['accuracy', 'mae', 'sizeBytes', 'latencyMs'];
 
 function formatRunTable(items: readonly RunHead[]): string {
   const metrics = LIST_METRICS.filter((m) => items.some((r) => m in r.final));

@@ -10,6 +10,7 @@ import { evaluateModel } from '../finetune/evaluate';
 import { importanceFor } from '../importance';
 import { pruneLowest } from '../prune/select';
 import type { PruneMethod } from '../prune/types';
+import type { Task } from '../task';
 import { prunableWeights } from '../prune/weights';
 
 export interface SensitivityRow {
@@ -45,6 +46,11 @@ export interface SensitivityOptions {
   layers?: string[];
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
+  /**
+   * What the model predicts. For a regressor, `accuracy` in the report is R² and `loss` the MSE
+   * (see finetune/evaluate.ts), so `drop` is still "how much worse", on the R² scale.
+   */
+  task?: Task;
 }
 
 /**
@@ -65,7 +71,7 @@ export async function sensitivityScan(model: tf.LayersModel, split: DataSplit, o
     for (const l of opts.layers) if (!known.has(l)) throw new ConfigError(`sensitivity: layer "${l}" has no prunable kernel`);
     weights = weights.filter((w) => opts.layers?.includes(w.layer));
   }
-  const evalOpts = { batchSize: opts.batchSize ?? 256, limit: opts.limit };
+  const evalOpts = { batchSize: opts.batchSize ?? 256, limit: opts.limit, task: opts.task };
   const base = evaluateModel(model, split, evalOpts);
   const scores = await importanceFor(method).scores(weights, {
     model,
@@ -73,6 +79,7 @@ export async function sensitivityScan(model: tf.LayersModel, split: DataSplit, o
     batchSize: 32,
     batches: 8,
     seed: 0,
+    task: opts.task,
   });
   const rows: SensitivityRow[] = [];
   const total = weights.length * sparsities.length;

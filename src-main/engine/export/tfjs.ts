@@ -8,6 +8,8 @@ import { gzipSync } from 'fflate';
 import { ConfigError } from '../../common/errors';
 import type { Verification } from '../../common/export-report';
 import { affineParams, encodeFloat16, quantizeAffine } from './quantize';
+import { compareRegression } from './verify-regression';
+import type { Task } from '../task';
 
 export const TFJS_QUANT_MODES = ['none', 'float16', 'uint8', 'uint16'] as const;
 export type TfjsQuant = (typeof TFJS_QUANT_MODES)[number];
@@ -227,6 +229,8 @@ export interface TfjsVerifyOptions {
   latencySamples?: number;
   /** Override the per-mode thresholds in TFJS_VERIFY_TOLERANCE. */
   tolerance?: { maxAbsDiff: number; top1Agreement: number };
+  /** 'regression': judged by error (./verify-regression.ts), not top-1; `labels` are then float targets [n * k]. */
+  task?: Task;
 }
 
 /**
@@ -239,8 +243,9 @@ export interface TfjsVerifyOptions {
 export async function verifyTfjsExport(model: tf.LayersModel, out: TfjsExport, x: tf.Tensor, opts: TfjsVerifyOptions = {}): Promise<Verification> {
   const n = x.shape[0] ?? 0;
   if (n === 0) throw new ConfigError('tfjs verification needs at least one sample');
-  if (opts.labels && opts.labels.length !== n) throw new ConfigError(`tfjs verification: ${opts.labels.length} labels for ${n} samples`);
   const quant = quantOf(out);
+  if (opts.task === 'regression') return verifyTfjsRegression(model, out, x, quant, opts);
+  if (opts.labels && opts.labels.length !== n) throw new ConfigError(`tfjs verification: ${opts.labels.length} labels for ${n} samples`);
   const tol = opts.tolerance ?? TFJS_VERIFY_TOLERANCE[quant];
   const exported = await tf.loadLayersModel(tfjsMemoryHandler(out));
   try {
@@ -278,6 +283,57 @@ export async function verifyTfjsExport(model: tf.LayersModel, out: TfjsExport, x
       latencyMs,
       passed: problems.length === 0,
       reason: problems.length ? problems.join('; ') : null,
+    };
+  } finally {
+    exported.dispose();
+  }
+}
+
+/** verifyTfjsExport for a regressor: all outputs of both models, then compareRegression. */
+async function verifyTfjsRegression(model: tf.LayersModel, out: TfjsExport, x: tf.Tensor, quant: TfjsQuant, opts: TfjsVerifyOptions): Promise<Verification> {
+  const n = x.shape[0] ?? 0;
+  const exported = await tf.loadLayersModel(tfjsMemoryHandler(out));
+  try {
+    const batch = opts.batchSize ?? 256;
+    const refs: Float32Array[] = [];
+    const gots: Float32Array[] = [];
+    for (let start = 0; start < n; start += batch) {
+      const size = Math.min(batch, n - start);
+      const [a, b] = tf.tidy(() => {
+        const xb = x.slice(start, size);
+        return [(model.predict(xb) as tf.Tensor).dataSync() as Float32Array, (exported.predict(xb) as tf.Tensor).dataSync() as Float32Array];
+      });
+      refs.push(a);
+      gots.push(b);
+    }
+    const flat = (parts: Float32Array[]): Float32Array => {
+      const all = new Float32Array(parts.reduce((k, p) => k + p.length, 0));
+      let at = 0;
+      for (const p of parts) {
+        all.set(p, at);
+        at += p.length;
+      }
+      return all;
+    };
+    const ref = flat(refs);
+    const targets = opts.labels && opts.labels.length ? opts.labels : undefined;
+    if (targets && targets.length !== ref.length) throw new ConfigError(`tfjs verification: ${targets.length} targets for ${ref.length} outputs`);
+    const c = compareRegression(ref, flat(gots), targets, quant, n);
+    return {
+      runtime: `tfjs ${tf.version.tfjs} (${tf.getBackend()})`,
+      samples: n,
+      maxAbsDiff: c.maxAbsDiff,
+      top1Agreement: null,
+      accuracy: null,
+      task: 'regression',
+      meanAbsDiff: c.meanAbsDiff,
+      mae: c.mae,
+      referenceMae: c.referenceMae,
+      scale: c.scale,
+      rule: c.rule,
+      latencyMs: timeSingleSample(exported, x, opts.latencySamples ?? 20),
+      passed: c.passed,
+      reason: c.reason,
     };
   } finally {
     exported.dispose();

@@ -1,38 +1,72 @@
-/** Batched loss and accuracy of a classifier on a split. */
+/** Batched loss and quality (accuracy, or R² for a regressor) of a model on a split. */
 import * as tf from '@tensorflow/tfjs';
 import type { DataSplit } from '../data';
+import type { RegressionLoss, Task } from '../task';
 import { batchTensors, sampleShapeOf } from './batches';
-import { crossEntropy, logitsOf, outputIsProbabilities } from './loss';
+import { objectiveFor } from './loss';
 
 /**
- * Mean cross-entropy and accuracy over the first `limit` samples of `split` (all by default).
+ * Mean loss and accuracy over the first `limit` samples of `split` (all by default). For
+ * `task: 'regression'` the loss is the regression loss (MSE by default, as fine-tuning minimizes it)
+ * and `accuracy` holds R² = 1 - SSE / SST over all the samples, so "higher is better" still holds for
+ * early stopping, sensitivity drops and candidate ranking.
  * @example const { accuracy } = evaluateModel(model, dataset.test, { batchSize: 256 })
  */
 export function evaluateModel(
   model: tf.LayersModel,
   split: DataSplit,
-  opts: { batchSize?: number; limit?: number; indices?: Int32Array } = {},
+  opts: { batchSize?: number; limit?: number; indices?: Int32Array; task?: Task; loss?: RegressionLoss } = {},
 ): { loss: number; accuracy: number; samples: number } {
   const n = opts.indices ? opts.indices.length : Math.min(split.size, opts.limit ?? split.size);
   const bs = opts.batchSize ?? 256;
   const shape = sampleShapeOf(model);
-  const probs = outputIsProbabilities(model);
+  const objective = objectiveFor(model, opts.task, opts.loss);
+  const regression = objective.task === 'regression';
   let lossSum = 0;
   let correct = 0;
+  // Regression: SSE and the per-target sums behind SST = sum y^2 - n * mean^2.
+  let sse = 0;
+  let sumY: Float64Array | undefined;
+  let sumY2: Float64Array | undefined;
   for (let start = 0; start < n; start += bs) {
     const end = Math.min(n, start + bs);
     const idx = opts.indices ? opts.indices.subarray(start, end) : Int32Array.from({ length: end - start }, (_, i) => start + i);
     const { x, y } = batchTensors(split, idx, shape);
-    const [l, c] = tf.tidy(() => {
-      const logits = logitsOf(model, x, false, probs);
-      const loss = crossEntropy(logits, y).mul(end - start);
-      const hits = tf.sum(tf.equal(tf.argMax(logits, 1), y).toFloat());
-      return [loss.dataSync()[0], hits.dataSync()[0]];
-    });
-    x.dispose();
-    y.dispose();
-    lossSum += l;
-    correct += c;
+    try {
+      if (regression) {
+        const [l, out, ys] = tf.tidy(() => {
+          const pred = objective.forward(model, x, false);
+          return [objective.loss(pred, y).dataSync()[0], pred.dataSync(), y.reshape(pred.shape).dataSync()];
+        });
+        lossSum += l * (end - start);
+        const k = out.length / Math.max(1, end - start);
+        sumY ??= new Float64Array(k);
+        sumY2 ??= new Float64Array(k);
+        for (let i = 0; i < out.length; i++) {
+          sse += (ys[i] - out[i]) ** 2;
+          sumY[i % k] += ys[i];
+          sumY2[i % k] += ys[i] * ys[i];
+        }
+      } else {
+        const [l, c] = tf.tidy(() => {
+          const logits = objective.forward(model, x, false);
+          const loss = objective.loss(logits, y).mul(end - start);
+          const hits = tf.sum(tf.equal(tf.argMax(logits, 1), y).toFloat());
+          return [loss.dataSync()[0], hits.dataSync()[0]];
+        });
+        lossSum += l;
+        correct += c;
+      }
+    } finally {
+      x.dispose();
+      y.dispose();
+    }
   }
-  return { loss: n > 0 ? lossSum / n : 0, accuracy: n > 0 ? correct / n : 0, samples: n };
+  let accuracy = n > 0 ? correct / n : 0;
+  if (regression) {
+    let sst = 0;
+    for (let j = 0; j < (sumY?.length ?? 0); j++) sst += (sumY2 as Float64Array)[j] - ((sumY as Float64Array)[j] ** 2) / Math.max(1, n);
+    accuracy = n > 0 ? 1 - sse / Math.max(sst, 1e-12) : 0;
+  }
+  return { loss: n > 0 ? lossSum / n : 0, accuracy, samples: n };
 }

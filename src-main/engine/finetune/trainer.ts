@@ -6,18 +6,19 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { CancelledError } from '../../common/errors';
-import { permutation, subset, type DataSplit } from '../data';
+import { labelsOf, permutation, subset, type DataSplit } from '../data';
 import type { FinetuneConfig, PruneProgress } from '../prune/types';
 import { FusedAdam, type StepOptimizer } from './adam';
 import { batchArrays, batchIndices, batchTensors, sampleShapeOf } from './batches';
 import { evaluateModel } from './evaluate';
 import { fusedSpecOf, type FusedTrainer, type FusedTrainerFactory } from './fused-step';
 import { shardRanges, type GradientShards, type GradientShardsFactory } from './gradient-shards';
-import { crossEntropy, distillationLoss, logitsOf, outputIsProbabilities } from './loss';
+import { crossEntropy, distillationLoss, logitsOf, objectiveFor, outputIsProbabilities, type Objective } from './loss';
 
 export interface EpochRecord {
   epoch: number;
   loss: number;
+  /** Accuracy; for a regression model (cfg.task), R² of the batch (see Objective.quality). */
   accuracy: number;
   valLoss?: number;
   valAccuracy?: number;
@@ -131,6 +132,7 @@ export async function finetuneMasked(
   }
   const shape = sampleShapeOf(model);
   const probs = outputIsProbabilities(model);
+  const objective = objectiveFor(model, cfg.task, cfg.loss);
   const teacherProbs = opts.teacher ? outputIsProbabilities(opts.teacher) : false;
   const byName = new Map(model.trainableWeights.map((w) => [w.name, w]));
   const history: EpochRecord[] = [];
@@ -179,13 +181,13 @@ export async function finetuneMasked(
         let acc: number;
         if (fused) {
           const { x, y } = batchArrays(train, batches[b], shape);
-          [loss, acc] = fused.step(x, y);
+          [loss, acc] = fused.step(x, labelsOf(y, 'the fused training step'));
           dirty = true;
         } else if (shards) {
           [loss, acc] = await parallelStep(model, optimizer, shards, train, batches[b], shape, cfg, opts, byName, probs);
         } else {
           const { x, y } = batchTensors(train, batches[b], shape);
-          [loss, acc] = trainStep(model, optimizer, x, y, cfg, opts, byName, probs, teacherProbs);
+          [loss, acc] = trainStep(model, optimizer, x, y, cfg, opts, byName, objective, teacherProbs);
           x.dispose();
           y.dispose();
         }
@@ -198,7 +200,7 @@ export async function finetuneMasked(
       const record: EpochRecord = { epoch, loss: lossSum / Math.max(1, seen), accuracy: accSum / Math.max(1, seen), sparsity: sparsity() };
       if (validation) {
         syncModel();
-        const v = evaluateModel(model, validation, { batchSize: Math.max(cfg.batchSize, 128) });
+        const v = evaluateModel(model, validation, { batchSize: Math.max(cfg.batchSize, 128), task: cfg.task, loss: cfg.loss });
         record.valLoss = v.loss;
         record.valAccuracy = v.accuracy;
       }
@@ -243,6 +245,8 @@ function startFused(
 ): { trainer?: FusedTrainer; note?: string } {
   const factory = opts.fusedTrainer === false ? undefined : (opts.fusedTrainer ?? defaultFused);
   if (!factory) return {};
+  // The fused step computes softmax cross-entropy only; a regressor's MSE/MAE runs in tfjs.
+  if (cfg.task === 'regression') return { note: `regression (${cfg.loss ?? 'mse'} loss) runs in tfjs: the fused step computes softmax cross-entropy only` };
   if (parallel) return { note: 'data-parallel helpers run the steps' };
   if (!(optimizer instanceof FusedAdam)) return { note: `the ${cfg.optimizer} optimizer runs in tfjs` };
   if (opts.teacher && cfg.distill) return { note: 'distillation runs in tfjs' };
@@ -262,6 +266,7 @@ async function startShards(
 ): Promise<{ shards?: GradientShards; note?: string }> {
   const factory = opts.gradientShards ?? defaultShards;
   if (!factory) return {};
+  if (cfg.task === 'regression') return { note: 'regression runs in one thread (helpers compute cross-entropy only)' };
   if (opts.teacher && cfg.distill) return { note: 'distillation runs in one thread (helpers have no teacher)' };
   if (model.nonTrainableWeights.length > 0) {
     return { note: `non-trainable weights (${model.nonTrainableWeights[0].name}, e.g. BatchNorm statistics) must update in one thread` };
@@ -292,7 +297,8 @@ async function parallelStep(
   byName: Map<string, tf.LayerVariable>,
   probs: boolean,
 ): Promise<[number, number]> {
-  const { x, y } = train.take(indices);
+  const { x, y: targets } = train.take(indices);
+  const y = labelsOf(targets, 'data-parallel fine-tuning');
   const n = y.length;
   const per = x.length / Math.max(1, n);
   const ranges = shardRanges(n, shards.helpers + 1);
@@ -345,28 +351,30 @@ async function parallelStep(
   });
 }
 
+/** One tfjs step: the objective's loss (distillation for a classifier with a teacher), masked update. */
 function trainStep(
   model: tf.LayersModel,
   optimizer: StepOptimizer,
   x: tf.Tensor,
-  y: tf.Tensor1D,
+  y: tf.Tensor,
   cfg: FinetuneConfig,
   opts: FinetuneOptions,
   byName: Map<string, tf.LayerVariable>,
-  probs: boolean,
+  objective: Objective,
   teacherProbs: boolean,
 ): [number, number] {
   return tf.tidy(() => {
     const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-    const teacherLogits = opts.teacher && cfg.distill ? logitsOf(opts.teacher, x, false, teacherProbs) : undefined;
+    const distill = objective.task === 'classification' && opts.teacher && cfg.distill ? cfg.distill : undefined;
+    const teacherLogits = distill && opts.teacher ? logitsOf(opts.teacher, x, false, teacherProbs) : undefined;
     let logits: tf.Tensor2D | undefined;
     const { value, grads } = tf.variableGrads(() => {
-      const l = logitsOf(model, x, true, probs);
+      const l = objective.forward(model, x, true);
       logits = tf.keep(l);
-      return teacherLogits && cfg.distill ? distillationLoss(l, teacherLogits, y, cfg.distill) : crossEntropy(l, y);
+      return teacherLogits && distill ? distillationLoss(l, teacherLogits, y as tf.Tensor1D, distill) : objective.loss(l, y);
     }, vars);
     applyStep(optimizer, grads, cfg, opts, byName);
-    const acc = tf.mean(tf.equal(tf.argMax(logits as tf.Tensor2D, 1), y).toFloat());
+    const acc = objective.quality(logits as tf.Tensor2D, y);
     // One read-back instead of two: each is a sync point (and a copy) on every backend.
     const [loss, accuracy] = tf.stack([value, acc]).dataSync();
     (logits as tf.Tensor2D).dispose();

@@ -10,6 +10,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { CancelledError } from '../../common/errors';
 import type { ConstraintName, FitReport, NumericType, Profile } from '../../common/profiles';
 import type { DataSplit } from '../data';
+import type { Task } from '../task';
 import { sensitivityScan } from '../analyze/sensitivity';
 import { buildDependencyGraph } from '../graph/depgraph';
 import { evaluate } from '../measure';
@@ -48,6 +49,11 @@ export interface FitSearchOptions {
   calibration?: Float32Array;
   /** Samples that rank candidates by accuracy (the least loss wins). Without it, the least pruning wins. */
   validation?: DataSplit;
+  /**
+   * What the model predicts. A regressor's candidates are ranked by R² on the validation samples
+   * (in `accuracy`): the least error increase wins, as the least accuracy loss does for a classifier.
+   */
+  task?: Task;
   /** Validation samples used per candidate. Default 512. */
   evalLimit?: number;
   /** Pruning levels tried, ascending. Default 0.1 ... 0.9. */
@@ -101,9 +107,9 @@ function prunableProducers(model: tf.LayersModel): string[][] {
  * more (Han et al. 2015 use the same curves to pick per-layer thresholds). factor = clamp((mean
  * drop + eps) / (drop + eps), 0.5, 1.5).
  */
-async function sensitivityFactors(model: tf.LayersModel, split: DataSplit, limit: number, producers: string[][]): Promise<Map<string, number>> {
+async function sensitivityFactors(model: tf.LayersModel, split: DataSplit, limit: number, producers: string[][], task?: Task): Promise<Map<string, number>> {
   const layers = producers.flat();
-  const report = await sensitivityScan(model, split, { sparsities: [0.5], limit, layers });
+  const report = await sensitivityScan(model, split, { sparsities: [0.5], limit, layers, task });
   const drop = new Map(report.rows.map((r) => [r.layer, Math.max(0, r.drop)]));
   const mean = layers.reduce((a, l) => a + (drop.get(l) ?? 0), 0) / Math.max(1, layers.length);
   const eps = 0.01;
@@ -131,7 +137,7 @@ export async function searchFit(model: tf.LayersModel, profile: Profile, opts: F
   };
   const candidates: FitCandidate[] = [];
   const accuracyOf = async (m: tf.LayersModel): Promise<number | null> =>
-    opts.validation ? (await evaluate(m, opts.validation, { limit: evalLimit, confusion: false })).accuracy : null;
+    opts.validation ? (await evaluate(m, opts.validation, { limit: evalLimit, confusion: false, task: opts.task })).accuracy : null;
   const baselineAccuracy = await accuracyOf(model);
 
   const record = (report: FitReport, allocation: Allocation, level: number, perLayer: Record<string, number>, accuracy: number | null): FitCandidate => {
@@ -211,7 +217,7 @@ export async function searchFit(model: tf.LayersModel, profile: Profile, opts: F
 
   // 3. Search: per type and allocation, the smallest level that fits.
   const allocations = opts.allocations ?? (opts.validation ? (['uniform', 'sensitivity'] as const) : (['uniform', 'global'] as const));
-  const factors = allocations.includes('sensitivity') && opts.validation ? await sensitivityFactors(model, opts.validation, Math.min(evalLimit, 256), producers) : undefined;
+  const factors = allocations.includes('sensitivity') && opts.validation ? await sensitivityFactors(model, opts.validation, Math.min(evalLimit, 256), producers, opts.task) : undefined;
   const tried = new Map<string, boolean>();
   /** Prunes at one level, checks, records; true when it fits. */
   const tryLevel = async (t: NumericType, allocation: Exclude<Allocation, 'none' | 'unstructured'>, level: number): Promise<boolean | undefined> => {

@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../../common/errors';
 import { batchIndices, batchTensors, sampleShapeOf } from '../finetune/batches';
-import { crossEntropy, logitsOf } from '../finetune/loss';
+import { objectiveFor } from '../finetune/loss';
 import type { ChannelGroup, ChannelGroupMember, ImportanceContext, PrunableWeight } from '../prune/types';
 
 /**
@@ -48,7 +48,8 @@ export function variableByName(model: tf.LayersModel, name: string): tf.LayerVar
 
 /**
  * Runs `ctx.batches` seeded batches of the loss and accumulates `combine(w, dL/dw)` for each variable.
- * Used by Taylor (|w * g|) and the movement warm-up (-w * g).
+ * Used by Taylor (|w * g|) and the movement warm-up (-w * g). L is the task's loss (`ctx.task`):
+ * cross-entropy for a classifier, MSE/MAE (`ctx.loss`) for a regressor.
  */
 export function accumulateGradients(
   vars: { name: string; variable: tf.LayerVariable }[],
@@ -62,10 +63,11 @@ export function accumulateGradients(
   const shape = sampleShapeOf(ctx.model);
   const tfVars = vars.map((v) => v.variable.read() as tf.Variable);
   const acc: tf.Tensor[] = tfVars.map((v) => tf.zerosLike(v));
+  const objective = objectiveFor(ctx.model, ctx.task, ctx.loss);
   for (const idx of batches) {
     const { x, y } = batchTensors(ctx.data, idx, shape);
     tf.tidy(() => {
-      const { grads, value } = tf.variableGrads(() => crossEntropy(logitsOf(ctx.model, x, false), y), tfVars);
+      const { grads, value } = tf.variableGrads(() => objective.loss(objective.forward(ctx.model, x, false), y), tfVars);
       value.dispose();
       tfVars.forEach((v, i) => {
         const next: tf.Tensor = tf.add(acc[i], combine(v, grads[v.name]));

@@ -1,7 +1,11 @@
-/** Accuracy, cross-entropy loss and confusion matrix of a classifier on a DataSplit, in batches. */
+/**
+ * Accuracy, cross-entropy loss and confusion matrix of a classifier, or MAE / RMSE / R² of a
+ * regressor, on a DataSplit, in batches.
+ */
 import * as tf from '@tensorflow/tfjs';
 import { CancelledError, ConfigError } from '../../common/errors';
-import type { DataSplit } from '../data';
+import { targetsOf, type DataSplit } from '../data';
+import type { Task } from '../task';
 
 export interface EvaluateOptions {
   /** Samples per forward pass. Default 256. */
@@ -19,16 +23,28 @@ export interface EvaluateOptions {
   outputs?: 'auto' | 'probabilities' | 'logits';
   /** Also return the confusion matrix. Default true. */
   confusion?: boolean;
+  /** What the model predicts. Default classification. */
+  task?: Task;
 }
 
 export interface EvaluateResult {
-  /** Fraction of samples whose argmax prediction equals the label. */
+  task: Task;
+  /**
+   * Fraction of samples whose argmax prediction equals the label. For a regressor: R² (below), so
+   * code that ranks by "higher is better" ranks regressors by error too.
+   */
   accuracy: number;
-  /** Mean cross-entropy, -log(max(p[label], 1e-7)) (Keras clips probabilities the same way). */
+  /** Mean cross-entropy, -log(max(p[label], 1e-7)) (Keras clips probabilities the same way); MSE for a regressor. */
   loss: number;
   samples: number;
   /** confusion[label][predicted] counts; classes = the model's output units. */
   confusion?: number[][];
+  /** Regression: mean |p - y| over every target of every sample. */
+  mae?: number;
+  /** Regression: sqrt(mean (p - y)^2). */
+  rmse?: number;
+  /** Regression: 1 - SSE / SST, SST around each target's mean; 1 is perfect, 0 is "predict the mean". */
+  r2?: number;
 }
 
 /** Probabilities are clipped to [EPSILON, 1 - EPSILON] before the log, as Keras does. */
@@ -72,6 +88,7 @@ export async function evaluate(model: tf.LayersModel, split: DataSplit, opts: Ev
     throw new ConfigError(`evaluate needs a classifier with output [batch, classes], got [${outShape.join(', ')}]`);
   }
   const units = outShape[1];
+  if (opts.task === 'regression') return evaluateRegression(model, split, total, batchSize, inShape as number[], sampleSize, units, opts);
   const binary = units === 1;
   const classes = binary ? 2 : units;
   const act = lastActivation(model);
@@ -86,7 +103,11 @@ export async function evaluate(model: tf.LayersModel, split: DataSplit, opts: Ev
     const n = Math.min(batchSize, total - start);
     const idx = new Int32Array(n);
     for (let i = 0; i < n; i++) idx[i] = start + i;
-    const { x, y } = split.take(idx);
+    const { x, y: labels } = split.take(idx);
+    if (!(labels instanceof Int32Array)) {
+      throw new ConfigError('the dataset holds regression targets but the model is evaluated as a classifier: pass --task regression');
+    }
+    const y = labels;
     if (x.length !== n * sampleSize) {
       throw new ConfigError(
         `dataset samples have ${x.length / n} values but the model input [${inShape.join(', ')}] needs ${sampleSize}`,
@@ -129,9 +150,69 @@ export async function evaluate(model: tf.LayersModel, split: DataSplit, opts: Ev
   }
   if (opts.signal?.aborted) throw new CancelledError('evaluation cancelled');
   return {
+    task: 'classification',
     accuracy: total === 0 ? 0 : correct / total,
     loss: total === 0 ? 0 : lossSum / total,
     samples: total,
     ...(confusion ? { confusion } : {}),
   };
+}
+
+/**
+ * MAE = mean |p - y|, RMSE = sqrt(mean (p - y)^2), R² = 1 - SSE / SST over every target; loss = MSE.
+ * Targets are k floats a sample (integer labels count as one target each).
+ */
+async function evaluateRegression(
+  model: tf.LayersModel,
+  split: DataSplit,
+  total: number,
+  batchSize: number,
+  inShape: number[],
+  sampleSize: number,
+  units: number,
+  opts: EvaluateOptions,
+): Promise<EvaluateResult> {
+  let absSum = 0;
+  let sqSum = 0;
+  const sumY = new Float64Array(units);
+  const sumY2 = new Float64Array(units);
+  for (let start = 0; start < total; start += batchSize) {
+    if (opts.signal?.aborted) throw new CancelledError('evaluation cancelled');
+    const n = Math.min(batchSize, total - start);
+    const idx = new Int32Array(n);
+    for (let i = 0; i < n; i++) idx[i] = start + i;
+    const { x, y } = split.take(idx);
+    if (x.length !== n * sampleSize) {
+      throw new ConfigError(`dataset samples have ${x.length / n} values but the model input [${inShape.join(', ')}] needs ${sampleSize}`);
+    }
+    const targets = targetsOf(y);
+    if (targets.length !== n * units) {
+      throw new ConfigError(`the dataset has ${targets.length / n} target value(s) a sample but the model predicts ${units}`);
+    }
+    const out = tf.tidy(() => (model.predict(tf.tensor(x, [n, ...inShape])) as tf.Tensor).reshape([n, units]));
+    let p: Float32Array;
+    try {
+      p = (await out.data()) as Float32Array;
+    } finally {
+      out.dispose();
+    }
+    for (let i = 0; i < n * units; i++) {
+      const t = targets[i];
+      if (!Number.isFinite(t)) throw new ConfigError(`target ${t} of sample ${start + Math.floor(i / units)} is not a finite number`);
+      const d = p[i] - t;
+      absSum += Math.abs(d);
+      sqSum += d * d;
+      sumY[i % units] += t;
+      sumY2[i % units] += t * t;
+    }
+    opts.onProgress?.(start + n, total);
+    await breathe();
+  }
+  if (opts.signal?.aborted) throw new CancelledError('evaluation cancelled');
+  const count = total * units;
+  let sst = 0;
+  for (let j = 0; j < units; j++) sst += sumY2[j] - (sumY[j] * sumY[j]) / Math.max(1, total);
+  const mse = count ? sqSum / count : 0;
+  const r2 = count ? 1 - sqSum / Math.max(sst, 1e-12) : 0;
+  return { task: 'regression', accuracy: r2, loss: mse, samples: total, mae: count ? absSum / count : 0, rmse: Math.sqrt(mse), r2 };
 }

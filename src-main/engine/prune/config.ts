@@ -4,6 +4,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../../common/errors';
+import { REGRESSION_LOSSES, TASKS } from '../task';
 import { GRANULARITIES, PRUNE_METHODS, type PruneConfig, type ScheduleConfig } from './types';
 import { inputSize, prunableWeights } from './weights';
 
@@ -113,6 +114,17 @@ export function validatePruneConfig(raw: unknown, model?: tf.LayersModel): Prune
     learningRate: num(ft.learningRate ?? d.finetune.learningRate, 'finetune.learningRate', (x) => x > 0, 'a positive number'),
     optimizer: oneOf(ft.optimizer ?? d.finetune.optimizer, 'finetune.optimizer', ['adam', 'sgd'] as const),
   };
+  if (raw.task !== undefined) cfg.task = oneOf(raw.task, 'task', TASKS);
+  if (cfg.task === 'regression') {
+    cfg.finetune.task = 'regression';
+    cfg.finetune.loss = oneOf(ft.loss ?? 'mse', 'finetune.loss', REGRESSION_LOSSES);
+  } else if (ft.loss !== undefined) {
+    // Without a task (checked before the model is known) any known loss passes; a classifier takes cross-entropy only.
+    const loss = oneOf(ft.loss, 'finetune.loss', ['cross-entropy', ...REGRESSION_LOSSES] as const);
+    if (cfg.task === 'classification' && loss !== 'cross-entropy') {
+      throw new ConfigError(`finetune.loss ${JSON.stringify(loss)} is a regression loss; a classifier is fine-tuned with cross-entropy (or pass --task regression)`);
+    }
+  }
   if (ft.maxSamplesPerEpoch !== undefined) {
     cfg.finetune.maxSamplesPerEpoch = num(ft.maxSamplesPerEpoch, 'finetune.maxSamplesPerEpoch', posInt, 'a positive integer');
   }
@@ -142,6 +154,9 @@ export function validatePruneConfig(raw: unknown, model?: tf.LayersModel): Prune
   }
   if (cfg.granularity === 'structured' && cfg.schedule.kind === 'poly') {
     throw new ConfigError('schedule poly re-prunes every few steps; structured pruning rebuilds the model, use oneshot or iterative');
+  }
+  if (cfg.task === 'regression' && cfg.finetune.distill) {
+    throw new ConfigError('finetune.distill matches softened class probabilities; it does not apply to a regression model');
   }
   if (cfg.method === 'bn-scale' && cfg.granularity !== 'structured') {
     throw new ConfigError(`method bn-scale scores whole channels; it needs granularity structured, got ${cfg.granularity}`);

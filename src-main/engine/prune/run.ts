@@ -185,7 +185,7 @@ async function runStructured(
         criterion: config.method,
         norm: config.norm,
         roundTo: config.roundTo,
-        importance: { data: train, batches: config.taylorBatches, batchSize: ft.batchSize, seed: config.seed },
+        importance: { data: train, batches: config.taylorBatches, batchSize: ft.batchSize, seed: config.seed, task: config.task, loss: ft.loss },
         seed: config.seed,
       });
       if (model !== original) model.dispose();

@@ -8,6 +8,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { DataSplit } from '../data';
+import type { RegressionLoss, Task } from '../task';
 
 export type PruneMethod = 'magnitude' | 'taylor' | 'movement' | 'lamp' | 'bn-scale' | 'random';
 export const PRUNE_METHODS: readonly PruneMethod[] = ['magnitude', 'taylor', 'movement', 'lamp', 'bn-scale', 'random'];
@@ -54,6 +55,10 @@ export interface FinetuneConfig {
   earlyStopping?: EarlyStoppingConfig;
   /** Cap on training samples per epoch (keeps quick runs quick); all when absent. */
   maxSamplesPerEpoch?: number;
+  /** What the model predicts; absent = classification (softmax cross-entropy). */
+  task?: Task;
+  /** Regression loss: 'mse' (default) or 'mae'. Ignored for classification. */
+  loss?: RegressionLoss;
 }
 
 export interface PruneConfig {
@@ -78,6 +83,8 @@ export interface PruneConfig {
   /** Batches used by data-driven criteria (taylor, movement warm-up). */
   taylorBatches: number;
   seed: number;
+  /** What the model predicts (the loss gradient criteria and fine-tuning use); absent = classification. */
+  task?: Task;
 }
 
 /** A kernel that can be masked, found through the layer registry (prune/weights.ts). */
@@ -111,6 +118,9 @@ export interface ImportanceContext {
   /** Movement scores accumulated during fine-tuning (Sanh et al. 2020), by weight name, kernel shape. */
   movement?: Map<string, Float32Array>;
   norm?: 'l1' | 'l2';
+  /** The loss gradient criteria differentiate: cross-entropy (default) or the regression loss. */
+  task?: Task;
+  loss?: RegressionLoss;
 }
 
 /** One weight coupled to a channel group, e.g. a conv kernel's output axis or the next layer's input axis. */

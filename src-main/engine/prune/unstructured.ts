@@ -91,6 +91,8 @@ export async function pruneUnstructured(model: tf.LayersModel, config: PruneConf
     seed: config.seed,
     movement: ctx.movement,
     norm: config.norm,
+    task: config.task,
+    loss: config.finetune.loss,
   });
   // Already-pruned weights rank below everything so later rounds only grow the pruned set.
   const ranked = weights.map((w) => {

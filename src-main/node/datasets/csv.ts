@@ -1,6 +1,8 @@
 /**
  * CSV tables: a header row, numeric feature columns and one label column (named `label`, any case,
- * else the last column). Fields may be quoted ("a,b", "" for a quote) as in RFC 4180; a field may not
+ * else the last column; `#target=NAME` on the spec, i.e. `CsvOptions.targets`, picks it by name).
+ * For regression (`CsvOptions.numeric`) the target columns (one or more, `#target=a,b`) are read as
+ * float targets instead of class labels. Fields may be quoted ("a,b", "" for a quote) as in RFC 4180; a field may not
  * span lines. Labels that are all non-negative integers are class indices (names "0".."max");
  * otherwise each distinct label string is a class, numbered in natural sort order.
  */
@@ -13,9 +15,20 @@ export interface CsvTable {
   featureNames: string[];
   /** rows x features, row-major. */
   features: Float32Array;
+  /** Class index a row (classification); empty when `targets` is read. */
   labels: Int32Array;
   classNames: string[];
   labelColumn: string;
+  /** Regression: rows x targetNames.length float targets, row-major. */
+  targets?: Float32Array;
+  targetNames?: string[];
+}
+
+export interface CsvOptions {
+  /** Target column names (case-insensitive); default `label`, else the last column. */
+  targets?: string[];
+  /** Read the targets as numbers (regression) rather than class labels. */
+  numeric?: boolean;
 }
 
 function fail(file: string, problem: string): never {
@@ -65,7 +78,7 @@ export function splitCsvLine(line: string, delimiter: string): string[] | undefi
  * header has tabs and no commas; semicolons likewise; else commas.
  * @example const t = await readCsv('iris.csv') // t.classNames ['setosa', 'versicolor', 'virginica']
  */
-export async function readCsv(file: string, onRows?: (done: number, total: number) => void): Promise<CsvTable> {
+export async function readCsv(file: string, onRows?: (done: number, total: number) => void, options: CsvOptions = {}): Promise<CsvTable> {
   let text: string;
   try {
     text = await fs.promises.readFile(file, 'utf8');
@@ -98,11 +111,18 @@ export async function readCsv(file: string, onRows?: (done: number, total: numbe
   const header = splitCsvLine(headerLine, delimiter)?.map((h) => h.trim());
   if (!header) fail(file, `line ${lineNo}: unterminated quoted field in the header`);
   if (header.length < 2) fail(file, `line ${lineNo}: the header has ${header.length} column; need at least one feature and a label`);
-  let labelCol = header.findIndex((h) => h.toLowerCase() === 'label');
-  if (labelCol < 0) labelCol = header.length - 1;
-  const featureNames = header.filter((_, j) => j !== labelCol);
+  const targetCols = targetColumns(header, options.targets, file);
+  if (!options.numeric && targetCols.length !== 1) {
+    fail(file, `a classification target is one column, got ${targetCols.length} (${options.targets?.join(', ')}); several targets need --task regression`);
+  }
+  const isTarget = new Set(targetCols);
+  const labelCol = targetCols[0];
+  const featureNames = header.filter((_, j) => !isTarget.has(j));
+  if (featureNames.length === 0) fail(file, `line ${lineNo}: no feature columns are left besides the target ${targetCols.map((j) => header[j]).join(', ')}`);
   const width = header.length;
   const nf = featureNames.length;
+  const nt = targetCols.length;
+  let targets = options.numeric ? new Float32Array(Math.max(64, nt * 64)) : undefined;
 
   // Features grow by doubling; rough row estimate from the file size avoids most regrowth.
   let features = new Float32Array(Math.max(nf * 64, Math.min(nf * Math.ceil(text.length / Math.max(1, headerLine.length)), 1 << 22)));
@@ -121,7 +141,7 @@ export async function readCsv(file: string, onRows?: (done: number, total: numbe
     }
     let k = rows * nf;
     for (let j = 0; j < width; j++) {
-      if (j === labelCol) continue;
+      if (isTarget.has(j)) continue;
       const s = fields[j].trim();
       const v = s.length === 0 ? Number.NaN : Number(s);
       if (!Number.isFinite(v)) {
@@ -129,17 +149,55 @@ export async function readCsv(file: string, onRows?: (done: number, total: numbe
       }
       features[k++] = v;
     }
-    const label = fields[labelCol].trim();
-    if (label.length === 0) fail(file, `line ${lineNo}, column ${labelCol + 1} (${header[labelCol]}): empty label`);
-    rawLabels.push(label);
+    if (targets) {
+      if ((rows + 1) * nt > targets.length) {
+        const grown = new Float32Array(targets.length * 2);
+        grown.set(targets);
+        targets = grown;
+      }
+      for (const [t, j] of targetCols.entries()) {
+        const text = fields[j].trim();
+        const v = text.length === 0 ? Number.NaN : Number(text);
+        if (!Number.isFinite(v)) fail(file, `line ${lineNo}, column ${j + 1} (${header[j]}): regression target ${JSON.stringify(fields[j])} is not a number`);
+        targets[rows * nt + t] = v;
+      }
+    } else {
+      const label = fields[labelCol].trim();
+      if (label.length === 0) fail(file, `line ${lineNo}, column ${labelCol + 1} (${header[labelCol]}): empty label`);
+      rawLabels.push(label);
+    }
     rows++;
     if (onRows && rows % 5000 === 0) onRows(pos, text.length);
   }
   onRows?.(text.length, text.length);
   if (rows === 0) fail(file, 'empty dataset: the file has a header but no data rows');
 
+  if (targets) {
+    return {
+      featureNames,
+      features: features.slice(0, rows * nf),
+      labels: new Int32Array(0),
+      classNames: [],
+      labelColumn: header[labelCol],
+      targets: targets.slice(0, rows * nt),
+      targetNames: targetCols.map((j) => header[j]),
+    };
+  }
   const { labels, classNames } = encodeLabels(rawLabels, file);
   return { featureNames, features: features.slice(0, rows * nf), labels, classNames, labelColumn: header[labelCol] };
+}
+
+/** Indices of the target columns: the named ones, else `label`, else the last column. */
+function targetColumns(header: string[], names: string[] | undefined, file: string): number[] {
+  if (names && names.length > 0) {
+    return names.map((name) => {
+      const j = header.findIndex((h) => h.toLowerCase() === name.toLowerCase());
+      if (j < 0) fail(file, `no column named ${JSON.stringify(name)} for the target (columns: ${header.join(', ')})`);
+      return j;
+    });
+  }
+  const j = header.findIndex((h) => h.toLowerCase() === 'label');
+  return [j < 0 ? header.length - 1 : j];
 }
 
 function encodeLabels(raw: string[], file: string): { labels: Int32Array; classNames: string[] } {

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DataSplit, Dataset } from '../../engine/data';
+import type { Task } from '../../engine/task';
 import { ConfigError, DatasetFormatError, TopiaryError, inFile } from '../../common/errors';
 import { INPUT_SCALES, RESIZE_MODES, byteMapping, type InputScale, type ResizeMode } from '../../common/input-prep';
 import { readIdx, type IdxArray } from './idx';
@@ -19,6 +20,7 @@ import {
   checkShapeOption,
   inferClassCount,
   product,
+  randomSplit,
   resolveSampleShape,
   storeSplit,
   stratifiedSplit,
@@ -62,10 +64,17 @@ export interface LoadDatasetOptions {
    * with normalize 'none'; float data is never rescaled.
    */
   inputScale?: InputScale;
+  /**
+   * 'regression': targets are read as floats (CSV target columns, NPY/NPZ `y` of shape [N] or
+   * [N, k]) and the split is seeded-random instead of stratified. Default classification.
+   */
+  task?: Task;
+  /** CSV: the target column(s) by name; also given on the spec as `csv:FILE#target=age` or `#target=a,b`. */
+  target?: string[];
   onProgress?: (p: LoadProgress) => void;
 }
 
-/** Dataset plus the labels of each split, which every reader here provides. */
+/** Dataset plus the labels of each split (empty for a regression dataset, whose `y` are targets). */
 export interface LoadedDataset extends Dataset {
   readonly train: DataSplit & { readonly labels: Int32Array };
   readonly test: DataSplit & { readonly labels: Int32Array };
@@ -100,6 +109,8 @@ interface Resolved {
   normalize: 'unit' | 'none';
   sampleShape?: number[];
   classNames?: string[];
+  task: Task;
+  target?: string[];
   progress: (phase: string, done: number, total: number) => void;
 }
 
@@ -131,6 +142,8 @@ function resolveOptions(o: LoadDatasetOptions): Resolved {
     normalize,
     sampleShape: o.sampleShape,
     classNames: o.classNames,
+    task: o.task ?? 'classification',
+    target: o.target,
     progress: (phase, done, total) => cb?.({ phase, done, total }),
   };
 }
@@ -174,7 +187,16 @@ async function dispatch(spec: string, opts: Resolved): Promise<LoadedDataset> {
   }
   const m = /^(idx|npz|npy|images|csv):(.+)$/.exec(trimmed);
   if (m) {
-    const target = path.resolve(m[2]);
+    let file = m[2];
+    if (m[1] === 'csv') {
+      // `csv:FILE#target=age` (or `#target=a,b`) picks the target column(s).
+      const hash = /^(.*)#target=([^#]+)$/.exec(file);
+      if (hash) {
+        file = hash[1];
+        opts.target = hash[2].split(',').map((t) => t.trim()).filter(Boolean);
+      }
+    }
+    const target = path.resolve(file);
     switch (m[1]) {
       case 'idx': return loadIdxDir(target, spec, path.basename(target), opts, opts.classNames);
       case 'npz': return loadNumpy(target, spec, opts, 'npz');
@@ -359,6 +381,7 @@ async function loadNumpy(target: string, spec: string, opts: Resolved, kind: 'np
     return y;
   };
   const namesFor = (nClasses: number) => classNames ?? numericNames(nClasses);
+  if (opts.task === 'regression') return loadNumpyRegression(arrays, where, samples, target, spec, opts);
 
   if (has('x_train') && has('y_train') && has('x_test') && has('y_test')) {
     const tr = samples('x_train');
@@ -397,6 +420,58 @@ async function loadNumpy(target: string, spec: string, opts: Resolved, kind: 'np
     inFile(target, `expected arrays x_train, y_train, x_test, y_test (or x, y); found ${present.length > 0 ? present.join(', ') : 'none of them'}`),
     { file: target },
   );
+}
+
+/** NPY/NPZ regression: `y` float [N] or [N, k], one row of targets a sample. */
+function loadNumpyRegression(
+  arrays: Record<string, NpyArray>,
+  where: (n: string) => string,
+  samples: (n: string) => { shape: number[]; data: Uint8Array | Float32Array; n: number; scale: number },
+  target: string,
+  spec: string,
+  opts: Resolved,
+): LoadedDataset {
+  const targetsOf = (yName: string, count: number): { values: Float32Array; width: number } => {
+    const a = arrays[yName];
+    if (a.shape.length === 0 || a.shape.length > 2) {
+      throw new DatasetFormatError(inFile(where(yName), `regression targets must have shape [N] or [N, k], got [${a.shape.join(', ')}]`), { file: where(yName) });
+    }
+    if (a.shape[0] !== count) {
+      throw new DatasetFormatError(inFile(where(yName), `sample/target count mismatch: ${a.shape[0]} targets but ${count} samples`), { file: where(yName) });
+    }
+    const values = Float32Array.from(a.data as ArrayLike<number>, Number);
+    const bad = values.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new DatasetFormatError(inFile(where(yName), `target at index ${bad} is ${values[bad]}, not a finite number`), { file: where(yName) });
+    return { values, width: a.shape.length === 2 ? a.shape[1] : 1 };
+  };
+  const names = (w: number) => (w === 1 ? ['y'] : Array.from({ length: w }, (_, i) => `y${i}`));
+  const base = { name: path.basename(target), source: spec, classNames: [], warnings: [] };
+  if (['x_train', 'y_train', 'x_test', 'y_test'].every((n) => n in arrays)) {
+    const tr = samples('x_train');
+    const te = samples('x_test');
+    const yTr = targetsOf('y_train', tr.n);
+    const yTe = targetsOf('y_test', te.n);
+    if (yTr.width !== yTe.width) {
+      throw new DatasetFormatError(inFile(where('y_test'), `${yTe.width} targets a sample, but y_train has ${yTr.width}`), { file: where('y_test') });
+    }
+    const sampleSize = product(tr.shape);
+    return {
+      ...base,
+      sampleShape: resolveSampleShape(tr.shape, opts.sampleShape, where('x_train')),
+      targetNames: names(yTr.width),
+      train: storeSplit({ data: tr.data, labels: new Int32Array(0), sampleSize, scale: tr.scale, targets: yTr }),
+      test: storeSplit({ data: te.data, labels: new Int32Array(0), sampleSize, scale: te.scale, targets: yTe }),
+    };
+  }
+  if ('x' in arrays && 'y' in arrays) {
+    const all = samples('x');
+    if (all.n < 2) throw new DatasetFormatError(inFile(where('x'), `empty dataset: ${all.n} samples, need at least 2 to split into train and test`), { file: target });
+    const y = targetsOf('y', all.n);
+    const store: SampleStore = { data: all.data, labels: new Int32Array(0), sampleSize: product(all.shape), scale: all.scale, targets: y };
+    const { train, test } = randomSplit(all.n, opts.testFraction, opts.seed);
+    return { ...base, sampleShape: resolveSampleShape(all.shape, opts.sampleShape, where('x')), targetNames: names(y.width), train: storeSplit(store, train), test: storeSplit(store, test) };
+  }
+  throw new DatasetFormatError(inFile(target, `expected arrays x_train, y_train, x_test, y_test (or x, y); found ${Object.keys(arrays).join(', ') || 'none of them'}`), { file: target });
 }
 
 function splitDataset(
@@ -464,12 +539,31 @@ async function loadImages(dir: string, spec: string, opts: Resolved): Promise<Lo
 
 async function loadCsvDataset(file: string, spec: string, opts: Resolved): Promise<LoadedDataset> {
   if (opts.classNames) throw new ConfigError('classNames cannot be given for a CSV file: its label column names the classes');
-  const table = await readCsv(file, (d, t) => opts.progress('parse csv', d, t));
+  const regression = opts.task === 'regression';
+  const table = await readCsv(file, (d, t) => opts.progress('parse csv', d, t), { targets: opts.target, numeric: regression });
   const nf = table.featureNames.length;
-  if (table.labels.length < 2) {
+  const rows = table.features.length / Math.max(1, nf);
+  if (rows < 2) {
     throw new DatasetFormatError(inFile(file, 'empty dataset: 1 data row, need at least 2 to split into train and test'), { file });
   }
   const sampleShape = resolveSampleShape([nf], opts.sampleShape, file);
+  if (regression && table.targets && table.targetNames) {
+    const targets = { values: table.targets, width: table.targetNames.length };
+    const store: SampleStore = { data: table.features, labels: table.labels, sampleSize: nf, scale: 1, targets };
+    const { train, test } = randomSplit(rows, opts.testFraction, opts.seed);
+    // Features are scaled (as for classification); targets stay in their own units, so MAE/RMSE read in them.
+    if (opts.normalize === 'unit') minMaxInPlace(table.features, nf, train);
+    return {
+      name: path.basename(file),
+      source: spec,
+      sampleShape,
+      classNames: [],
+      targetNames: table.targetNames,
+      train: storeSplit(store, train),
+      test: storeSplit(store, test),
+      warnings: [],
+    };
+  }
   const store: SampleStore = { data: table.features, labels: table.labels, sampleSize: nf, scale: 1 };
   const { train, test } = stratifiedSplit(table.labels, table.classNames.length, opts.testFraction, opts.seed);
   if (opts.normalize === 'unit') minMaxInPlace(table.features, nf, train);
@@ -516,6 +610,8 @@ export interface DatasetSummary {
   trainClassCounts: number[];
   /** Samples per class in the test split, indexed like classNames. */
   testClassCounts: number[];
+  /** Regression datasets: the target columns (classNames is then empty). */
+  targetNames?: string[];
   warnings: string[];
 }
 
@@ -533,12 +629,14 @@ export function describeDataset(ds: Dataset): DatasetSummary {
     testSize: ds.test.size,
     trainClassCounts: classCounts(ds.train, ds.classNames.length),
     testClassCounts: classCounts(ds.test, ds.classNames.length),
+    ...(ds.targetNames ? { targetNames: [...ds.targetNames] } : {}),
     warnings: [...ds.warnings],
   };
 }
 
 function classCounts(split: DataSplit & { labels?: Int32Array }, numClasses: number): number[] {
   const counts = new Array<number>(numClasses).fill(0);
+  if (numClasses === 0) return counts;
   const add = (labels: Int32Array) => {
     for (const l of labels) if (l >= 0 && l < numClasses) counts[l]++;
   };
@@ -551,7 +649,8 @@ function classCounts(split: DataSplit & { labels?: Int32Array }, numClasses: num
   for (let start = 0; start < split.size; start += chunk) {
     const idx = new Int32Array(Math.min(chunk, split.size - start));
     for (let i = 0; i < idx.length; i++) idx[i] = start + i;
-    add(split.take(idx).y);
+    const { y } = split.take(idx);
+    if (y instanceof Int32Array) add(y);
   }
   return counts;
 }

@@ -17,14 +17,19 @@ export interface SampleStore {
   scale: number;
   /** Added after scaling in take() (-1 for 8-bit data mapped to [-1, 1]); default 0. */
   offset?: number;
+  /**
+   * Regression: `width` float targets a sample, row-major; take() then returns them as `y` (a
+   * Float32Array) and `labels` is empty.
+   */
+  targets?: { values: Float32Array; width: number };
 }
 
 /** A DataSplit over `store`, optionally restricted to (and ordered by) `indices`. */
 export function storeSplit(store: SampleStore, indices?: Int32Array): DataSplit & { readonly labels: Int32Array } {
-  const { data, sampleSize, scale } = store;
-  const count = store.labels.length;
+  const { data, sampleSize, scale, targets } = store;
+  const count = targets ? targets.values.length / targets.width : store.labels.length;
   const size = indices ? indices.length : count;
-  const labels = indices ? gather(store.labels, indices) : store.labels;
+  const labels = targets ? new Int32Array(0) : indices ? gather(store.labels, indices) : store.labels;
   return {
     size,
     labels,
@@ -32,7 +37,8 @@ export function storeSplit(store: SampleStore, indices?: Int32Array): DataSplit 
       const offset = store.offset ?? 0;
       const n = idx.length;
       const x = new Float32Array(n * sampleSize);
-      const y = new Int32Array(n);
+      const w = targets?.width ?? 1;
+      const y = targets ? new Float32Array(n * w) : new Int32Array(n);
       for (let i = 0; i < n; i++) {
         const k = idx[i];
         if (!Number.isInteger(k) || k < 0 || k >= size) {
@@ -46,11 +52,22 @@ export function storeSplit(store: SampleStore, indices?: Int32Array): DataSplit 
         } else {
           for (let j = 0; j < sampleSize; j++) x[dst + j] = data[src + j] * scale + offset;
         }
-        y[i] = store.labels[row];
+        if (targets) y.set(targets.values.subarray(row * w, (row + 1) * w), i * w);
+        else y[i] = store.labels[row];
       }
       return { x, y };
     },
   };
+}
+
+/**
+ * Seeded random split for regression targets (nothing to stratify on): round(n * testFraction)
+ * samples to test, at least one in each split; indices ascending within each split.
+ */
+export function randomSplit(n: number, testFraction: number, seed: number): { train: Int32Array; test: Int32Array } {
+  const order = shuffled(Array.from({ length: n }, (_, i) => i), seed >>> 0);
+  const k = Math.min(n - 1, Math.max(1, Math.round(n * testFraction)));
+  return { test: Int32Array.from(order.slice(0, k)).sort(), train: Int32Array.from(order.slice(k)).sort() };
 }
 
 function gather(values: Int32Array, indices: Int32Array): Int32Array {

@@ -131,8 +131,17 @@ function verificationBlock(r: ExportReport): string {
     ['runtime', v.runtime],
     ['samples', fmtInt(v.samples)],
     ['max |diff| vs in-app model', fmtNum(v.maxAbsDiff)],
-    ['top-1 agreement', pct(v.top1Agreement)],
-    ['accuracy of the exported file', v.accuracy === null ? '—' : pct(v.accuracy)],
+    ...((v.task === 'regression'
+      ? [
+          ['mean |diff| vs in-app model', v.meanAbsDiff === undefined ? '—' : fmtNum(v.meanAbsDiff)],
+          ['MAE of the exported file', v.mae == null ? '—' : fmtNum(v.mae)],
+          ['MAE of the in-app model', v.referenceMae == null ? '—' : fmtNum(v.referenceMae)],
+          ['pass rule', v.rule ?? '—'],
+        ]
+      : [
+          ['top-1 agreement', v.top1Agreement === null ? '—' : pct(v.top1Agreement)],
+          ['accuracy of the exported file', v.accuracy === null ? '—' : pct(v.accuracy)],
+        ]) as [string, string][]),
     ['latency per sample', v.latencyMs === null ? '—' : `${fmtNum(v.latencyMs)} ms`],
   ];
   if (v.reason) rows.push([v.passed ? 'note' : 'reason', v.reason]);

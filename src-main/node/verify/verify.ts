@@ -6,6 +6,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../../common/errors';
 import { readTflite, type TfliteInfo, type TfliteQuant } from '../../engine/export/tflite/index';
+import { compareRegression } from '../../engine/export/verify-regression';
+import type { Task } from '../../engine/task';
 import { liteRtRecentLog, loadLiteRtNode } from './litert';
 
 export interface VerificationResult {
@@ -16,8 +18,8 @@ export interface VerificationResult {
   samples: number;
   maxAbsDiff: number;
   meanAbsDiff: number;
-  /** Fraction of samples whose arg-max class matches the reference model's. */
-  top1Agreement: number;
+  /** Fraction of samples whose arg-max class matches the reference model's; null for a regressor. */
+  top1Agreement: number | null;
   /** The artifact's own accuracy on the labels (null without labels). */
   accuracy: number | null;
   referenceAccuracy: number | null;
@@ -26,6 +28,12 @@ export interface VerificationResult {
   passed: boolean;
   reason?: string;
   thresholds: VerificationThresholds;
+  task: Task;
+  /** Regression (engine/export/verify-regression.ts): MAE of the file and the in-app model, the scale and rule. */
+  mae?: number | null;
+  referenceMae?: number | null;
+  scale?: number;
+  rule?: string;
 }
 
 export interface VerificationThresholds {
@@ -55,13 +63,15 @@ export interface VerifyOptions {
   /** Numeric mode of the file; detected from its tensors when omitted. */
   mode?: TfliteQuant;
   thresholds?: Partial<VerificationThresholds>;
+  /** 'regression': judged by error (compareRegression), not by top-1. Default classification. */
+  task?: Task;
 }
 
 export interface VerifySamples {
   /** Row-major inputs, n * prod(sampleShape) values. */
   x: Float32Array;
-  /** Class labels (may be empty: accuracy is then null). */
-  y: Int32Array;
+  /** Class labels, or regression targets (n * k floats); may be empty: accuracy / MAE are then null. */
+  y: Int32Array | Float32Array;
   sampleShape: number[];
 }
 
@@ -124,7 +134,8 @@ export async function verifyTflite(bytes: Uint8Array, reference: tf.LayersModel,
     throw new ConfigError(`verification samples hold ${samples.x.length} values, not a whole number of samples of shape [${samples.sampleShape.join(', ')}]`);
   }
   const n = samples.x.length / per;
-  if (samples.y.length !== 0 && samples.y.length !== n) {
+  const regression = opts.task === 'regression';
+  if (samples.y.length !== 0 && !regression && samples.y.length !== n) {
     throw new ConfigError(`verification samples have ${n} inputs but ${samples.y.length} labels`);
   }
   const { lib, version } = await loadLiteRtNode();
@@ -143,11 +154,12 @@ export async function verifyTflite(bytes: Uint8Array, reference: tf.LayersModel,
     samples: n,
     maxAbsDiff: NaN,
     meanAbsDiff: NaN,
-    top1Agreement: 0,
+    top1Agreement: regression ? null : 0,
     accuracy: null,
     referenceAccuracy: null,
     latencyMs: NaN,
     thresholds,
+    task: regression ? 'regression' : 'classification',
   };
 
   const inInfo = info?.tensors[info.inputs[0]];
@@ -197,9 +209,17 @@ export async function verifyTflite(bytes: Uint8Array, reference: tf.LayersModel,
     let agree = 0;
     let correct = 0;
     let refCorrect = 0;
+    const all = regression ? new Float32Array(ref.length) : undefined;
+    if (regression && samples.y.length !== 0 && samples.y.length !== ref.length) {
+      return failed(base, `verification samples have ${samples.y.length / n} target value(s) a sample, the model ${outLen} outputs`);
+    }
     for (let s = 0; s < n; s++) {
       const got = await runOne(s);
       if (got.length !== outLen) return failed(base, `LiteRT output has ${got.length} values per sample, the reference model ${outLen}`);
+      if (all) {
+        all.set(got, s * outLen);
+        continue;
+      }
       for (let i = 0; i < outLen; i++) {
         const d = Math.abs(got[i] - ref[s * outLen + i]);
         if (!(d <= maxAbs)) maxAbs = d; // NaN propagates as a failure
@@ -223,6 +243,11 @@ export async function verifyTflite(bytes: Uint8Array, reference: tf.LayersModel,
         times.push(performance.now() - t0);
       }
     }
+    if (all) {
+      const c = compareRegression(ref, all, samples.y.length ? samples.y : undefined, mode, n);
+      const r = { ...base, maxAbsDiff: c.maxAbsDiff, meanAbsDiff: c.meanAbsDiff, mae: c.mae, referenceMae: c.referenceMae, scale: c.scale, rule: c.rule, latencyMs: median(times) };
+      return c.passed ? { ...r, passed: true } : failed(r, c.reason ?? 'failed');
+    }
     const result: Omit<VerificationResult, 'passed' | 'reason'> = {
       ...base,
       maxAbsDiff: maxAbs,
@@ -234,7 +259,7 @@ export async function verifyTflite(bytes: Uint8Array, reference: tf.LayersModel,
     };
     const problems: string[] = [];
     if (!(result.maxAbsDiff <= thresholds.maxAbsDiff)) problems.push(`max abs diff ${result.maxAbsDiff.toExponential(3)} > ${thresholds.maxAbsDiff}`);
-    if (result.top1Agreement < thresholds.minTop1Agreement) problems.push(`top-1 agreement ${result.top1Agreement.toFixed(4)} < ${thresholds.minTop1Agreement}`);
+    if ((result.top1Agreement ?? 0) < thresholds.minTop1Agreement) problems.push(`top-1 agreement ${(result.top1Agreement ?? 0).toFixed(4)} < ${thresholds.minTop1Agreement}`);
     if (result.accuracy !== null && result.referenceAccuracy !== null && result.referenceAccuracy - result.accuracy > thresholds.maxAccuracyDrop + 1e-12) {
       problems.push(`accuracy ${result.accuracy.toFixed(4)} is more than ${thresholds.maxAccuracyDrop} below the reference ${result.referenceAccuracy.toFixed(4)}`);
     }

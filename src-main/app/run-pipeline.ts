@@ -36,6 +36,12 @@ export interface RunJob {
 
 /** Least time between two progress events of the same phase (see `progress` in runPipeline). */
 const PROGRESS_MIN_MS = 100;
+/**
+ * Latency per batch size gets at most this much time (warm-up included, at least 5 timed runs):
+ * a 224x224 MobileNet at batch 64 takes over a second a run on two cores. The run records how many
+ * runs were timed.
+ */
+const LATENCY_BUDGET_MS = 4000;
 
 /** Share of the whole run each phase takes, for the overall progress bar and ETA. */
 const PHASE_SPAN: Record<RunProgress['phase'], [number, number]> = {
@@ -156,7 +162,7 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
       });
       // A generous warm-up: the first calls of a fresh model pay for kernel setup (XNNPACK operator
       // creation on wasm), which would otherwise flatter whichever model is measured second.
-      const latency = await measureLatency(model, { batchSizes: [1, 64], runs: config.latencyRuns, warmup: 10 });
+      const latency = await measureLatency(model, { batchSizes: [1, 64], runs: config.latencyRuns, warmup: 10, budgetMs: LATENCY_BUDGET_MS });
       return {
         ...qualityMetrics(task, metrics),
         loss: metrics.loss,

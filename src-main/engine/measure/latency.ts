@@ -8,6 +8,14 @@ export interface LatencyOptions {
   warmup?: number;
   /** Timed runs per batch size. Default 20. */
   runs?: number;
+  /**
+   * Time budget per batch size in ms (warm-up included), so a large model at batch 64 does not
+   * spend minutes here: warm-up stops once it has used half the budget (after at least one run),
+   * timed runs once the budget is spent (after at least `minRuns`). Default: no budget.
+   */
+  budgetMs?: number;
+  /** Timed runs always made, whatever the budget. Default 5 (or `runs`, when smaller). */
+  minRuns?: number;
   /** Clock in milliseconds; default performance.now. Tests pass a fake clock. */
   now?: () => number;
   signal?: AbortSignal;
@@ -79,17 +87,27 @@ export async function measureLatency(model: tf.LayersModel, opts: LatencyOptions
           tf.dispose(ys);
         }
       };
-      for (let i = 0; i < warmup; i++) await once();
+      const budget = opts.budgetMs ?? Infinity;
+      const minRuns = Math.min(runs, opts.minRuns ?? 5);
+      // The clock is read for the budget only when there is one (tests script every read).
+      const bounded = Number.isFinite(budget);
+      const start = bounded ? now() : 0;
+      const spent = () => (bounded ? now() - start : 0);
+      for (let i = 0; i < warmup; i++) {
+        await once();
+        if (bounded && spent() > budget / 2) break;
+      }
       const times: number[] = [];
       for (let i = 0; i < runs; i++) {
         if (opts.signal?.aborted) throw new CancelledError('latency measurement cancelled');
+        if (bounded && i >= minRuns && spent() > budget) break;
         const t0 = now();
         await once();
         times.push(now() - t0);
       }
       times.sort((a, b) => a - b);
       const med = median(times);
-      results.push({ batchSize, medianMs: med, p90Ms: percentile(times, 0.9), minMs: times[0], msPerSample: med / batchSize, runs });
+      results.push({ batchSize, medianMs: med, p90Ms: percentile(times, 0.9), minMs: times[0], msPerSample: med / batchSize, runs: times.length });
     } finally {
       tf.dispose(xs);
     }

@@ -79,4 +79,16 @@ describe('measureLatency', () => {
     expect(tf.memory().numTensors).toBe(before);
     model.dispose();
   });
+  it('stops once its time budget is spent, after the minimum number of timed runs', async () => {
+    const model = lenet300100({ seed: 1 });
+    // A fake clock that advances 100 ms at every read: each run "takes" 100 ms.
+    let t = 0;
+    const now = () => (t += 100);
+    const [r] = await measureLatency(model, { batchSizes: [1], warmup: 10, runs: 50, budgetMs: 1000, minRuns: 3, now });
+    expect(r.runs).toBeGreaterThanOrEqual(3);
+    expect(r.runs).toBeLessThan(50);
+    const [floor] = await measureLatency(model, { batchSizes: [1], warmup: 1, runs: 50, budgetMs: 1, minRuns: 4, now });
+    expect(floor.runs).toBe(4);
+    model.dispose();
+  });
 });

@@ -115,7 +115,7 @@ describe('.keras archives are checked', () => {
     const good = path.join(dir, 'good.keras');
     await tf.setBackend('cpu');
     const ref = tf.sequential({ layers: [tf.layers.dense({ units: 2, inputShape: [3], name: 'd' })] });
-    await writeKeras3(good, sequentialConfig([3], [{ cls: 'Dense', name: 'd', units: 2, activation: 'linear' }], 'k3'), layerWeights(ref), dir);
+    await writeKeras3(good, sequentialConfig([3], [{ cls: 'Dense', name: 'd', units: 2, activation: 'linear' }], 'k3'), new Map([['dense', layerWeights(ref).get('d')!]]), dir); // Keras 3 groups weights by class: `dense`
     ref.dispose();
     (await loadKerasModel(good)).dispose(); // the fixture itself loads
     const entries = unzipSync(fs.readFileSync(good));

@@ -4,6 +4,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ModelFormatError } from '../../../../src-main/common/errors';
+import { buildDependencyGraph } from '../../../../src-main/engine/graph/depgraph';
 import { loadKerasModel } from '../../../../src-main/node/keras/import';
 import { functionalConfig, kerasLayerConfig, layerWeights, sequentialConfig, writeKeras2H5, writeKeras3, type FunctionalSpec, type LayerSpec } from './fixtures';
 
@@ -115,6 +116,46 @@ describe('loadKerasModel: Keras 2 .h5', () => {
     await writeKeras2H5(file, functionalConfig(FUNC, 'k2'), layerWeights(funcRef));
     const model = await loadKerasModel(file);
     expect(maxAbsDiff(model, funcRef, xFunc)).toBeLessThan(1e-6);
+    model.dispose();
+  });
+});
+
+describe('loadKerasModel: what Keras and tfjs serialize differently', () => {
+  it('data-augmentation layers (identity at inference) are dropped from a Sequential, predictions unchanged', async () => {
+    const file = path.join(dir, 'seq-augment.keras');
+    const layers: LayerSpec[] = [{ cls: 'RandomFlip', name: 'random_flip' }, { cls: 'RandomRotation', name: 'random_rotation' }, ...SEQ];
+    await writeKeras3(file, sequentialConfig([8, 8, 1], layers, 'k3'), layerWeights(seqRef), dir);
+    const model = await loadKerasModel(file);
+    expect(model.layers.map((l) => l.getClassName())).not.toContain('RandomFlip');
+    expect(model.inputs[0].shape).toEqual([null, 8, 8, 1]);
+    expect(maxAbsDiff(model, seqRef, xSeq)).toBeLessThan(1e-6);
+    model.dispose();
+  });
+
+  it('a functional graph is rewired around a dropped augmentation layer', async () => {
+    const file = path.join(dir, 'func-augment.keras');
+    const spec: FunctionalSpec = {
+      ...FUNC,
+      layers: [{ spec: { cls: 'RandomZoom', name: 'random_zoom' }, inputs: ['input'] }, ...FUNC.layers.map((l) => (l.spec.name === 'dense_a' ? { ...l, inputs: ['random_zoom'] } : l))],
+    };
+    const byName = layerWeights(funcRef);
+    const weights = new Map([['dense', byName.get('dense_a')!], ['dense_1', byName.get('dense_b')!], ['dense_2', byName.get('dense_out')!]]);
+    await writeKeras3(file, functionalConfig(spec, 'k3'), weights, dir);
+    const model = await loadKerasModel(file);
+    expect(model.layers.map((l) => l.name)).not.toContain('random_zoom');
+    expect(maxAbsDiff(model, funcRef, xFunc)).toBeLessThan(1e-6);
+    model.dispose();
+  });
+
+  it('BatchNormalization with axis [3] (tf.keras 2.x) follows its conv in the channel graph, so its channels can be pruned', async () => {
+    const file = path.join(dir, 'seq-bn-axis.h5');
+    await writeKeras2H5(file, sequentialConfig([8, 8, 1], SEQ, 'k2-dict'), layerWeights(seqRef));
+    const model = await loadKerasModel(file);
+    expect((model.getLayer('batch_normalization').getConfig() as { axis: unknown }).axis).toEqual([3]);
+    const graph = buildDependencyGraph(model);
+    const conv = graph.groups.find((g) => g.producers.includes('conv2d'));
+    expect(conv?.refusals).toEqual([]);
+    expect(conv?.followers).toContain('batch_normalization');
     model.dispose();
   });
 });

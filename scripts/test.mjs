@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `npm test`: unit + integration tests, then the end-to-end UI suite (web mode in Chromium), each a
+// `npm test`: unit + integration tests, then the end-to-end UI suite (web mode in Chromium), then with
+// TOPIARY_TEST_CORPUS=1 the real-model corpus (test/corpus), each a
 // Vitest run; ends with one plain line `N passed, N failed[, N skipped]` over both. Extra arguments
 // go to both runs (e.g. a file filter).
 import { spawnSync } from 'node:child_process';
@@ -14,6 +15,8 @@ const vitest = path.join(root, 'node_modules', 'vitest', 'vitest.mjs');
 const suites = [
   { name: 'unit+integration', config: 'vitest.config.ts' },
   { name: 'e2e', config: 'vitest.e2e.config.ts' },
+  // The real-model corpus takes minutes: CI runs it (TOPIARY_TEST_CORPUS=1), `npm run test:corpus` alone.
+  ...(process.env.TOPIARY_TEST_CORPUS === '1' ? [{ name: 'corpus', config: 'vitest.corpus.config.ts' }] : []),
 ];
 const totals = { passed: 0, failed: 0, skipped: 0 };
 let status = 0;

@@ -1,5 +1,6 @@
 /**
- * Every pipeline step, through the `topiary` CLI as a user runs it, on each model of the real-model
+ * The corpus harness (the test files beside it pick which models run, so vitest can run the light
+ * and the 224x224 ones in parallel). Every pipeline step, through the `topiary` CLI as a user runs it, on each model of the real-model
  * corpus (test/fixtures/real-models/manifest.json): public trained models (Teachable Machine exports,
  * Keras 2 .h5, Keras 3 .keras, tfjs converter output, a regression MLP) and look-alikes of unlicensed
  * ones. Each step is its own test, named by model and step, so a failure says which model broke where.
@@ -22,7 +23,7 @@ const root = path.resolve(__dirname, '..', '..');
 const corpus = path.join(root, 'test', 'fixtures', 'real-models');
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'topiary-real-models-'));
 
-interface Entry {
+export interface Entry {
   id: string;
   kind: string;
   format: 'keras-h5' | 'keras-v3' | 'tfjs-layers';
@@ -73,7 +74,7 @@ function resultOf(r: ReturnType<typeof topiary>): Record<string, unknown> {
 const lastLine = (text: string) => text.split(/\r?\n|\r/).map((l) => l.trim()).filter(Boolean).pop() ?? '';
 
 const modelPath = (e: Entry) => path.join(corpus, 'models', e.id, e.file);
-const heavy = (e: Entry) => e.inputShape.reduce((a, b) => a * b, 1) > 50_000;
+export const heavy = (e: Entry) => e.inputShape.reduce((a, b) => a * b, 1) > 50_000;
 const prod = (s: readonly (number | null)[]) => s.reduce<number>((a, d) => a * (d ?? 1), 1);
 
 // ------------------------------------------------------------------ synthetic data in npz form
@@ -248,7 +249,9 @@ async function flatCopy(e: Entry): Promise<{ leaves: Step[]; peak: number }> {
 
 interface AnalyzeRow { name: string; className: string }
 
-describe.each(manifest.models)('real model $id', (e) => {
+/** Registers one describe block per manifest model that `which` selects, a test per pipeline step. */
+export function corpusSuite(which: (e: Entry) => boolean): void {
+  describe.each(manifest.models.filter(which))('real model $id', (e) => {
   const stepTimeout = heavy(e) ? 300_000 : 120_000;
 
   beforeAll(() => {
@@ -323,8 +326,11 @@ describe.each(manifest.models)('real model $id', (e) => {
     expect(r.code).toBe(verdict.fits ? 0 : 1);
   }, stepTimeout);
 });
+}
 
-describe('a folder of photos on a 224x224x3 Teachable Machine model', () => {
+/** The photo-folder run on the Teachable Machine tfjs export. */
+export function photoFolderSuite(): void {
+  describe('a folder of photos on a 224x224x3 Teachable Machine model', () => {
   it('tm-tfjs-ab: prune --data images:DIR of mixed-size JPEG and PNG photos runs end to end', () => {
     const photos = path.join(corpus, 'photos');
     const files = fs.readdirSync(photos, { recursive: true }).map(String).filter((f) => /\.(jpe?g|png)$/i.test(f));
@@ -338,3 +344,4 @@ describe('a folder of photos on a 224x224x3 Teachable Machine model', () => {
     expect(Number.isFinite(run.summary.after.accuracy)).toBe(true);
   }, 300_000);
 });
+}

@@ -3,18 +3,21 @@ import * as tf from '@tensorflow/tfjs';
 import type { DataSplit } from '../data';
 import { batchTensors, sampleShapeOf } from './batches';
 import { crossEntropy, logitsOf, outputIsProbabilities } from './loss';
+import { fitInferenceBatch } from './memory';
 
 /**
  * Mean cross-entropy and accuracy over the first `limit` samples of `split` (all by default).
+ * Batches are capped to what fits under the backend's memory ceiling (./memory.ts; the results do
+ * not depend on the batch size); `memoryCeiling` overrides the installed one.
  * @example const { accuracy } = evaluateModel(model, dataset.test, { batchSize: 256 })
  */
 export function evaluateModel(
   model: tf.LayersModel,
   split: DataSplit,
-  opts: { batchSize?: number; limit?: number; indices?: Int32Array } = {},
+  opts: { batchSize?: number; limit?: number; indices?: Int32Array; memoryCeiling?: number } = {},
 ): { loss: number; accuracy: number; samples: number } {
   const n = opts.indices ? opts.indices.length : Math.min(split.size, opts.limit ?? split.size);
-  const bs = opts.batchSize ?? 256;
+  const bs = fitInferenceBatch(model, opts.batchSize ?? 256, opts.memoryCeiling);
   const shape = sampleShapeOf(model);
   const probs = outputIsProbabilities(model);
   let lossSum = 0;

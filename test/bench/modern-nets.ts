@@ -17,7 +17,6 @@
  * Run: npx tsx test/bench/modern-nets.ts [--nets mbv2-28,resnet-8] [--pairs 3] (~8-10 min on 2
  * busy cores), or npm run bench -- modern-nets. Internally `--child NAME` measures one net.
  */
-import * as tf from '@tensorflow/tfjs';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';

@@ -185,7 +185,7 @@ describe.runIf(addon !== undefined)('native kernels match the cpu backend', () =
     const x = tf.randomUniform([2, 6, 6, 4]);
     const dy = tf.randomUniform([2, 6, 6, 4]);
     const attrs = { strides: 1, dilations: 1, pad: 'same', filterShape: [3, 3, 4, 1] };
-    const run = () => tf.tidy(() => tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy }, attrs) as tf.Tensor).dataSync();
+    const run = () => tf.tidy(() => tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy }, attrs) as tf.Tensor).dataSync() as Float32Array;
     const reference = run();
     for (const withIt of [true, false]) {
       unregisterNativeKernels();

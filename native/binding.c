@@ -418,6 +418,9 @@ static void release(void *unused) {
   tp_release_workspace();
 }
 
+/* depthwise.c */
+napi_value tp_napi_depthwise_backprop_filter(napi_env env, napi_callback_info info);
+
 NAPI_MODULE_INIT() {
   /* Each worker thread that loads the addon frees its scratch buffers when it exits. */
   napi_add_env_cleanup_hook(env, release, NULL);
@@ -434,6 +437,7 @@ NAPI_MODULE_INIT() {
       {"trainerFree", NULL, trainer_free, NULL, NULL, NULL, napi_default, NULL},
       {"info", NULL, info_fn, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
+      {"depthwiseBackpropFilter", NULL, tp_napi_depthwise_backprop_filter, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "topiary_native",
-      "sources": ["binding.c", "gemm.c", "train.c"],
+      "sources": ["binding.c", "gemm.c", "train.c", "depthwise.c"],
       "cflags": ["-O3", "-std=gnu11", "-ffp-contract=fast", "-fno-math-errno", "-Wall", "-Wno-psabi"],
       "conditions": [
         ["OS=='linux'", {

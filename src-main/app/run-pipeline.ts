@@ -201,6 +201,8 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
     const result = await runPruning(original, dataset, pruneConfig, {
       signal,
       onProgress: (p) => {
+        // E.g. batches split into micro-batches to fit the backend's memory (engine/finetune/memory.ts).
+        if (p.note) emit({ type: 'log', level: 'info', message: p.note });
         if (p.phase === 'prune') {
           // Unstructured and N:M prune the model in place, so its kernels show the new masks now;
           // structured pruning builds a new model, reported per layer when the run ends.

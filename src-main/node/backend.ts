@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, TopiaryError } from '../common/errors';
+import { setMemoryCeiling } from '../engine/finetune/memory';
 import { loadNativeAddon, requestedNativeThreads, type NativeStatus } from './native';
 
 const require = createRequire(import.meta.url);
@@ -45,6 +46,14 @@ const PACKAGES: Record<BackendChoice, string> = {
 };
 
 let current: BackendInfo | undefined;
+
+/**
+ * tfjs-backend-wasm 4.22's heap maximum (its Emscripten getHeapMax(): 4 GiB minus one 64 KiB
+ * page, the most a 32-bit wasm memory can address). Steps that need more trap with "memory
+ * access out of bounds", so the trainer plans batches under it (engine/finetune/memory.ts).
+ */
+export const WASM_HEAP_MAX_BYTES = 4294901760;
+setMemoryCeiling(() => (tf.getBackend() === 'wasm' ? WASM_HEAP_MAX_BYTES : undefined));
 
 function packageVersion(pkg: string): string {
   try {

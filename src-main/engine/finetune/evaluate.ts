@@ -4,21 +4,24 @@ import type { DataSplit } from '../data';
 import type { RegressionLoss, Task } from '../task';
 import { batchTensors, sampleShapeOf } from './batches';
 import { objectiveFor } from './loss';
+import { fitInferenceBatch } from './memory';
 
 /**
  * Mean loss and accuracy over the first `limit` samples of `split` (all by default). For
  * `task: 'regression'` the loss is the regression loss (MSE by default, as fine-tuning minimizes it)
  * and `accuracy` holds R² = 1 - SSE / SST over all the samples, so "higher is better" still holds for
- * early stopping, sensitivity drops and candidate ranking.
+ * early stopping, sensitivity drops and candidate ranking. Batches are capped to what fits under the
+ * backend's memory ceiling (./memory.ts; the results do not depend on the batch size);
+ * `memoryCeiling` overrides the installed one.
  * @example const { accuracy } = evaluateModel(model, dataset.test, { batchSize: 256 })
  */
 export function evaluateModel(
   model: tf.LayersModel,
   split: DataSplit,
-  opts: { batchSize?: number; limit?: number; indices?: Int32Array; task?: Task; loss?: RegressionLoss } = {},
+  opts: { batchSize?: number; limit?: number; indices?: Int32Array; task?: Task; loss?: RegressionLoss; memoryCeiling?: number } = {},
 ): { loss: number; accuracy: number; samples: number } {
   const n = opts.indices ? opts.indices.length : Math.min(split.size, opts.limit ?? split.size);
-  const bs = opts.batchSize ?? 256;
+  const bs = fitInferenceBatch(model, opts.batchSize ?? 256, opts.memoryCeiling);
   const shape = sampleShapeOf(model);
   const objective = objectiveFor(model, opts.task, opts.loss);
   const regression = objective.task === 'regression';

@@ -5,7 +5,7 @@
  * re-multiplied by their masks after it (so they are exactly zero, whatever the optimizer did).
  */
 import * as tf from '@tensorflow/tfjs';
-import { CancelledError } from '../../common/errors';
+import { CancelledError, TopiaryError } from '../../common/errors';
 import { labelsOf, permutation, subset, type DataSplit } from '../data';
 import type { FinetuneConfig, PruneProgress } from '../prune/types';
 import { FusedAdam, type StepOptimizer } from './adam';
@@ -14,6 +14,7 @@ import { evaluateModel } from './evaluate';
 import { fusedSpecOf, type FusedTrainer, type FusedTrainerFactory } from './fused-step';
 import { shardRanges, type GradientShards, type GradientShardsFactory } from './gradient-shards';
 import { crossEntropy, distillationLoss, logitsOf, objectiveFor, outputIsProbabilities, type Objective } from './loss';
+import { freeTapeOnError, GradientAccumulator, isOutOfMemory, memoryCeiling, microRanges, planTrainingBatches, splitNote, type BatchPlan } from './memory';
 
 export interface EpochRecord {
   epoch: number;
@@ -60,6 +61,12 @@ export interface FinetuneOptions {
    * copies weights out before such a step and back in after it; without this, around every step.
    */
   prunesAt?: (step: number) => boolean;
+  /**
+   * Bytes the backend can hold (default: the ceiling installed with memory.ts setMemoryCeiling,
+   * e.g. the wasm heap's maximum). tfjs steps whose estimate does not fit run as accumulated
+   * micro-batches; see ./memory.ts.
+   */
+  memoryCeiling?: number;
 }
 
 export interface FinetuneResult {
@@ -70,6 +77,11 @@ export interface FinetuneResult {
   parallel: { shards: number; note?: string };
   /** Whether the fused trainer ran the steps and, when not despite a factory, why. */
   fused: { used: boolean; note?: string };
+  /**
+   * Samples per forward/backward pass of the tfjs step (= batchSize unless the batch was split to
+   * fit the backend's memory) and, when split, what was done and why (also sent as a progress note).
+   */
+  memory: { microBatch: number; note?: string };
 }
 
 let defaultShards: GradientShardsFactory | undefined;
@@ -153,10 +165,13 @@ export async function finetuneMasked(
     dirty = false;
   };
   let lastYield = -Infinity;
+  let memory: MemoryState | undefined;
   try {
     // FusedAdam: tf.train.adam's update in one kernel per variable instead of ~15 (see ./adam.ts).
     optimizer = cfg.optimizer === 'adam' ? new FusedAdam(cfg.learningRate) : tf.train.sgd(cfg.learningRate);
     ({ trainer: fused, note: fusedNote } = startFused(model, cfg, opts, optimizer, shards !== undefined));
+    // The fused trainer and data-parallel helpers hold their own memory; the tfjs step is planned.
+    if (!fused && !shards) memory = startMemory(model, cfg.batchSize, opts.memoryCeiling ?? memoryCeiling());
     for (let epoch = 0; epoch < cfg.epochs; epoch++) {
       const batches = batchIndices(train.size, cfg.batchSize, seed + 1000 * (epoch + 1), cfg.maxSamplesPerEpoch);
       let lossSum = 0;
@@ -187,15 +202,19 @@ export async function finetuneMasked(
           [loss, acc] = await parallelStep(model, optimizer, shards, train, batches[b], shape, cfg, opts, byName, probs);
         } else {
           const { x, y } = batchTensors(train, batches[b], shape);
-          [loss, acc] = trainStep(model, optimizer, x, y, cfg, opts, byName, objective, teacherProbs);
-          x.dispose();
-          y.dispose();
+          try {
+            [loss, acc] = plannedStep(memory as MemoryState, model, optimizer, x, y, cfg, opts, byName, objective, teacherProbs);
+          } finally {
+            x.dispose();
+            y.dispose();
+          }
         }
         step++;
         lossSum += loss * batches[b].length;
         accSum += acc * batches[b].length;
         seen += batches[b].length;
-        opts.onProgress?.({ phase: 'batch', epoch, batch: b, batches: batches.length, loss, accuracy: acc, sparsity: sparsity() });
+        const note = memory?.unsent.splice(0).join('; ');
+        opts.onProgress?.({ phase: 'batch', epoch, batch: b, batches: batches.length, loss, accuracy: acc, sparsity: sparsity(), ...(note ? { note } : {}) });
       }
       const record: EpochRecord = { epoch, loss: lossSum / Math.max(1, seen), accuracy: accSum / Math.max(1, seen), sparsity: sparsity() };
       if (validation) {
@@ -232,7 +251,111 @@ export async function finetuneMasked(
     steps: step,
     parallel: { shards: shards ? shards.helpers + 1 : 1, ...(note ? { note } : {}) },
     fused: { used: fused !== undefined, ...(fusedNote ? { note: fusedNote } : {}) },
+    memory: { microBatch: memory?.micro ?? cfg.batchSize, ...(memory?.notes.length ? { note: memory.notes.join('; ') } : {}) },
   };
+}
+
+/** The tfjs step's memory plan as the run goes: micro-batch size, notes, whether OOM was retried. */
+interface MemoryState {
+  plan: BatchPlan;
+  micro: number;
+  retried: boolean;
+  notes: string[];
+  /** Notes not yet sent with a progress event. */
+  unsent: string[];
+}
+
+function startMemory(model: tf.LayersModel, batchSize: number, ceiling: number | undefined): MemoryState {
+  const plan = planTrainingBatches(model, batchSize, ceiling);
+  const notes = plan.note ? [plan.note] : [];
+  return { plan, micro: plan.microBatch, retried: false, notes, unsent: [...notes] };
+}
+
+/**
+ * One tfjs step under the memory plan: the plain step when the batch fits, else gradients
+ * accumulated over micro-batches then one optimizer step (./memory.ts). If the backend still runs
+ * out of memory, the step is retried once at half the micro-batch (kept for later steps);
+ * a second failure is a TopiaryError naming the sizes.
+ */
+function plannedStep(
+  mem: MemoryState,
+  model: tf.LayersModel,
+  optimizer: StepOptimizer,
+  x: tf.Tensor,
+  y: tf.Tensor,
+  cfg: FinetuneConfig,
+  opts: FinetuneOptions,
+  byName: Map<string, tf.LayerVariable>,
+  objective: Objective,
+  teacherProbs: boolean,
+): [number, number] {
+  const n = x.shape[0];
+  for (;;) {
+    try {
+      return freeTapeOnError(() =>
+        mem.micro >= n
+          ? trainStep(model, optimizer, x, y, cfg, opts, byName, objective, teacherProbs)
+          : accumulatedStep(model, optimizer, x, y, mem.micro, cfg, opts, byName, objective, teacherProbs),
+      );
+    } catch (err) {
+      if (!isOutOfMemory(err)) throw err;
+      const tried = Math.min(mem.micro, n);
+      if (mem.retried || tried <= 1) {
+        throw new TopiaryError(
+          `fine-tuning ran out of backend memory at ${tried} samples per pass (batch ${n}, estimated ~${Math.round(mem.plan.estimateBytes / 2 ** 20)} MiB at full batch): ` +
+            `lower finetune.batchSize or use a smaller input size (${err instanceof Error ? err.message : String(err)})`,
+          { cause: err },
+        );
+      }
+      mem.retried = true;
+      mem.micro = Math.max(1, Math.floor(tried / 2));
+      const note = splitNote(model, n, mem.micro, mem.plan.estimateBytes, undefined, `the backend ran out of memory at ${tried} samples per pass`);
+      mem.notes.push(note);
+      mem.unsent.push(note);
+    }
+  }
+}
+
+/**
+ * trainStep's update with the gradient accumulated over micro-batches of `size` (./memory.ts):
+ * trainStep itself runs per micro-batch against a GradientAccumulator (no masks or movement
+ * there), then masks, movement scores and the real optimizer see the summed gradient once.
+ */
+function accumulatedStep(
+  model: tf.LayersModel,
+  optimizer: StepOptimizer,
+  x: tf.Tensor,
+  y: tf.Tensor,
+  size: number,
+  cfg: FinetuneConfig,
+  opts: FinetuneOptions,
+  byName: Map<string, tf.LayerVariable>,
+  objective: Objective,
+  teacherProbs: boolean,
+): [number, number] {
+  const n = x.shape[0];
+  const acc = new GradientAccumulator();
+  const perPass: FinetuneOptions = { ...opts, masks: new Map(), movement: undefined };
+  let loss = 0;
+  let correct = 0;
+  try {
+    for (const [s, e] of microRanges(n, size)) {
+      const xs = tf.slice(x, s, e - s);
+      const ys = tf.slice(y, s, e - s);
+      acc.scale = (e - s) / n;
+      try {
+        const [l, a] = trainStep(model, acc, xs, ys, cfg, perPass, byName, objective, teacherProbs);
+        loss += l * acc.scale;
+        correct += a * (e - s);
+      } finally {
+        tf.dispose([xs, ys]);
+      }
+    }
+    applyStep(optimizer, acc.sums, cfg, opts, byName);
+  } finally {
+    acc.dispose();
+  }
+  return [loss, correct / n];
 }
 
 /** The fused trainer for this fine-tuning, or why the tfjs step runs instead (no note: none installed). */

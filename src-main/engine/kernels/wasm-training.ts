@@ -16,6 +16,7 @@
  * heap (faster than any op sequence for it); results match the cpu backend to float rounding.
  */
 import * as tf from '@tensorflow/tfjs';
+import { registerBatchNormGradient } from './batchnorm-grad';
 import { conv2dBackpropFilter } from './conv2d-backprop-filter';
 import { conv2dBackpropInput } from './conv2d-backprop-input';
 import { depthwiseConv2dBackpropFilter } from './depthwise-backprop-filter';
@@ -59,6 +60,8 @@ export interface WasmKernelOptions {
  */
 export function registerWasmTrainingKernels(options: WasmKernelOptions = {}): string[] {
   const added: string[] = [];
+  // A gradient, not a kernel (gradients are shared by all backends): BN without full-size tiles.
+  if (options.fast !== false) registerBatchNormGradient();
   for (const [kernelName, kernelFunc] of Object.entries(WASM_TRAINING_KERNELS)) {
     if (tf.getKernel(kernelName, BACKEND) !== undefined) continue;
     tf.registerKernel({ kernelName, backendName: BACKEND, kernelFunc });

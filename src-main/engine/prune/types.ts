@@ -221,6 +221,8 @@ export interface PruneProgress {
   valAccuracy?: number;
   /** Current sparsity over the prunable weights. */
   sparsity: number;
+  /** Something the run should record, e.g. that batches were split to fit memory (finetune/memory.ts). */
+  note?: string;
 }
 
 export { defaultPruneConfig, validatePruneConfig } from './config';

@@ -159,6 +159,54 @@ describe.runIf(addon !== undefined)('native kernels match the cpu backend', () =
     });
   }
 
+  // Depthwise filter gradients: MobileNetV2's stride-1 'same' and stride-2 'valid' (after
+  // ZeroPadding2D), a channel multiplier, explicit padding, and enough images for threads. (tfjs
+  // computes no depthwise gradients with dilation > 1; the native kernel leaves those to wasm.)
+  type Dw = { n: number; hw: [number, number]; c: number; m: number; k: [number, number]; s: [number, number]; d: [number, number]; pad: 'same' | 'valid' | number[][] };
+  const dws: Dw[] = [
+    { n: 3, hw: [14, 14], c: 16, m: 1, k: [3, 3], s: [1, 1], d: [1, 1], pad: 'same' },
+    { n: 2, hw: [15, 15], c: 24, m: 1, k: [3, 3], s: [2, 2], d: [1, 1], pad: 'valid' },
+    { n: 2, hw: [7, 6], c: 3, m: 2, k: [3, 2], s: [2, 1], d: [1, 1], pad: 'same' },
+    { n: 2, hw: [8, 7], c: 4, m: 3, k: [3, 3], s: [1, 1], d: [1, 1], pad: [[0, 0], [1, 2], [2, 0], [0, 0]] },
+    { n: 33, hw: [10, 10], c: 8, m: 1, k: [3, 3], s: [1, 1], d: [1, 1], pad: 'same' },
+  ];
+  for (const [i, c] of dws.entries()) {
+    it(`DepthwiseConv2dNativeBackpropFilter n${c.n} ${c.hw.join('x')}x${c.c} x${c.m} k${c.k.join('x')} s${c.s.join(',')} d${c.d.join(',')} ${JSON.stringify(c.pad)}`, async () => {
+      const info = tf.backend_util.computeConv2DInfo([c.n, ...c.hw, c.c], [...c.k, c.c, c.m], c.s, c.d, c.pad as 'same', undefined, true);
+      const x = input([c.n, ...c.hw, c.c], 80 + i);
+      const dy = input([c.n, info.outHeight, info.outWidth, c.c * c.m], 90 + i);
+      await compare('DepthwiseConv2dNativeBackpropFilter', { x, dy }, { strides: c.s, dilations: c.d, pad: c.pad, filterShape: [...c.k, c.c, c.m] });
+    });
+  }
+
+  it('DepthwiseConv2dNativeBackpropFilter runs in the addon, and falls back when the addon lacks it', async () => {
+    let calls = 0;
+    const a = addon!;
+    const x = tf.randomUniform([2, 6, 6, 4]);
+    const dy = tf.randomUniform([2, 6, 6, 4]);
+    const attrs = { strides: 1, dilations: 1, pad: 'same', filterShape: [3, 3, 4, 1] };
+    const run = () => tf.tidy(() => tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy }, attrs) as tf.Tensor).dataSync() as Float32Array;
+    const reference = run();
+    for (const withIt of [true, false]) {
+      unregisterNativeKernels();
+      // The addon's functions are not enumerable: list them.
+      const counting: NativeCompute = {
+        gemm: (...args) => a.gemm(...args),
+        conv2d: (...args) => a.conv2d(...args),
+        conv2dBackpropInput: (...args) => a.conv2dBackpropInput(...args),
+        conv2dBackpropFilter: (...args) => a.conv2dBackpropFilter(...args),
+        adam: (...args) => a.adam(...args),
+        ...(withIt ? { depthwiseBackpropFilter: (...args: Parameters<NonNullable<NativeCompute['depthwiseBackpropFilter']>>) => (calls++, a.depthwiseBackpropFilter!(...args)) } : {}),
+      };
+      registerNativeKernels(counting);
+      expect(maxAbsDiff(run(), reference)).toBeLessThan(TOL);
+    }
+    expect(calls).toBe(1);
+    unregisterNativeKernels();
+    registerNativeKernels(a);
+    tf.dispose([x, dy]);
+  });
+
   for (const activation of ['relu', 'linear', 'elu'] as const) {
     it(`FusedConv2D with bias and ${activation}${activation === 'elu' ? ' (falls back)' : ''}`, async () => {
       const c = convs[2];
@@ -227,6 +275,10 @@ describe.runIf(addon !== undefined)('native addon argument checks', () => {
     expect(() => (addon!.gemm as unknown as (...a: unknown[]) => void)(0, 0, 2)).toThrow(/14 arguments/);
     expect(() => addon!.conv2d([1, 2, 3] as number[], f(1), f(1), null, 0, f(1))).toThrow(/15 integers/);
     expect(() => addon!.conv2d([1, 5, 5, 1, 3, 3, 2, 3, 3, 0, 1, 1, 1, 0, 0], f(25), f(18), null, 0, f(18))).toThrow(/at least 1/);
+    const dw = addon!.depthwiseBackpropFilter!;
+    expect(() => dw([1, 5, 5, 2, 3, 3, 2, 5, 5, 1, 1, 1, 1, 1, 1], 1, f(50), f(49), f(18))).toThrow(/smaller than the depthwise shape/);
+    expect(() => dw([1, 5, 5, 2, 3, 3, 3, 5, 5, 1, 1, 1, 1, 1, 1], 1, f(50), f(50), f(18))).toThrow(/outC = inC \* multiplier/);
+    expect(() => dw([1, 5, 5, 2, 3, 3, 2, 5, 5, 1, 1, 1, 1, 1, 1], 1, new Float64Array(50) as unknown as Float32Array, f(50), f(18))).toThrow(/Float32Arrays/);
   });
 
   it('gemm accumulates into C when asked, and the result does not depend on the thread count', () => {

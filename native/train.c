@@ -16,13 +16,22 @@
 #include "train.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
 #define PROB_FLOOR 1e-7f
+
+/*
+ * The node kernels are inlined into forward/backward drivers compiled twice, for AVX2+FMA and for
+ * the baseline instruction set, and picked at run time like gemm.c's (TOPIARY_NATIVE_ISA=generic
+ * forces the baseline): the memory-bound loops over NHWC channels vectorise 8 wide.
+ */
+#define HOT static inline __attribute__((always_inline))
 
 typedef struct {
   int kind, act, softmax;
@@ -64,6 +73,7 @@ struct tp_trainer {
   int nlanes, active; /* lanes allocated; lanes in the current step */
   long batch;         /* samples in the current step */
   lane *lanes;
+  double *prof; /* TOPIARY_TRAIN_PROFILE: lane 0's seconds per node, forward then backward */
 };
 
 static void *zalloc(size_t bytes) { return calloc(1, bytes > 0 ? bytes : 1); }
@@ -112,6 +122,16 @@ void tp_trainer_free(tp_trainer *t) {
   free(t->mask);
   free(t->size);
   free(t->trainable);
+  if (t->prof) {
+    static const char *names[] = {"?", "dense", "conv", "maxpool", "identity", "depthwise", "batchnorm", "activation", "add", "pad", "avgpool", "gap"};
+    double total = 0.0;
+    for (int i = 0; i < 2 * t->nnodes; i++) total += t->prof[i];
+    fprintf(stderr, "topiary train profile (lane 0, %ld steps, %.1f ms/step):\n", t->step, 1e3 * total / (t->step ? t->step : 1));
+    for (int i = 0; i < t->nnodes; i++)
+      fprintf(stderr, "  %3d %-10s out %7ld  fwd %7.3f ms  bwd %7.3f ms\n", i, names[t->nodes[i].kind], t->nodes[i].out_size, 1e3 * t->prof[i] / (t->step ? t->step : 1),
+              1e3 * t->prof[t->nnodes + i] / (t->step ? t->step : 1));
+  }
+  free(t->prof);
   free(t->nodes);
   free(t);
 }
@@ -255,7 +275,27 @@ tp_trainer *tp_trainer_create(int nnodes, const int *codes, const double *reals,
     tp_trainer_free(t);
     return 0;
   }
-  /* Owners (identities alias their input) and which outputs need a gradient. */
+  /*
+   * Fold each activation node into the node it reads when it is that node's only reader (a conv,
+   * BatchNorm or Add followed by ReLU/ReLU6): one pass over the tensor and one buffer less. The
+   * activation node becomes an identity on the folded output; the gradient is unchanged.
+   */
+  int *readers = zalloc(sizeof(int) * nnodes);
+  for (int i = 0; i < nnodes; i++)
+    for (int j = 0; j < t->nodes[i].nin; j++)
+      if (t->nodes[i].in[j] >= 0) readers[t->nodes[i].in[j]]++;
+  for (int i = 0; i < nnodes; i++) {
+    node *a = &t->nodes[i];
+    if (a->kind != TP_ACTIVATION || a->in[0] < 0) continue;
+    node *f = &t->nodes[a->in[0]];
+    const int foldable = f->kind == TP_DENSE || f->kind == TP_CONV || f->kind == TP_DEPTHWISE || f->kind == TP_BATCHNORM || f->kind == TP_ADD;
+    if (!foldable || f->act != TP_LINEAR || f->softmax || readers[a->in[0]] != 1) continue;
+    f->act = a->act;
+    a->kind = TP_IDENTITY;
+    a->act = TP_LINEAR;
+  }
+  free(readers);
+    /* Owners (identities alias their input) and which outputs need a gradient. */
   for (int i = 0; i < nnodes; i++) {
     node *L = &t->nodes[i];
     L->owner = L->kind == TP_IDENTITY ? (L->in[0] < 0 ? -1 : t->nodes[L->in[0]].owner) : i;
@@ -277,6 +317,7 @@ tp_trainer *tp_trainer_create(int nnodes, const int *codes, const double *reals,
     t->m[p] = zalloc(sizeof(float) * t->size[p]);
     t->v[p] = zalloc(sizeof(float) * t->size[p]);
   }
+  if (getenv("TOPIARY_TRAIN_PROFILE")) t->prof = zalloc(sizeof(double) * 2 * nnodes);
   for (int k = 0; k < t->nlanes; k++) {
     lane *ln = &t->lanes[k];
     ln->buf = zalloc(sizeof(float *) * nnodes);
@@ -347,12 +388,12 @@ static int ensure_capacity(const tp_trainer *t, lane *ln, long n) {
 /* ---- max pooling (NHWC; padding never wins; ties go to the first maximum in row-major order) ---- */
 
 /* 2x2 windows, stride 2, no padding (maxPooling2d({poolSize: 2})): four fixed offsets. */
-static int pool_is_2x2(const node *L) {
+HOT int pool_is_2x2(const node *L) {
   return L->ph == 2 && L->pw == 2 && L->sh == 2 && L->sw == 2 && L->pt == 0 && L->pl == 0 && 2 * L->out_h <= L->in_h && 2 * L->out_w <= L->in_w;
 }
 
 /* The input rows [*y0, *y1) and columns [*x0, *x1) under output (oy, ox)'s window, clipped to the input. */
-static void pool_window(const node *L, long oy, long ox, long *y0, long *y1, long *x0, long *x1) {
+HOT void pool_window(const node *L, long oy, long ox, long *y0, long *y1, long *x0, long *x1) {
   const long top = oy * L->sh - L->pt, left = ox * L->sw - L->pl;
   *y0 = top < 0 ? 0 : top;
   *y1 = top + L->ph < L->in_h ? top + L->ph : L->in_h;
@@ -364,7 +405,7 @@ static void pool_window(const node *L, long oy, long ox, long *y0, long *y1, lon
  * Any window and padding: for each output and channel, the first maximum of its window (row-major,
  * padding never wins). Forward writes it to y; backward (y NULL) adds dy to dx there.
  */
-static void pool_general(const node *L, long n, const float *x, float *y, const float *dy, float *dx) {
+HOT void pool_general(const node *L, long n, const float *x, float *y, const float *dy, float *dx) {
   for (long b = 0; b < n; b++) {
     for (long oy = 0; oy < L->out_h; oy++) {
       for (long ox = 0; ox < L->out_w; ox++) {
@@ -391,7 +432,7 @@ static void pool_general(const node *L, long n, const float *x, float *y, const 
   }
 }
 
-static void maxpool_forward(const node *L, long n, const float *x, float *y) {
+HOT void maxpool_forward(const node *L, long n, const float *x, float *y) {
   if (pool_is_2x2(L)) {
     const long c = L->c, row = L->in_w * c;
     for (long b = 0; b < n; b++)
@@ -410,7 +451,7 @@ static void maxpool_forward(const node *L, long n, const float *x, float *y) {
   pool_general(L, n, x, y, 0, 0);
 }
 
-static void maxpool_backward(const node *L, long n, const float *x, const float *dy, float *dx) {
+HOT void maxpool_backward(const node *L, long n, const float *x, const float *dy, float *dx) {
   memset(dx, 0, sizeof(float) * n * L->in_size);
   if (pool_is_2x2(L)) {
     /* Same order as the general loop: (0,0), (0,1), (1,0), (1,1); a later one wins only if greater. */
@@ -437,7 +478,7 @@ static void maxpool_backward(const node *L, long n, const float *x, const float 
 
 /* ---- element-wise, depthwise, padding, pooling to 1x1, batch normalisation (NHWC) ----------- */
 
-static void activate(int act, float *restrict y, long count) {
+HOT void activate(int act, float *restrict y, long count) {
   if (act == TP_RELU)
     for (long j = 0; j < count; j++) y[j] = y[j] > 0.0f ? y[j] : 0.0f;
   else if (act == TP_RELU6)
@@ -448,18 +489,18 @@ static void activate(int act, float *restrict y, long count) {
  * d *= act'(pre), read off the output: relu passes where out > 0, relu6 where 0 < out < 6 (the
  * ties out == 0 or 6 with pre exactly there have measure zero).
  */
-static void activate_grad(int act, const float *restrict out, float *restrict d, long count) {
+HOT void activate_grad(int act, const float *restrict out, float *restrict d, long count) {
   if (act == TP_RELU)
     for (long j = 0; j < count; j++) d[j] = out[j] > 0.0f ? d[j] : 0.0f;
   else if (act == TP_RELU6)
     for (long j = 0; j < count; j++) d[j] = out[j] > 0.0f && out[j] < 6.0f ? d[j] : 0.0f;
 }
 
-static void add_into(float *restrict dst, const float *restrict src, long count) {
+HOT void add_into(float *restrict dst, const float *restrict src, long count) {
   for (long j = 0; j < count; j++) dst[j] += src[j];
 }
 
-static void column_sums(const float *d, long rows, long cols, float *out) {
+HOT void column_sums(const float *d, long rows, long cols, float *out) {
   memset(out, 0, sizeof(float) * cols);
   for (long r = 0; r < rows; r++)
     for (long j = 0; j < cols; j++) out[j] += d[r * cols + j];
@@ -469,7 +510,7 @@ static void column_sums(const float *d, long rows, long cols, float *out) {
  * Depthwise convolution, depth multiplier 1: y[b,oy,ox,c] = bias[c] + Σ_{ky,kx} x[b, oy*sh - pt + ky,
  * ox*sw - pl + kx, c] w[ky,kx,c]; the channel loop is innermost (contiguous in NHWC and in w).
  */
-static void depthwise_forward(const conv_shape *s, long n, const float *x, const float *w, const float *bias, float *y) {
+HOT void depthwise_forward(const conv_shape *s, long n, const float *x, const float *w, const float *bias, float *y) {
   const long C = s->in_c;
   for (long b = 0; b < n; b++)
     for (long oy = 0; oy < s->out_h; oy++)
@@ -492,7 +533,7 @@ static void depthwise_forward(const conv_shape *s, long n, const float *x, const
 }
 
 /* dw (overwritten) and, when dx is set, dx (overwritten) of a depthwise convolution. */
-static void depthwise_backward(const conv_shape *s, long n, const float *x, const float *w, const float *dy, float *dw, float *dx) {
+HOT void depthwise_backward(const conv_shape *s, long n, const float *x, const float *w, const float *dy, float *dw, float *dx) {
   const long C = s->in_c;
   memset(dw, 0, sizeof(float) * s->filter_h * s->filter_w * C);
   if (dx) memset(dx, 0, sizeof(float) * n * s->in_h * s->in_w * C);
@@ -521,7 +562,7 @@ static void depthwise_backward(const conv_shape *s, long n, const float *x, cons
 }
 
 /* ZeroPadding2D: forward copies x into the middle of a zeroed y; backward (crop) the reverse. */
-static void pad_copy(const node *L, long n, const float *src, float *dst, int forward) {
+HOT void pad_copy(const node *L, long n, const float *src, float *dst, int forward) {
   const long C = L->c, row = L->in_w * C;
   if (forward) memset(dst, 0, sizeof(float) * n * L->out_size);
   for (long b = 0; b < n; b++)
@@ -534,7 +575,7 @@ static void pad_copy(const node *L, long n, const float *src, float *dst, int fo
 }
 
 /* Average pooling without padding: forward y = mean of each window; backward dx (overwritten). */
-static void avgpool(const node *L, long n, const float *x, float *y, const float *dy, float *dx) {
+HOT void avgpool(const node *L, long n, const float *x, float *y, const float *dy, float *dx) {
   const long C = L->c;
   const float scale = 1.0f / (float)(L->ph * L->pw);
   if (dx) memset(dx, 0, sizeof(float) * n * L->in_size);
@@ -557,7 +598,7 @@ static void avgpool(const node *L, long n, const float *x, float *y, const float
 }
 
 /* GlobalAveragePooling2D: y[b,c] = mean over the pixels; backward dx = dy / pixels everywhere. */
-static void gap_forward(const node *L, long n, const float *x, float *y) {
+HOT void gap_forward(const node *L, long n, const float *x, float *y) {
   const long C = L->c, pixels = L->in_h * L->in_w;
   for (long b = 0; b < n; b++) {
     float *restrict yr = y + b * C;
@@ -570,7 +611,7 @@ static void gap_forward(const node *L, long n, const float *x, float *y) {
   }
 }
 
-static void gap_backward(const node *L, long n, const float *dy, float *dx) {
+HOT void gap_backward(const node *L, long n, const float *dy, float *dx) {
   const long C = L->c, pixels = L->in_h * L->in_w;
   for (long b = 0; b < n; b++)
     for (long q = 0; q < pixels; q++) {
@@ -579,8 +620,63 @@ static void gap_backward(const node *L, long n, const float *dy, float *dx) {
     }
 }
 
+/* A 1x1 convolution with stride 1 and no padding: a matrix product over the pixels (NHWC). */
+HOT int pointwise(const conv_shape *s) {
+  return s->filter_h == 1 && s->filter_w == 1 && s->stride_h == 1 && s->stride_w == 1 && s->pad_top == 0 && s->pad_left == 0 &&
+         s->out_h == s->in_h && s->out_w == s->in_w;
+}
+
+/* y[rows, out] = act(x[rows, in] · w[in, out] + bias): Dense, and 1x1 convolutions over their pixels. */
+HOT void linear_forward(long rows, long in, long out, const float *x, const float *w, const float *bias, int act, float *y) {
+  gemm_args g = {0};
+  g.m = rows;
+  g.n = out;
+  g.k = in;
+  g.a = x;
+  g.lda = in;
+  g.b = w;
+  g.ldb = out;
+  g.c = y;
+  g.ldc = out;
+  g.bias = bias;
+  g.relu = act != TP_LINEAR;
+  tp_gemm(&g);
+  if (act == TP_RELU6) activate(TP_RELU6, y, rows * out);
+}
+
+/* dw = xᵀ·dy, dbias = Σ_rows dy (when db is set), dx (+)= dy·wᵀ (when dx is set; acc: add to it). */
+HOT void linear_backward(long rows, long in, long out, const float *x, const float *w, const float *dy, float *dw, float *db, float *dx, int acc) {
+  gemm_args g = {0};
+  g.trans_a = 1;
+  g.m = in;
+  g.n = out;
+  g.k = rows;
+  g.a = x;
+  g.lda = in;
+  g.b = dy;
+  g.ldb = out;
+  g.c = dw;
+  g.ldc = out;
+  tp_gemm(&g);
+  if (db) column_sums(dy, rows, out, db);
+  if (!dx) return;
+  gemm_args h = {0};
+  h.trans_b = 1;
+  h.m = rows;
+  h.n = in;
+  h.k = out;
+  h.a = dy;
+  h.lda = out;
+  h.b = w;
+  h.ldb = out;
+  h.c = dx;
+  h.ldc = in;
+  h.accumulate = acc;
+  tp_gemm(&h);
+}
+
 /* Waits for every lane of the step (inside the step's parallel region; nothing with one lane). */
-static void lanes_meet(const tp_trainer *t) {
+HOT void lanes_meet(const tp_trainer *t) {
   if (t->active > 1) {
 #pragma omp barrier
   }
@@ -591,7 +687,7 @@ static void lanes_meet(const tp_trainer *t) {
  * its sums, then reads every lane's), y = (x - mean) * inv * gamma + beta with inv =
  * 1/sqrt(var + eps); lane 0 moves the moving statistics m <- m - (m - batch) * (1 - momentum).
  */
-static void batchnorm_forward(tp_trainer *t, int k, int i, long n, const float *x, float *y) {
+HOT void batchnorm_forward(tp_trainer *t, int k, int i, long n, const float *x, float *y) {
   const node *L = &t->nodes[i];
   lane *ln = &t->lanes[k];
   const long C = L->c, rows = n * (L->in_size / C);
@@ -629,6 +725,7 @@ static void batchnorm_forward(tp_trainer *t, int k, int i, long n, const float *
     const float *restrict xr = x + r * C;
     float *restrict yr = y + r * C;
     for (long c = 0; c < C; c++) yr[c] = (xr[c] - mean[c]) * inv[c] * gamma[c] + beta[c];
+    activate(L->act, yr, C);
   }
 }
 
@@ -637,7 +734,7 @@ static void batchnorm_forward(tp_trainer *t, int k, int i, long n, const float *
  * S2 = Σ dy xhat over the batch, dbeta = S1, dgamma = S2, dx = gamma inv (dy - (S1 + xhat S2) / N).
  * This lane's shares of dgamma and dbeta go to its gradients (the lanes' add up after the step).
  */
-static void batchnorm_backward(tp_trainer *t, int k, int i, long n, const float *x, const float *dy, float *dx) {
+HOT void batchnorm_backward(tp_trainer *t, int k, int i, long n, const float *x, const float *dy, float *dx) {
   const node *L = &t->nodes[i];
   lane *ln = &t->lanes[k];
   const long C = L->c, rows = n * (L->in_size / C);
@@ -743,6 +840,12 @@ static void loss_and_grad(const tp_trainer *t, const float *z, const int *labels
 
 /* ---- the step ------------------------------------------------------------------------------- */
 
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 /* Where node `i`'s output is in this lane (i < 0: the model input x). */
 static const float *out_of(const tp_trainer *t, const lane *ln, int i, const float *x) {
   const int o = i < 0 ? -1 : t->nodes[i].owner;
@@ -771,7 +874,7 @@ static void grad_end(float *target, const float *written, int acc, long count) {
   if (target && acc) add_into(target, written, count);
 }
 
-static void forward_node(tp_trainer *t, int k, int i, const float *x, long n) {
+HOT void forward_body(tp_trainer *t, int k, int i, const float *x, long n) {
   lane *ln = &t->lanes[k];
   const node *L = &t->nodes[i];
   const float *in = out_of(t, ln, L->in[0], x);
@@ -780,26 +883,16 @@ static void forward_node(tp_trainer *t, int k, int i, const float *x, long n) {
   const float *bias = L->p[1] >= 0 ? t->w[L->p[1]] : 0;
   const long count = n * L->out_size;
   switch (L->kind) {
-    case TP_DENSE: {
-      gemm_args g = {0};
-      g.m = n;
-      g.n = L->out_size;
-      g.k = L->in_size;
-      g.a = in;
-      g.lda = L->in_size;
-      g.b = kernel;
-      g.ldb = L->out_size;
-      g.c = y;
-      g.ldc = L->out_size;
-      g.bias = bias;
-      g.relu = L->act != TP_LINEAR;
-      tp_gemm(&g);
-      if (L->act == TP_RELU6) activate(TP_RELU6, y, count);
+    case TP_DENSE:
+      linear_forward(n, L->in_size, L->out_size, in, kernel, bias, L->act, y);
       break;
-    }
     case TP_CONV: {
       conv_shape s = L->conv;
       s.batch = n;
+      if (pointwise(&s)) {
+        linear_forward(n * s.in_h * s.in_w, s.in_c, s.out_c, in, kernel, bias, L->act, y);
+        break;
+      }
       tp_conv2d(&s, in, kernel, bias, L->act != TP_LINEAR, y);
       if (L->act == TP_RELU6) activate(TP_RELU6, y, count);
       break;
@@ -824,6 +917,7 @@ static void forward_node(tp_trainer *t, int k, int i, const float *x, long n) {
     case TP_ADD:
       memcpy(y, in, sizeof(float) * count);
       for (int j = 1; j < L->nin; j++) add_into(y, out_of(t, ln, L->in[j], x), count);
+      activate(L->act, y, count);
       break;
     case TP_PAD:
       pad_copy(L, n, in, y, 1);
@@ -836,12 +930,12 @@ static void forward_node(tp_trainer *t, int k, int i, const float *x, long n) {
   }
 }
 
-static void zero_params(const tp_trainer *t, lane *ln, const node *L) {
+HOT void zero_params(const tp_trainer *t, lane *ln, const node *L) {
   for (int j = 0; j < 4; j++)
     if (L->p[j] >= 0 && t->trainable[L->p[j]]) memset(ln->g[L->p[j]], 0, sizeof(float) * t->size[L->p[j]]);
 }
 
-static void backward_node(tp_trainer *t, int k, int i, const float *x, long n) {
+HOT void backward_body(tp_trainer *t, int k, int i, const float *x, long n) {
   lane *ln = &t->lanes[k];
   const node *L = &t->nodes[i];
   if (!L->upstream || L->kind == TP_IDENTITY) return;
@@ -857,40 +951,18 @@ static void backward_node(tp_trainer *t, int k, int i, const float *x, long n) {
   int acc = 0;
   switch (L->kind) {
     case TP_DENSE: {
-      gemm_args g = {0};
-      g.trans_a = 1;
-      g.m = L->in_size;
-      g.n = L->out_size;
-      g.k = n;
-      g.a = in;
-      g.lda = L->in_size;
-      g.b = d;
-      g.ldb = L->out_size;
-      g.c = ln->g[L->p[0]];
-      g.ldc = L->out_size;
-      tp_gemm(&g);
-      if (L->p[1] >= 0) column_sums(d, n, L->out_size, ln->g[L->p[1]]);
       float *din = grad_to(t, ln, L->in[0], &acc);
-      if (din) {
-        gemm_args h = {0};
-        h.trans_b = 1;
-        h.m = n;
-        h.n = L->in_size;
-        h.k = L->out_size;
-        h.a = d;
-        h.lda = L->out_size;
-        h.b = t->w[L->p[0]];
-        h.ldb = L->out_size;
-        h.c = din;
-        h.ldc = L->in_size;
-        h.accumulate = acc;
-        tp_gemm(&h);
-      }
+      linear_backward(n, L->in_size, L->out_size, in, t->w[L->p[0]], d, ln->g[L->p[0]], L->p[1] >= 0 ? ln->g[L->p[1]] : 0, din, acc);
       break;
     }
     case TP_CONV: {
       conv_shape s = L->conv;
       s.batch = n;
+      if (pointwise(&s)) {
+        float *din = grad_to(t, ln, L->in[0], &acc);
+        linear_backward(n * s.in_h * s.in_w, s.in_c, s.out_c, in, t->w[L->p[0]], d, ln->g[L->p[0]], L->p[1] >= 0 ? ln->g[L->p[1]] : 0, din, acc);
+        break;
+      }
       tp_conv2d_backprop_filter(&s, in, d, ln->g[L->p[0]]);
       if (L->p[1] >= 0) column_sums(d, n * s.out_h * s.out_w, s.out_c, ln->g[L->p[1]]);
       float *dx = grad_begin(t, ln, L->in[0], &target, &acc);
@@ -955,15 +1027,47 @@ static void backward_node(tp_trainer *t, int k, int i, const float *x, long n) {
   }
 }
 
+static void forward_generic(tp_trainer *t, int k, int i, const float *x, long n) { forward_body(t, k, i, x, n); }
+static void backward_generic(tp_trainer *t, int k, int i, const float *x, long n) { backward_body(t, k, i, x, n); }
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2,fma"))) static void forward_avx2(tp_trainer *t, int k, int i, const float *x, long n) { forward_body(t, k, i, x, n); }
+__attribute__((target("avx2,fma"))) static void backward_avx2(tp_trainer *t, int k, int i, const float *x, long n) { backward_body(t, k, i, x, n); }
+#endif
+
+typedef void (*node_fn)(tp_trainer *, int, int, const float *, long);
+
+/* The drivers for the instruction set gemm.c dispatched to. */
+static void pick_drivers(node_fn *forward, node_fn *backward) {
+  *forward = forward_generic;
+  *backward = backward_generic;
+#if defined(__x86_64__) || defined(__i386__)
+  if (strcmp(tp_isa(), "avx2+fma") == 0) {
+    *forward = forward_avx2;
+    *backward = backward_avx2;
+  }
+#endif
+}
+
 /* Forward, loss and backward for lane k's `n` samples of the batch. */
 static void run_lane(tp_trainer *t, int k, const float *x, const int *labels, long n) {
   lane *ln = &t->lanes[k];
-  for (int i = 0; i < t->nnodes; i++) forward_node(t, k, i, x, n);
+  double *prof = k == 0 ? t->prof : 0;
+  node_fn forward_node, backward_node;
+  pick_drivers(&forward_node, &backward_node);
+  for (int i = 0; i < t->nnodes; i++) {
+    const double t0 = prof ? now() : 0.0;
+    forward_node(t, k, i, x, n);
+    if (prof) prof[i] += now() - t0;
+  }
   const node *last = &t->nodes[t->nnodes - 1];
   memset(ln->written, 0, t->nnodes);
   ln->written[last->owner] = 1;
   loss_and_grad(t, ln->buf[last->owner], labels, n, t->batch, last->out_size, ln->dbuf[last->owner], &ln->loss, &ln->correct);
-  for (int i = t->nnodes - 1; i >= 0; i--) backward_node(t, k, i, x, n);
+  for (int i = t->nnodes - 1; i >= 0; i--) {
+    const double t0 = prof ? now() : 0.0;
+    backward_node(t, k, i, x, n);
+    if (prof) prof[t->nnodes + i] += now() - t0;
+  }
 }
 
 int tp_trainer_step(tp_trainer *t, const float *x, const int *labels, long n, double *loss, double *accuracy) {

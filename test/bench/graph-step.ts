@@ -5,9 +5,12 @@
  * DS-CNN on 49x10x1, plus the two LeNets (chains, which must keep their speed).
  *
  * Run: npx tsx test/bench/graph-step.ts [--nets mobilenet,resnet8,dscnn,lenet-5,lenet-300-100]
- *      [--batches N] [--reps R] [--no-tfjs] [--torch]
+ *      [--batches N] [--reps R] [--no-tfjs] [--torch] [--memory]
  * `--torch` also times the same nets in PyTorch (test/bench/graph_step_torch.py, Debian's
  * /usr/bin/python3 with OpenBLAS-openmp, see /work/shared/notes/benchmarks.md) between our runs.
+ * `--memory` instead fine-tunes Keras' MobileNetV2-0.35 on 224x224x3 at batch 32 for a few steps
+ * and prints the process's peak RSS (the issue's ceiling: 4 GB; activations live in the addon's
+ * own memory, not the wasm heap).
  * Prints samples/s (median of the reps) per net and path, and the ratios. The machine is shared:
  * compare ratios from one run, not absolute numbers.
  */
@@ -18,7 +21,8 @@ import { fileURLToPath } from 'node:url';
 import { arraySplit, seededRandom, type DataSplit } from '../../src-main/engine/data';
 import { finetuneMasked, type FinetuneOptions } from '../../src-main/engine/finetune/trainer';
 import { initBackend } from '../../src-main/node/backend';
-import { DSCNN_49, dsCnn, MOBILENET_28, mobileNetV2Like, RESNET8_32, resNetLike } from '../fixtures/graph-nets';
+import { readFileSync } from 'node:fs';
+import { DSCNN_49, dsCnn, kerasMobileNetV2, MOBILENET_28, mobileNetV2Like, RESNET8_32, resNetLike } from '../fixtures/graph-nets';
 import { buildModel, median } from './bench-models';
 
 const BATCH = 64;
@@ -77,6 +81,17 @@ function torch(net: string): number | undefined {
 }
 
 await initBackend({ force: 'wasm' });
+if (process.argv.includes('--memory')) {
+  const model = kerasMobileNetV2(0.35, [224, 224, 3], 10);
+  const steps = 3;
+  const data = split(32 * steps, 224 * 224 * 3, 10);
+  const t0 = performance.now();
+  const result = await finetuneMasked(model, data, { epochs: 1, batchSize: 32, learningRate: 1e-3, optimizer: 'adam' }, { masks: new Map() });
+  const peak = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+  console.log(`MobileNetV2-0.35 224x224x3, batch 32, ${steps} steps on ${result.fused.used ? result.fused.note : `tfjs (${result.fused.note})`}: ${((performance.now() - t0) / 1000).toFixed(1)} s, peak RSS ${peak ? (Number(peak[1]) / 2 ** 20).toFixed(2) : '?'} GiB, loss ${result.history[0].loss.toFixed(3)}`);
+  model.dispose();
+  process.exit(0);
+}
 console.log(`batch ${BATCH}, ${batches} timed steps, median of ${reps}; backend ${tf.getBackend()}`);
 for (const name of nets) {
   const net = NETS[name];

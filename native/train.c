@@ -71,6 +71,7 @@ struct tp_trainer {
   long step;
   int probs;
   int nlanes, active; /* lanes allocated; lanes in the current step */
+  int max_lanes;      /* lanes a step may use (TOPIARY_GRAPH_LANES caps it; 1: one lane, threaded kernels) */
   long batch;         /* samples in the current step */
   lane *lanes;
   double *prof; /* TOPIARY_TRAIN_PROFILE: lane 0's seconds per node, forward then backward */
@@ -251,6 +252,9 @@ tp_trainer *tp_trainer_create(int nnodes, const int *codes, const double *reals,
   t->mask = zalloc(sizeof(float *) * np);
   t->nlanes = tp_threads();
   t->lanes = zalloc(sizeof(lane) * t->nlanes);
+  t->max_lanes = t->nlanes;
+  const char *cap = getenv("TOPIARY_GRAPH_LANES");
+  if (cap && atoi(cap) >= 1 && atoi(cap) < t->nlanes) t->max_lanes = atoi(cap);
   t->probs = probs;
   t->lr = (float)lr;
   t->b1 = (float)beta1;
@@ -1072,7 +1076,7 @@ static void run_lane(tp_trainer *t, int k, const float *x, const int *labels, lo
 
 int tp_trainer_step(tp_trainer *t, const float *x, const int *labels, long n, double *loss, double *accuracy) {
   /* Lanes of at least 8 samples; one lane runs its kernels on all threads instead. */
-  int lanes = t->nlanes;
+  int lanes = t->max_lanes;
   while (lanes > 1 && n / lanes < 8) lanes--;
   for (int k = 0; k < lanes; k++)
     if (!ensure_capacity(t, &t->lanes[k], n * (k + 1) / lanes - n * k / lanes)) return -1;

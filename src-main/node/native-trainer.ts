@@ -3,6 +3,12 @@
  * forward, loss, backward and masked Adam for the graph of layers fusedSpecOf described. Installed
  * as the fine-tuning default by initBackend when the addon is loaded and the backend is wasm;
  * `TOPIARY_FUSED_STEP=0` keeps every step in tfjs.
+ *
+ * Threads: the batch runs as one lane per native thread (TOPIARY_NATIVE_THREADS), the lanes
+ * meeting at each BatchNorm to add up batch statistics. `TOPIARY_GRAPH_LANES=1` instead runs one
+ * lane whose GEMMs/convolutions use the threads (parallel inside ops); measured on a shared 2-core
+ * box that was 14x slower for the 28x28 MobileNetV2-style net (a fork/join per op instead of two
+ * barriers per BatchNorm), so lanes are the default.
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../common/errors';

@@ -253,36 +253,37 @@ static tp_trainer *trainer_call(napi_env env, napi_callback_info info, size_t wa
   return get_trainer(env, argv[0]);
 }
 
-/* trainerCreate(codes: Int32Array, paramSizes: Float64Array, probs, learningRate, beta1, beta2, epsilon) */
+/* trainerCreate(codes: Int32Array, reals: Float64Array, paramSizes: Float64Array, probs, learningRate, beta1, beta2, epsilon) */
 static napi_value trainer_create(napi_env env, napi_callback_info info) {
-  size_t argc = 7;
-  napi_value argv[7];
+  size_t argc = 8;
+  napi_value argv[8];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 7) {
-    napi_throw_type_error(env, NULL, "topiary-native: trainerCreate takes 7 arguments");
+  if (argc != 8) {
+    napi_throw_type_error(env, NULL, "topiary-native: trainerCreate takes 8 arguments");
     return NULL;
   }
-  void *pc = NULL, *ps = NULL;
-  long nc = 0, ns = 0;
-  if (!get_typed(env, argv[0], napi_int32_array, "Int32Array", &pc, &nc, 0, "layer codes") ||
-      !get_typed(env, argv[1], napi_float64_array, "Float64Array", &ps, &ns, 0, "parameter sizes"))
+  void *pc = NULL, *pr = NULL, *ps = NULL;
+  long nc = 0, nr = 0, ns = 0;
+  if (!get_typed(env, argv[0], napi_int32_array, "Int32Array", &pc, &nc, 0, "node codes") ||
+      !get_typed(env, argv[1], napi_float64_array, "Float64Array", &pr, &nr, 0, "node reals") ||
+      !get_typed(env, argv[2], napi_float64_array, "Float64Array", &ps, &ns, 0, "parameter sizes"))
     return NULL;
-  if (nc % TP_LAYER_CODE != 0) {
-    napi_throw_range_error(env, NULL, "topiary-native: layer codes are not whole layers");
+  if (nc % TP_NODE_CODE != 0 || nr != 2 * (nc / TP_NODE_CODE)) {
+    napi_throw_range_error(env, NULL, "topiary-native: node codes are not whole nodes, or not 2 reals per node");
     return NULL;
   }
   long *sizes = malloc(sizeof(long) * (ns > 0 ? ns : 1));
   for (long i = 0; i < ns; i++) sizes[i] = (long)((double *)ps)[i];
   double h[5];
   for (int i = 0; i < 5; i++) {
-    if (napi_get_value_double(env, argv[2 + i], &h[i]) != napi_ok) {
+    if (napi_get_value_double(env, argv[3 + i], &h[i]) != napi_ok) {
       free(sizes);
       napi_throw_type_error(env, NULL, "topiary-native: trainerCreate hyper-parameters must be numbers");
       return NULL;
     }
   }
   const char *err = NULL;
-  tp_trainer *t = tp_trainer_create((int)(nc / TP_LAYER_CODE), pc, (int)ns, sizes, h[0] != 0, h[1], h[2], h[3], h[4], &err);
+  tp_trainer *t = tp_trainer_create((int)(nc / TP_NODE_CODE), pc, pr, (int)ns, sizes, h[0] != 0, h[1], h[2], h[3], h[4], &err);
   free(sizes);
   if (!t) {
     char msg[160];
@@ -362,7 +363,10 @@ static napi_value trainer_step(napi_env env, napi_callback_info info) {
     }
   }
   double loss, acc;
-  tp_trainer_step(t, x, labels, n, &loss, &acc);
+  if (tp_trainer_step(t, x, labels, n, &loss, &acc) != 0) {
+    napi_throw_range_error(env, NULL, "topiary-native: out of memory for the training step's activations (try a smaller batch)");
+    return NULL;
+  }
   napi_value out, v0, v1;
   CHECK(napi_create_array_with_length(env, 2, &out));
   CHECK(napi_create_double(env, loss, &v0));
@@ -384,6 +388,16 @@ static napi_value trainer_free(napi_env env, napi_callback_info info) {
     box->t = NULL;
   }
   return NULL;
+}
+
+/* trainerBytes(trainer) -> bytes of activation memory the trainer holds. */
+static napi_value trainer_bytes(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  tp_trainer *t = trainer_call(env, info, 1, argv, "trainerBytes");
+  if (!t) return NULL;
+  napi_value out;
+  CHECK(napi_create_double(env, (double)tp_trainer_bytes(t), &out));
+  return out;
 }
 
 static napi_value info_fn(napi_env env, napi_callback_info info) {
@@ -435,6 +449,7 @@ NAPI_MODULE_INIT() {
       {"trainerMask", NULL, trainer_mask, NULL, NULL, NULL, napi_default, NULL},
       {"trainerStep", NULL, trainer_step, NULL, NULL, NULL, napi_default, NULL},
       {"trainerFree", NULL, trainer_free, NULL, NULL, NULL, napi_default, NULL},
+      {"trainerBytes", NULL, trainer_bytes, NULL, NULL, NULL, napi_default, NULL},
       {"info", NULL, info_fn, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
       {"depthwiseBackpropFilter", NULL, tp_napi_depthwise_backprop_filter, NULL, NULL, NULL, napi_default, NULL},

@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { fusedLayerKinds } from '../engine/finetune/fused-step';
 import { initBackend, type BackendInfo } from '../node/backend';
 import { appRoot, defaultDbPath, resourcesDir, topiaryHome } from './paths';
 
@@ -14,6 +15,11 @@ export interface AppInfo {
   dataDir: string;
   database: string;
   resources: string;
+  /**
+   * Which path runs a fine-tuning step: the native graph step (one call per batch, native/train.c)
+   * for models made only of these layer classes (from the table fusedSpecOf reads), else tfjs.
+   */
+  training: { nativeGraphStep: { available: boolean; layers: string[] }; tfjsStep: string };
 }
 
 export function appVersion(): string {
@@ -43,5 +49,9 @@ export async function getInfo(): Promise<AppInfo> {
     dataDir: topiaryHome(),
     database: defaultDbPath(),
     resources: resourcesDir(),
+    training: {
+      nativeGraphStep: { available: backend.native?.loaded === true && backend.name === 'wasm', layers: fusedLayerKinds() },
+      tfjsStep: 'every other model (any layer tfjs-layers trains), SGD, distillation, movement scores',
+    },
   };
 }

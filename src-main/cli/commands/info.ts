@@ -22,6 +22,8 @@ export const registerInfoCommand: RegisterCommand = (program, ctx) => {
                 : `native    not in use: ${b.native.reason}`,
             ]
           : []),
+        `training  native graph step${info.training.nativeGraphStep.available ? '' : ' (not available here)'} for models of ${info.training.nativeGraphStep.layers.join(', ')}`,
+        `          tfjs step for ${info.training.tfjsStep}`,
         `data dir  ${info.dataDir}`,
         `database  ${info.database}`,
         `resources ${info.resources}`,

@@ -75,7 +75,7 @@ export interface FinetuneResult {
   steps: number;
   /** Shards each batch was split into (1: this thread alone) and, when 1 despite a factory, why. */
   parallel: { shards: number; note?: string };
-  /** Whether the fused trainer ran the steps and, when not despite a factory, why. */
+  /** Whether the fused trainer ran the steps: what ran them (its label) or, when not despite a factory, why. */
   fused: { used: boolean; note?: string };
   /**
    * Samples per forward/backward pass of the tfjs step (= batchSize unless the batch was split to
@@ -250,7 +250,7 @@ export async function finetuneMasked(
     stoppedEarly,
     steps: step,
     parallel: { shards: shards ? shards.helpers + 1 : 1, ...(note ? { note } : {}) },
-    fused: { used: fused !== undefined, ...(fusedNote ? { note: fusedNote } : {}) },
+    fused: { used: fused !== undefined, ...(fusedNote ? { note: fusedNote } : fused?.label ? { note: fused.label } : {}) },
     memory: { microBatch: memory?.micro ?? cfg.batchSize, ...(memory?.notes.length ? { note: memory.notes.join('; ') } : {}) },
   };
 }

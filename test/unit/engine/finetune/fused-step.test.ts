@@ -1,18 +1,20 @@
 /**
  * The fused training step (engine/finetune/fused-step.ts + the native addon's trainer): which
- * models it takes, and that fine-tuning through it ends with the same weights, losses and masks as
- * the tfjs step it replaces.
+ * models it takes, and that fine-tuning through it ends with the same weights, BatchNorm
+ * statistics, losses and masks as the tfjs step it replaces, for every layer kind, activation,
+ * padding and stride it covers, and for whole MobileNetV2-, ResNet- and DS-CNN-style nets.
  */
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../../src-main/common/errors';
 import { arraySplit, seededRandom, type DataSplit } from '../../../../src-main/engine/data';
-import { fusedSpecOf } from '../../../../src-main/engine/finetune/fused-step';
+import { FUSED_LAYERS, fusedLayerKinds, fusedSpecOf } from '../../../../src-main/engine/finetune/fused-step';
 import { finetuneMasked, type FinetuneOptions } from '../../../../src-main/engine/finetune/trainer';
 import type { FinetuneConfig } from '../../../../src-main/engine/prune/types';
 import { initBackend } from '../../../../src-main/node/backend';
 import { loadNativeAddon } from '../../../../src-main/node/native';
 import { nativeFusedTrainer } from '../../../../src-main/node/native-trainer';
+import { batchNorm, dsCnn, mobileNetV2Like, resNetLike, Seeds } from '../../../fixtures/graph-nets';
 
 const { addon } = loadNativeAddon();
 
@@ -75,19 +77,23 @@ function thirdMasks(model: tf.LayersModel): Map<string, tf.Tensor> {
 const cfg: FinetuneConfig = { epochs: 2, batchSize: 16, learningRate: 0.01, optimizer: 'adam' };
 
 /** Fine-tunes a fresh copy of `make()` (same seeds) with the fused step or the tfjs step. */
-async function train(make: () => tf.LayersModel, split: DataSplit, fused: boolean, extra: Partial<FinetuneOptions> = {}) {
+async function train(make: () => tf.LayersModel, split: DataSplit, fused: boolean, extra: Partial<FinetuneOptions> = {}, config = cfg, masked = true) {
   const model = make();
-  const masks = thirdMasks(model);
+  const masks = masked ? thirdMasks(model) : new Map<string, tf.Tensor>();
   for (const [name, mask] of masks) {
     const lv = model.trainableWeights.find((w) => w.name === name)!;
-    lv.write(tf.mul(lv.read(), mask));
+    tf.tidy(() => {
+      lv.write(tf.mul(lv.read(), mask));
+    });
   }
-  const result = await finetuneMasked(model, split, cfg, { masks, seed: 3, fusedTrainer: fused ? nativeFusedTrainer(addon!) : false, ...extra });
-  const weights = model.trainableWeights.map((w) => w.read().dataSync().slice() as Float32Array);
-  const maskValues = model.trainableWeights.map((w) => masks.get(w.name)?.dataSync().slice());
+  const result = await finetuneMasked(model, split, config, { masks, seed: 3, fusedTrainer: fused ? nativeFusedTrainer(addon!) : false, ...extra });
+  // Trainable weights, then BatchNorm moving statistics.
+  const weights = model.weights.map((w) => w.read().dataSync().slice() as Float32Array);
+  const maskValues = model.weights.map((w) => masks.get(w.name)?.dataSync().slice());
+  const names = model.weights.map((w) => w.name);
   masks.forEach((m) => m.dispose());
   model.dispose();
-  return { result, weights, maskValues };
+  return { result, weights, maskValues, names };
 }
 
 function maxDiff(a: Float32Array[], b: Float32Array[]): number {
@@ -101,14 +107,18 @@ describe('fusedSpecOf', () => {
     const spec = fusedSpecOf(convNet());
     expect(typeof spec).toBe('object');
     if (typeof spec === 'string') return;
-    expect(spec.layers.map((l) => l.kind)).toEqual(['conv', 'pool', 'conv', 'pool', 'flatten', 'dense', 'flatten', 'dense']);
+    expect(spec.nodes.map((l) => l.kind)).toEqual(['conv', 'maxpool', 'conv', 'maxpool', 'identity', 'dense', 'identity', 'dense']);
+    expect(spec.nodes.map((l) => l.inputs)).toEqual([[-1], [0], [1], [2], [3], [4], [5], [6]]);
     expect(spec.probs).toBe(true);
     expect(spec.classes).toBe(4);
-    expect(spec.layers[0].geometry).toEqual([11, 10, 2, 3, 3, 5, 6, 5, 2, 2, 1, 1, 1, 0]);
+    expect(spec.nodes[0].geometry).toEqual([11, 10, 2, 3, 3, 5, 6, 5, 2, 2, 1, 1, 1, 0]);
     expect((fusedSpecOf(mlpLogits()) as { probs: boolean }).probs).toBe(false);
 
-    const bn = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3 }), tf.layers.batchNormalization(), tf.layers.dense({ units: 2, activation: 'softmax' })] });
-    expect(fusedSpecOf(bn)).toMatch(/non-trainable weights/);
+    const frozen = convNet();
+    frozen.layers[0].trainable = false;
+    expect(fusedSpecOf(frozen)).toMatch(/conv2d.* is frozen/);
+    const noScale = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3 }), tf.layers.batchNormalization({ scale: false }), tf.layers.dense({ units: 2, activation: 'softmax' })] });
+    expect(fusedSpecOf(noScale)).toMatch(/without center\/scale/);
     const dropout = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3 }), tf.layers.dropout({ rate: 0.5 }), tf.layers.dense({ units: 2 })] });
     expect(fusedSpecOf(dropout)).toMatch(/dropout is random/);
     const tanh = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3, activation: 'tanh' }), tf.layers.dense({ units: 2 })] });
@@ -116,10 +126,29 @@ describe('fusedSpecOf', () => {
     const input = tf.input({ shape: [4] });
     const a = tf.layers.dense({ units: 4 }).apply(input) as tf.SymbolicTensor;
     const sum = tf.layers.add().apply([a, input]) as tf.SymbolicTensor;
-    const branchy = tf.model({ inputs: input, outputs: tf.layers.dense({ units: 2 }).apply(sum) as tf.SymbolicTensor });
-    expect(fusedSpecOf(branchy)).toMatch(/simple chain/);
+    const branchy = fusedSpecOf(tf.model({ inputs: input, outputs: tf.layers.dense({ units: 2 }).apply(sum) as tf.SymbolicTensor }));
+    expect(typeof branchy === 'object' && branchy.nodes.map((n) => [n.kind, n.inputs])).toEqual([['dense', [-1]], ['add', [0, -1]], ['dense', [1]]]);
     const convEnd = tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [4, 4, 1], filters: 2, kernelSize: 4 })] });
-    expect(fusedSpecOf(convEnd)).toMatch(/does not end in a Dense layer/);
+    expect(fusedSpecOf(convEnd)).toMatch(/output has rank 4/);
+    const gru = tf.sequential({ layers: [tf.layers.gru({ inputShape: [3, 4], units: 3 }), tf.layers.dense({ units: 2 })] });
+    expect(fusedSpecOf(gru)).toMatch(/is a GRU/);
+    const dilated = tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [8, 8, 1], filters: 2, kernelSize: 3, dilationRate: 2 }), tf.layers.flatten(), tf.layers.dense({ units: 2 })] });
+    expect(fusedSpecOf(dilated)).toMatch(/is dilated/);
+    const multiplier = tf.sequential({ layers: [tf.layers.depthwiseConv2d({ inputShape: [8, 8, 2], kernelSize: 3, depthMultiplier: 2 }), tf.layers.flatten(), tf.layers.dense({ units: 2 })] });
+    expect(fusedSpecOf(multiplier)).toMatch(/depth multiplier 2/);
+    const avgSame = tf.sequential({ layers: [tf.layers.averagePooling2d({ inputShape: [5, 5, 1], poolSize: 2, padding: 'same' }), tf.layers.flatten(), tf.layers.dense({ units: 2 })] });
+    expect(fusedSpecOf(avgSame)).toMatch(/average pooling over padded windows/);
+    const relu4 = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3 }), tf.layers.reLU({ maxValue: 4 }), tf.layers.dense({ units: 2 })] });
+    expect(fusedSpecOf(relu4)).toMatch(/maxValue 4/);
+    const earlySoftmax = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3, activation: 'softmax' }), tf.layers.dense({ units: 2 })] });
+    expect(fusedSpecOf(earlySoftmax)).toMatch(/softmax only as the model's last step/);
+  });
+
+  it('lists the layer classes it covers from the table the spec is built from', () => {
+    expect(fusedLayerKinds()).toEqual(Object.keys(FUSED_LAYERS));
+    for (const cls of ['Conv2D', 'DepthwiseConv2D', 'Dense', 'BatchNormalization', 'ReLU', 'Activation', 'Add', 'ZeroPadding2D', 'MaxPooling2D', 'AveragePooling2D', 'GlobalAveragePooling2D', 'Flatten', 'Reshape', 'Dropout']) {
+      expect(fusedLayerKinds()).toContain(cls);
+    }
   });
 });
 
@@ -128,7 +157,7 @@ describe.runIf(addon !== undefined)('fine-tuning through the native fused step',
     const split = data(70, 11 * 10 * 2, 4, 1);
     const fused = await train(convNet, split, true);
     const plain = await train(convNet, split, false);
-    expect(fused.result.fused).toEqual({ used: true });
+    expect(fused.result.fused).toEqual({ used: true, note: 'native graph step' });
     expect(plain.result.fused.used).toBe(false);
     expect(maxDiff(fused.weights, plain.weights)).toBeLessThan(1e-4);
     fused.result.history.forEach((h, i) => {
@@ -222,5 +251,173 @@ describe.runIf(addon !== undefined)('fine-tuning through the native fused step',
     expect(res.fused.note).toMatch(/activation tanh/);
     model.dispose();
     tanh.dispose();
+  });
+});
+
+/**
+ * Same weights (trainable and BatchNorm statistics), losses and accuracies from both steps; masks
+ * exact. `spread`: nets where some parameters get only float-noise gradients (the beta of a BN whose
+ * output reaches another BN through a ReLU and a bias-free linear layer: the second BN removes the
+ * shift again, except where the ReLU clips), which Adam's g / sqrt(v) blows up to a sizeable step
+ * in a direction set by rounding. There tfjs disagrees with itself across backends by about as
+ * much, so each weight tensor may differ from the wasm tfjs step by up to twice what the cpu
+ * backend's tfjs step does (and at least by 1e-4); the losses must still agree to 1e-4.
+ */
+async function expectSameTraining(make: () => tf.LayersModel, opts: { n?: number; seed?: number; config?: FinetuneConfig; spread?: boolean; masked?: boolean } = {}) {
+  const probe = make();
+  const per = tf.util.sizeFromShape(probe.inputs[0].shape.slice(1) as number[]);
+  const classes = probe.outputs[0].shape[1] as number;
+  const initial = probe.weights.map((w) => w.read().dataSync().slice() as Float32Array);
+  const spec = fusedSpecOf(probe);
+  probe.dispose();
+  expect(typeof spec === 'string' ? spec : 'described').toBe('described');
+  const split = data(opts.n ?? 40, per, classes, opts.seed ?? 5);
+  const config = opts.config ?? { ...cfg, epochs: 1 };
+  const before = tf.memory().numTensors;
+  const masked = opts.masked ?? true;
+  const fused = await train(make, split, true, {}, config, masked);
+  expect(tf.memory().numTensors).toBe(before);
+  const plain = await train(make, split, false, {}, config, masked);
+  expect(fused.result.fused).toEqual({ used: true, note: 'native graph step' });
+  expect(plain.result.fused.used).toBe(false);
+  const diffs = fused.weights.map((w, i) => maxDiff([w], [plain.weights[i]]));
+  if (opts.spread) {
+    await tf.setBackend('cpu');
+    const cpu = await train(make, split, false, {}, config, masked);
+    await tf.setBackend('wasm');
+    diffs.forEach((d, i) => expect(d, fused.names[i]).toBeLessThanOrEqual(Math.max(1e-4, 2 * maxDiff([cpu.weights[i]], [plain.weights[i]]))));
+    // Most tensors agree to 1e-4 outright.
+    expect(diffs.filter((d) => d < 1e-4).length).toBeGreaterThan(0.8 * diffs.length);
+  } else {
+    diffs.forEach((d, i) => expect(d, fused.names[i]).toBeLessThan(1e-4));
+  }
+  // Training moved every weight tensor (BatchNorm statistics included) away from where it started.
+  fused.weights.forEach((w, i) => expect(maxDiff([w], [initial[i]]), fused.names[i]).toBeGreaterThan(1e-5));
+  fused.result.history.forEach((h, i) => {
+    expect(h.loss).toBeCloseTo(plain.result.history[i].loss, 4);
+    expect(h.accuracy).toBeCloseTo(plain.result.history[i].accuracy, 6);
+  });
+  fused.weights.forEach((w, i) => fused.maskValues[i]?.forEach((m, j) => m === 0 && expect(Math.abs(w[j])).toBe(0)));
+}
+
+const seq = (layers: tf.layers.Layer[]) => () => tf.sequential({ layers });
+
+describe.runIf(addon !== undefined)('the native graph step matches the tfjs step, layer kind by layer kind', () => {
+  it('Conv2D: strides 1 and 2, same and valid, with and without bias, linear / relu / relu6', async () => {
+    await expectSameTraining(() => {
+      const s = new Seeds(10);
+      return seq([
+        tf.layers.conv2d({ inputShape: [9, 8, 3], filters: 4, kernelSize: 3, padding: 'same', activation: 'relu6', kernelInitializer: s.kernel(), biasInitializer: s.uniform(-0.3, 0.3) }),
+        tf.layers.conv2d({ filters: 5, kernelSize: [3, 2], strides: 2, activation: 'relu', useBias: false, kernelInitializer: s.kernel() }),
+        tf.layers.conv2d({ filters: 3, kernelSize: 1, strides: 2, padding: 'same', kernelInitializer: s.kernel(), biasInitializer: s.uniform(-0.3, 0.3) }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: s.kernel() }),
+      ])();
+    });
+  });
+
+  it('DepthwiseConv2D: strides 1 and 2, same and valid, with and without bias, relu / relu6 / linear', async () => {
+    await expectSameTraining(() => {
+      const s = new Seeds(20);
+      return seq([
+        tf.layers.depthwiseConv2d({ inputShape: [10, 9, 3], kernelSize: 3, padding: 'same', activation: 'relu', depthwiseInitializer: s.kernel(), biasInitializer: s.uniform(-0.3, 0.3) }),
+        tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 2, useBias: false, activation: 'relu6', depthwiseInitializer: s.kernel() }),
+        tf.layers.depthwiseConv2d({ kernelSize: [2, 3], strides: 2, padding: 'same', depthwiseInitializer: s.kernel(), biasInitializer: s.uniform(-0.3, 0.3) }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: s.kernel() }),
+      ])();
+    });
+  });
+
+  it('BatchNormalization in training mode (images and vectors, default and custom momentum/epsilon), ReLU and Activation layers', async () => {
+    // One BatchNorm per model: a BN's beta feeding another BN through a ReLU and a linear layer
+    // gets noise-level gradients (see expectSameTraining), which would test rounding, not semantics.
+    await expectSameTraining(() => {
+      const s = new Seeds(30);
+      return seq([
+        tf.layers.conv2d({ inputShape: [7, 7, 2], filters: 4, kernelSize: 3, useBias: false, kernelInitializer: s.kernel() }),
+        batchNorm(s),
+        tf.layers.reLU({ maxValue: 6 }),
+        tf.layers.conv2d({ filters: 3, kernelSize: 3, kernelInitializer: s.kernel(), biasInitializer: s.uniform(-0.3, 0.3) }),
+        tf.layers.activation({ activation: 'relu6' }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: s.kernel() }),
+      ])();
+    });
+    await expectSameTraining(() => {
+      const s = new Seeds(35);
+      return seq([
+        tf.layers.conv2d({ inputShape: [6, 6, 3], filters: 4, kernelSize: 3, strides: 2, padding: 'same', useBias: false, kernelInitializer: s.kernel() }),
+        batchNorm(s, { momentum: 0.9, epsilon: 1e-5 }),
+        tf.layers.reLU({}),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 5, kernelInitializer: s.kernel(), biasInitializer: s.uniform(-0.3, 0.3) }),
+        tf.layers.activation({ activation: 'relu' }),
+        tf.layers.activation({ activation: 'linear' }),
+        tf.layers.dense({ units: 3, kernelInitializer: s.kernel() }),
+        tf.layers.activation({ activation: 'softmax' }),
+      ])();
+    });
+    await expectSameTraining(() => {
+      const s = new Seeds(38);
+      return seq([
+        tf.layers.flatten({ inputShape: [4, 5] }),
+        tf.layers.dense({ units: 6, useBias: false, kernelInitializer: s.kernel() }),
+        batchNorm(s, { momentum: 0.5 }),
+        tf.layers.reLU({ maxValue: 6 }),
+        tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: s.kernel() }),
+      ])();
+    });
+  });
+
+  it('Add (two and three inputs, one of them read twice), ZeroPadding2D, Max/Average/GlobalAverage pooling, Reshape, Dropout 0, Softmax layer', async () => {
+    await expectSameTraining(() => {
+      const s = new Seeds(40);
+      const input = tf.input({ shape: [8, 8, 2] });
+      const ap = (l: tf.layers.Layer, x: tf.SymbolicTensor | tf.SymbolicTensor[]) => l.apply(x) as tf.SymbolicTensor;
+      const a = ap(tf.layers.conv2d({ filters: 3, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: s.kernel(), biasInitializer: s.uniform(-0.3, 0.3) }), input);
+      const b = ap(tf.layers.conv2d({ filters: 3, kernelSize: 1, kernelInitializer: s.kernel(), biasInitializer: s.uniform(-0.3, 0.3) }), input);
+      const sum = ap(tf.layers.add(), [a, b, a]);
+      const padded = ap(tf.layers.zeroPadding2d({ padding: [[1, 0], [2, 1]] }), sum);
+      const pooled = ap(tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same' }), padded);
+      const c = ap(tf.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', depthwiseInitializer: s.kernel(), biasInitializer: s.uniform(-0.3, 0.3) }), pooled);
+      const res = ap(tf.layers.add(), [pooled, c]);
+      const avg = ap(tf.layers.averagePooling2d({ poolSize: 2, strides: 1 }), res);
+      const gap = ap(tf.layers.globalAveragePooling2d({}), avg);
+      const flat = ap(tf.layers.flatten(), ap(tf.layers.reshape({ targetShape: [2, 2, 3] }), ap(tf.layers.maxPooling2d({ poolSize: 2 }), avg)));
+      const both = ap(tf.layers.add(), [ap(tf.layers.dense({ units: 4, kernelInitializer: s.kernel() }), gap), ap(tf.layers.dense({ units: 4, kernelInitializer: s.kernel() }), ap(tf.layers.dropout({ rate: 0 }), flat))]);
+      const logits = ap(tf.layers.dense({ units: 3, kernelInitializer: s.kernel() }), both);
+      return tf.model({ inputs: input, outputs: ap(tf.layers.softmax(), logits) });
+    });
+  });
+
+  it('a graph with linear logits (the loss on logits) and a BatchNorm reading the model input', async () => {
+    await expectSameTraining(() => {
+      const s = new Seeds(50);
+      return seq([tf.layers.batchNormalization({ inputShape: [6, 5, 2], gammaInitializer: s.uniform(0.5, 1.5), betaInitializer: s.uniform(-0.2, 0.2) }), tf.layers.conv2d({ filters: 3, kernelSize: 2, activation: 'relu', kernelInitializer: s.kernel() }), tf.layers.globalAveragePooling2d({}), tf.layers.dense({ units: 3, kernelInitializer: s.kernel() })])();
+    });
+  });
+});
+
+describe.runIf(addon !== undefined)('the native graph step matches the tfjs step on whole modern nets', () => {
+  it('MobileNetV2-style (inverted residuals, depthwise, BN, ReLU6, Add, GAP)', async () => {
+    await expectSameTraining(() => mobileNetV2Like({ inputShape: [12, 12, 2], stem: 4, blocks: [[1, 4, 1], [2, 6, 2], [2, 6, 1]], head: 8, classes: 3 }), { masked: false, spread: true });
+  });
+
+  it('ResNet-style (Conv-BN-ReLU, residual Add, 1x1 stride-2 projection shortcuts)', async () => {
+    await expectSameTraining(() => resNetLike({ inputShape: [10, 10, 2], stages: [4, 6], classes: 3 }), { masked: false });
+  });
+
+  it('DS-CNN-style (Conv-BN-ReLU, depthwise-separable blocks, average pooling, Dense)', async () => {
+    await expectSameTraining(() => dsCnn({ inputShape: [13, 6, 1], filters: 5, blocks: 2, classes: 4 }), { masked: false });
+  });
+
+  it('refuses dropout above zero, saying why, and trains such a model in tfjs', async () => {
+    const make = () => tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [6, 6, 1], filters: 2, kernelSize: 3, useBias: false }), tf.layers.batchNormalization(), tf.layers.dropout({ rate: 0.3 }), tf.layers.flatten(), tf.layers.dense({ units: 2, activation: 'softmax' })] });
+    const model = make();
+    const res = await finetuneMasked(model, data(16, 36, 2, 6), { ...cfg, epochs: 1 }, { masks: new Map(), fusedTrainer: nativeFusedTrainer(addon!) });
+    expect(res.fused.used).toBe(false);
+    expect(res.fused.note).toBe(`${model.layers[2].name}: dropout is random in training`);
+    model.dispose();
   });
 });

@@ -280,6 +280,9 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
         paramsFraction: final.params / baseline.params,
         macsFraction: final.macs / baseline.macs,
       },
+      // Which path trained the weights (native graph step or tfjs, shards, micro-batches), so a run
+      // can be replayed on the same path (TOPIARY_FUSED_STEP=0 forces tfjs).
+      training: result.training.map((t) => ({ ...t })),
     };
     emit({ type: 'summary', summary });
     progress({ phase: 'done', done: 1, total: 1 });

@@ -49,7 +49,13 @@ export async function runAndReport(ctx: CliContext, config: RunConfigInput, opts
       fs.cpSync(path.join(services.runsDir, runId), opts.out, { recursive: true });
     }
     if (ctx.json) return ctx.printJson(detail);
-    const s = detail.summary as { task?: string; before: Record<string, number>; after: Record<string, number>; prune?: Record<string, number> };
+    const s = detail.summary as {
+      task?: string;
+      before: Record<string, number>;
+      after: Record<string, number>;
+      prune?: Record<string, number>;
+      training?: { path: string; note?: string; microBatch: number; memoryNote?: string }[];
+    };
     ctx.print(`${opts.title ?? 'Run'} ${runId}  (${detail.method}, ${s.task ?? 'classification'}, backend ${detail.backend})`);
     ctx.print(beforeAfter(s.before, s.after));
     if (s.prune) {
@@ -57,6 +63,11 @@ export async function runAndReport(ctx: CliContext, config: RunConfigInput, opts
         `\nsparsity target ${(100 * s.prune.targetSparsity).toFixed(1)} %, achieved ${(100 * s.prune.achievedSparsity).toFixed(1)} %; ` +
           `parameters x${s.prune.paramsFraction.toFixed(3)}, MACs x${s.prune.macsFraction.toFixed(3)}`,
       );
+    }
+    const t = s.training?.[0];
+    if (t) {
+      const why = t.path === 'native' ? (t.note ?? 'native step') : `tfjs step${t.note ? ` (${t.note})` : ''}`;
+      ctx.print(`fine-tuned by: ${why}${t.memoryNote ? `; ${t.memoryNote}` : ''}`);
     }
     if (detail.artifacts.length) {
       ctx.print('\nExports (verified with an independent runtime):');

@@ -77,6 +77,11 @@ describe('topiary CLI', () => {
     expect(run.status).toBe('done');
     expect(run.plan.achievedSparsity).toBeCloseTo(0.6, 2);
     expect(pruned.stderr).toMatch(/finetune/);
+    // The run records what trained it: the native step, or the tfjs step with the reason.
+    const [training] = run.summary.training as { path: string; note?: string; microBatch: number }[];
+    expect(['native', 'tfjs']).toContain(training.path);
+    if (training.path === 'tfjs') expect(training.note).toMatch(/\w/);
+    expect(training.microBatch).toBe(64);
 
     const list = topiary(['runs', 'list', '--json']);
     expect(list.code, list.stderr).toBe(0);

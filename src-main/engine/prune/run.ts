@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../../common/errors';
 import type { Dataset } from '../data';
 import { cloneModel } from '../finetune/clone';
-import { batchesPerEpoch, finetuneMasked, splitValidation, type EpochRecord } from '../finetune/trainer';
+import { batchesPerEpoch, finetuneMasked, splitValidation, type EpochRecord, type FinetuneResult } from '../finetune/trainer';
 import { makeSchedule } from '../schedule';
 import { buildDependencyGraph } from '../graph/depgraph';
 import { validatePruneConfig } from './config';
@@ -34,6 +34,33 @@ export interface RunPruningResult {
   stoppedEarly: boolean;
   /** Structured runs: parameters and MACs before and after, over all rounds. */
   structured?: StructuredReport;
+  /**
+   * What ran the fine-tuning steps, one entry per fine-tuning call (structured runs fine-tune per
+   * round): the native step's label or why the tfjs step ran instead, data-parallel shards, and
+   * whether batches were split into micro-batches to fit memory. Empty when nothing was trained.
+   */
+  training: TrainingRecord[];
+}
+
+/** How one fine-tuning call ran (from FinetuneResult), recorded with the run so it can be replayed. */
+export interface TrainingRecord {
+  path: 'native' | 'tfjs';
+  note?: string;
+  shards: number;
+  shardsNote?: string;
+  microBatch: number;
+  memoryNote?: string;
+}
+
+function trainingRecord(r: FinetuneResult): TrainingRecord {
+  return {
+    path: r.fused.used ? 'native' : 'tfjs',
+    ...(r.fused.note ? { note: r.fused.note } : {}),
+    shards: r.parallel.shards,
+    ...(r.parallel.note ? { shardsNote: r.parallel.note } : {}),
+    microBatch: r.memory.microBatch,
+    ...(r.memory.note ? { memoryNote: r.memory.note } : {}),
+  };
 }
 
 function maskSparsity(masks: Map<string, tf.Tensor>): number {
@@ -103,6 +130,7 @@ export async function runPruning(
   };
 
   let history: EpochRecord[] = [];
+  const training: TrainingRecord[] = [];
   let stoppedEarly = false;
   try {
     if (totalSteps === 0) {
@@ -131,6 +159,7 @@ export async function runPruning(
       });
       history = result.history;
       stoppedEarly = result.stoppedEarly;
+      training.push(trainingRecord(result));
       if (pruned < finalSparsity) await prune(finalSparsity, result.steps);
     }
     checkUnstructuredResult((plan as PruningPlan).achievedSparsity, finalSparsity);
@@ -139,7 +168,7 @@ export async function runPruning(
     for (const t of movement?.values() ?? []) t.dispose();
     if (ownsTeacher) teacher?.dispose();
   }
-  return { model, plan: plan as PruningPlan, history, stoppedEarly };
+  return { model, plan: plan as PruningPlan, history, stoppedEarly, training };
 }
 
 /**
@@ -168,6 +197,7 @@ async function runStructured(
   let model = original;
   const steps: PruningPlan['steps'] = [];
   const history: EpochRecord[] = [];
+  const training: TrainingRecord[] = [];
   let stoppedEarly = false;
   let report: StructuredReport | undefined;
   let keptUnits = 1;
@@ -212,6 +242,7 @@ async function runStructured(
       epochOffset += epochs;
       history.push(...result.history.map((h) => ({ ...h, epoch: epochOffset - epochs + h.epoch })));
       stoppedEarly ||= result.stoppedEarly;
+      training.push(trainingRecord(result));
     }
   } catch (err) {
     if (model !== original) model.dispose();
@@ -227,5 +258,5 @@ async function runStructured(
     achievedSparsity: 1 - keptUnits,
     steps,
   };
-  return { model, plan, history, stoppedEarly, structured: report };
+  return { model, plan, history, stoppedEarly, structured: report, training };
 }

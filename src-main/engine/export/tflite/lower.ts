@@ -283,6 +283,29 @@ const lowerBatchNorm: Lowering = (ctx) => {
   return out;
 };
 
+/**
+ * Rescaling (y = x * scale + offset, Keras' in-model preprocessing, e.g. 1/255) as a per-channel
+ * MUL (+ ADD when the offset is not 0), the same ops BatchNormalization lowers to: constants of one
+ * value per channel, which every runtime and the int8 quantizer already handle.
+ */
+const lowerRescaling: Lowering = (ctx) => {
+  const scale = Number(ctx.config.scale ?? 1);
+  const offset = Number(ctx.config.offset ?? 0);
+  if (!Number.isFinite(scale) || !Number.isFinite(offset)) {
+    throw new UnsupportedLayerError(`layer "${ctx.name}" (Rescaling) has a per-channel or non-numeric scale/offset; TFLite export supports scalars`);
+  }
+  const g = ctx.g;
+  const c = ctx.outShape[ctx.outShape.length - 1];
+  const sT = g.constFloat(`${ctx.name}/scale`, [c], new Float32Array(c).fill(scale), 'param');
+  const scaled = g.activation(offset === 0 ? ctx.name : `${ctx.name}/scaled`, ctx.outShape);
+  g.addOp('MUL', [ctx.inputs[0], sT], [scaled], { kind: 'mul', act: Act.NONE }, ctx.name);
+  if (offset === 0) return scaled;
+  const tT = g.constFloat(`${ctx.name}/offset`, [c], new Float32Array(c).fill(offset), 'param');
+  const out = g.activation(ctx.name, ctx.outShape);
+  g.addOp('ADD', [scaled, tT], [out], { kind: 'add', act: Act.NONE }, ctx.name);
+  return out;
+};
+
 const lowerAdd: Lowering = (ctx) => {
   let acc = ctx.inputs[0];
   for (let i = 1; i < ctx.inputs.length; i++) {
@@ -346,6 +369,7 @@ export const LOWERINGS: Record<string, { lower: Lowering; ops: (config: Config) 
   },
   ReLU: { lower: lowerReLU, ops: (c) => [c.maxValue === 6 ? 'RELU6' : 'RELU'] },
   BatchNormalization: { lower: lowerBatchNorm, ops: () => ['MUL', 'ADD'] },
+  Rescaling: { lower: lowerRescaling, ops: (c) => (Number(c.offset ?? 0) === 0 ? ['MUL'] : ['MUL', 'ADD']) },
   Add: { lower: lowerAdd, ops: () => ['ADD'] },
   Concatenate: { lower: lowerConcat, ops: () => ['CONCATENATION'] },
   ZeroPadding2D: { lower: lowerZeroPad, ops: () => ['PAD'] },

@@ -131,6 +131,24 @@ describe('float32 TFLite export through LiteRT, per layer type', () => {
     expect(ops).toContain('CONCATENATION');
   });
 
+  it('Rescaling (in-model preprocessing) lowers to MUL, and MUL + ADD with an offset, in float32 and int8', async () => {
+    const m = tf.sequential({
+      layers: [
+        tf.layers.rescaling({ inputShape: [6, 6, 2], scale: 1 / 255 }),
+        tf.layers.conv2d({ filters: 3, kernelSize: 3, activation: 'relu' }),
+        tf.layers.rescaling({ scale: 2, offset: -1 }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 3, activation: 'softmax' }),
+      ],
+    });
+    const ops = await expectSameInLiteRt(m, [6, 6, 2]);
+    expect(ops).toEqual(['MUL', 'CONV_2D', 'MUL', 'ADD', 'RESHAPE', 'FULLY_CONNECTED', 'SOFTMAX']);
+    const samples = samplesFor([6, 6, 2], 16);
+    const int8 = exportTflite(m, { quant: 'int8', sparse: 'never', calibration: samples.x });
+    const r = await verifyTflite(int8.bytes, m, samples, { latencyRuns: 0 });
+    expect(r.passed, r.reason).toBe(true);
+  });
+
   it('Dense on a rank-3 input keeps its leading dimensions (keep_num_dims)', async () => {
     const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4, 6], units: 3, activation: 'relu' }), tf.layers.flatten(), tf.layers.dense({ units: 2 })] });
     const ops = await expectSameInLiteRt(m, [4, 6]);

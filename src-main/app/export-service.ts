@@ -13,7 +13,7 @@ import type { ExportRequest } from '../common/run-config';
 import type { ExportLayerRow, ExportReportInput, Verification } from '../common/export-report';
 import type { Dataset } from '../engine/data';
 import { analyzeModel, type ModelAnalysis } from '../engine/analyze';
-import { exportTfjs, tfjsFolderFiles, sizeReport, verifyTfjsExport, type TfjsQuant } from '../engine/export/tfjs';
+import { exportTfjs, MIN_CHANNEL_LEVELS, tfjsFolderFiles, sizeReport, verifyTfjsExport, type TfjsQuant } from '../engine/export/tfjs';
 import { exportTflite, type TfliteQuant } from '../engine/export/tflite';
 import { seededRandom } from '../engine/data';
 import { inferTask, resolveTask, type Task } from '../engine/task';
@@ -145,6 +145,9 @@ export async function exportModel(model: tf.LayersModel, req: ExportRequest, ctx
     const out = await exportTfjs(model, { quant: quant as TfjsQuant, generatedBy: `Topiary ${appVersion()}` });
     files = tfjsFolderFiles(out);
     if (out.float32Kept.length) notes.push(`${out.float32Kept.length} BatchNorm/bias tensors kept float32 in the ${quant} weights`);
+    if (out.uint16Raised.length) {
+      notes.push(`${out.uint16Raised.length} kernels written as uint16 (uint8 left a channel under ${MIN_CHANNEL_LEVELS} levels): ${out.uint16Raised.slice(0, 5).join(', ')}${out.uint16Raised.length > 5 ? ', ...' : ''}`);
+    }
     ctx.onVerify?.(0, 1);
     const n = samples.x.length / samples.sampleShape.reduce((a, b) => a * b, 1);
     const x = tf.tensor(samples.x, [n, ...samples.sampleShape]);

@@ -47,6 +47,49 @@ export interface TfjsExport {
   weightBytes: number;
   /** Weights a quantized export kept float32 (see FLOAT32_WEIGHTS); empty for quant 'none'. */
   float32Kept: string[];
+  /** uint8 exports: kernels written as uint16 because uint8 left a channel too few levels (see needsUint16). */
+  uint16Raised: string[];
+}
+
+/**
+ * Fewest uint8 levels an output channel of a kernel may get before the whole tensor is written as
+ * uint16 instead. The tfjs manifest quantizes per tensor (one scale and min), so a channel whose
+ * weights span 1/50 of the tensor's range gets ~5 of the 255 levels: MobileNet depthwise kernels
+ * vary that much per channel, and such uint8 exports disagreed with the float model on a third of
+ * real inputs. 16 levels is 4 bits, the least at which quantization-aware work reports small losses.
+ */
+export const MIN_CHANNEL_LEVELS = 16;
+
+/**
+ * True when uint8 per-tensor quantization of `values` leaves some output channel fewer than
+ * MIN_CHANNEL_LEVELS levels. Channels are the last axis (Dense [in, out], Conv2D [kh, kw, in, out])
+ * or axis 2 for depthwise kernels [kh, kw, channels, multiplier]. All-zero (pruned) channels are
+ * ignored: zero is always exact.
+ */
+export function needsUint16(name: string, shape: readonly number[], values: Float32Array): boolean {
+  if (shape.length < 2) return false;
+  const depthwise = /depthwise_kernel$/.test(name) && shape.length === 4;
+  const channels = depthwise ? shape[2] * shape[3] : shape[shape.length - 1];
+  if (channels < 2) return false;
+  let lo = Infinity;
+  let hi = -Infinity;
+  const cmin = new Float32Array(channels).fill(Infinity);
+  const cmax = new Float32Array(channels).fill(-Infinity);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    const c = i % channels; // both layouts keep the channel (x multiplier) fastest-varying
+    if (v < cmin[c]) cmin[c] = v;
+    if (v > cmax[c]) cmax[c] = v;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  const step = (Math.max(hi, 0) - Math.min(lo, 0)) / 255;
+  if (!(step > 0)) return false;
+  for (let c = 0; c < channels; c++) {
+    const span = Math.max(cmax[c], 0) - Math.min(cmin[c], 0);
+    if (span > 0 && span / step < MIN_CHANNEL_LEVELS) return true;
+  }
+  return false;
 }
 
 export const DEFAULT_SHARD_BYTES = 4 * 1024 * 1024;
@@ -106,6 +149,7 @@ export async function exportTfjs(model: tf.LayersModel, opts: TfjsExportOptions)
   const parts: Uint8Array[] = [];
   const entries: TfjsWeightEntry[] = [];
   const float32Kept: string[] = [];
+  const uint16Raised: string[] = [];
   let offset = 0;
   for (const spec of artifacts.weightSpecs) {
     if (spec.quantization) throw new Error(`weight ${spec.name} is already quantized`);
@@ -127,7 +171,9 @@ export async function exportTfjs(model: tf.LayersModel, opts: TfjsExportOptions)
         parts.push(new Uint8Array(encodeFloat16(values).buffer));
         entry.quantization = { dtype: 'float16' };
       } else {
-        const p = affineParams(values, opts.quant);
+        const raise = opts.quant === 'uint8' && needsUint16(spec.name, spec.shape, values);
+        if (raise) uint16Raised.push(spec.name);
+        const p = affineParams(values, raise ? 'uint16' : opts.quant);
         const q = quantizeAffine(values, p);
         parts.push(new Uint8Array(q.buffer, q.byteOffset, q.byteLength));
         entry.quantization = { dtype: p.dtype, scale: p.scale, min: p.min };
@@ -151,7 +197,7 @@ export async function exportTfjs(model: tf.LayersModel, opts: TfjsExportOptions)
     weightsManifest: [{ paths, weights: entries }],
   };
   if (artifacts.userDefinedMetadata) modelJson.userDefinedMetadata = artifacts.userDefinedMetadata;
-  return { modelJson, shards, weightBytes: all.byteLength, float32Kept };
+  return { modelJson, shards, weightBytes: all.byteLength, float32Kept, uint16Raised };
 }
 
 /** The files of a tfjs model folder: `model.json` then the shards, ready for the bundle writer. */
@@ -341,8 +387,10 @@ async function verifyTfjsRegression(model: tf.LayersModel, out: TfjsExport, x: t
 }
 
 function quantOf(out: TfjsExport): TfjsQuant {
-  const q = out.modelJson.weightsManifest.flatMap((g) => g.weights).find((w) => w.quantization)?.quantization?.dtype;
-  return q ?? 'none';
+  // A uint8 export may hold some uint16 tensors (see needsUint16): it is still judged as uint8.
+  const dtypes = out.modelJson.weightsManifest.flatMap((g) => g.weights).map((w) => w.quantization?.dtype);
+  if (dtypes.includes('uint8')) return 'uint8';
+  return dtypes.find((d) => d !== undefined) ?? 'none';
 }
 
 function timeSingleSample(m: tf.LayersModel, x: tf.Tensor, count: number): number | null {

@@ -15,6 +15,8 @@ export interface ModelDescription {
   outputShape: (number | null)[];
   /** Flat layer name -> path in the file's nesting, when the file held nested models (see LoadedModel.nesting). */
   nesting?: Record<string, string>;
+  /** What loading changed that the user should know (e.g. which of several outputs is used). */
+  warnings?: string[];
   analysis: ModelAnalysis;
   /** What the output layer says the model predicts (engine/task.ts inferTask); null when it cannot tell, with why. */
   task: Task | null;
@@ -35,6 +37,7 @@ export function describeLoadedModel(loaded: LoadedModel): ModelDescription {
     inputShape: loaded.model.inputs[0].shape,
     outputShape: loaded.model.outputs[0].shape,
     ...(loaded.nesting ? { nesting: loaded.nesting } : {}),
+    ...(loaded.warnings?.length ? { warnings: loaded.warnings } : {}),
     analysis: analyzeModel(loaded.model, { sources: loaded.nesting }),
     ...taskOf(loaded.model),
   };

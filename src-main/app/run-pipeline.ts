@@ -107,6 +107,7 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
   installTrainWorkersFromEnv();
   const loaded = await openModel(resolveRunModel(config.model, path.dirname(job.runDir)));
   const original = loaded.model;
+  for (const w of loaded.warnings ?? []) emit({ type: 'log', level: 'warn', message: w });
   let pruned: tf.LayersModel | undefined;
   try {
     const task = resolveTask(original, config.task, config.model);

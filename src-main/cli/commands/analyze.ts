@@ -11,7 +11,9 @@ export const registerAnalyzeCommand: RegisterCommand = (program, ctx) => {
       const d = await describeModel(modelSpec);
       if (ctx.json) return ctx.printJson(d);
       ctx.print(`model   ${d.source} (${d.format}, sha256 ${d.sha256.slice(0, 12)})`);
-      ctx.print(`input   [${d.inputShape.join(', ')}]  output [${d.outputShape.join(', ')}]\n`);
+      ctx.print(`input   [${d.inputShape.join(', ')}]  output [${d.outputShape.join(', ')}]`);
+      for (const w of d.warnings ?? []) ctx.print(`note    ${w}`);
+      ctx.print('');
       ctx.print(formatAnalysisTable(d.analysis));
     });
 };

@@ -23,6 +23,8 @@ export interface LoadedModel {
    * nesting, e.g. `Conv1` -> `sequential_1/model/Conv1` (layers at the top level are left out).
    */
   nesting?: Record<string, string>;
+  /** What loading changed that the user should know, e.g. which of several outputs is used. */
+  warnings?: string[];
 }
 
 /** resources/demo/model/model.json (src-main/node/models -> three levels up); `TOPIARY_RESOURCES` moves resources/. */
@@ -72,7 +74,29 @@ async function loadTfjsModel(modelJsonPath: string): Promise<LoadedModel> {
  * Every consumer (analyze, dependency graph, pruning, TF Lite and tfjs export, fit, fine-tuning)
  * works on leaf layers, so nested models are flattened here, once, for every format.
  */
-function flatten(model: tf.LayersModel, file: string): Pick<LoadedModel, 'model' | 'nesting'> {
+function flatten(model: tf.LayersModel, file: string): Pick<LoadedModel, 'model' | 'nesting' | 'warnings'> {
+  const flat = flattenOnly(model, file);
+  return { ...flat, ...singleOutput(flat.model) };
+}
+
+/**
+ * Pruning, fine-tuning, evaluation and export all work on one prediction. Models exported for
+ * visualisation or debugging (old tfjs converter output, Keras models built with every layer as an
+ * output) have several outputs; the last one is the model's prediction in every such file seen, so
+ * the model is narrowed to it (a view over the same layers and weights) and the user is told.
+ */
+function singleOutput(model: tf.LayersModel): Pick<LoadedModel, 'model' | 'warnings'> {
+  if (model.outputs.length <= 1) return { model };
+  const chosen = model.outputs[model.outputs.length - 1];
+  const names = model.outputs.map((o) => o.sourceLayer.name);
+  const view = tf.model({ inputs: model.inputs, outputs: chosen, name: model.name });
+  return {
+    model: view,
+    warnings: [`the model has ${names.length} outputs (${names.join(', ')}); using the last, "${chosen.sourceLayer.name}", as its prediction`],
+  };
+}
+
+function flattenOnly(model: tf.LayersModel, file: string): Pick<LoadedModel, 'model' | 'nesting'> {
   let result: ReturnType<typeof flattenModel>;
   try {
     result = flattenModel(model);

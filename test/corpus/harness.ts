@@ -17,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { zipSync } from 'fflate';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { seededRandom } from '../../src-main/engine/data';
 import { loadModel } from '../../src-main/node/models';
 
 const root = path.resolve(__dirname, '..', '..');
@@ -92,24 +93,13 @@ function npy(dtype: '<f4' | '|u1' | '<i4', shape: number[], data: Float32Array |
   return out;
 }
 
-/** mulberry32: a tiny seeded generator, so every run sees the same synthetic samples. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Smooth image-like samples (sums of two seeded plane waves per channel) in [lo, hi]: closer to
  * photos than white noise, so activations and int8 ranges behave as on real inputs.
  */
 function synthSamples(shape: number[], n: number, [lo, hi]: [number, number], seed: number): Float32Array {
-  const r = rng(seed);
+  const r = seededRandom(seed); // the engine's mulberry32: every run sees the same samples
   const [h, w, c] = shape.length === 1 ? [1, shape[0], 1] : [shape[0], shape[1], shape[2] ?? 1];
   const per = h * w * c;
   const out = new Float32Array(n * per);

@@ -147,6 +147,7 @@ export async function finetuneMasked(
   const objective = objectiveFor(model, cfg.task, cfg.loss);
   const teacherProbs = opts.teacher ? outputIsProbabilities(opts.teacher) : false;
   const byName = new Map(model.trainableWeights.map((w) => [w.name, w]));
+  const stepContext: StepContext = { model, cfg, opts, byName, objective, teacherProbs };
   const history: EpochRecord[] = [];
   const sparsity = opts.sparsity ?? (() => 0);
   let step = 0;
@@ -203,7 +204,7 @@ export async function finetuneMasked(
         } else {
           const { x, y } = batchTensors(train, batches[b], shape);
           try {
-            [loss, acc] = plannedStep(memory as MemoryState, model, optimizer, x, y, cfg, opts, byName, objective, teacherProbs);
+            [loss, acc] = plannedStep(memory as MemoryState, stepContext, optimizer, x, y);
           } finally {
             x.dispose();
             y.dispose();
@@ -271,31 +272,30 @@ function startMemory(model: tf.LayersModel, batchSize: number, ceiling: number |
   return { plan, micro: plan.microBatch, retried: false, notes, unsent: [...notes] };
 }
 
+/** What every tfjs step of one fine-tuning run reads (the step functions take it instead of six arguments). */
+interface StepContext {
+  model: tf.LayersModel;
+  cfg: FinetuneConfig;
+  opts: FinetuneOptions;
+  byName: Map<string, tf.LayerVariable>;
+  objective: Objective;
+  teacherProbs: boolean;
+}
+
 /**
  * One tfjs step under the memory plan: the plain step when the batch fits, else gradients
  * accumulated over micro-batches then one optimizer step (./memory.ts). If the backend still runs
  * out of memory, the step is retried once at half the micro-batch (kept for later steps);
  * a second failure is a TopiaryError naming the sizes.
  */
-function plannedStep(
-  mem: MemoryState,
-  model: tf.LayersModel,
-  optimizer: StepOptimizer,
-  x: tf.Tensor,
-  y: tf.Tensor,
-  cfg: FinetuneConfig,
-  opts: FinetuneOptions,
-  byName: Map<string, tf.LayerVariable>,
-  objective: Objective,
-  teacherProbs: boolean,
-): [number, number] {
+function plannedStep(mem: MemoryState, step: StepContext, optimizer: StepOptimizer, x: tf.Tensor, y: tf.Tensor): [number, number] {
   const n = x.shape[0];
   for (;;) {
     try {
       return freeTapeOnError(() =>
         mem.micro >= n
-          ? trainStep(model, optimizer, x, y, cfg, opts, byName, objective, teacherProbs)
-          : accumulatedStep(model, optimizer, x, y, mem.micro, cfg, opts, byName, objective, teacherProbs),
+          ? trainStep(step, optimizer, x, y)
+          : accumulatedStep(step, optimizer, x, y, mem.micro),
       );
     } catch (err) {
       if (!isOutOfMemory(err)) throw err;
@@ -309,7 +309,7 @@ function plannedStep(
       }
       mem.retried = true;
       mem.micro = Math.max(1, Math.floor(tried / 2));
-      const note = splitNote(model, n, mem.micro, mem.plan.estimateBytes, undefined, `the backend ran out of memory at ${tried} samples per pass`);
+      const note = splitNote(step.model, n, mem.micro, mem.plan.estimateBytes, undefined, `the backend ran out of memory at ${tried} samples per pass`);
       mem.notes.push(note);
       mem.unsent.push(note);
     }
@@ -321,21 +321,10 @@ function plannedStep(
  * trainStep itself runs per micro-batch against a GradientAccumulator (no masks or movement
  * there), then masks, movement scores and the real optimizer see the summed gradient once.
  */
-function accumulatedStep(
-  model: tf.LayersModel,
-  optimizer: StepOptimizer,
-  x: tf.Tensor,
-  y: tf.Tensor,
-  size: number,
-  cfg: FinetuneConfig,
-  opts: FinetuneOptions,
-  byName: Map<string, tf.LayerVariable>,
-  objective: Objective,
-  teacherProbs: boolean,
-): [number, number] {
+function accumulatedStep(step: StepContext, optimizer: StepOptimizer, x: tf.Tensor, y: tf.Tensor, size: number): [number, number] {
   const n = x.shape[0];
   const acc = new GradientAccumulator();
-  const perPass: FinetuneOptions = { ...opts, masks: new Map(), movement: undefined };
+  const perPass: StepContext = { ...step, opts: { ...step.opts, masks: new Map(), movement: undefined } };
   let loss = 0;
   let correct = 0;
   try {
@@ -344,14 +333,14 @@ function accumulatedStep(
       const ys = tf.slice(y, s, e - s);
       acc.scale = (e - s) / n;
       try {
-        const [l, a] = trainStep(model, acc, xs, ys, cfg, perPass, byName, objective, teacherProbs);
+        const [l, a] = trainStep(perPass, acc, xs, ys);
         loss += l * acc.scale;
         correct += a * (e - s);
       } finally {
         tf.dispose([xs, ys]);
       }
     }
-    applyStep(optimizer, acc.sums, cfg, opts, byName);
+    applyStep(optimizer, acc.sums, step.cfg, step.opts, step.byName);
   } finally {
     acc.dispose();
   }
@@ -475,17 +464,8 @@ async function parallelStep(
 }
 
 /** One tfjs step: the objective's loss (distillation for a classifier with a teacher), masked update. */
-function trainStep(
-  model: tf.LayersModel,
-  optimizer: StepOptimizer,
-  x: tf.Tensor,
-  y: tf.Tensor,
-  cfg: FinetuneConfig,
-  opts: FinetuneOptions,
-  byName: Map<string, tf.LayerVariable>,
-  objective: Objective,
-  teacherProbs: boolean,
-): [number, number] {
+function trainStep(step: StepContext, optimizer: StepOptimizer, x: tf.Tensor, y: tf.Tensor): [number, number] {
+  const { model, cfg, opts, byName, objective, teacherProbs } = step;
   return tf.tidy(() => {
     const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
     const distill = objective.task === 'classification' && opts.teacher && cfg.distill ? cfg.distill : undefined;

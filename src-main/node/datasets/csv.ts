@@ -5,6 +5,9 @@
  * float targets instead of class labels. Fields may be quoted ("a,b", "" for a quote) as in RFC 4180; a field may not
  * span lines. Labels that are all non-negative integers are class indices (names "0".."max");
  * otherwise each distinct label string is a class, numbered in natural sort order.
+ *
+ * Errors name the file, line and column (by number) and the problem, never a cell's text: a file
+ * that is not really a table (a key file, a config) must not come back quoted in a message.
  */
 import fs from 'node:fs';
 import { DatasetFormatError, inFile } from '../../common/errors';
@@ -118,7 +121,7 @@ export async function readCsv(file: string, onRows?: (done: number, total: numbe
   const isTarget = new Set(targetCols);
   const labelCol = targetCols[0];
   const featureNames = header.filter((_, j) => !isTarget.has(j));
-  if (featureNames.length === 0) fail(file, `line ${lineNo}: no feature columns are left besides the target ${targetCols.map((j) => header[j]).join(', ')}`);
+  if (featureNames.length === 0) fail(file, `line ${lineNo}: no feature columns are left besides the target (column ${targetCols.map((j) => j + 1).join(', ')})`);
   const width = header.length;
   const nf = featureNames.length;
   const nt = targetCols.length;
@@ -145,7 +148,7 @@ export async function readCsv(file: string, onRows?: (done: number, total: numbe
       const s = fields[j].trim();
       const v = s.length === 0 ? Number.NaN : Number(s);
       if (!Number.isFinite(v)) {
-        fail(file, `line ${lineNo}, column ${j + 1} (${header[j]}): non-numeric feature value ${JSON.stringify(fields[j])}`);
+        fail(file, `line ${lineNo}, column ${j + 1}: ${s.length === 0 ? 'empty feature value' : 'not a number'}`);
       }
       features[k++] = v;
     }
@@ -158,12 +161,12 @@ export async function readCsv(file: string, onRows?: (done: number, total: numbe
       for (const [t, j] of targetCols.entries()) {
         const text = fields[j].trim();
         const v = text.length === 0 ? Number.NaN : Number(text);
-        if (!Number.isFinite(v)) fail(file, `line ${lineNo}, column ${j + 1} (${header[j]}): regression target ${JSON.stringify(fields[j])} is not a number`);
+        if (!Number.isFinite(v)) fail(file, `line ${lineNo}, column ${j + 1}: the regression target is ${text.length === 0 ? 'empty' : 'not a number'}`);
         targets[rows * nt + t] = v;
       }
     } else {
       const label = fields[labelCol].trim();
-      if (label.length === 0) fail(file, `line ${lineNo}, column ${labelCol + 1} (${header[labelCol]}): empty label`);
+      if (label.length === 0) fail(file, `line ${lineNo}, column ${labelCol + 1}: empty label`);
       rawLabels.push(label);
     }
     rows++;
@@ -192,7 +195,7 @@ function targetColumns(header: string[], names: string[] | undefined, file: stri
   if (names && names.length > 0) {
     return names.map((name) => {
       const j = header.findIndex((h) => h.toLowerCase() === name.toLowerCase());
-      if (j < 0) fail(file, `no column named ${JSON.stringify(name)} for the target (columns: ${header.join(', ')})`);
+      if (j < 0) fail(file, `no column named ${JSON.stringify(name)} for the target among the header's ${header.length} columns`);
       return j;
     });
   }

@@ -30,7 +30,7 @@ const KIND_NAMES: Record<string, string> = { f: 'float', i: 'int', u: 'uint', b:
 
 function describeDescr(descr: string): string {
   const m = /^([<>|=])([a-zA-Z])(\d*)$/.exec(descr);
-  if (!m) return `'${descr}'`;
+  if (!m) return 'code (not a numpy type string)';
   const [, order, kind, size] = m;
   const bits = size && 'fiuc'.includes(kind) ? String(Number(size) * 8) : size;
   const endian = order === '>' ? 'big-endian ' : '';
@@ -64,12 +64,12 @@ export function parseNpy(bytes: Uint8Array, file: string): NpyArray {
   const descrMatch = /['"]descr['"]\s*:\s*(['"])([^'"]*)\1/.exec(header);
   if (!descrMatch) {
     if (/['"]descr['"]\s*:\s*\[/.test(header)) fail(file, 'unsupported NPY dtype: structured arrays are not supported');
-    fail(file, `malformed NPY header: no 'descr' entry in ${JSON.stringify(header.trim())}`);
+    fail(file, "malformed NPY header: no 'descr' entry");
   }
   const fortranMatch = /['"]fortran_order['"]\s*:\s*(True|False)/.exec(header);
-  if (!fortranMatch) fail(file, `malformed NPY header: no 'fortran_order' entry in ${JSON.stringify(header.trim())}`);
+  if (!fortranMatch) fail(file, "malformed NPY header: no 'fortran_order' entry");
   const shapeMatch = /['"]shape['"]\s*:\s*\(([^)]*)\)/.exec(header);
-  if (!shapeMatch) fail(file, `malformed NPY header: no 'shape' tuple in ${JSON.stringify(header.trim())}`);
+  if (!shapeMatch) fail(file, "malformed NPY header: no 'shape' tuple");
 
   const descr = descrMatch[2];
   const type = DESCRS[descr];
@@ -78,7 +78,7 @@ export function parseNpy(bytes: Uint8Array, file: string): NpyArray {
   }
   if (fortranMatch[1] === 'True') fail(file, 'Fortran-ordered (column-major) arrays are not supported; save with np.ascontiguousarray');
   const parts = shapeMatch[1].split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-  if (!parts.every((p) => /^\d+L?$/.test(p))) fail(file, `malformed NPY header: shape (${shapeMatch[1]}) is not a tuple of sizes`);
+  if (!parts.every((p) => /^\d+L?$/.test(p))) fail(file, 'malformed NPY header: the shape is not a tuple of sizes');
   const shape = parts.map((p) => Number.parseInt(p, 10));
 
   const count = product(shape);

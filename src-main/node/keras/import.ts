@@ -17,6 +17,7 @@ import { ModelFormatError, TopiaryError, inFile } from '../../common/errors';
 import { safeUnzip } from '../safe-unzip';
 import { translateKerasConfig } from './config';
 import { keras3Layout, type KerasSlot } from './layout';
+import { parseJsonWithPosition } from '../models/json-error';
 
 const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -290,9 +291,7 @@ function toStringList(v: unknown): string[] {
 function parseJsonAttr(v: unknown, what: string, file: string): unknown {
   const text = v instanceof Uint8Array ? new TextDecoder().decode(v) : v;
   if (typeof text !== 'string') throw new ModelFormatError(inFile(file, `${what} is not a JSON string`), { file });
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new ModelFormatError(inFile(file, `${what} is not valid JSON (${(err as Error).message})`), { file, cause: err });
-  }
+  const parsed = parseJsonWithPosition(text);
+  if (!parsed.ok) throw new ModelFormatError(inFile(file, `${what} is not valid JSON: ${parsed.message}`), { file });
+  return parsed.value;
 }

@@ -144,6 +144,7 @@ export function parseJsonWithPosition(text: string): { ok: true; value: unknown 
     if (loc) {
       return { ok: false, message: `malformed JSON at line ${loc.line}, column ${loc.column} (position ${loc.position}): ${loc.problem}` };
     }
-    return { ok: false, message: `malformed JSON: ${err instanceof Error ? err.message : String(err)}` };
+    // V8's own message quotes the text around the error; the file's contents stay out of messages.
+    return { ok: false, message: `malformed JSON (${err instanceof Error ? err.name : 'error'})` };
   }
 }

@@ -1,14 +1,30 @@
 /**
  * Electron main process (thin): one locked-down window, IPC to the app services, native dialogs,
  * the app menu and remembered window state. No business logic lives here.
+ *
+ * Hardening that does not depend on a window is set up before anything loads: the app:// scheme
+ * (the renderer's only origin), a guard on every web contents Electron creates, and session
+ * handlers that refuse every permission request and check. The packaged binary's fuses (no
+ * ELECTRON_RUN_AS_NODE, NODE_OPTIONS or --inspect, app code only from the integrity-checked asar)
+ * are flipped by electron-builder (electron-builder.yml, electronFuses).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { app, BrowserWindow, dialog, ipcMain, Menu, session, shell } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, Menu, protocol, session, shell } from 'electron';
 import { DialogRequestSchema, IPC_DIALOG, IPC_EVENT, IPC_INVOKE } from '../common/contract';
 import { createApi } from '../app/api';
-import { CONTENT_SECURITY_POLICY, handleInvoke, isTrustedUrl, mainWindowOptions } from './security';
+import {
+  APP_INDEX_URL,
+  APP_SCHEME,
+  APP_SCHEME_PRIVILEGES,
+  CONTENT_SECURITY_POLICY,
+  appProtocolHandler,
+  guardWebContents,
+  handleInvoke,
+  isTrustedUrl,
+  mainWindowOptions,
+} from './security';
 
 // The built app: resources and the run worker live beside dist-electron/.
 process.env.TOPIARY_APP_ROOT ??= path.join(__dirname, '..');
@@ -17,8 +33,13 @@ process.env.TOPIARY_RUN_JOB_ENTRY ??= pathToFileURL(path.join(__dirname, 'run-jo
 process.env.TOPIARY_FIT_JOB_ENTRY ??= pathToFileURL(path.join(__dirname, 'fit-job.cjs')).href;
 process.env.TOPIARY_TRAIN_WORKER_ENTRY ??= pathToFileURL(path.join(__dirname, 'train-worker.cjs')).href;
 
-const rendererIndex = path.join(__dirname, '..', 'dist-renderer', 'index.html');
-const appIndexUrl = pathToFileURL(rendererIndex).href;
+const rendererRoot = path.join(__dirname, '..', 'dist-renderer');
+const appIndexUrl = APP_INDEX_URL;
+
+// Both must happen before 'ready': privileged schemes are fixed at startup, and the guard must see
+// the first web contents too.
+protocol.registerSchemesAsPrivileged(APP_SCHEME_PRIVILEGES);
+app.on('web-contents-created', (_event, contents) => guardWebContents(contents));
 const stateFile = () => path.join(app.getPath('userData'), 'window-state.json');
 
 function readWindowState(): { x?: number; y?: number; width: number; height: number } | undefined {
@@ -33,6 +54,7 @@ function readWindowState(): { x?: number; y?: number; width: number; height: num
 
 async function start() {
   await app.whenReady();
+  protocol.handle(APP_SCHEME, appProtocolHandler(rendererRoot));
   process.env.TOPIARY_HOME ??= app.getPath('userData');
   const api = await createApi({ home: process.env.TOPIARY_HOME });
 
@@ -40,6 +62,8 @@ async function start() {
     callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] } });
   });
   session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
+  session.defaultSession.setPermissionCheckHandler(() => false);
+  session.defaultSession.setDevicePermissionHandler(() => false);
 
   const win = new BrowserWindow(mainWindowOptions(path.join(__dirname, 'preload.cjs'), readWindowState()));
   win.once('ready-to-show', () => win.show());
@@ -50,10 +74,6 @@ async function start() {
       // losing the window position is not worth failing a quit over
     }
   });
-  win.webContents.on('will-navigate', (e, url) => {
-    if (!isTrustedUrl(url, appIndexUrl)) e.preventDefault();
-  });
-  win.webContents.setWindowOpenHandler(() => ({ action: 'deny' }));
 
   ipcMain.handle(IPC_INVOKE, (e, name, payload) => handleInvoke(e.senderFrame?.url, appIndexUrl, name, payload, api.invoke));
   ipcMain.handle(IPC_DIALOG, async (e, raw) => {

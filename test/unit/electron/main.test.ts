@@ -18,6 +18,8 @@ const electron = vi.hoisted(() => {
     windowHandlers: new Map<string, (...args: unknown[]) => unknown>(),
     windowOpenHandler: undefined as undefined | ((details: { url: string }) => unknown),
     ipcHandlers: new Map<string, (...args: unknown[]) => unknown>(),
+    appHandlers: new Map<string, (...args: unknown[]) => unknown>(),
+    protocolHandlers: new Map<string, (request: { url: string }) => Promise<Response>>(),
     headersHandler: undefined as undefined | ((details: unknown, cb: (r: unknown) => void) => void),
     permissionHandler: undefined as undefined | ((wc: unknown, permission: string, cb: (ok: boolean) => void) => void),
     sent: [] as unknown[][],
@@ -64,8 +66,12 @@ vi.mock('electron', () => {
     app: {
       whenReady: async () => undefined,
       getPath: () => electron.userData,
-      on: () => undefined,
+      on: (name: string, fn: Handler) => electron.appHandlers.set(name, fn),
       quit: () => undefined,
+    },
+    protocol: {
+      registerSchemesAsPrivileged: () => undefined,
+      handle: (scheme: string, fn: (request: { url: string }) => Promise<Response>) => electron.protocolHandlers.set(scheme, fn),
     },
     BrowserWindow,
     dialog: { showOpenDialog: electron.showOpenDialog },
@@ -75,6 +81,8 @@ vi.mock('electron', () => {
       defaultSession: {
         webRequest: { onHeadersReceived: (fn: typeof electron.headersHandler) => (electron.headersHandler = fn) },
         setPermissionRequestHandler: (fn: typeof electron.permissionHandler) => (electron.permissionHandler = fn),
+        setPermissionCheckHandler: () => undefined,
+        setDevicePermissionHandler: () => undefined,
       },
     },
     shell: { showItemInFolder: vi.fn() },
@@ -122,8 +130,9 @@ const ipc = (channel: string, senderUrl: string | undefined, ...args: unknown[])
   electron.ipcHandlers.get(channel)!({ senderFrame: senderUrl === undefined ? undefined : { url: senderUrl } }, ...args);
 
 describe('Electron main window', () => {
-  it('loads the bundled renderer from a file URL', () => {
-    expect(appUrl).toMatch(/^file:\/\/.*\/dist-renderer\/index\.html$/);
+  it('loads the bundled renderer from the app:// origin', () => {
+    expect(appUrl).toBe('app://topiary/index.html');
+    expect(electron.protocolHandlers.has('app')).toBe(true);
   });
 
   it('opens the window with the secure web preferences and the remembered bounds', () => {
@@ -149,7 +158,9 @@ describe('Electron main window', () => {
   });
 
   it('prevents navigation to foreign URLs but allows in-app hash routes', () => {
-    const navigate = electron.webContentsHandlers.get('will-navigate')!;
+    const handlers = new Map<string, Handler>();
+    electron.appHandlers.get('web-contents-created')!({}, { on: (name: string, fn: Handler) => handlers.set(name, fn), setWindowOpenHandler: (fn: (d: { url: string }) => unknown) => (electron.windowOpenHandler = fn) });
+    const navigate = handlers.get('will-navigate')!;
     for (const [url, blocked] of [
       ['https://evil.example/', true],
       ['file:///etc/passwd', true],

@@ -197,6 +197,24 @@ describe('web mode with the token', () => {
     await expectError(r, 413, 'PayloadTooLarge');
   });
 
+  it('after a 413 the same connection still answers the next request (the rest of the body was drained)', async () => {
+    const big = 'a'.repeat(2 * 1024 * 1024);
+    const host = `127.0.0.1:${server.port}`;
+    const r = await rawRequest(
+      `POST /api/listRuns HTTP/1.1\r\nHost: ${host}\r\nX-Topiary-Token: ${server.token}\r\nContent-Type: application/json\r\nContent-Length: ${big.length}\r\n\r\n${big}` +
+        `GET /assets/app.js HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+    );
+    expect(r.statusLine).toBe('HTTP/1.1 413 Payload Too Large');
+    expect(r.text).toContain('HTTP/1.1 200 OK');
+    expect(r.text).toContain('console.log(1)');
+  });
+
+  it('prototype names are not commands', async () => {
+    for (const name of ['__proto__', 'constructor', 'hasOwnProperty']) {
+      await expectError(await request({ path: `/api/${name}`, method: 'POST', headers: withToken(), body: '{}' }), 404, 'NotFound');
+    }
+  });
+
   it('a body that is not JSON answers 400 without echoing it', async () => {
     const r = await request({ path: '/api/listRuns', method: 'POST', headers: withToken(), body: `{${SECRET}` });
     await expectError(r, 400, 'BadRequest');

@@ -264,6 +264,7 @@ describe('fuses of the packaged binary (electron-builder.yml)', () => {
 
   it("uses only fuse names the installed electron-builder's schema knows, as booleans", () => {
     const known = schema.definitions.FuseOptionsV1.properties;
+    expect(Object.keys(config.electronFuses ?? {}).length).toBeGreaterThan(0);
     for (const [key, value] of Object.entries(config.electronFuses ?? {})) {
       expect(known[key], `unknown fuse ${key}`).toBeDefined();
       expect(known[key].type).toBe('boolean');

@@ -100,7 +100,9 @@ export class EngineHost<M extends MethodMap<M>> {
     this.ready = false;
     this.seq = 0;
     this.lastSeq = -1;
-    worker.on('message', (msg: EngineToHost) => this.receive(msg));
+    worker.on('message', (msg: EngineToHost) => {
+      if (worker === this.worker) this.receive(msg); // not from a worker given up on after a cancel
+    });
     worker.on('error', (err) => {
       if (worker !== this.worker) return;
       this.forget(worker);
@@ -127,7 +129,11 @@ export class EngineHost<M extends MethodMap<M>> {
     const call = this.pending.get(msg.id);
     if (!call) return; // answered already (cancelled past its grace)
     if (msg.type === 'progress') {
-      call.onProgress?.(msg.progress);
+      try {
+        call.onProgress?.(msg.progress);
+      } catch {
+        // a broken progress listener (a closed window) must not take the call down with it
+      }
       return;
     }
     this.settle(msg.id);

@@ -30,7 +30,8 @@ const threadStat = `/proc/self/task/${process.pid}/stat`;
 const msPerTick = fs.existsSync(threadStat) ? 1000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' })) : 0;
 function mainThreadCpuMs(): number | undefined {
   if (!msPerTick) return undefined;
-  const fields = fs.readFileSync(threadStat, 'utf8').split(') ')[1].split(' ');
+  const stat = fs.readFileSync(threadStat, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' '); // after "pid (comm) "; comm may hold spaces
   return (Number(fields[11]) + Number(fields[12])) * msPerTick; // utime + stime
 }
 

@@ -1,23 +1,26 @@
 /**
  * The contract's implementation: one function per command, shared by the Electron IPC handler, the
  * web server and tests. Payloads arrive already validated against src-main/common/contract.ts.
+ * Store and history commands are answered here; every command that needs the engine (a model, a
+ * dataset, tfjs, LiteRT) goes to the engine worker, and runs and fits to their own workers, so this
+ * module loads no tfjs and no native addon: the Electron main process holds it.
  */
 import type { CommandName, CommandPayload, EventName } from '../common/contract';
 import type { RunFilter, RunQuery } from '../store/types';
-import { loadDataset, describeDataset, type DatasetSummary } from '../node/datasets';
-import { getInfo, type AppInfo } from './info-service';
-import { describeModel, openModel, type ModelDescription } from './model-service';
-import { loadDatasetForModel } from './model-data';
-import { openAppServices, type AppServices } from './services';
+import type { DatasetSummary } from '../node/datasets';
+import type { AppInfo } from './info-service';
+import type { ModelDescription } from './model-service';
+import { openStoreServices, type AppServices } from './store-services';
 import { FitJobs } from './fit-jobs';
-import { resolveRunModel } from './run-pipeline';
 import { defaultDbPath, topiaryHome } from './paths';
-import { exportStoredRun, type StoredExportResult } from './export-service';
+import type { StoredExportResult } from './export-service';
 import type { BundleImportResult, DeleteResult, ParetoResult, RunComparison } from './history-service';
 import type { RunDetail, RunPage } from '../store/types';
 import { ProfileService, type ProfileSummary } from './profile-service';
-import { checkModelFit, type FitCheckResult } from './fit-service';
-import { previewForModel, type DatasetPreviewResult } from './preview-service';
+import type { FitCheckResult } from './fit-service';
+import type { DatasetPreviewResult } from './preview-service';
+import { createEngine, type EngineCalls, type EngineCommand } from './engine-worker';
+import type { EngineHost } from '../jobs/engine-host';
 
 /** What each command returns (the renderer imports this as a type). */
 export interface ApiResults {
@@ -48,6 +51,8 @@ export interface Api {
   subscribe(listener: (name: EventName, payload: unknown) => void): () => void;
   close(): Promise<void>;
   services: AppServices;
+  /** The engine worker behind the engine commands (started on the first such call). */
+  engine: EngineHost<EngineCalls>;
 }
 
 type Handlers = { [C in CommandName]: (payload: CommandPayload<C>) => Promise<ApiResults[C]> | ApiResults[C] };
@@ -57,9 +62,10 @@ function toStoreQuery(q: CommandPayload<'listRuns'>): RunQuery {
   return { ...rest, direction, sort: sort as RunQuery['sort'] };
 }
 
-export async function createApi(opts: { home?: string; dbPath?: string; mode?: 'worker' | 'in-process' } = {}): Promise<Api> {
+export async function createApi(opts: { home?: string; dbPath?: string } = {}): Promise<Api> {
   const home = opts.home ?? topiaryHome();
-  const services = await openAppServices({ dbPath: opts.dbPath ?? defaultDbPath(), home, mode: opts.mode ?? 'worker' });
+  const dbPath = opts.dbPath ?? defaultDbPath();
+  const services = await openStoreServices({ dbPath, home });
   const { history, runs } = services;
   const profiles = new ProfileService(services.store);
   const listeners = new Set<(name: EventName, payload: unknown) => void>();
@@ -67,31 +73,22 @@ export async function createApi(opts: { home?: string; dbPath?: string; mode?: '
     for (const l of listeners) l(e.name, e.payload);
   };
   const offRuns = runs.on(broadcast);
-  const fits = new FitJobs({ dbPath: opts.dbPath ?? defaultDbPath(), home }, broadcast);
-
-  const modelPath = (spec: string) =>
-    spec.startsWith('run:') ? resolveRunModel(`run:${history.resolve(spec.slice(4))}`, services.runsDir) : spec;
+  const fits = new FitJobs({ dbPath, home }, broadcast);
+  const engine = createEngine({ dbPath, home });
+  const inEngine = <C extends EngineCommand>(name: C) => (payload: CommandPayload<C>) => engine.call(name, payload);
 
   const handlers: Handlers = {
-    getInfo: () => getInfo(),
-    describeModel: ({ spec }) => describeModel(modelPath(spec)),
-    describeDataset: async ({ spec, model, inputScale, resize, task }) => {
-      if (model === undefined) return describeDataset(await loadDataset(spec, task ? { task } : {}));
-      const loaded = await openModel(modelPath(model));
-      try {
-        return describeDataset((await loadDatasetForModel(loaded.model, spec, { inputScale, resize, ...(task ? { task } : {}) })).dataset);
-      } finally {
-        loaded.model.dispose();
-      }
-    },
-    previewDataset: (req) => previewForModel({ ...req, model: req.model === undefined ? undefined : modelPath(req.model) }),
+    getInfo: inEngine('getInfo'),
+    describeModel: inEngine('describeModel'),
+    describeDataset: inEngine('describeDataset'),
+    previewDataset: inEngine('previewDataset'),
     startRun: (config) => runs.start(config),
     cancelRun: ({ runId }) => ({ cancelled: runs.cancel(history.resolve(runId)) }),
     listRuns: (q) => history.list(toStoreQuery(q)),
     getRun: ({ runId }) => history.show(runId),
     compareRuns: ({ runIds }) => history.compare(runIds),
     paretoRuns: ({ objectives }) => history.pareto(objectives, {}, { includeAll: true }),
-    exportRun: (req) => exportStoredRun(services, req),
+    exportRun: inEngine('exportRun'),
     exportRunsCsv: (q) => {
       const { limit: _l, offset: _o, sort: _s, direction: _d, ...filter } = q;
       return history.exportCsv(filter as RunFilter);
@@ -103,7 +100,7 @@ export async function createApi(opts: { home?: string; dbPath?: string; mode?: '
     },
     deleteRun: ({ runId, deleteArtifacts }) => history.delete(runId, { deleteArtifacts }),
     listProfiles: () => profiles.list(),
-    checkFit: (req) => checkModelFit(profiles, req),
+    checkFit: inEngine('checkFit'),
     startFit: (req) => {
       profiles.get(req.profile); // an unknown profile is refused now, not in the worker
       return fits.start(req);
@@ -113,6 +110,7 @@ export async function createApi(opts: { home?: string; dbPath?: string; mode?: '
 
   return {
     services,
+    engine,
     invoke: async (name, payload) => (handlers[name] as (p: unknown) => unknown)(payload),
     subscribe(listener) {
       listeners.add(listener);
@@ -121,6 +119,7 @@ export async function createApi(opts: { home?: string; dbPath?: string; mode?: '
     async close() {
       offRuns();
       await fits.close();
+      await engine.close();
       await services.close();
     },
   };

@@ -209,7 +209,7 @@ function freeDir(base: string): string {
 
 /** Exports a recorded run's pruned model and records the artifact with the run. */
 export async function exportStoredRun(
-  services: AppServices,
+  services: Pick<AppServices, 'history' | 'store' | 'runsDir'>,
   req: ExportRequest & { runId: string; outDir?: string; overwrite?: boolean; task?: Task },
 ): Promise<StoredExportResult> {
   const run = services.history.show(req.runId);

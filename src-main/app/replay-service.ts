@@ -25,7 +25,7 @@ export interface ReplayResult {
   macs: number;
 }
 
-export async function replayRun(services: AppServices, runIdOrPrefix: string, outDir: string): Promise<ReplayResult> {
+export async function replayRun(services: Pick<AppServices, 'history' | 'runsDir'>, runIdOrPrefix: string, outDir: string): Promise<ReplayResult> {
   checkOutputFolder(outDir, 'replay destination');
   await initBackend();
   const run = services.history.show(runIdOrPrefix);

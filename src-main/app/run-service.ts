@@ -11,7 +11,7 @@ import { startJob, type JobHandle, type JobOutcome } from '../jobs/job-host';
 import type { Store } from '../store/db';
 import type { JsonObject } from '../store/types';
 import { validatePruneConfig } from '../engine/prune/types';
-import { executeRun, type RunJob } from './run-pipeline';
+import type { RunJob } from './run-pipeline';
 import type { RunEvent, RunResult } from './run-events';
 
 export type RunServiceEvent =
@@ -32,6 +32,11 @@ export interface RunServiceOptions {
   runsDir: string;
   /** Worker thread (app, web) or in-process (CLI, tests). Default 'worker'. */
   mode?: 'worker' | 'in-process';
+  /**
+   * What runs a job in-process (executeRun from run-pipeline). Injected rather than imported, so
+   * that a RunService in worker mode (the Electron main process) never loads the engine.
+   */
+  executeRun?: RunExecutor;
   /** Runs executing at once (default 1). */
   concurrency?: number;
 }
@@ -50,6 +55,8 @@ function runJobEntry(): string {
   return process.env.TOPIARY_RUN_JOB_ENTRY ?? new URL('../jobs/run-job.ts', import.meta.url).href;
 }
 
+export type RunExecutor = (job: RunJob, emit: (e: RunEvent) => void, signal: AbortSignal) => Promise<RunResult>;
+
 export class RunService {
   private readonly queue: Pending[] = [];
   private readonly active = new Map<string, Pending>();
@@ -58,7 +65,9 @@ export class RunService {
   constructor(
     private readonly store: Store,
     private readonly options: RunServiceOptions,
-  ) {}
+  ) {
+    if (options.mode === 'in-process' && !options.executeRun) throw new Error('an in-process RunService needs options.executeRun');
+  }
 
   on(listener: (e: RunServiceEvent) => void): () => void {
     this.listeners.add(listener);
@@ -160,7 +169,7 @@ export class RunService {
       const abort = new AbortController();
       p.handle = { cancel: () => abort.abort(new CancelledError()) };
       try {
-        const result = await executeRun(job, (e) => recorder.handle(e), abort.signal);
+        const result = await this.options.executeRun!(job, (e) => recorder.handle(e), abort.signal);
         outcome = { status: 'done', result };
       } catch (err) {
         const error = toErrorInfo(err);

@@ -1,37 +1,18 @@
-/** Opens the app services every front door shares: the store, run history and the run queue. */
-import path from 'node:path';
-import { openStore, type Store } from '../store/db';
-import { HistoryService } from './history-service';
-import { topiaryHome } from './paths';
-import { RunService } from './run-service';
+/**
+ * Opens the app services for callers that may run the engine in this thread (the CLI, the fit
+ * worker, tests): the store, run history and the run queue, runs in a worker or in-process.
+ * The Electron main process uses store-services.ts instead, which never loads the engine.
+ */
+import { executeRun } from './run-pipeline';
+import { openStoreServices, type AppServices } from './store-services';
 
-export interface AppServices {
-  store: Store;
-  history: HistoryService;
-  runs: RunService;
-  /** `<home>/runs`: each run's model and exports live in `<runsDir>/<runId>/`. */
-  runsDir: string;
-  close(): Promise<void>;
-}
+export type { AppServices } from './store-services';
 
 export async function openAppServices(opts: { dbPath: string; home?: string; mode?: 'worker' | 'in-process'; concurrency?: number }): Promise<AppServices> {
-  const home = opts.home ?? topiaryHome();
-  const store = openStore(opts.dbPath);
-  // Runs whose process died (crash, kill -9, power loss) are marked interrupted, history kept.
-  store.markInterruptedRuns();
-  const runsDir = path.join(home, 'runs');
-  // Runs at once: one by default (they share the CPU); TOPIARY_MAX_RUNS raises it on bigger machines.
-  const concurrency = opts.concurrency ?? (Number(process.env.TOPIARY_MAX_RUNS) || 1);
-  const runs = new RunService(store, { runsDir, mode: opts.mode ?? 'worker', concurrency });
-  const history = new HistoryService(store, { runsDir });
-  return {
-    store,
-    history,
-    runs,
-    runsDir,
-    async close() {
-      await runs.close();
-      store.close();
-    },
-  };
+  return openStoreServices({
+    dbPath: opts.dbPath,
+    home: opts.home,
+    concurrency: opts.concurrency,
+    ...(opts.mode === 'in-process' ? { executeRun } : {}),
+  });
 }

@@ -96,3 +96,50 @@ export class RunPhaseError extends TopiaryError {
     if (cause instanceof Error) this.name = cause.name;
   }
 }
+
+/**
+ * An error that arrived from another thread or process as ErrorInfo, for a class this side has no
+ * constructor for (a store error, RangeError...): it keeps the name, message, file and exit code.
+ */
+export class RemoteError extends TopiaryError {
+  override readonly exitCode: 1 | 2;
+
+  constructor(info: ErrorInfo & { exitCode: 1 | 2 }) {
+    super(info.message, info.file === undefined ? undefined : { file: info.file });
+    this.name = info.name;
+    this.exitCode = info.exitCode;
+  }
+}
+
+const NAMED_ERRORS: Record<string, new (message: string, options?: { file?: string }) => TopiaryError> = {
+  TopiaryError,
+  ConfigError,
+  ModelFormatError,
+  DatasetFormatError,
+  UnsupportedLayerError,
+  NothingToPruneError,
+  PruneShortfallError,
+  CancelledError,
+  VerificationError,
+};
+
+/**
+ * The inverse of toErrorInfo: an Error that reads as the one thrown on the other side. Named errors
+ * come back as their class (`instanceof ConfigError` holds), others keep name, message and exit
+ * code; the stack is the original's, where the work failed.
+ */
+export function fromErrorInfo(info: ErrorInfo): Error {
+  const Named = Object.prototype.hasOwnProperty.call(NAMED_ERRORS, info.name) ? NAMED_ERRORS[info.name] : undefined;
+  let err: Error;
+  if (Named) {
+    err = new Named(info.message, info.file === undefined ? undefined : { file: info.file });
+    if ((err as TopiaryError).exitCode !== (info.exitCode ?? (err as TopiaryError).exitCode)) err = new RemoteError({ ...info, exitCode: info.exitCode! });
+  } else if (info.exitCode !== undefined) {
+    err = new RemoteError({ ...info, exitCode: info.exitCode });
+  } else {
+    err = new Error(info.message);
+    err.name = info.name;
+  }
+  if (info.stack) err.stack = info.stack;
+  return err;
+}

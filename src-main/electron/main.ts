@@ -26,11 +26,13 @@ import {
   mainWindowOptions,
 } from './security';
 
-// The built app: resources and the run worker live beside dist-electron/.
+// The built app: resources and the workers live beside dist-electron/. Everything that loads tfjs
+// or the native addon runs in one of those workers; this process only holds the store and windows.
 process.env.TOPIARY_APP_ROOT ??= path.join(__dirname, '..');
 process.env.TOPIARY_RESOURCES ??= path.join(__dirname, '..', 'resources');
 process.env.TOPIARY_RUN_JOB_ENTRY ??= pathToFileURL(path.join(__dirname, 'run-job.cjs')).href;
 process.env.TOPIARY_FIT_JOB_ENTRY ??= pathToFileURL(path.join(__dirname, 'fit-job.cjs')).href;
+process.env.TOPIARY_ENGINE_JOB_ENTRY ??= pathToFileURL(path.join(__dirname, 'engine-job.cjs')).href;
 process.env.TOPIARY_TRAIN_WORKER_ENTRY ??= pathToFileURL(path.join(__dirname, 'train-worker.cjs')).href;
 
 const rendererRoot = path.join(__dirname, '..', 'dist-renderer');

@@ -11,5 +11,40 @@ export type WorkerToHost =
   | { type: 'done'; seq: number; result: unknown }
   | { type: 'error'; seq: number; error: ErrorInfo; cancelled: boolean };
 
+/**
+ * The long-lived engine worker's protocol: many calls over one worker, each named by `id`. A call
+ * streams `progress` and ends with one `result` or `error`; `cancel` aborts that call only.
+ */
+export type HostToEngine =
+  | { type: 'call'; seq: number; id: number; method: string; payload: unknown }
+  | { type: 'cancel'; seq: number; id: number };
+
+export type EngineToHost =
+  | { type: 'ready'; seq: number }
+  | { type: 'progress'; seq: number; id: number; progress: unknown }
+  | { type: 'result'; seq: number; id: number; result: unknown }
+  | { type: 'error'; seq: number; id: number; error: ErrorInfo; cancelled: boolean };
+
 /** A message before the sender stamps its sequence number (Omit distributed over the union). */
 export type Unsequenced<T> = T extends unknown ? Omit<T, 'seq'> : never;
+
+/** One engine method: what it takes, what it answers, and what it reports while it works. */
+export interface MethodSpec {
+  payload: unknown;
+  result: unknown;
+  progress: unknown;
+}
+
+/** A method table's types, e.g. `{ describeModel: { payload: {spec: string}; result: ModelDescription; progress: never } }`. */
+export type MethodMap<M> = { [K in keyof M]: MethodSpec };
+
+/** What a method gets besides its payload: cancellation and a way to report progress. */
+export interface CallHooks<P> {
+  signal: AbortSignal;
+  onProgress: (progress: P) => void;
+}
+
+/** The worker's implementation of a method table. */
+export type MethodHandlers<M extends MethodMap<M>> = {
+  [K in keyof M]: (payload: M[K]['payload'], hooks: CallHooks<M[K]['progress']>) => Promise<M[K]['result']> | M[K]['result'];
+};

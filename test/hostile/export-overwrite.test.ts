@@ -98,7 +98,7 @@ describe('export --overwrite replaces only what an export wrote', () => {
     const { createApi } = await import('../../src-main/app/api');
     const home = tempDir('topiary-hostile-api-');
     const user = sentinel(tempDir('topiary-hostile-out-'));
-    const api = await createApi({ home, dbPath: path.join(home, 'topiary.db'), mode: 'in-process' });
+    const api = await createApi({ home, dbPath: path.join(home, 'topiary.db') });
     try {
       const { store } = api.services;
       const { modelId } = seedModelAndDataset(store);

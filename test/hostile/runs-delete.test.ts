@@ -129,7 +129,7 @@ describe('the front doors reach the same guarded delete', () => {
     const { createApi } = await import('../../src-main/app/api');
     const home = tempDir('topiary-hostile-api-');
     const victim = sentinel(tempDir('topiary-hostile-user-'));
-    const api = await createApi({ home, dbPath: path.join(home, 'topiary.db'), mode: 'in-process' });
+    const api = await createApi({ home, dbPath: path.join(home, 'topiary.db') });
     try {
       const { store } = api.services;
       const { modelId } = seedModelAndDataset(store);

@@ -105,7 +105,7 @@ vi.mock('../../../src-main/app/api', () => ({
 }));
 
 // main.ts fills these in for the packaged app; put them back for whatever runs next in this process.
-const ENV_KEYS = ['TOPIARY_HOME', 'TOPIARY_APP_ROOT', 'TOPIARY_RESOURCES', 'TOPIARY_RUN_JOB_ENTRY'] as const;
+const ENV_KEYS = ['TOPIARY_HOME', 'TOPIARY_APP_ROOT', 'TOPIARY_RESOURCES', 'TOPIARY_RUN_JOB_ENTRY', 'TOPIARY_FIT_JOB_ENTRY', 'TOPIARY_ENGINE_JOB_ENTRY', 'TOPIARY_TRAIN_WORKER_ENTRY'] as const;
 const savedEnv = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
 let appUrl = '';
 
@@ -133,6 +133,17 @@ describe('Electron main window', () => {
   it('loads the bundled renderer from the app:// origin', () => {
     expect(appUrl).toBe('app://topiary/index.html');
     expect(electron.protocolHandlers.has('app')).toBe(true);
+  });
+
+  it('points every worker at its built bundle beside main.cjs, each one the build makes', async () => {
+    // @ts-expect-error: a plain .mjs build script, no type declarations
+    const { electronBundles } = await import('../../../scripts/bundles.mjs');
+    const built = Object.keys(electronBundles('/'));
+    const workers = { TOPIARY_RUN_JOB_ENTRY: 'run-job', TOPIARY_FIT_JOB_ENTRY: 'fit-job', TOPIARY_ENGINE_JOB_ENTRY: 'engine-job', TOPIARY_TRAIN_WORKER_ENTRY: 'train-worker' };
+    for (const [key, name] of Object.entries(workers)) {
+      expect(process.env[key]).toMatch(new RegExp(`^file://.*/${name}\\.cjs$`));
+      expect(built).toContain(name);
+    }
   });
 
   it('opens the window with the secure web preferences and the remembered bounds', () => {

@@ -33,7 +33,7 @@ beforeAll(async () => {
   fs.symlinkSync(path.join(work, 'outside.txt'), path.join(staticDir, 'assets', 'link.js'));
   const home = path.join(work, 'home');
   const { createApi } = await import('../../src-main/app/api');
-  api = await createApi({ home, dbPath: path.join(home, 'topiary.db'), mode: 'in-process' });
+  api = await createApi({ home, dbPath: path.join(home, 'topiary.db') });
   server = await startWebServer({
     staticDir,
     invoke: async (name, payload) => {

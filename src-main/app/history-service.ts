@@ -20,8 +20,10 @@ import type {
   RunHead,
   RunPage,
   RunQuery,
+  RunStatus,
   RunSummary,
 } from '../store/types';
+import { RUN_STATUSES } from '../store/types';
 
 // ---------------------------------------------------------------------------------------------
 // Result types
@@ -61,8 +63,13 @@ export interface LayerComparisonRow {
 
 export interface RunComparison {
   runs: RunHead[];
-  /** Index into `runs` of the baseline that deltas are measured against. */
+  /**
+   * Index into `runs` of the baseline that deltas are measured against: the one asked for, else the
+   * first finished (`done`) run, else the first.
+   */
   baseline: number;
+  /** Indexes into `runs` of runs that did not finish (failed, interrupted...): shown, labelled, never the default baseline. */
+  unfinished: number[];
   config: ConfigDiffRow[];
   /** How many config keys are identical in every run (hidden from `config`). */
   identicalConfigKeys: number;
@@ -88,8 +95,13 @@ export interface ParetoResult {
   frontier: (ParetoPoint & { run: RunHead })[];
   /** Runs that had every objective. */
   considered: number;
-  /** Runs matching the filter that lack (or have NaN for) some objective. */
+  /** Runs matching the filter that were not considered: unfinished ones, and finished ones lacking (or NaN for) an objective. */
   skipped: number;
+  /**
+   * Runs matching the filter left out because they did not finish, by status: only `done` runs are
+   * results (a run killed in epoch 2 has partial metrics, not a result).
+   */
+  unfinished: { status: RunStatus; runs: number }[];
   /** Every considered point, when asked for (for scatter plots). */
   points?: (ParetoPoint & { onFrontier: boolean })[];
 }
@@ -208,10 +220,10 @@ export class HistoryService {
     const ids = idsOrPrefixes.map((s) => this.resolve(s));
     if (ids.length < 2) throw new ConfigError(`compare needs at least 2 runs, got ${ids.length}`);
     if (new Set(ids).size !== ids.length) throw new ConfigError('compare got the same run twice');
-    const baseline = options.baseline === undefined ? 0 : ids.indexOf(this.resolve(options.baseline));
-    if (baseline < 0) throw new ConfigError(`baseline ${options.baseline} is not one of the compared runs`);
     const { reader } = this.store;
     const runs = reader.getRunHeads(ids);
+    const baseline = options.baseline === undefined ? defaultBaseline(runs) : ids.indexOf(this.resolve(options.baseline));
+    if (baseline < 0) throw new ConfigError(`baseline ${options.baseline} is not one of the compared runs`);
     const { rows: config, identical } = diffConfigs(reader.getConfigs(ids).map((c) => c.config));
     const seriesByRun = reader.getMetricSeries(ids);
     const overlays = new Map<string, SeriesOverlay>();
@@ -226,6 +238,7 @@ export class HistoryService {
     return {
       runs,
       baseline,
+      unfinished: runs.flatMap((r, i) => (r.status === 'done' ? [] : [i])),
       config,
       identicalConfigKeys: identical,
       metrics: compareMetrics(runs.map((r) => r.final), baseline),
@@ -235,12 +248,14 @@ export class HistoryService {
   }
 
   /**
-   * The Pareto frontier of runs (optionally filtered) over final metrics: a run is on it when no
-   * other run is at least as good on every objective and strictly better on one.
+   * The Pareto frontier of finished runs (optionally filtered) over final metrics: a run is on it
+   * when no other run is at least as good on every objective and strictly better on one. Runs that
+   * did not finish are counted in `unfinished`, never considered.
    */
   pareto(objectives: readonly ParetoObjective[], filter: RunFilter = {}, options: { includeAll?: boolean } = {}): ParetoResult {
     validateObjectives(objectives);
-    const table = this.store.reader.getFinalMetricTable(objectives.map((o) => o.metric), filter);
+    const finished = finishedOnly(filter);
+    const table = finished ? this.store.reader.getFinalMetricTable(objectives.map((o) => o.metric), finished) : { ids: [], values: [] };
     const points: ParetoPoint[] = table.ids.map((runId, i) => ({ runId, values: table.values[i] }));
     const frontierIdx = paretoFrontier(table.values, objectives.map((o) => o.direction));
     const heads = new Map(this.store.reader.getRunHeads(frontierIdx.map((i) => points[i].runId)).map((h) => [h.id, h]));
@@ -250,12 +265,21 @@ export class HistoryService {
       frontier: frontierIdx.map((i) => ({ ...points[i], run: heads.get(points[i].runId) as RunHead })),
       considered: points.length,
       skipped: total - points.length,
+      unfinished: this.unfinishedCounts(filter),
     };
     if (options.includeAll) {
       const on = new Set(frontierIdx);
       result.points = points.map((p, i) => ({ ...p, onFrontier: on.has(i) }));
     }
     return result;
+  }
+
+  /** How many runs matching `filter` have each status other than `done`. */
+  private unfinishedCounts(filter: RunFilter): { status: RunStatus; runs: number }[] {
+    const asked = filter.status === undefined ? [] : [filter.status].flat();
+    return RUN_STATUSES.filter((s) => s !== 'done' && (asked.length === 0 || asked.includes(s)))
+      .map((status) => ({ status, runs: this.store.reader.countRuns({ ...filter, status }) }))
+      .filter((c) => c.runs > 0);
   }
 
   /** Runs matching `filter` with config, summary, tags, timings and full metric histories. */
@@ -470,6 +494,22 @@ export class HistoryService {
 
 // ---------------------------------------------------------------------------------------------
 // Pure helpers
+
+/**
+ * Only finished runs are results: `filter` narrowed to status `done`, or null when it asks only for
+ * other statuses (an empty status list would mean "any status" to the store).
+ * @example finishedOnly({ tag: 'x' }) // { tag: 'x', status: 'done' }
+ */
+export function finishedOnly(filter: RunFilter): RunFilter | null {
+  const asked = filter.status === undefined ? [] : [filter.status].flat();
+  if (asked.length > 0 && !asked.includes('done')) return null;
+  return { ...filter, status: 'done' };
+}
+
+/** The first finished run, else the first: deltas against a killed run's partial numbers mean nothing. */
+function defaultBaseline(runs: readonly RunHead[]): number {
+  return Math.max(0, runs.findIndex((r) => r.status === 'done'));
+}
 
 /**
  * Flattens nested JSON objects to dotted keys; arrays and scalars are leaves (a shape `[28, 28, 1]`

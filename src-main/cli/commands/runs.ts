@@ -111,11 +111,13 @@ export function registerRunsCommand(program: Command, ctx: CliContext, deps: Run
         const parsed = objectives.map(parseObjective);
         const result = h.pareto(parsed, parseFilter(opts), { includeAll: Boolean(opts.all) });
         if (ctx.json) return ctx.printJson(result);
-        if (result.frontier.length === 0) return ctx.print(`no runs have all of ${parsed.map((o) => o.metric).join(', ')}`);
+        const notCounted = formatUnfinished(result.unfinished);
+        if (result.frontier.length === 0) return ctx.print(`no finished runs have all of ${parsed.map((o) => o.metric).join(', ')}${notCounted}`);
         const header = ['ID', 'METHOD', 'MODEL', ...parsed.map((o) => `${o.metric} (${o.direction})`), 'TAGS'];
         const rows = result.frontier.map((f) => [shortId(f.runId), f.run.method ?? f.run.kind, baseName(f.run.modelSource), ...f.values.map(formatNumber), f.run.tags.join(',')]);
         ctx.print(table(header, rows));
-        ctx.print(`\n${result.frontier.length} on the frontier of ${result.considered} runs${result.skipped ? ` (${result.skipped} lack an objective)` : ''}`);
+        const lacking = result.skipped - result.unfinished.reduce((n, u) => n + u.runs, 0);
+        ctx.print(`\n${result.frontier.length} on the frontier of ${result.considered} finished runs${lacking > 0 ? ` (${lacking} lack an objective)` : ''}${notCounted}`);
       }),
     );
 
@@ -392,8 +394,14 @@ function formatRunDetail(r: RunDetail, flatten: (v: JsonObject) => Record<string
   return lines.join('\n');
 }
 
+/** `; not counted: 1 interrupted, 2 failed` (empty when every run finished). */
+function formatUnfinished(unfinished: readonly { status: RunStatus; runs: number }[]): string {
+  return unfinished.length ? `; not counted (did not finish): ${unfinished.map((u) => `${u.runs} ${u.status}`).join(', ')}` : '';
+}
+
 function formatComparison(c: RunComparison): string {
-  const ids = c.runs.map((r, i) => `${shortId(r.id)}${i === c.baseline ? '*' : ''}`);
+  // A run that did not finish is labelled with its status: its numbers are partial, not results.
+  const ids = c.runs.map((r, i) => `${shortId(r.id)}${i === c.baseline ? '*' : ''}${r.status === 'done' ? '' : ` (${r.status})`}`);
   const out: string[] = [];
   out.push(
     c.config.length
@@ -401,6 +409,7 @@ function formatComparison(c: RunComparison): string {
       : 'configs are identical',
   );
   out.push(`(${c.identicalConfigKeys} identical config key(s) hidden; * = baseline)`);
+  if (c.unfinished.length) out.push(`not finished, partial numbers: ${c.unfinished.map((i) => `${shortId(c.runs[i].id)} ${c.runs[i].status}`).join(', ')}`);
   if (c.metrics.length) {
     out.push('', table(['FINAL', ...ids], c.metrics.map((m) => [m.name, ...m.values.map((v, i) => {
       if (v === null) return '-';
@@ -421,8 +430,11 @@ function table(header: readonly string[], rows: readonly (readonly string[])[]):
   return [line(header), ...rows.map(line)].join('\n');
 }
 
-function formatNumber(v: number): string {
+function formatNumber(v: number | null | undefined): string {
+  // A JSON round trip turns NaN and Infinity into null: print what is known, never throw.
+  if (typeof v !== 'number') return '-';
   if (Number.isNaN(v)) return 'NaN';
+  if (!Number.isFinite(v)) return v > 0 ? 'Inf' : '-Inf';
   if (Number.isInteger(v)) return String(v);
   return Math.abs(v) >= 1000 ? v.toFixed(0) : Number(v.toPrecision(4)).toString();
 }

@@ -10,7 +10,8 @@ import { createHash } from 'node:crypto';
 import { ConfigError, inFile } from '../common/errors';
 import { checkOutputFile, checkOutputFolder } from '../node/output-paths';
 import { realPathInside } from '../node/safe-paths';
-import { openStore, type Store } from '../store/db';
+import { openStore, type OpenStoreOptions, type Store } from '../store/db';
+import { recordRunDetail, recoverRuns, type RecoverResult } from './run-record';
 import type {
   Json,
   JsonObject,
@@ -182,9 +183,12 @@ export class HistoryService {
     this.runsDir = path.resolve(options.runsDir ?? path.join(path.dirname(path.resolve(store.file)), 'runs'));
   }
 
-  /** Opens the store at `file`, marks runs of dead processes interrupted, returns the service. */
-  static open(file: string, options: HistoryOptions = {}): HistoryService {
-    const store = openStore(file);
+  /**
+   * Opens the store at `file`, marks runs of dead processes interrupted, returns the service.
+   * `verify` checks the database first (for commands that change it; see openStore).
+   */
+  static open(file: string, options: HistoryOptions & Pick<OpenStoreOptions, 'verify'> = {}): HistoryService {
+    const store = openStore(file, { verify: options.verify });
     store.markInterruptedRuns();
     return new HistoryService(store, options);
   }
@@ -368,7 +372,6 @@ export class HistoryService {
     const root = path.dirname(file);
     const bundle = readBundle(file);
     const artifactsDir = path.resolve(options.artifactsDir ?? this.runsDir);
-    const { reader, writer } = this.store;
     const result: BundleImportResult = { imported: [], skipped: [], artifactsCopied: 0 };
     // Parents before children, so lineage inside the bundle survives.
     const entries = orderParentsFirst(bundle.runs);
@@ -390,23 +393,10 @@ export class HistoryService {
       });
     }
     for (const { run, artifactFiles } of entries) {
-      if (reader.findRun(run.id)) {
+      if (this.store.reader.findRun(run.id)) {
         result.skipped.push(run.id);
         continue;
       }
-      const modelId = writer.upsertModel({
-        source: run.model.source, sha256: run.model.sha256, format: run.model.format, params: run.model.params,
-        name: run.model.name ?? undefined, bytes: run.model.bytes ?? undefined, meta: run.model.meta ?? undefined,
-      });
-      const datasetId = run.dataset
-        ? writer.upsertDataset({
-            source: run.dataset.source, sha256: run.dataset.sha256, sampleShape: run.dataset.sampleShape, classNames: run.dataset.classNames,
-            trainSize: run.dataset.trainSize, testSize: run.dataset.testSize,
-          })
-        : null;
-      const profileId = run.profileId
-        ? writer.upsertProfile({ id: run.profileId, name: run.profile?.name ?? run.profileId, definition: run.profile?.definition ?? null })
-        : null;
       const artifactPaths = run.artifacts.map((a, i) => {
         const rel = artifactFiles[i];
         if (rel === null) return path.join(artifactsDir, run.id, String(i), plainBaseName(a.path));
@@ -416,14 +406,21 @@ export class HistoryService {
         result.artifactsCopied++;
         return to;
       });
-      const parentRunId = run.parentRunId && reader.findRun(run.parentRunId) ? run.parentRunId : null;
-      writer.importRun(run, {
-        modelId, datasetId, profileId, parentRunId, artifactPaths,
+      recordRunDetail(this.store, run, {
+        artifactPaths,
         origin: { host: bundle.host, bundle: path.resolve(file), exportedAt: bundle.exportedAt, importedAt: new Date().toISOString(), parentRunId: run.parentRunId },
       });
       result.imported.push(run.id);
     }
     return result;
+  }
+
+  /**
+   * Re-records runs from their folders' `run.json` (default: every folder in the run directory),
+   * e.g. into a fresh database after a damaged one was moved aside. Runs already here are skipped.
+   */
+  recover(from: string = this.runsDir): RecoverResult {
+    return recoverRuns(this.store, from);
   }
 
   tag(idOrPrefix: string, tags: readonly string[]): string[] {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { RunConfigInput } from '../common/run-config';
 import { TopiaryError } from '../common/errors';
 import { openAppServices } from '../app/services';
+import { StoreError } from '../store/errors';
 import { checkOutputFolder } from '../node/output-paths';
 import type { CliContext } from './context';
 import { beforeAfter, bytes, fixed, table } from './format';
@@ -38,6 +39,13 @@ export async function runAndReport(ctx: CliContext, config: RunConfigInput, opts
     process.off('SIGINT', onSigint);
     off();
     for (const b of bars.values()) b.stop();
+    if (finished.recordError) {
+      // The work is not lost: its record is in the run's folder, and `runs recover` records it.
+      throw new StoreError(
+        `run ${runId} ${finished.status}, but ${finished.recordError.message}. Record it with \`topiary runs recover\` ` +
+          '(into a new database if this one is damaged: move the file aside first).',
+      );
+    }
     if (finished.status !== 'done') {
       const err = new TopiaryError(`run ${runId} ${finished.status}: ${finished.error?.message ?? ''}`);
       (err as { exitCode: number }).exitCode = finished.error?.exitCode ?? 1;

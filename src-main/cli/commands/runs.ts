@@ -35,15 +35,18 @@ const STATUSES: readonly RunStatus[] = ['queued', 'running', 'done', 'failed', '
 
 export function registerRunsCommand(program: Command, ctx: CliContext, deps: RunsCommandDeps = {}): void {
   const confirm = deps.confirm ?? promptYesNo;
-  const runs = program.command('runs').description('the run history: list, show, compare, pareto, export, import, tag, note, replay, delete');
+  const runs = program.command('runs').description('the run history: list, show, compare, pareto, export, import, recover, tag, note, replay, delete');
 
-  /** Opens the history for one command and closes it afterwards, whatever happens. */
-  const withHistory = async <T>(fn: (h: HistoryService) => T | Promise<T>): Promise<T> => {
+  /**
+   * Opens the history for one command and closes it afterwards, whatever happens. `write`: the
+   * command changes the database, so it is checked for damage first.
+   */
+  const withHistory = async <T>(fn: (h: HistoryService) => T | Promise<T>, write = false): Promise<T> => {
     const { HistoryService } = await import('../../app/history-service');
     const { topiaryHome } = await import('../../app/paths');
     // The same run directory the run service writes to (it does not follow --db), so that
     // delete --delete-artifacts finds a run's files and import copies into the runs' own folders.
-    const history = HistoryService.open(ctx.dbPath(), { runsDir: path.join(topiaryHome(), 'runs') });
+    const history = HistoryService.open(ctx.dbPath(), { runsDir: path.join(topiaryHome(), 'runs'), verify: write });
     try {
       return await fn(history);
     } finally {
@@ -181,7 +184,20 @@ export function registerRunsCommand(program: Command, ctx: CliContext, deps: Run
         const result = h.importBundle(bundle, { artifactsDir: opts.artifactsDir });
         if (ctx.json) return ctx.printJson(result);
         ctx.print(`imported ${result.imported.length} run(s), skipped ${result.skipped.length} already present, copied ${result.artifactsCopied} artifact(s)`);
-      }),
+      }, true),
+    );
+
+  runs
+    .command('recover')
+    .description("record runs again from their folders' run.json (e.g. into a new database after a damaged one was moved aside); runs already recorded are skipped")
+    .option('--from <dir>', 'a runs folder (one sub-folder per run) or one run folder (default: $TOPIARY_HOME/runs)')
+    .action((opts: { from?: string }) =>
+      withHistory((h) => {
+        const result = h.recover(opts.from);
+        for (const f of result.failed) process.stderr.write(`warning: ${f.reason}\n`);
+        if (ctx.json) return ctx.printJson(result);
+        ctx.print(`recorded ${result.recovered.length} run(s) from their folders, skipped ${result.skipped.length} already recorded${result.failed.length ? `, ${result.failed.length} unreadable` : ''}`);
+      }, true),
     );
 
   runs
@@ -195,7 +211,7 @@ export function registerRunsCommand(program: Command, ctx: CliContext, deps: Run
         const now = opts.remove ? h.untag(id, tags) : h.tag(id, tags);
         if (ctx.json) return ctx.printJson({ runId: h.resolve(id), tags: now });
         ctx.print(now.length ? `tags: ${now.join(', ')}` : 'no tags');
-      }),
+      }, true),
     );
 
   runs
@@ -209,7 +225,7 @@ export function registerRunsCommand(program: Command, ctx: CliContext, deps: Run
         h.note(id, text || null);
         if (ctx.json) return ctx.printJson({ runId: h.resolve(id), note: text || null });
         ctx.print(text ? 'note saved' : 'note cleared');
-      }),
+      }, true),
     );
 
   runs
@@ -258,7 +274,7 @@ export function registerRunsCommand(program: Command, ctx: CliContext, deps: Run
         for (const r of results) {
           ctx.print(`deleted ${r.runId}${r.artifactsDeleted.length ? `, ${r.artifactsDeleted.length} artifact(s) removed` : ''}${r.artifactsKept.length ? `, ${r.artifactsKept.length} artifact(s) kept on disk` : ''}`);
         }
-      }),
+      }, true),
     );
 }
 

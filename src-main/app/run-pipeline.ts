@@ -25,6 +25,7 @@ import { exportModel } from './export-service';
 import { versions } from './info-service';
 import { openModel } from './model-service';
 import { loadDatasetForModel } from './model-data';
+import { pauseIfAsked } from './pause-hook';
 import { inPhase, type RunPlace } from './run-errors';
 import type { RunEvent, RunResult } from './run-events';
 
@@ -78,7 +79,12 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
   // marked `keep`, always go out.
   let lastPhase = '';
   let lastAt = 0;
+  let entered = '';
   const progress = (p: Omit<RunProgress, 'runId' | 'fraction' | 'etaSeconds'>, keep = false) => {
+    if (entered !== p.phase) {
+      entered = p.phase;
+      pauseIfAsked(p.phase);
+    }
     // Where the run is, for an error message, even when this event is not sent.
     if (place.phase !== p.phase) {
       place.phase = p.phase;

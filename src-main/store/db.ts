@@ -113,9 +113,8 @@ function isCorruption(err: unknown): boolean {
 }
 
 function corrupt(file: string, problem: string, cause?: unknown): StoreCorruptError {
-  const wal = fs.existsSync(`${file}-wal`) ? ` (and ${path.basename(file)}-wal next to it)` : '';
   return new StoreCorruptError(
-    `${file}: the experiment database is damaged: ${problem}. Nothing was done. To recover: move it aside${wal}, e.g. ` +
+    `${file}: the experiment database is damaged: ${problem}. Nothing was done. To recover: move it aside (with its -wal and -shm files, if any), e.g. ` +
       `\`mv ${file} ${file}.damaged\`, then run \`topiary runs recover\`, which records every run again from its folder ` +
       '(runs/<run-id>/run.json in the data folder) into a new database; or restore a backup of the file.',
     { file, ...(cause === undefined ? {} : { cause }) },
@@ -126,14 +125,16 @@ function corrupt(file: string, problem: string, cause?: unknown): StoreCorruptEr
 function quickCheck(db: Database.Database, file: string): void {
   let problems: string[];
   try {
-    problems = (db.pragma('quick_check(5)') as { quick_check: string }[]).map((r) => r.quick_check);
+    problems = (db.pragma('quick_check(5)') as { quick_check: string }[])
+      .flatMap((r) => r.quick_check.split('\n'))
+      .filter((line) => line && !line.startsWith('*** in database'));
   } catch (err) {
     // "file is not a database" is checkCompatible's to word; anything else here is damage.
     if ((err as { code?: unknown }).code === 'SQLITE_NOTADB') return;
     throw corrupt(file, `SQLite cannot check it (${(err as Error).message})`, err);
   }
   if (problems.length === 1 && problems[0] === 'ok') return;
-  throw corrupt(file, `SQLite quick_check found ${problems.length >= 5 ? 'at least 5' : problems.length} problem(s): ${problems.slice(0, 3).join('; ')}`);
+  throw corrupt(file, `SQLite quick_check found problems (${problems.slice(0, 3).join('; ')}${problems.length > 3 ? '; ...' : ''})`);
 }
 
 function checkCompatible(db: Database.Database, file: string): void {

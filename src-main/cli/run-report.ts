@@ -49,6 +49,8 @@ export async function runAndReport(ctx: CliContext, config: RunConfigInput, opts
     if (finished.status !== 'done') {
       const err = new TopiaryError(`run ${runId} ${finished.status}: ${finished.error?.message ?? ''}`);
       (err as { exitCode: number }).exitCode = finished.error?.exitCode ?? 1;
+      // The cause's name (DatasetFormatError, DivergenceError...) says what went wrong; keep it.
+      if (finished.error?.name) err.name = finished.error.name;
       throw err;
     }
     const detail = services.history.show(runId);

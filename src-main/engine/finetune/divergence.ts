@@ -3,18 +3,24 @@
  * run still leaves something usable behind. A loss that is NaN or infinite has diverged at once;
  * a finite loss has diverged when it stays above `factor` times the reference loss for `patience`
  * steps in a row. The reference is the first loss after the masks last changed (a re-prune raises
- * the loss on purpose; that is not divergence).
+ * the loss on purpose; that is not divergence), but at least `floor`: one lucky first batch of a
+ * well-trained classifier must not make ordinary batches look like an explosion.
  */
 import * as tf from '@tensorflow/tfjs';
 
 export interface DivergenceConfig {
   /** Loss above factor x reference counts as exploding. Default 10. */
   factor: number;
-  /** Consecutive exploding steps before the run is stopped. Default 10. */
+  /** Consecutive exploding steps before the run is stopped. Default 5. */
   patience: number;
+  /**
+   * Least reference loss. The trainer gives a classifier 0.1 x ln(classes), so the limit is at
+   * least chance level (ln K, the loss of a uniform guess); 0 elsewhere.
+   */
+  floor: number;
 }
 
-export const DEFAULT_DIVERGENCE: DivergenceConfig = { factor: 10, patience: 10 };
+export const DEFAULT_DIVERGENCE: DivergenceConfig = { factor: 10, patience: 5, floor: 0 };
 
 /**
  * Feeds step losses; says why training diverged once it has.
@@ -44,7 +50,7 @@ export class DivergenceGuard {
       this.reference = loss;
       return undefined;
     }
-    const limit = this.config.factor * Math.abs(this.reference);
+    const limit = this.config.factor * Math.max(Math.abs(this.reference), this.config.floor);
     this.exploding = loss > limit ? this.exploding + 1 : 0;
     if (this.exploding < this.config.patience) return undefined;
     return `the loss exploded: above ${this.config.factor}x its starting value ${this.reference.toPrecision(4)} for ${this.exploding} steps in a row (now ${loss.toPrecision(4)})`;

@@ -190,7 +190,9 @@ export async function finetuneMasked(
   };
   let lastYield = -Infinity;
   let memory: MemoryState | undefined;
-  const guard = opts.divergence === false ? undefined : new DivergenceGuard({ ...DEFAULT_DIVERGENCE, ...opts.divergence });
+  const classes = Number(model.outputs[0].shape[1] ?? 1);
+  const floor = objective.task === 'classification' && classes > 1 ? 0.1 * Math.log(classes) : 0;
+  const guard = opts.divergence === false ? undefined : new DivergenceGuard({ ...DEFAULT_DIVERGENCE, floor, ...opts.divergence });
   let bestWeights: WeightSnapshot | undefined;
   let diverged: Omit<Divergence, 'kept'> | undefined;
   /** Keeps the weights of an epoch that ended calmly with the lowest mean loss so far. */

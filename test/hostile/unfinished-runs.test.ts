@@ -64,7 +64,7 @@ describe('only finished runs are results', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(done.slice(0, 8));
     expect(r.stdout).not.toContain(killed.slice(0, 8));
-    expect(r.stdout).toMatch(/1 on the frontier of 1 finished runs; not counted \(did not finish\): 1 failed, 1 interrupted/);
+    expect(r.stdout).toMatch(/1 on the frontier of 1 runs; not counted \(did not finish\): 1 failed, 1 interrupted/);
     const only = topiary(home, ['runs', 'pareto', 'accuracy:max', 'sizeBytes:min', '--status', 'interrupted', '--json']);
     expect(only.code, only.stderr).toBe(0);
     expect(JSON.parse(only.stdout)).toMatchObject({ frontier: [], considered: 0, unfinished: [{ status: 'interrupted', runs: 1 }] });

@@ -120,7 +120,7 @@ export function registerRunsCommand(program: Command, ctx: CliContext, deps: Run
         const rows = result.frontier.map((f) => [shortId(f.runId), f.run.method ?? f.run.kind, baseName(f.run.modelSource), ...f.values.map(formatNumber), f.run.tags.join(',')]);
         ctx.print(table(header, rows));
         const lacking = result.skipped - result.unfinished.reduce((n, u) => n + u.runs, 0);
-        ctx.print(`\n${result.frontier.length} on the frontier of ${result.considered} finished runs${lacking > 0 ? ` (${lacking} lack an objective)` : ''}${notCounted}`);
+        ctx.print(`\n${result.frontier.length} on the frontier of ${result.considered} runs${lacking > 0 ? ` (${lacking} lack an objective)` : ''}${notCounted}`);
       }),
     );
 

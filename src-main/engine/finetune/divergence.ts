@@ -9,7 +9,10 @@
 import * as tf from '@tensorflow/tfjs';
 
 export interface DivergenceConfig {
-  /** Loss above factor x reference counts as exploding. Default 10. */
+  /**
+   * Loss above factor x reference counts as exploding. Default 5: a softmax classifier's loss is
+   * capped near -ln(probability floor), so a blown-up one sits at ~10x chance level, not 100x.
+   */
   factor: number;
   /** Consecutive exploding steps before the run is stopped. Default 5. */
   patience: number;
@@ -20,7 +23,7 @@ export interface DivergenceConfig {
   floor: number;
 }
 
-export const DEFAULT_DIVERGENCE: DivergenceConfig = { factor: 10, patience: 5, floor: 0 };
+export const DEFAULT_DIVERGENCE: DivergenceConfig = { factor: 5, patience: 5, floor: 0 };
 
 /**
  * Feeds step losses; says why training diverged once it has.

@@ -203,12 +203,13 @@ export async function finetuneMasked(
     bestWeights = WeightSnapshot.take(model, loss, label);
   };
   try {
-    if (guard) bestWeights = WeightSnapshot.take(model, Infinity, 'before fine-tuning');
     // FusedAdam: tf.train.adam's update in one kernel per variable instead of ~15 (see ./adam.ts).
     optimizer = cfg.optimizer === 'adam' ? new FusedAdam(cfg.learningRate) : tf.train.sgd(cfg.learningRate);
     ({ trainer: fused, note: fusedNote } = startFused(model, cfg, opts, optimizer, shards !== undefined));
     // The fused trainer and data-parallel helpers hold their own memory; the tfjs step is planned.
     if (!fused && !shards) memory = startMemory(model, cfg.batchSize, opts.memoryCeiling ?? memoryCeiling());
+    // After the plan: a copy of the weights is small next to a step's activations (the plan keeps headroom).
+    if (guard) bestWeights = WeightSnapshot.take(model, Infinity, 'before fine-tuning');
     for (let epoch = 0; epoch < cfg.epochs; epoch++) {
       const batches = batchIndices(train.size, cfg.batchSize, seed + 1000 * (epoch + 1), cfg.maxSamplesPerEpoch);
       let lossSum = 0;

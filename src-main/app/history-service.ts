@@ -12,19 +12,19 @@ import { checkOutputFile, checkOutputFolder } from '../node/output-paths';
 import { realPathInside } from '../node/safe-paths';
 import { openStore, type OpenStoreOptions, type Store } from '../store/db';
 import { recordRunDetail, recoverRuns, type RecoverResult } from './run-record';
-import type {
-  Json,
-  JsonObject,
-  MetricPoint,
-  RunDetail,
-  RunFilter,
-  RunHead,
-  RunPage,
-  RunQuery,
-  RunStatus,
-  RunSummary,
+import {
+  RUN_STATUSES,
+  type Json,
+  type JsonObject,
+  type MetricPoint,
+  type RunDetail,
+  type RunFilter,
+  type RunHead,
+  type RunPage,
+  type RunQuery,
+  type RunStatus,
+  type RunSummary,
 } from '../store/types';
-import { RUN_STATUSES } from '../store/types';
 
 // ---------------------------------------------------------------------------------------------
 // Result types

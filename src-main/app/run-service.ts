@@ -233,7 +233,10 @@ class RunRecorder {
         this.toDb((w) => {
           const modelId = w.upsertModel(e.model);
           const datasetId = w.upsertDataset(e.dataset);
-          w.createRun({ ...start, modelId, datasetId, status: 'running' });
+          w.createRun({
+            id: runId, config: start.config, modelId, datasetId, profileId: start.profileId, parentRunId: start.parentRunId,
+            backend: e.backend, versions: e.versions, kind: start.kind, method: e.method, name: start.name, status: 'running',
+          });
           this.folder?.setIds(modelId, datasetId);
           this.recorded = true;
         });

@@ -261,7 +261,7 @@ export async function fitToBudget(services: AppServices, profiles: ProfileServic
   hooks.signal?.removeEventListener('abort', onAbort);
   result.runStatus = finished.status;
   if (!finished.recorded) {
-    throw new TopiaryError(`fit run ${runId} ${finished.status} before it was recorded: ${finished.error?.message ?? ''}`);
+    throw new TopiaryError(`fit run ${runId} ${finished.status} before it was recorded: ${finished.error?.message ?? finished.recordError?.message ?? ''}`);
   }
   const writer = services.store.writer;
   writer.appendMetrics(runId, plan.candidates.flatMap(candidateMetrics));

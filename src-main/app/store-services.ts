@@ -30,7 +30,8 @@ export interface StoreServicesOptions {
 
 export async function openStoreServices(opts: StoreServicesOptions): Promise<AppServices> {
   const home = opts.home ?? topiaryHome();
-  const store = openStore(opts.dbPath);
+  // Checked before anything runs: a damaged file found only at a run's first write loses the run.
+  const store = openStore(opts.dbPath, { verify: true });
   // Runs whose process died (crash, kill -9, power loss) are marked interrupted, history kept.
   store.markInterruptedRuns();
   const runsDir = path.join(home, 'runs');

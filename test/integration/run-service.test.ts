@@ -9,6 +9,7 @@ import { loadModel, saveModel } from '../../src-main/node/models';
 import { replayRun } from '../../src-main/app/replay-service';
 import { lenet300100 } from '../../src-main/engine/models';
 import type { RunServiceEvent } from '../../src-main/app/run-service';
+import type { SpeedReceipt } from '../../src-main/engine/measure/receipt';
 
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'topiary-runs-'));
 const modelDir = path.join(home, 'mlp');
@@ -40,7 +41,7 @@ describe('run service', () => {
     const events: RunServiceEvent[] = [];
     const off = services.runs.on((e) => events.push(e));
     const startTensors = tf.memory().numTensors;
-    const { runId } = services.runs.start(quick({ exports: [{ format: 'tflite', quant: 'none', verifySamples: 100 }] }));
+    const { runId } = services.runs.start(quick({ exports: [{ format: 'tflite', quant: 'none', verifySamples: 100 }], receiptBudgetMs: 500 }));
     const finished = await services.runs.wait(runId);
     off();
     expect(finished, JSON.stringify(finished.error)).toMatchObject({ status: 'done', recorded: true });
@@ -63,6 +64,16 @@ describe('run service', () => {
     expect(run.artifacts[0]).toMatchObject({ format: 'tflite', status: 'ok' });
     expect(fs.existsSync(run.artifacts[0].path)).toBe(true);
     expect(fs.existsSync(path.join(path.dirname(run.artifacts[0].path), 'report.html'))).toBe(true);
+    // The speedup receipt: the exported file and the parent's, timed in LiteRT in the same run.
+    const [receipt] = (run.summary as { receipts: SpeedReceipt[] }).receipts;
+    expect(receipt).toMatchObject({ format: 'tflite', quant: 'none', batch: 1, threads: 1, xnnpack: 'on' });
+    expect(receipt.parent.latency.medianMs).toBeGreaterThan(0);
+    expect(receipt.pruned.latency.runs).toBeGreaterThanOrEqual(15);
+    expect(receipt.parent.params).toBe(receipt.pruned.params);
+    expect(receipt.ratios.nonZeroMacs).toBeLessThan(0.5);
+    expect(receipt.ratios.latency).toBeCloseTo(receipt.pruned.latency.medianMs / receipt.parent.latency.medianMs, 9);
+    expect(receipt.ratios.bytes).toBeLessThan(1);
+    expect(receipt.verdict).toMatch(/^non-zero MACs -\d+%, latency [+-]?[±\d]+%/);
 
     const phases = events.filter((e) => e.name === 'runProgress').map((e) => (e.payload as { phase: string }).phase);
     expect(phases).toEqual(expect.arrayContaining(['load', 'baseline', 'finetune', 'final', 'export', 'done']));

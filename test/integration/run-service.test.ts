@@ -65,7 +65,7 @@ describe('run service', () => {
     expect(fs.existsSync(run.artifacts[0].path)).toBe(true);
     expect(fs.existsSync(path.join(path.dirname(run.artifacts[0].path), 'report.html'))).toBe(true);
     // The speedup receipt: the exported file and the parent's, timed in LiteRT in the same run.
-    const [receipt] = (run.summary as { receipts: SpeedReceipt[] }).receipts;
+    const [receipt] = (run.summary as unknown as { receipts: SpeedReceipt[] }).receipts;
     expect(receipt).toMatchObject({ format: 'tflite', quant: 'none', batch: 1, threads: 1, xnnpack: 'on' });
     expect(receipt.parent.latency.medianMs).toBeGreaterThan(0);
     expect(receipt.pruned.latency.runs).toBeGreaterThanOrEqual(15);

@@ -112,6 +112,26 @@ describe('run service', () => {
     saved.model.dispose();
   });
 
+  it('a structured run for a device profile keeps widths multiples of the profile\'s channelMultiple, recorded in its config', async () => {
+    const { runId } = services.runs.start(quick({
+      sensitivity: false,
+      profile: 'desktop-cpu',
+      prune: { method: 'magnitude', granularity: 'structured', sparsity: 0.5, finetune: { epochs: 0 } },
+    }));
+    const finished = await services.runs.wait(runId);
+    expect(finished.status, JSON.stringify(finished.error)).toBe('done');
+    const run = services.history.show(runId);
+    expect(run.config.prune).toMatchObject({ roundTo: 8, roundToSource: 'profile desktop-cpu' });
+    const kept = (run.plan as { steps: { groups: { kept: number[]; channels: number }[] }[] }).steps[0].groups;
+    expect(kept.length).toBeGreaterThan(0);
+    for (const g of kept) expect(g.kept.length % 8 === 0 || g.kept.length === g.channels).toBe(true);
+    // An explicit roundTo wins over the profile's.
+    const explicit = services.runs.start(quick({ sensitivity: false, exports: [], profile: 'desktop-cpu', prune: { granularity: 'structured', sparsity: 0.5, roundTo: 2, finetune: { epochs: 0 } } }));
+    await services.runs.wait(explicit.runId);
+    expect(services.history.show(explicit.runId).config.prune).toMatchObject({ roundTo: 2 });
+    expect((services.history.show(explicit.runId).config.prune as Record<string, unknown>).roundToSource).toBeUndefined();
+  });
+
   it('runs wait in a queue and execute one at a time', async () => {
     const cfg = quick({ sensitivity: false, exports: [], prune: { method: 'magnitude', sparsity: 0.5, finetune: { epochs: 0 } } });
     const a = services.runs.start(cfg);

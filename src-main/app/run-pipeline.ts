@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import { evaluate, measureLatency } from '../engine/measure';
 import { modelCost, speedVerdict, type ModelCost, type SpeedReceipt } from '../engine/measure/receipt';
 import type { TfliteQuant } from '../engine/export/tflite';
+import { checkSparseEligibility } from '../engine/export/tflite/sparse-check';
 import { timeTfliteFiles } from '../node/verify/litert-latency';
 import { checkPrunable } from '../engine/prune/feasibility';
 import { runPruning } from '../engine/prune/run';
@@ -361,7 +362,10 @@ async function speedReceipt(
     bytes: ratio(prunedBytes.length, parentBytes.length),
   };
   const unstable = pt.unstable || ct.unstable;
-  const { agrees, verdict } = speedVerdict({ ratios, granularity: o.granularity, keptWidths: o.keptWidths, parentMs: pt.medianMs, unstable });
+  const check = checkSparseEligibility(prunedBytes);
+  const failed = check.rules.filter((r) => !r.passed).map((r) => ({ id: r.id, detail: r.detail, ...(r.fix ? { fix: r.fix } : {}) }));
+  const sparseFailures = failed.map((r) => r.detail);
+  const { agrees, verdict } = speedVerdict({ ratios, granularity: o.granularity, keptWidths: o.keptWidths, parentMs: pt.medianMs, unstable, sparseFailures });
   return {
     format: 'tflite',
     quant,
@@ -377,6 +381,7 @@ async function speedReceipt(
     agrees,
     verdict,
     loadAverage: t.loadAverage,
+    sparseInference: { eligible: check.eligible, failed },
   };
 }
 

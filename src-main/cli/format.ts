@@ -73,6 +73,12 @@ export function formatReceipts(receipts: SpeedReceipt[]): string {
     `${first.loadAverage !== null ? `, load ${first.loadAverage}` : ''}):`;
   const rows = receipts.map((r) => [`tflite ${r.quant}`, ms(r.parent.latency), ms(r.pruned.latency), x(r.ratios.latency), x(r.ratios.macs), x(r.ratios.nonZeroMacs), x(r.ratios.params), x(r.ratios.bytes)]);
   const t = table(['file', 'parent', 'pruned', 'latency', 'MACs', 'non-zero MACs', 'params', 'file size'], rows);
-  const verdicts = receipts.map((r) => `  tflite ${r.quant}: ${r.verdict}`);
+  const verdicts = receipts.flatMap((r) => {
+    const lines = [`  tflite ${r.quant}: ${r.verdict}`];
+    const s = r.sparseInference;
+    if (s?.eligible) lines.push('    XNNPACK sparse inference: the file meets its rules');
+    else if (s?.failed.length) lines.push(`    XNNPACK sparse inference off: ${s.failed.map((f) => f.id).join(', ')}; first fix: ${s.failed[0].fix ?? '-'}`);
+    return lines;
+  });
   return [head, t, ...verdicts, `  (XNNPACK off: ${first.xnnpackOffNote ?? 'measured'})`].join('\n');
 }

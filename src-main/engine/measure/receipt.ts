@@ -45,6 +45,8 @@ export interface SpeedReceipt {
   verdict: string;
   /** 1-minute load average of the machine while timing (null where unknown). */
   loadAverage: number | null;
+  /** XNNPACK's sparse-inference rules checked on the pruned file (engine/export/tflite/sparse-check.ts). */
+  sparseInference?: { eligible: boolean; failed: { id: string; detail: string; fix?: string }[] };
 }
 
 /** Params, non-zeros, dense and non-zero MACs of an analysed model. */
@@ -100,9 +102,10 @@ export function speedVerdict(v: VerdictInput): { agrees: boolean; verdict: strin
   let cause: string;
   if (sparse && v.ratios.macs > 0.9) {
     cause = 'the runtime does not use unstructured sparsity: XNNPACK multiplies the zeros like any other weight';
-    if (v.sparseFailures?.length) cause += `; its sparse path is off for this file (${v.sparseFailures.join('; ')})`;
+    if (v.sparseFailures?.length) cause += `; its sparse path is off for this file (${v.sparseFailures.slice(0, 2).join('; ')})`;
+    else if (v.sparseFailures) cause = 'the file meets XNNPACK\'s sparse-inference rules, yet latency did not follow: the runtime build may not enable sparse inference, or the 1x1 convolutions are a small share of the time';
     else cause += ' (its sparse path covers only 1x1 convolutions in NCHW-compatible graphs, stored sparse)';
-    cause += '; structured pruning removes work any runtime skips';
+    if (v.sparseFailures?.length !== 0) cause += '; structured pruning removes work any runtime skips';
   } else if (v.parentMs < SMALL_MODEL_MS) {
     cause = `the model is so small (${v.parentMs.toFixed(3)} ms a call) that the runtime's fixed per-call cost (tensor copies, op dispatch) dominates`;
   } else {

@@ -69,3 +69,11 @@ describe('modelCost', () => {
     model.dispose();
   });
 });
+
+describe('speedVerdict with the sparse check', () => {
+  it('says the runtime build is suspect when the file meets the sparse rules and latency did not follow', () => {
+    const v = speedVerdict({ ratios: ratios({ nonZeroMacs: 0.2 }), granularity: 'unstructured', parentMs: 2, unstable: false, sparseFailures: [] });
+    expect(v.agrees).toBe(false);
+    expect(v.verdict).toMatch(/meets XNNPACK's sparse-inference rules/);
+  });
+});

@@ -75,7 +75,8 @@ export function formatReceipts(receipts: SpeedReceipt[]): string {
   const t = table(['file', 'parent', 'pruned', 'latency', 'MACs', 'non-zero MACs', 'params', 'file size'], rows);
   const verdicts = receipts.flatMap((r) => {
     const lines = [`  tflite ${r.quant}: ${r.verdict}`];
-    const s = r.sparseInference;
+    // Only worth a line when the pruning made zeros (non-zero MACs well under the dense MACs).
+    const s = r.ratios.nonZeroMacs < 0.9 * r.ratios.macs ? r.sparseInference : undefined;
     if (s?.eligible) lines.push('    XNNPACK sparse inference: the file meets its rules');
     else if (s?.failed.length) lines.push(`    XNNPACK sparse inference off: ${s.failed.map((f) => f.id).join(', ')}; first fix: ${s.failed[0].fix ?? '-'}`);
     return lines;

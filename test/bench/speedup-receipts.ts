@@ -87,6 +87,7 @@ async function section(label: string, build: () => tf.LayersModel) {
     }),
   );
   const loadBefore = os.loadavg()[0];
+  log(`${label}: timing ${files.length} files interleaved for up to ${BUDGET_MS / 1000} s (load ${loadBefore.toFixed(1)})`);
   const t = await timeTfliteFiles(files, { budgetMs: BUDGET_MS, maxRuns: 5000 });
   const rows = variants.map((v, i) => {
     const sp = checkSparseEligibility(files[i]);

@@ -94,6 +94,16 @@ function layerRows(a: ModelAnalysis): ExportLayerRow[] {
   }));
 }
 
+/**
+ * The .tflite bytes `exportModel` writes for `quant` (int8 calibrated on `dataset`'s training
+ * split), without writing or verifying anything: speedup receipts export the parent model this way.
+ */
+export function exportTfliteFor(model: tf.LayersModel, quant: TfliteQuant, dataset: Dataset | undefined): ReturnType<typeof exportTflite> {
+  const calibration = quant === 'int8' && dataset ? calibrationSamples(dataset) : undefined;
+  if (quant === 'int8' && !calibration) throw new ConfigError('full-integer int8 export needs calibration data: give a dataset (--calib <data>)');
+  return exportTflite(model, { quant, calibration });
+}
+
 /** Exports `model` per `req` into `ctx.outDir`, verifies it, and returns the artifact record. */
 export async function exportModel(model: tf.LayersModel, req: ExportRequest, ctx: ExportContext): Promise<ExportOutcome> {
   // The destination is checked before the export and its verification run, not after.
@@ -110,9 +120,7 @@ export async function exportModel(model: tf.LayersModel, req: ExportRequest, ctx
     if (!['none', 'float16', 'dynamic-int8', 'int8'].includes(req.quant)) {
       throw new ConfigError(`TF Lite export quant must be none, float16, dynamic-int8 or int8, got "${req.quant}"`);
     }
-    const calibration = req.quant === 'int8' && ctx.dataset ? calibrationSamples(ctx.dataset) : undefined;
-    if (req.quant === 'int8' && !calibration) throw new ConfigError('full-integer int8 export needs calibration data: give a dataset (--calib <data>)');
-    const out = exportTflite(model, { quant: req.quant as TfliteQuant, calibration });
+    const out = exportTfliteFor(model, req.quant as TfliteQuant, ctx.dataset);
     notes.push(...out.notes);
     files = [{ name: 'model.tflite', bytes: out.bytes }];
     ctx.onVerify?.(0, 1);

@@ -10,7 +10,12 @@ import { CancelledError, ConfigError, DivergenceError } from '../common/errors';
 import type { RunConfig, RunProgress } from '../common/run-config';
 import { analyzeModel, type ModelAnalysis } from '../engine/analyze';
 import { sensitivityScan } from '../engine/analyze/sensitivity';
+import fs from 'node:fs';
 import { evaluate, measureLatency } from '../engine/measure';
+import { modelCost, speedVerdict, type ModelCost, type SpeedReceipt } from '../engine/measure/receipt';
+import type { TfliteQuant } from '../engine/export/tflite';
+import { checkSparseEligibility } from '../engine/export/tflite/sparse-check';
+import { timeTfliteFiles } from '../node/verify/litert-latency';
 import { checkPrunable } from '../engine/prune/feasibility';
 import { runPruning } from '../engine/prune/run';
 import type { Divergence } from '../engine/finetune/trainer';
@@ -20,8 +25,8 @@ import { outputUnits, resolveTask, type Task } from '../engine/task';
 import { initBackend } from '../node/backend';
 import { saveModel } from '../node/models';
 import { installTrainWorkersFromEnv } from '../node/train-workers';
-import type { LayerResultInput, MetricInput } from '../store/types';
-import { exportModel } from './export-service';
+import type { Json, LayerResultInput, MetricInput } from '../store/types';
+import { exportModel, exportTfliteFor } from './export-service';
 import { versions } from './info-service';
 import { openModel } from './model-service';
 import { loadDatasetForModel } from './model-data';
@@ -185,6 +190,10 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
       };
     };
     const baseline = await measure(original, 'baseline', before);
+    // The parent's .tflite files for the speedup receipts, exported now: unstructured pruning
+    // changes `original` in place.
+    const parentFiles = config.receiptBudgetMs > 0 ? parentTflites(original, config, dataset, emit) : new Map<string, Uint8Array>();
+    const parentCost = modelCost(before);
     emit({ type: 'metrics', points: Object.entries(baseline).map(([name, value]) => ({ step: 0, phase: 'baseline', name, value })) });
     const beforeRows = layerRows(before, 'before');
     if (config.sensitivity) {
@@ -280,6 +289,28 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
       checkCancel();
     }
 
+    const receipts: SpeedReceipt[] = [];
+    for (const artifact of artifacts) {
+      const parentBytes = parentFiles.get(artifact.quant);
+      if (artifact.format !== 'tflite' || !parentBytes) continue;
+      if (artifact.status !== 'ok') {
+        emit({ type: 'log', level: 'warn', message: `no speedup receipt for tflite ${artifact.quant}: its verification failed` });
+        continue;
+      }
+      // done = total: the verify phase already reached its end with the last export's verification.
+      progress({ phase: 'verify', done: 1, total: 1, message: `speedup receipt: tflite ${artifact.quant}` }, true);
+      receipts.push(await speedReceipt(parentBytes, fs.readFileSync(artifact.path), artifact.quant, {
+        parent: parentCost,
+        pruned: modelCost(after),
+        granularity: pruneConfig.granularity,
+        keptWidths: after.layers.filter((l) => l.className === 'Conv2D' || l.className === 'Dense').map((l) => Number(l.outputShape[l.outputShape.length - 1])),
+        budgetMs: config.receiptBudgetMs,
+        signal,
+      }));
+      emit({ type: 'log', level: 'info', message: `speedup receipt (tflite ${artifact.quant}): ${receipts[receipts.length - 1].verdict}` });
+      checkCancel();
+    }
+
     const summary = {
       task,
       before: baseline,
@@ -293,6 +324,8 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
       // Which path trained the weights (native graph step or tfjs, shards, micro-batches), so a run
       // can be replayed on the same path (TOPIARY_FUSED_STEP=0 forces tfjs).
       training: result.training.map((t) => ({ ...t })),
+      // Measured LiteRT latency of each .tflite export vs the parent model's, beside the MACs.
+      receipts: receipts as unknown as Json[],
     };
     emit({ type: 'summary', summary });
     progress({ phase: 'done', done: 1, total: 1 });
@@ -321,6 +354,63 @@ function checkFinite(m: { loss: number }, phase: 'final'): void {
   if (!Number.isFinite(m.loss)) {
     throw new DivergenceError(`the ${phase} model's loss is ${String(m.loss)}: its outputs are not finite numbers, so its measurements are not a result`);
   }
+}
+
+/** The parent model's .tflite bytes for every tflite export the run will make, by quant. */
+function parentTflites(model: tf.LayersModel, config: RunConfig, dataset: Parameters<typeof exportTfliteFor>[2], emit: (e: RunEvent) => void): Map<string, Uint8Array> {
+  const out = new Map<string, Uint8Array>();
+  for (const req of config.exports) {
+    if (req.format !== 'tflite' || out.has(req.quant)) continue;
+    try {
+      out.set(req.quant, exportTfliteFor(model, req.quant as TfliteQuant, dataset).bytes);
+    } catch (err) {
+      // The pruned model's export will fail the same way and say so; the receipt is just skipped.
+      emit({ type: 'log', level: 'warn', message: `no speedup receipt for tflite ${req.quant}: the parent model did not export (${err instanceof Error ? err.message : String(err)})` });
+    }
+  }
+  return out;
+}
+
+/** Times the parent's and the pruned model's files interleaved in LiteRT and writes the receipt. */
+async function speedReceipt(
+  parentBytes: Uint8Array,
+  prunedBytes: Uint8Array,
+  quant: string,
+  o: { parent: ModelCost; pruned: ModelCost; granularity: string; keptWidths: number[]; budgetMs: number; signal?: AbortSignal },
+): Promise<SpeedReceipt> {
+  const t = await timeTfliteFiles([parentBytes, prunedBytes], { budgetMs: o.budgetMs, signal: o.signal });
+  const [pt, ct] = t.timings;
+  const ratio = (a: number, b: number): number => (b > 0 ? a / b : NaN);
+  const ratios = {
+    latency: ratio(ct.medianMs, pt.medianMs),
+    macs: ratio(o.pruned.macs, o.parent.macs),
+    nonZeroMacs: ratio(o.pruned.nonZeroMacs, o.parent.nonZeroMacs),
+    params: ratio(o.pruned.params, o.parent.params),
+    nonZeros: ratio(o.pruned.nonZeros, o.parent.nonZeros),
+    bytes: ratio(prunedBytes.length, parentBytes.length),
+  };
+  const unstable = pt.unstable || ct.unstable;
+  const check = checkSparseEligibility(prunedBytes);
+  const failed = check.rules.filter((r) => !r.passed).map((r) => ({ id: r.id, detail: r.detail, ...(r.fix ? { fix: r.fix } : {}) }));
+  const sparseFailures = failed.map((r) => r.detail);
+  const { agrees, verdict } = speedVerdict({ ratios, granularity: o.granularity, keptWidths: o.keptWidths, parentMs: pt.medianMs, unstable, sparseFailures });
+  return {
+    format: 'tflite',
+    quant,
+    runtime: t.runtime,
+    batch: 1,
+    threads: t.threads,
+    xnnpack: t.xnnpack,
+    xnnpackOffNote: t.xnnpackOffNote,
+    parent: { ...o.parent, bytes: parentBytes.length, latency: pt },
+    pruned: { ...o.pruned, bytes: prunedBytes.length, latency: ct },
+    ratios,
+    unstable,
+    agrees,
+    verdict,
+    loadAverage: t.loadAverage,
+    sparseInference: { eligible: check.eligible, failed },
+  };
 }
 
 /** The quality metrics a run records: accuracy for a classifier; MAE, RMSE and R² for a regressor. */

@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { builtinProfile, parseProfile } from '../common/profiles';
 import { RunConfigSchema, type RunConfig, type RunConfigInput, type RunProgress } from '../common/run-config';
 import { CancelledError, ConfigError, toErrorInfo, type ErrorInfo } from '../common/errors';
 import { startJob, type JobHandle, type JobOutcome } from '../jobs/job-host';
@@ -92,6 +93,7 @@ export class RunService {
     const config = parsed.data;
     // What can be checked without the model is checked now, so a typo fails before a run exists.
     validatePruneConfig({ seed: config.seed, ...config.prune });
+    this.applyProfileDefaults(config);
     if (config.model.startsWith('run:')) {
       // Derive: start from an earlier run's pruned model; that run becomes the parent (lineage).
       const parent = this.store.reader.resolveRunId(config.model.slice(4));
@@ -106,6 +108,22 @@ export class RunService {
     const queued = this.active.size + this.queue.length - 1;
     this.pump();
     return { runId, queued };
+  }
+
+  /**
+   * A structured prune for a device profile keeps widths multiples of the profile's
+   * `channelMultiple` unless `roundTo` was given; the run's config records the value used and where
+   * it came from (`roundToSource`), so a replay or a comparison sees it.
+   */
+  private applyProfileDefaults(config: RunConfig): void {
+    if (!config.profile || config.prune.granularity !== 'structured' || config.prune.roundTo !== undefined) return;
+    const builtin = builtinProfile(config.profile);
+    const stored = builtin ? undefined : this.store.reader.getProfile(config.profile)?.definition;
+    const profile = builtin ?? (stored ? parseProfile(stored, `stored profile ${config.profile}`) : undefined);
+    if (!profile) throw new ConfigError(`unknown profile "${config.profile}"`);
+    if (profile.channelMultiple === undefined || profile.channelMultiple <= 1) return;
+    config.prune.roundTo = profile.channelMultiple;
+    config.prune.roundToSource = `profile ${profile.id}`;
   }
 
   /** Resolves when the run ends, however it ends. */

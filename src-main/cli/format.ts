@@ -1,4 +1,6 @@
 /** Plain-text tables for the terminal. */
+import type { SpeedReceipt } from '../engine/measure/receipt';
+import type { StableTiming } from '../engine/measure/stable';
 
 export function table(header: string[], rows: (string | number)[][], alignRight: boolean[] = []): string {
   const cells = [header, ...rows.map((r) => r.map(String))];
@@ -72,4 +74,27 @@ export function beforeAfter(before: Record<string, number | null> = {}, after: R
       }),
     [false, true, true, true],
   );
+}
+
+/**
+ * Speedup receipts as a table (LiteRT batch-1 latency of each .tflite export vs the parent model's,
+ * next to the MACs and parameter ratios) followed by each verdict.
+ */
+export function formatReceipts(receipts: SpeedReceipt[]): string {
+  const ms = (t: StableTiming): string => `${t.medianMs.toFixed(3)} ms ±${(t.iqrMs / 2).toFixed(3)}${t.unstable ? ' (unstable)' : ''}`;
+  const x = (r: number): string => (Number.isFinite(r) ? `x${r.toFixed(3)}` : '-');
+  const first = receipts[0];
+  const head = `Speedup receipts (${first.runtime}, batch 1, ${first.threads} thread${first.threads === 1 ? '' : 's'}, XNNPACK ${first.xnnpack}` +
+    `${first.loadAverage !== null ? `, load ${first.loadAverage}` : ''}):`;
+  const rows = receipts.map((r) => [`tflite ${r.quant}`, ms(r.parent.latency), ms(r.pruned.latency), x(r.ratios.latency), x(r.ratios.macs), x(r.ratios.nonZeroMacs), x(r.ratios.params), x(r.ratios.bytes)]);
+  const t = table(['file', 'parent', 'pruned', 'latency', 'MACs', 'non-zero MACs', 'params', 'file size'], rows);
+  const verdicts = receipts.flatMap((r) => {
+    const lines = [`  tflite ${r.quant}: ${r.verdict}`];
+    // Only worth a line when the pruning made zeros (non-zero MACs well under the dense MACs).
+    const s = r.ratios.nonZeroMacs < 0.9 * r.ratios.macs ? r.sparseInference : undefined;
+    if (s?.eligible) lines.push('    XNNPACK sparse inference: the file meets its rules');
+    else if (s?.failed.length) lines.push(`    XNNPACK sparse inference off: ${s.failed.map((f) => f.id).join(', ')}; first fix: ${s.failed[0].fix ?? '-'}`);
+    return lines;
+  });
+  return [head, t, ...verdicts, `  (XNNPACK off: ${first.xnnpackOffNote ?? 'measured'})`].join('\n');
 }

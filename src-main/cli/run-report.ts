@@ -7,7 +7,8 @@ import { openAppServices } from '../app/services';
 import { StoreError } from '../store/errors';
 import { checkOutputFolder } from '../node/output-paths';
 import type { CliContext } from './context';
-import { beforeAfter, bytes, fixed, table } from './format';
+import { beforeAfter, bytes, fixed, formatReceipts, table } from './format';
+import type { SpeedReceipt } from '../engine/measure/receipt';
 import { createProgress, type Progress } from './progress';
 
 export async function runAndReport(ctx: CliContext, config: RunConfigInput, opts: { out?: string; title?: string } = {}) {
@@ -111,6 +112,8 @@ export async function runAndReport(ctx: CliContext, config: RunConfigInput, opts
         ),
       );
     }
+    const receipts = (detail.summary as { receipts?: SpeedReceipt[] } | null)?.receipts ?? [];
+    if (receipts.length) ctx.print(`\n${formatReceipts(receipts)}`);
     ctx.print(`\nrecorded in ${ctx.dbPath()} — see \`topiary runs show ${runId.slice(0, 8)}\``);
   } finally {
     await services.close();

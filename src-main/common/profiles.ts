@@ -60,6 +60,11 @@ export const ProfileSchema = z
     supportedOps: z.array(z.string().min(1)).min(1, 'supportedOps needs at least one op'),
     exportFormats: z.array(z.enum(PROFILE_EXPORT_FORMATS)).min(1, 'exportFormats needs at least one format'),
     threads: z.number().int().positive(),
+    /**
+     * Structured pruning keeps channel counts multiples of this (`--round-to`), so kept widths fill
+     * the runtime's SIMD lanes; absent: no rounding.
+     */
+    channelMultiple: z.number().int().min(1).max(256).optional(),
     runtimeOverhead: RuntimeOverheadSchema,
     /** Where the numbers come from. Built-ins say so; user profiles may leave it empty. */
     sources: z.array(z.strictObject({ field: z.string().min(1), note: z.string().min(1), url: z.string().optional() })).default([]),
@@ -152,8 +157,10 @@ export const BUILTIN_PROFILES: readonly Profile[] = Object.freeze([
     supportedOps: TFLM_OPS,
     exportFormats: ['tflite'],
     threads: 1,
+    channelMultiple: 4,
     runtimeOverhead: { baseBytes: 4 * KiB, perTensorBytes: 32, perOpBytes: 64, perQuantChannelBytes: 8 },
     sources: [
+      { field: 'channelMultiple', note: "CMSIS-NN's int8 kernels work on 4 channels at a time (32-bit SIMD, 4 int8 lanes)." },
       { field: 'ramBytes, storageBytes', note: 'nRF52840 product specification: 256 KB RAM, 1 MB flash (STM32F4 parts range 128-384 KB / 512 KB-2 MB). The whole SRAM is the budget here; a real application needs some of it for itself.', url: 'https://docs.nordicsemi.com/bundle/ps_nrf52840/page/keyfeatures_html5.html' },
       { field: 'referenceMacsPerSecond', note: 'Approximation: 64 MHz x ~0.5 int8 MAC/cycle with CMSIS-NN SIMD (SMLAD does 2 MACs/cycle at peak; memory traffic halves that or worse).', url: 'https://arxiv.org/abs/1801.06601' },
       { field: 'supportedOps, numericTypes', note: 'TFLite Micro op resolver (micro_mutable_op_resolver.h); CMSIS-NN optimised kernels are int8 only; no DENSIFY (no sparse tensors).', url: 'https://github.com/tensorflow/tflite-micro/blob/main/tensorflow/lite/micro/micro_mutable_op_resolver.h' },
@@ -175,8 +182,10 @@ export const BUILTIN_PROFILES: readonly Profile[] = Object.freeze([
     supportedOps: EDGETPU_OPS,
     exportFormats: ['tflite'],
     threads: 4,
+    channelMultiple: 8,
     runtimeOverhead: { baseBytes: 1 * MiB, perTensorBytes: 256, perOpBytes: 512, perQuantChannelBytes: 8 },
     sources: [
+      { field: 'channelMultiple', note: "Cortex-A72 NEON: XNNPACK's fp32 GEMM micro-kernels tile 8 output channels; int8 16." },
       { field: 'storageBytes', note: 'Coral docs: the Edge TPU has roughly 8 MB of SRAM to cache parameters; larger models still run but stream weights over USB (slow).', url: 'https://coral.ai/docs/edgetpu/compiler/#parameter-data-caching' },
       { field: 'numericTypes, supportedOps', note: 'Coral docs "TensorFlow models on the Edge TPU": full integer quantization required; supported op list. QUANTIZE/DEQUANTIZE at the edges run on the host CPU.', url: 'https://coral.ai/docs/edgetpu/models-intro/' },
       { field: 'referenceMacsPerSecond', note: 'Approximation: 4 TOPS peak = 2e12 MAC/s; ~10 % sustained on small models behind USB.', url: 'https://coral.ai/products/accelerator' },
@@ -197,8 +206,10 @@ export const BUILTIN_PROFILES: readonly Profile[] = Object.freeze([
     supportedOps: TFLITE_OPS,
     exportFormats: ['tflite'],
     threads: 4,
+    channelMultiple: 8,
     runtimeOverhead: { baseBytes: 2 * MiB, perTensorBytes: 256, perOpBytes: 512, perQuantChannelBytes: 8 },
     sources: [
+      { field: 'channelMultiple', note: "ARM NEON: XNNPACK's fp32 GEMM micro-kernels tile 8 output channels (4x8, 6x8)." },
       { field: 'numericTypes', note: 'TFLite post-training quantization guide: float16 halves size with GPU delegate support, int8 for CPU/NPUs.', url: 'https://ai.google.dev/edge/litert/models/post_training_quantization' },
       { field: 'referenceMacsPerSecond', note: 'Approximation: ~10 GMAC/s for XNNPACK on 4 threads of a mid-range SoC (published MobileNet v2 timings: ~300 MMAC in ~30 ms).', url: 'https://ai.google.dev/edge/litert/models/measurement' },
       { field: 'storageBytes, ramBytes', note: 'Approximation: a comfortable share of an app download and of app memory on a 4-6 GB phone.' },
@@ -218,8 +229,10 @@ export const BUILTIN_PROFILES: readonly Profile[] = Object.freeze([
     supportedOps: TFLITE_OPS,
     exportFormats: ['tflite', 'tfjs'],
     threads: 8,
+    channelMultiple: 8,
     runtimeOverhead: { baseBytes: 4 * MiB, perTensorBytes: 256, perOpBytes: 512, perQuantChannelBytes: 8 },
     sources: [
+      { field: 'channelMultiple', note: "AVX2: 8 float32 lanes per register; XNNPACK's x86 fp32 GEMM kernels tile 8 or 16 output channels." },
       { field: 'referenceMacsPerSecond', note: 'Approximation: 8 cores x AVX2 FMA sustain ~100 GMAC/s on conv-heavy float32 graphs.' },
       { field: 'supportedOps', note: 'Full TFLite builtin op set (tensorflow/lite/kernels/register.cc), DENSIFY included.', url: 'https://github.com/tensorflow/tensorflow/blob/master/tensorflow/lite/core/kernels/register.cc' },
     ],
@@ -239,8 +252,10 @@ export const BUILTIN_PROFILES: readonly Profile[] = Object.freeze([
     supportedOps: TFJS_LAYERS,
     exportFormats: ['tfjs'],
     threads: 1,
+    channelMultiple: 4,
     runtimeOverhead: { baseBytes: 8 * MiB, perTensorBytes: 128, perOpBytes: 0, perQuantChannelBytes: 0 },
     sources: [
+      { field: 'channelMultiple', note: "WebAssembly SIMD128: 4 float32 lanes; XNNPACK's wasmsimd GEMM kernels tile 8 output channels." },
       { field: 'storageBytes', note: 'Approximation: web performance budgets keep a page\'s heavy assets to a few MB on mobile connections; 5 MB gzip is a generous budget for a model.', url: 'https://web.dev/articles/performance-budgets-101' },
       { field: 'numericTypes', note: 'tfjs weight quantization: float16 or uint8/uint16 affine weights dequantized on load ("dynamic-int8" maps to uint8 weights); kernels run in float32.', url: 'https://github.com/tensorflow/tfjs/tree/master/tfjs-converter#optional-quantization' },
       { field: 'referenceMacsPerSecond', note: 'Approximation: tfjs WASM SIMD single thread ~2 GMAC/s on a laptop.', url: 'https://blog.tensorflow.org/2020/09/supercharging-tensorflowjs-webassembly.html' },

@@ -43,6 +43,11 @@ export const RunConfigSchema = z.object({
   /** Test samples used for before/after accuracy (all when absent). */
   evalLimit: z.number().int().positive().optional(),
   latencyRuns: z.number().int().positive().max(1000).default(20),
+  /**
+   * Time for each .tflite export's speedup receipt (its LiteRT latency vs the parent model's,
+   * interleaved until the medians are stable), in ms; 0 skips receipts.
+   */
+  receiptBudgetMs: z.number().int().min(0).max(120_000).default(3000),
   /** Exports made and verified when the run ends. */
   exports: z.array(ExportRequestSchema).default([]),
   seed: z.number().int().default(42),

@@ -9,6 +9,7 @@ import { loadModel, saveModel } from '../../src-main/node/models';
 import { replayRun } from '../../src-main/app/replay-service';
 import { lenet300100 } from '../../src-main/engine/models';
 import type { RunServiceEvent } from '../../src-main/app/run-service';
+import type { SpeedReceipt } from '../../src-main/engine/measure/receipt';
 
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'topiary-runs-'));
 const modelDir = path.join(home, 'mlp');
@@ -40,7 +41,7 @@ describe('run service', () => {
     const events: RunServiceEvent[] = [];
     const off = services.runs.on((e) => events.push(e));
     const startTensors = tf.memory().numTensors;
-    const { runId } = services.runs.start(quick({ exports: [{ format: 'tflite', quant: 'none', verifySamples: 100 }] }));
+    const { runId } = services.runs.start(quick({ exports: [{ format: 'tflite', quant: 'none', verifySamples: 100 }], receiptBudgetMs: 500 }));
     const finished = await services.runs.wait(runId);
     off();
     expect(finished, JSON.stringify(finished.error)).toMatchObject({ status: 'done', recorded: true });
@@ -63,6 +64,16 @@ describe('run service', () => {
     expect(run.artifacts[0]).toMatchObject({ format: 'tflite', status: 'ok' });
     expect(fs.existsSync(run.artifacts[0].path)).toBe(true);
     expect(fs.existsSync(path.join(path.dirname(run.artifacts[0].path), 'report.html'))).toBe(true);
+    // The speedup receipt: the exported file and the parent's, timed in LiteRT in the same run.
+    const [receipt] = (run.summary as unknown as { receipts: SpeedReceipt[] }).receipts;
+    expect(receipt).toMatchObject({ format: 'tflite', quant: 'none', batch: 1, threads: 1, xnnpack: 'on' });
+    expect(receipt.parent.latency.medianMs).toBeGreaterThan(0);
+    expect(receipt.pruned.latency.runs).toBeGreaterThanOrEqual(15);
+    expect(receipt.parent.params).toBe(receipt.pruned.params);
+    expect(receipt.ratios.nonZeroMacs).toBeLessThan(0.5);
+    expect(receipt.ratios.latency).toBeCloseTo(receipt.pruned.latency.medianMs / receipt.parent.latency.medianMs, 9);
+    expect(receipt.ratios.bytes).toBeLessThan(1);
+    expect(receipt.verdict).toMatch(/^non-zero MACs -\d+%, latency [+-]?[±\d]+%/);
 
     const phases = events.filter((e) => e.name === 'runProgress').map((e) => (e.payload as { phase: string }).phase);
     expect(phases).toEqual(expect.arrayContaining(['load', 'baseline', 'finetune', 'final', 'export', 'done']));
@@ -99,6 +110,26 @@ describe('run service', () => {
     for (let i = 0; i < a.length; i++) expect(Array.from(a[i])).toEqual(Array.from(b[i]));
     replayed.model.dispose();
     saved.model.dispose();
+  });
+
+  it('a structured run for a device profile keeps widths multiples of the profile\'s channelMultiple, recorded in its config', async () => {
+    const { runId } = services.runs.start(quick({
+      sensitivity: false,
+      profile: 'desktop-cpu',
+      prune: { method: 'magnitude', granularity: 'structured', sparsity: 0.5, finetune: { epochs: 0 } },
+    }));
+    const finished = await services.runs.wait(runId);
+    expect(finished.status, JSON.stringify(finished.error)).toBe('done');
+    const run = services.history.show(runId);
+    expect(run.config.prune).toMatchObject({ roundTo: 8, roundToSource: 'profile desktop-cpu' });
+    const kept = (run.plan as { steps: { groups: { kept: number[]; channels: number }[] }[] }).steps[0].groups;
+    expect(kept.length).toBeGreaterThan(0);
+    for (const g of kept) expect(g.kept.length % 8 === 0 || g.kept.length === g.channels).toBe(true);
+    // An explicit roundTo wins over the profile's.
+    const explicit = services.runs.start(quick({ sensitivity: false, exports: [], profile: 'desktop-cpu', prune: { granularity: 'structured', sparsity: 0.5, roundTo: 2, finetune: { epochs: 0 } } }));
+    await services.runs.wait(explicit.runId);
+    expect(services.history.show(explicit.runId).config.prune).toMatchObject({ roundTo: 2 });
+    expect((services.history.show(explicit.runId).config.prune as Record<string, unknown>).roundToSource).toBeUndefined();
   });
 
   it('runs wait in a queue and execute one at a time', async () => {

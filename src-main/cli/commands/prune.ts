@@ -52,7 +52,7 @@ export const registerPruneCommand: RegisterCommand = (program, ctx) => {
     .option('--task <t>', 'classification | regression (default: read from the model\'s output layer)', taskOption)
     .option('--loss <l>', 'regression fine-tuning loss: mse | mae', 'mse')
     .option('--nm <n:m>', 'N:M pattern for --granularity nm', '2:4')
-    .option('--round-to <n>', 'structured: keep channel counts multiples of n', positiveInt('--round-to'))
+    .option('--round-to <n>', 'structured: keep channel counts multiples of n (default with --profile: its channelMultiple)', positiveInt('--round-to'))
     .option('--ignore <layers>', 'comma-separated layer names never pruned')
     .option('--distill <T,alpha>', 'knowledge distillation from the unpruned model, e.g. 4,0.5')
     .option('--max-samples <n>', 'cap training samples per epoch', positiveInt('--max-samples'))

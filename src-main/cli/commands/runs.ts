@@ -12,6 +12,8 @@ import { ConfigError } from '../../common/errors';
 import { checkOutputFile, checkOutputFolder } from '../../node/output-paths';
 import type { JsonObject, MetricThreshold, RunDetail, RunFilter, RunHead, RunQuery, RunSortKey, RunStatus } from '../../store/types';
 import type { CliContext } from '../context';
+import type { SpeedReceipt } from '../../engine/measure/receipt';
+import { formatReceipts } from '../format';
 
 export interface RunsCommandDeps {
   /** Asks the user a yes/no question (default: a prompt on stderr, refused when stdin is not a terminal). */
@@ -406,6 +408,8 @@ function formatRunDetail(r: RunDetail, flatten: (v: JsonObject) => Record<string
   if (r.artifacts.length) {
     lines.push('', table(['ARTIFACT', 'FORMAT', 'QUANT', 'BYTES', 'STATUS'], r.artifacts.map((a) => [a.path, a.format, a.quant, String(a.bytes), a.status + (a.reason ? ` (${a.reason})` : '')])));
   }
+  const receipts = (r.summary as { receipts?: SpeedReceipt[] } | null)?.receipts ?? [];
+  if (receipts.length) lines.push('', formatReceipts(receipts));
   if (r.plan !== null) lines.push('', 'pruning plan stored (replayable; see --json)');
   return lines.join('\n');
 }

@@ -104,7 +104,10 @@ export function validatePruneConfig(raw: unknown, model?: tf.LayersModel): Prune
   const m = num(nmRaw.m, 'nm.m', (x) => Number.isInteger(x) && x >= 2, 'an integer >= 2');
   const n = num(nmRaw.n, 'nm.n', (x) => Number.isInteger(x) && x >= 1 && x < m, `an integer in [1, ${m})`);
   cfg.nm = { n, m };
-  if (raw.roundTo !== undefined) cfg.roundTo = num(raw.roundTo, 'roundTo', posInt, 'a positive integer');
+  if (raw.roundTo !== undefined) {
+    cfg.roundTo = num(raw.roundTo, 'roundTo', posInt, 'a positive integer');
+    if (cfg.granularity !== 'structured') throw new ConfigError(`roundTo rounds kept channel counts, so it needs granularity structured, got ${cfg.granularity}`);
+  }
 
   const ft = raw.finetune ?? {};
   if (!isObj(ft)) throw new ConfigError(`finetune must be an object, got ${JSON.stringify(ft)}`);

@@ -238,18 +238,27 @@ function csrBytes(rows: number, cols: number, nnz: number): number {
   return nnz * 4 + (rows + 1) * idx(nnz) + nnz * idx(cols - 1) + 256;
 }
 
+/** A 1x1 CONV_2D filter ([out, 1, 1, in]): the kernels XNNPACK's sparse inference runs sparse. */
+function isPointwiseFilter(shape: number[]): boolean {
+  return shape.length === 4 && shape[1] === 1 && shape[2] === 1;
+}
+
 /**
- * CSR-encodes float32 FULLY_CONNECTED weights and reads them through DENSIFY (fed straight into
- * FULLY_CONNECTED, LiteRT gave wrong results). 'auto' only when the encoding is smaller.
+ * CSR-encodes float32 FULLY_CONNECTED weights and 1x1 CONV_2D filters (rows = output channels)
+ * and reads them through DENSIFY (fed straight into FULLY_CONNECTED, LiteRT gave wrong results).
+ * 'auto' only when the encoding is smaller. Sparse-stored weights are also what makes the TFLite
+ * XNNPACK delegate ask XNNPACK for sparse inference (see sparse-check.ts).
  */
 export function sparsifyDense(g: IrGraph, mode: 'auto' | 'always'): number {
   let count = 0;
   for (const op of [...g.ops]) {
-    if (op.op !== 'FULLY_CONNECTED') continue;
+    if (op.op !== 'FULLY_CONNECTED' && op.op !== 'CONV_2D') continue;
     const wi = op.inputs[1];
     const w = g.tensors[wi];
     if (!w.value || w.dtype !== 'float32' || w.bytes) continue;
-    const [rows, cols] = w.shape;
+    if (op.op === 'CONV_2D' && !isPointwiseFilter(w.shape)) continue;
+    const rows = w.shape[0];
+    const cols = w.shape[w.shape.length - 1];
     const v = w.value;
     let nnz = 0;
     for (const x of v) if (x !== 0) nnz++;

@@ -17,6 +17,17 @@ export interface TfliteTensorInfo {
   sparse: boolean;
 }
 
+/** Conv2DOptions / DepthwiseConv2DOptions fields (schema defaults applied). */
+export interface TfliteConvOptions {
+  padding: 'same' | 'valid';
+  strideW: number;
+  strideH: number;
+  dilationW: number;
+  dilationH: number;
+  /** DepthwiseConv2DOptions only (1 for CONV_2D). */
+  depthMultiplier: number;
+}
+
 export interface TfliteInfo {
   version: number;
   description: string;
@@ -24,7 +35,7 @@ export interface TfliteInfo {
   tensors: TfliteTensorInfo[];
   inputs: number[];
   outputs: number[];
-  operators: { opcodeIndex: number; op: string; inputs: number[]; outputs: number[]; optionsType: number }[];
+  operators: { opcodeIndex: number; op: string; inputs: number[]; outputs: number[]; optionsType: number; conv?: TfliteConvOptions }[];
   /** Byte offset in the file and length of each buffer's data (offset -1 when empty). */
   buffers: { offset: number; length: number }[];
 }
@@ -77,6 +88,24 @@ class Table {
   }
 }
 
+/** Padding, strides, dilations (and depth multiplier) of a CONV_2D or DEPTHWISE_CONV_2D, by schema slot. */
+function convOptions(op: string, t: Table | undefined): { conv?: TfliteConvOptions } {
+  if (op !== 'CONV_2D' && op !== 'DEPTHWISE_CONV_2D') return {};
+  const dw = op === 'DEPTHWISE_CONV_2D';
+  // Conv2DOptions: padding, stride_w, stride_h, fused_activation_function, dilation_w_factor, dilation_h_factor.
+  // DepthwiseConv2DOptions: padding, stride_w, stride_h, depth_multiplier, fused_activation_function, dilation_w_factor, dilation_h_factor.
+  return {
+    conv: {
+      padding: (t?.int8(0) ?? 0) === 1 ? 'valid' : 'same',
+      strideW: t?.int32(1) ?? 0,
+      strideH: t?.int32(2) ?? 0,
+      depthMultiplier: dw ? (t?.int32(3) ?? 0) : 1,
+      dilationW: t?.int32(dw ? 5 : 4, 1) ?? 1,
+      dilationH: t?.int32(dw ? 6 : 5, 1) ?? 1,
+    },
+  };
+}
+
 /**
  * Reads the structure of a .tflite file (first subgraph). Throws ModelFormatError naming `file`.
  * @example const info = readTflite(bytes); info.operators.map((o) => o.op)
@@ -113,7 +142,8 @@ export function readTflite(bytes: Uint8Array, file = '<tflite bytes>'): TfliteIn
     });
     const operators = sg.tables(3).map((o) => {
       const opcodeIndex = o.int32(0);
-      return { opcodeIndex, op: operatorCodes[opcodeIndex]?.name ?? '?', inputs: o.ints(1), outputs: o.ints(2), optionsType: o.int8(3) };
+      const op = operatorCodes[opcodeIndex]?.name ?? '?';
+      return { opcodeIndex, op, inputs: o.ints(1), outputs: o.ints(2), optionsType: o.int8(3), ...convOptions(op, o.table(4)) };
     });
     const buffers = model.tables(4).map((b) => {
       const [s, n] = b.vector(0);

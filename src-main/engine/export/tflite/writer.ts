@@ -82,8 +82,9 @@ function dimensionMetadata(b: Builder, dense: number | undefined, csr?: { segmen
 function sparsityParameters(b: Builder, t: IrTensor): number {
   const sp = t.sparse;
   if (!sp) return 0;
-  const dims = [dimensionMetadata(b, sp.rows), dimensionMetadata(b, undefined, sp)];
-  const order = intVector(b, [0, 1]);
+  // Every dimension but the last is dense (for a [out, 1, 1, in] filter: out, 1, 1); the last is CSR.
+  const dims = [...t.shape.slice(0, -1).map((d) => dimensionMetadata(b, d)), dimensionMetadata(b, undefined, sp)];
+  const order = intVector(b, t.shape.map((_, i) => i));
   const dimVec = offsetVector(b, dims);
   b.startObject(3);
   b.addFieldOffset(0, order, 0);

@@ -59,6 +59,12 @@ describe('validatePruneConfig', () => {
     expect(configError({ granularity: 'unstructured', method: 'bn-scale' })).toMatch(/bn-scale .* granularity structured/);
   });
 
+  it('takes roundTo for structured pruning only, as a positive integer', () => {
+    expect(validatePruneConfig({ granularity: 'structured', roundTo: 8 }).roundTo).toBe(8);
+    expect(configError({ granularity: 'unstructured', roundTo: 8 })).toMatch(/roundTo .* granularity structured, got unstructured/);
+    expect(configError({ granularity: 'structured', roundTo: 0 })).toMatch(/roundTo must be a positive integer/);
+  });
+
   it('accepts a full config and keeps its fields', () => {
     const cfg = validatePruneConfig(
       {

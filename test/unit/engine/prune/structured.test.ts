@@ -264,6 +264,18 @@ describe('pruneStructured', () => {
     model.dispose();
   });
 
+  it('roundTo never keeps 0 channels nor more than the layer had', async () => {
+    const model = lenet5({ seed: 2 });
+    const { model: pruned, plan } = await pruneStructured(model, { sparsity: 0.9, scope: 'layer', roundTo: 8 });
+    const kept = Object.fromEntries(plan.groups.map((g) => [g.producers[0], g.kept.length]));
+    // 6 -> 1 -> 8 capped at 6 (the original), 16 -> 2 -> 8, 120 -> 12 -> 16, 84 -> 9 -> 16
+    expect(kept).toEqual({ conv1: 6, conv2: 8, fc1: 16, fc2: 16 });
+    expect(plan.roundTo).toBe(8);
+    expect(pruned.getLayer('conv2').getWeights()[0].shape).toEqual([5, 5, 6, 8]);
+    pruned.dispose();
+    model.dispose();
+  });
+
   it('replaying a stored plan on the original model reproduces the pruned weights exactly', async () => {
     const model = richNetWithDeadChannels();
     const { model: pruned, plan } = await pruneStructured(model, { sparsity: 0.4, criterion: 'random', seed: 5 });

@@ -1,56 +1,32 @@
 /**
  * The contract's implementation: one function per command, shared by the Electron IPC handler, the
- * web server and tests. Payloads arrive already validated against src-main/common/contract.ts.
+ * web server and tests. Payloads arrive already validated against src-main/common/contract (the
+ * front door calls parsePayload); each handler returns that command's CommandResults entry.
  */
-import type { CommandName, CommandPayload, EventName } from '../common/contract';
+import type { CommandName, CommandPayload, CommandResults, ContractEvent, EventListener } from '../common/contract';
 import type { RunFilter, RunQuery } from '../store/types';
-import { loadDataset, describeDataset, type DatasetSummary } from '../node/datasets';
-import { getInfo, type AppInfo } from './info-service';
-import { describeModel, openModel, type ModelDescription } from './model-service';
+import { loadDataset, describeDataset } from '../node/datasets';
+import { getInfo } from './info-service';
+import { describeModel, openModel } from './model-service';
 import { loadDatasetForModel } from './model-data';
 import { openAppServices, type AppServices } from './services';
 import { FitJobs } from './fit-jobs';
 import { resolveRunModel } from './run-pipeline';
 import { defaultDbPath, topiaryHome } from './paths';
-import { exportStoredRun, type StoredExportResult } from './export-service';
-import type { BundleImportResult, DeleteResult, ParetoResult, RunComparison } from './history-service';
-import type { RunDetail, RunPage } from '../store/types';
-import { ProfileService, type ProfileSummary } from './profile-service';
-import { checkModelFit, type FitCheckResult } from './fit-service';
-import { previewForModel, type DatasetPreviewResult } from './preview-service';
-
-/** What each command returns (the renderer imports this as a type). */
-export interface ApiResults {
-  getInfo: AppInfo;
-  describeModel: ModelDescription;
-  describeDataset: DatasetSummary;
-  previewDataset: DatasetPreviewResult;
-  startRun: { runId: string; queued: number };
-  cancelRun: { cancelled: boolean };
-  listRuns: RunPage;
-  getRun: RunDetail;
-  compareRuns: RunComparison;
-  paretoRuns: ParetoResult;
-  exportRun: StoredExportResult;
-  exportRunsCsv: { runs: string; metrics: string };
-  tagRun: { tags: string[] };
-  noteRun: { ok: true };
-  deleteRun: DeleteResult;
-  listProfiles: ProfileSummary[];
-  checkFit: FitCheckResult;
-  startFit: { jobId: string };
-  cancelFit: { cancelled: boolean };
-}
-export type { BundleImportResult };
+import { exportStoredRun } from './export-service';
+import { ProfileService } from './profile-service';
+import { checkModelFit } from './fit-service';
+import { previewForModel } from './preview-service';
 
 export interface Api {
-  invoke(name: CommandName, payload: unknown): Promise<unknown>;
-  subscribe(listener: (name: EventName, payload: unknown) => void): () => void;
+  /** Runs a command on a payload already validated against its schema (parsePayload). */
+  invoke<C extends CommandName>(name: C, payload: unknown): Promise<CommandResults[C]>;
+  subscribe(listener: EventListener): () => void;
   close(): Promise<void>;
   services: AppServices;
 }
 
-type Handlers = { [C in CommandName]: (payload: CommandPayload<C>) => Promise<ApiResults[C]> | ApiResults[C] };
+type Handlers = { [C in CommandName]: (payload: CommandPayload<C>) => Promise<CommandResults[C]> | CommandResults[C] };
 
 function toStoreQuery(q: CommandPayload<'listRuns'>): RunQuery {
   const { direction, sort, ...rest } = q;
@@ -62,8 +38,8 @@ export async function createApi(opts: { home?: string; dbPath?: string; mode?: '
   const services = await openAppServices({ dbPath: opts.dbPath ?? defaultDbPath(), home, mode: opts.mode ?? 'worker' });
   const { history, runs } = services;
   const profiles = new ProfileService(services.store);
-  const listeners = new Set<(name: EventName, payload: unknown) => void>();
-  const broadcast = (e: { name: EventName; payload: unknown }) => {
+  const listeners = new Set<EventListener>();
+  const broadcast = (e: ContractEvent) => {
     for (const l of listeners) l(e.name, e.payload);
   };
   const offRuns = runs.on(broadcast);
@@ -113,7 +89,7 @@ export async function createApi(opts: { home?: string; dbPath?: string; mode?: '
 
   return {
     services,
-    invoke: async (name, payload) => (handlers[name] as (p: unknown) => unknown)(payload),
+    invoke: async (name, payload) => (handlers[name] as (p: unknown) => never)(payload),
     subscribe(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);

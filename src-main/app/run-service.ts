@@ -5,27 +5,19 @@
  */
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { RunConfigSchema, type RunConfig, type RunConfigInput, type RunProgress } from '../common/run-config';
-import { CancelledError, ConfigError, toErrorInfo, type ErrorInfo } from '../common/errors';
+import { RunConfigSchema, type RunConfig, type RunConfigInput } from '../common/run-config';
+import { CancelledError, ConfigError, toErrorInfo } from '../common/errors';
 import { startJob, type JobHandle, type JobOutcome } from '../jobs/job-host';
 import type { Store } from '../store/db';
 import type { JsonObject } from '../store/types';
 import { validatePruneConfig } from '../engine/prune/types';
 import { executeRun, type RunJob } from './run-pipeline';
 import type { RunEvent, RunResult } from './run-events';
+import type { ContractEvent, RunFinished } from '../common/contract';
 
-export type RunServiceEvent =
-  | { name: 'runProgress'; payload: RunProgress }
-  | { name: 'runFinished'; payload: RunFinished }
-  | { name: 'runLog'; payload: { runId: string; level: 'info' | 'warn'; message: string } };
-
-export interface RunFinished {
-  runId: string;
-  status: 'done' | 'failed' | 'cancelled';
-  error?: ErrorInfo;
-  /** False when the run failed before it could be recorded (e.g. an unreadable model file). */
-  recorded: boolean;
-}
+/** The contract's run events (common/contract/events.ts). */
+export type RunServiceEvent = Extract<ContractEvent, { name: 'runProgress' | 'runFinished' | 'runLog' }>;
+export type { RunFinished };
 
 export interface RunServiceOptions {
   /** Folder runs write their models and exports into: `<runsDir>/<runId>/`. */

@@ -6,8 +6,10 @@
 import type * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../common/errors';
 import { allLayers } from './prune/weights';
+import type { Task } from '../common/contract/results';
+// The contract's types, defined in common/contract, re-exported for this module's callers.
+export type { Task };
 
-export type Task = 'classification' | 'regression';
 export const TASKS: readonly Task[] = ['classification', 'regression'];
 
 /** Regression losses: mean squared error (default) or mean absolute error. */

@@ -1,7 +1,7 @@
 /** The wizard's state: what the user picked so far, each step's validation, and the run config. */
 import type { RunConfigInput } from '../../src-main/common/run-config';
 import type { InputScaleChoice, ResizeMode } from '../../src-main/common/input-prep';
-import type { ApiResults } from '../../src-main/app/api';
+import type { CommandResults } from '../../src-main/common/contract';
 import { transport } from '../lib/transport';
 import { startedRuns } from '../lib/started';
 import { DeviceState, QUANT_FOR_TYPE, type FitResult } from './device.svelte';
@@ -14,19 +14,19 @@ export class WizardState {
   step = $state(0);
 
   modelSpec = $state('demo');
-  model = $state<ApiResults['describeModel'] | null>(null);
+  model = $state<CommandResults['describeModel'] | null>(null);
   modelError = $state('');
   modelLoading = $state(false);
 
   dataSpec = $state('demo');
-  data = $state<ApiResults['describeDataset'] | null>(null);
+  data = $state<CommandResults['describeDataset'] | null>(null);
   dataError = $state('');
   dataLoading = $state(false);
 
   /** How 8-bit data is scaled and images fitted to the model input (see common/input-prep.ts). */
   inputScale = $state<InputScaleChoice>('auto');
   resize = $state<ResizeMode>('crop');
-  preview = $state<ApiResults['previewDataset'] | null>(null);
+  preview = $state<CommandResults['previewDataset'] | null>(null);
   previewError = $state('');
   previewLoading = $state(false);
 

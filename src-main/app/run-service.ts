@@ -13,7 +13,7 @@ import type { JsonObject } from '../store/types';
 import { validatePruneConfig } from '../engine/prune/types';
 import { executeRun, type RunJob } from './run-pipeline';
 import type { RunEvent, RunResult } from './run-events';
-import type { ContractEvent, RunFinished } from '../common/contract';
+import { describeIssues, type ContractEvent, type RunFinished } from '../common/contract';
 
 /** The contract's run events (common/contract/events.ts). */
 export type RunServiceEvent = Extract<ContractEvent, { name: 'runProgress' | 'runFinished' | 'runLog' }>;
@@ -61,7 +61,7 @@ export class RunService {
   start(input: RunConfigInput): { runId: string; queued: number } {
     const parsed = RunConfigSchema.safeParse(input);
     if (!parsed.success) {
-      throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`).join('; '));
+      throw new ConfigError(describeIssues(parsed.error.issues, 'config'));
     }
     const config = parsed.data;
     // What can be checked without the model is checked now, so a typo fails before a run exists.

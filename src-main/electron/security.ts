@@ -3,7 +3,7 @@
  * be unit-tested with Electron mocked.
  */
 import { ZodError } from 'zod';
-import { isCommandName, parsePayload, type CommandName } from '../common/contract';
+import { describeIssues, isCommandName, parsePayload, type CommandName } from '../common/contract';
 import { toErrorInfo } from '../common/errors';
 
 export const CONTENT_SECURITY_POLICY =
@@ -65,7 +65,7 @@ export async function handleInvoke(
   try {
     valid = parsePayload(name, payload);
   } catch (err) {
-    const message = err instanceof ZodError ? err.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ') : String(err);
+    const message = err instanceof ZodError ? describeIssues(err.issues, 'payload') : String(err);
     return { ok: false, error: { name: 'ConfigError', message } };
   }
   try {

@@ -9,12 +9,13 @@ import { loadModel, saveModel } from '../../src-main/node/models';
 import { replayRun } from '../../src-main/app/replay-service';
 import { lenet300100 } from '../../src-main/engine/models';
 import type { RunServiceEvent } from '../../src-main/app/run-service';
+import type { RunConfigInput } from '../../src-main/common/run-config';
 
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'topiary-runs-'));
 const modelDir = path.join(home, 'mlp');
 let services: AppServices;
 
-const quick = (extra: Record<string, unknown> = {}) => ({
+const quick = (extra: Partial<RunConfigInput> = {}): RunConfigInput => ({
   model: modelDir,
   data: 'demo',
   evalLimit: 200,

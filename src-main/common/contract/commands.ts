@@ -9,6 +9,8 @@ import { NUMERIC_TYPES } from '../profiles';
 import { INPUT_SCALES, RESIZE_MODES } from '../input-prep';
 import { RUN_STATUSES } from './records';
 
+export { describeIssues } from '../errors';
+
 const RunId = z.string().min(1).max(100);
 const Spec = z.string().min(1).max(4096);
 
@@ -113,7 +115,7 @@ export function isCommandName(name: unknown): name is CommandName {
   return typeof name === 'string' && Object.prototype.hasOwnProperty.call(commands, name);
 }
 
-/** Validates a payload for a command; throws a ZodError listing every problem. */
+/** Validates a payload for a command; throws a ZodError listing every problem (describeIssues words it). */
 export function parsePayload<C extends CommandName>(name: C, payload: unknown): CommandPayload<C> {
   return commands[name].parse(payload ?? {}) as CommandPayload<C>;
 }

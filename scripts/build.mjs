@@ -29,8 +29,8 @@ const common = {
 };
 await build({ ...common, entryPoints: [path.join(root, 'src-main/electron/main.ts')], outfile: path.join(out, 'main.cjs'), external: ['electron'] });
 await build({ ...common, entryPoints: [path.join(root, 'src-main/electron/preload.ts')], outfile: path.join(out, 'preload.cjs'), external: ['electron'], packages: undefined });
-await build({ ...common, entryPoints: [path.join(root, 'src-main/jobs/run-job.ts')], outfile: path.join(out, 'run-job.cjs') });
-await build({ ...common, entryPoints: [path.join(root, 'src-main/jobs/fit-job.ts')], outfile: path.join(out, 'fit-job.cjs') });
+await build({ ...common, entryPoints: [path.join(root, 'src-main/app/run-job.ts')], outfile: path.join(out, 'run-job.cjs') });
+await build({ ...common, entryPoints: [path.join(root, 'src-main/app/fit-job.ts')], outfile: path.join(out, 'fit-job.cjs') });
 await build({ ...common, entryPoints: [path.join(root, 'src-main/node/train-worker-entry.ts')], outfile: path.join(out, 'train-worker.cjs') });
 fs.copyFileSync(path.join(root, 'src-main/jobs/worker-boot.mjs'), path.join(out, 'worker-boot.mjs'));
 console.log(`built dist-renderer/ and dist-electron/ (main.cjs, preload.cjs, run-job.cjs, fit-job.cjs, train-worker.cjs)`);

@@ -25,7 +25,7 @@ export function describeCandidate(n: number, c: FitCandidate): string {
 }
 
 function fitJobEntry(): string {
-  return process.env.TOPIARY_FIT_JOB_ENTRY ?? new URL('../jobs/fit-job.ts', import.meta.url).href;
+  return process.env.TOPIARY_FIT_JOB_ENTRY ?? new URL('./fit-job.ts', import.meta.url).href;
 }
 
 export class FitJobs {

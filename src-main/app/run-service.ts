@@ -39,7 +39,7 @@ interface Pending {
 
 /** The worker entry: built JavaScript in a packaged app (TOPIARY_RUN_JOB_ENTRY), TypeScript in the checkout. */
 function runJobEntry(): string {
-  return process.env.TOPIARY_RUN_JOB_ENTRY ?? new URL('../jobs/run-job.ts', import.meta.url).href;
+  return process.env.TOPIARY_RUN_JOB_ENTRY ?? new URL('./run-job.ts', import.meta.url).href;
 }
 
 export class RunService {

@@ -10,7 +10,8 @@ import { createHash } from 'node:crypto';
 import { ConfigError, inFile } from '../common/errors';
 import { checkOutputFile, checkOutputFolder } from '../node/output-paths';
 import { realPathInside } from '../node/safe-paths';
-import { openStore, type Store } from '../store/db';
+import { openStore, type OpenStoreOptions, type Store } from '../store/db';
+import { recordRunDetail, recoverRuns, type RecoverResult } from './run-record';
 import type {
   Json,
   JsonObject,
@@ -19,7 +20,9 @@ import type {
   RunHead,
   RunPage,
   RunQuery,
+  RunStatus,
 } from '../store/types';
+import { RUN_STATUSES } from '../store/types';
 import type { ConfigDiffRow, MetricComparisonRow, SeriesOverlay, LayerComparisonRow, RunComparison, ParetoObjective, ParetoPoint, ParetoResult, ExportedRun, RunsExport, RunBundle, BundleExportResult, BundleImportResult, DeleteResult } from '../common/contract/history';
 // The contract's types, defined in common/contract, re-exported for this module's callers.
 export type { ConfigDiffRow, MetricComparisonRow, SeriesOverlay, LayerComparisonRow, RunComparison, ParetoObjective, ParetoPoint, ParetoResult, ExportedRun, RunsExport, RunBundle, BundleExportResult, BundleImportResult, DeleteResult };
@@ -50,9 +53,12 @@ export class HistoryService {
     this.runsDir = path.resolve(options.runsDir ?? path.join(path.dirname(path.resolve(store.file)), 'runs'));
   }
 
-  /** Opens the store at `file`, marks runs of dead processes interrupted, returns the service. */
-  static open(file: string, options: HistoryOptions = {}): HistoryService {
-    const store = openStore(file);
+  /**
+   * Opens the store at `file`, marks runs of dead processes interrupted, returns the service.
+   * `verify` checks the database first (for commands that change it; see openStore).
+   */
+  static open(file: string, options: HistoryOptions & Pick<OpenStoreOptions, 'verify'> = {}): HistoryService {
+    const store = openStore(file, { verify: options.verify });
     store.markInterruptedRuns();
     return new HistoryService(store, options);
   }
@@ -88,10 +94,10 @@ export class HistoryService {
     const ids = idsOrPrefixes.map((s) => this.resolve(s));
     if (ids.length < 2) throw new ConfigError(`compare needs at least 2 runs, got ${ids.length}`);
     if (new Set(ids).size !== ids.length) throw new ConfigError('compare got the same run twice');
-    const baseline = options.baseline === undefined ? 0 : ids.indexOf(this.resolve(options.baseline));
-    if (baseline < 0) throw new ConfigError(`baseline ${options.baseline} is not one of the compared runs`);
     const { reader } = this.store;
     const runs = reader.getRunHeads(ids);
+    const baseline = options.baseline === undefined ? defaultBaseline(runs) : ids.indexOf(this.resolve(options.baseline));
+    if (baseline < 0) throw new ConfigError(`baseline ${options.baseline} is not one of the compared runs`);
     const { rows: config, identical } = diffConfigs(reader.getConfigs(ids).map((c) => c.config));
     const seriesByRun = reader.getMetricSeries(ids);
     const overlays = new Map<string, SeriesOverlay>();
@@ -106,6 +112,7 @@ export class HistoryService {
     return {
       runs,
       baseline,
+      unfinished: runs.flatMap((r, i) => (r.status === 'done' ? [] : [i])),
       config,
       identicalConfigKeys: identical,
       metrics: compareMetrics(runs.map((r) => r.final), baseline),
@@ -115,12 +122,14 @@ export class HistoryService {
   }
 
   /**
-   * The Pareto frontier of runs (optionally filtered) over final metrics: a run is on it when no
-   * other run is at least as good on every objective and strictly better on one.
+   * The Pareto frontier of finished runs (optionally filtered) over final metrics: a run is on it
+   * when no other run is at least as good on every objective and strictly better on one. Runs that
+   * did not finish are counted in `unfinished`, never considered.
    */
   pareto(objectives: readonly ParetoObjective[], filter: RunFilter = {}, options: { includeAll?: boolean } = {}): ParetoResult {
     validateObjectives(objectives);
-    const table = this.store.reader.getFinalMetricTable(objectives.map((o) => o.metric), filter);
+    const finished = finishedOnly(filter);
+    const table = finished ? this.store.reader.getFinalMetricTable(objectives.map((o) => o.metric), finished) : { ids: [], values: [] };
     const points: ParetoPoint[] = table.ids.map((runId, i) => ({ runId, values: table.values[i] }));
     const frontierIdx = paretoFrontier(table.values, objectives.map((o) => o.direction));
     const heads = new Map(this.store.reader.getRunHeads(frontierIdx.map((i) => points[i].runId)).map((h) => [h.id, h]));
@@ -130,12 +139,21 @@ export class HistoryService {
       frontier: frontierIdx.map((i) => ({ ...points[i], run: heads.get(points[i].runId) as RunHead })),
       considered: points.length,
       skipped: total - points.length,
+      unfinished: this.unfinishedCounts(filter),
     };
     if (options.includeAll) {
       const on = new Set(frontierIdx);
       result.points = points.map((p, i) => ({ ...p, onFrontier: on.has(i) }));
     }
     return result;
+  }
+
+  /** How many runs matching `filter` have each status other than `done`. */
+  private unfinishedCounts(filter: RunFilter): { status: RunStatus; runs: number }[] {
+    const asked = filter.status === undefined ? [] : [filter.status].flat();
+    return RUN_STATUSES.filter((s) => s !== 'done' && (asked.length === 0 || asked.includes(s)))
+      .map((status) => ({ status, runs: this.store.reader.countRuns({ ...filter, status }) }))
+      .filter((c) => c.runs > 0);
   }
 
   /** Runs matching `filter` with config, summary, tags, timings and full metric histories. */
@@ -224,7 +242,6 @@ export class HistoryService {
     const root = path.dirname(file);
     const bundle = readBundle(file);
     const artifactsDir = path.resolve(options.artifactsDir ?? this.runsDir);
-    const { reader, writer } = this.store;
     const result: BundleImportResult = { imported: [], skipped: [], artifactsCopied: 0 };
     // Parents before children, so lineage inside the bundle survives.
     const entries = orderParentsFirst(bundle.runs);
@@ -246,23 +263,10 @@ export class HistoryService {
       });
     }
     for (const { run, artifactFiles } of entries) {
-      if (reader.findRun(run.id)) {
+      if (this.store.reader.findRun(run.id)) {
         result.skipped.push(run.id);
         continue;
       }
-      const modelId = writer.upsertModel({
-        source: run.model.source, sha256: run.model.sha256, format: run.model.format, params: run.model.params,
-        name: run.model.name ?? undefined, bytes: run.model.bytes ?? undefined, meta: run.model.meta ?? undefined,
-      });
-      const datasetId = run.dataset
-        ? writer.upsertDataset({
-            source: run.dataset.source, sha256: run.dataset.sha256, sampleShape: run.dataset.sampleShape, classNames: run.dataset.classNames,
-            trainSize: run.dataset.trainSize, testSize: run.dataset.testSize,
-          })
-        : null;
-      const profileId = run.profileId
-        ? writer.upsertProfile({ id: run.profileId, name: run.profile?.name ?? run.profileId, definition: run.profile?.definition ?? null })
-        : null;
       const artifactPaths = run.artifacts.map((a, i) => {
         const rel = artifactFiles[i];
         if (rel === null) return path.join(artifactsDir, run.id, String(i), plainBaseName(a.path));
@@ -272,14 +276,21 @@ export class HistoryService {
         result.artifactsCopied++;
         return to;
       });
-      const parentRunId = run.parentRunId && reader.findRun(run.parentRunId) ? run.parentRunId : null;
-      writer.importRun(run, {
-        modelId, datasetId, profileId, parentRunId, artifactPaths,
+      recordRunDetail(this.store, run, {
+        artifactPaths,
         origin: { host: bundle.host, bundle: path.resolve(file), exportedAt: bundle.exportedAt, importedAt: new Date().toISOString(), parentRunId: run.parentRunId },
       });
       result.imported.push(run.id);
     }
     return result;
+  }
+
+  /**
+   * Re-records runs from their folders' `run.json` (default: every folder in the run directory),
+   * e.g. into a fresh database after a damaged one was moved aside. Runs already here are skipped.
+   */
+  recover(from: string = this.runsDir): RecoverResult {
+    return recoverRuns(this.store, from);
   }
 
   tag(idOrPrefix: string, tags: readonly string[]): string[] {
@@ -350,6 +361,22 @@ export class HistoryService {
 
 // ---------------------------------------------------------------------------------------------
 // Pure helpers
+
+/**
+ * Only finished runs are results: `filter` narrowed to status `done`, or null when it asks only for
+ * other statuses (an empty status list would mean "any status" to the store).
+ * @example finishedOnly({ tag: 'x' }) // { tag: 'x', status: 'done' }
+ */
+export function finishedOnly(filter: RunFilter): RunFilter | null {
+  const asked = filter.status === undefined ? [] : [filter.status].flat();
+  if (asked.length > 0 && !asked.includes('done')) return null;
+  return { ...filter, status: 'done' };
+}
+
+/** The first finished run, else the first: deltas against a killed run's partial numbers mean nothing. */
+function defaultBaseline(runs: readonly RunHead[]): number {
+  return Math.max(0, runs.findIndex((r) => r.status === 'done'));
+}
 
 /**
  * Flattens nested JSON objects to dotted keys; arrays and scalars are leaves (a shape `[28, 28, 1]`

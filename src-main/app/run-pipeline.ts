@@ -6,13 +6,14 @@
  */
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { CancelledError, ConfigError } from '../common/errors';
+import { CancelledError, ConfigError, DivergenceError } from '../common/errors';
 import type { RunConfig, RunProgress } from '../common/run-config';
 import { analyzeModel, type ModelAnalysis } from '../engine/analyze';
 import { sensitivityScan } from '../engine/analyze/sensitivity';
 import { evaluate, measureLatency } from '../engine/measure';
 import { checkPrunable } from '../engine/prune/feasibility';
 import { runPruning } from '../engine/prune/run';
+import type { Divergence } from '../engine/finetune/trainer';
 import { validatePruneConfig } from '../engine/prune/types';
 import { prunableWeights } from '../engine/prune/weights';
 import { outputUnits, resolveTask, type Task } from '../engine/task';
@@ -24,6 +25,7 @@ import { exportModel } from './export-service';
 import { versions } from './info-service';
 import { openModel } from './model-service';
 import { loadDatasetForModel } from './model-data';
+import { pauseIfAsked } from './pause-hook';
 import { inPhase, type RunPlace } from './run-errors';
 import type { RunEvent, RunResult } from './run-events';
 
@@ -77,7 +79,12 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
   // marked `keep`, always go out.
   let lastPhase = '';
   let lastAt = 0;
+  let entered = '';
   const progress = (p: Omit<RunProgress, 'runId' | 'fraction' | 'etaSeconds'>, keep = false) => {
+    if (entered !== p.phase) {
+      entered = p.phase;
+      pauseIfAsked(p.phase);
+    }
     // Where the run is, for an error message, even when this event is not sent.
     if (place.phase !== p.phase) {
       place.phase = p.phase;
@@ -242,10 +249,12 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
     pruned = result.model;
     emit({ type: 'plan', plan: result.plan });
     checkCancel();
+    if (result.diverged) await stopDiverged(pruned, result.diverged, job.runDir, emit);
 
     // Final measure
     const after = analyzeModel(pruned);
     const final = await measure(pruned, 'final', after);
+    checkFinite(final, 'final');
     emit({ type: 'metrics', points: Object.entries(final).map(([name, value]) => ({ step: step + 1, phase: 'final', name, value })) });
     emit({ type: 'layers', rows: layerRows(after, 'after') });
     const modelDir = path.join(job.runDir, 'model');
@@ -292,6 +301,25 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
     // Unstructured pruning works in place (pruned === original); structured returns a new model.
     if (pruned && pruned !== original) pruned.dispose();
     original.dispose();
+  }
+}
+
+/**
+ * Fine-tuning diverged: the model (holding the best weights seen) is saved in the run's folder for
+ * inspection, and the run fails with why, so its numbers are never recorded as a result.
+ */
+async function stopDiverged(model: tf.LayersModel, d: Divergence, runDir: string, emit: (e: RunEvent) => void): Promise<never> {
+  const modelDir = path.join(runDir, 'model');
+  await saveModel(model, modelDir);
+  const message = `training diverged at epoch ${d.epoch + 1}, batch ${d.batch + 1} (step ${d.step}): ${d.reason}; stopped, and kept the best weights seen (${d.kept}) in ${modelDir}`;
+  emit({ type: 'log', level: 'warn', message });
+  throw new DivergenceError(`${message}. Try a lower --lr.`);
+}
+
+/** A loss that is NaN or infinite means the model's outputs are: such numbers are not a result. */
+function checkFinite(m: { loss: number }, phase: 'final'): void {
+  if (!Number.isFinite(m.loss)) {
+    throw new DivergenceError(`the ${phase} model's loss is ${String(m.loss)}: its outputs are not finite numbers, so its measurements are not a result`);
   }
 }
 

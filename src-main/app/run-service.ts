@@ -6,11 +6,12 @@
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { RunConfigSchema, type RunConfig, type RunConfigInput } from '../common/run-config';
-import { CancelledError, ConfigError, toErrorInfo } from '../common/errors';
+import { CancelledError, ConfigError, toErrorInfo, type ErrorInfo } from '../common/errors';
 import { startJob, type JobHandle, type JobOutcome } from '../jobs/job-host';
 import type { Store } from '../store/db';
 import type { JsonObject } from '../store/types';
 import { validatePruneConfig } from '../engine/prune/types';
+import { RunFolderRecord } from './run-record';
 import { executeRun, type RunJob } from './run-pipeline';
 import type { RunEvent, RunResult } from './run-events';
 import { describeIssues, type ContractEvent, type RunFinished } from '../common/contract';
@@ -138,7 +139,7 @@ export class RunService {
   private async execute(p: Pending) {
     const runDir = path.join(this.options.runsDir, p.runId);
     const job: RunJob = { runId: p.runId, config: p.config, runDir };
-    const recorder = new RunRecorder(this.store, p, (e) => this.emit(e));
+    const recorder = new RunRecorder(this.store, p, runDir, (e) => this.emit(e));
     let outcome: JobOutcome<RunResult>;
     if ((this.options.mode ?? 'worker') === 'worker') {
       const handle: JobHandle<RunResult> = startJob<RunEvent, RunResult>({
@@ -172,41 +173,54 @@ export class RunService {
   }
 }
 
-/** Persists a run's events through the store writer as they arrive. */
+/**
+ * Persists a run's events as they arrive: first into the run's own record in its folder
+ * (`<runDir>/run.json`, see ./run-record.ts), then through the store writer. A database write
+ * that fails does not stop the run or lose it: later events still reach the folder's record, the
+ * database is left alone for this run, and the run ends with `recordError` saying how to record it
+ * again (`topiary runs recover`).
+ */
 class RunRecorder {
   private recorded = false;
+  private folder: RunFolderRecord | undefined;
+  private dbError: ErrorInfo | undefined;
 
   constructor(
     private readonly store: Store,
     private readonly run: Pending,
+    private readonly runDir: string,
     private readonly emit: (e: RunServiceEvent) => void,
   ) {}
 
   handle(e: RunEvent) {
-    const w = this.store.writer;
     const runId = this.run.runId;
     switch (e.type) {
       case 'loaded': {
-        const modelId = w.upsertModel(e.model);
-        const datasetId = w.upsertDataset(e.dataset);
         // The stored config shows what was done: an `auto` input scale is recorded as resolved, and
         // the task the run used (inferred from the model when not given).
         const config = Object.assign(this.run.config, e.input ?? {}, e.task && !this.run.config.task ? { task: e.task } : {});
-        w.createRun({
+        const start = {
           id: runId,
           config: config as unknown as JsonObject,
-          modelId,
-          datasetId,
+          kind: 'prune',
+          method: e.method,
+          name: config.name ?? null,
           profileId: config.profile ?? null,
           parentRunId: config.parentRunId ?? null,
           backend: e.backend,
           versions: e.versions,
-          kind: 'prune',
-          method: e.method,
-          name: config.name ?? null,
-          status: 'running',
+          model: e.model,
+          dataset: e.dataset,
+        };
+        this.folder = new RunFolderRecord(this.runDir, start);
+        this.folder.save();
+        this.toDb((w) => {
+          const modelId = w.upsertModel(e.model);
+          const datasetId = w.upsertDataset(e.dataset);
+          w.createRun({ ...start, modelId, datasetId, status: 'running' });
+          this.folder?.setIds(modelId, datasetId);
+          this.recorded = true;
         });
-        this.recorded = true;
         return;
       }
       case 'progress':
@@ -216,33 +230,61 @@ class RunRecorder {
         this.emit({ name: 'runLog', payload: { runId, level: e.level, message: e.message } });
         return;
     }
-    if (!this.recorded) return;
+    const folder = this.folder;
+    if (!folder) return;
     switch (e.type) {
       case 'metrics':
-        w.appendMetrics(runId, e.points);
+        folder.addMetrics(e.points);
+        folder.save();
+        this.toDb((w) => w.appendMetrics(runId, e.points));
         break;
       case 'layers':
-        w.saveLayerResults(runId, e.rows);
+        folder.setLayers(e.rows);
+        folder.save();
+        this.toDb((w) => w.saveLayerResults(runId, e.rows));
         break;
       case 'plan':
-        w.savePlan(runId, e.plan as JsonObject);
+        folder.setPlan(e.plan as JsonObject);
+        folder.save();
+        this.toDb((w) => w.savePlan(runId, e.plan as JsonObject));
         break;
       case 'artifact':
-        w.addArtifact(runId, e.artifact);
+        folder.addArtifact(e.artifact);
+        folder.save();
+        this.toDb((w) => w.addArtifact(runId, e.artifact));
         break;
       case 'summary':
-        w.setSummary(runId, e.summary);
+        folder.setSummary(e.summary);
+        folder.save();
+        this.toDb((w) => w.setSummary(runId, e.summary));
         break;
     }
   }
 
   finish(outcome: JobOutcome<RunResult>): RunFinished {
     const runId = this.run.runId;
-    if (this.recorded) {
-      this.store.writer.setRunStatus(runId, outcome.status, outcome.status === 'done' ? null : `${outcome.error.name}: ${outcome.error.message}`);
+    const error = outcome.status === 'done' ? null : `${outcome.error.name}: ${outcome.error.message}`;
+    if (this.folder) {
+      this.folder.finish(outcome.status, error);
+      this.folder.save();
     }
+    if (this.recorded) this.toDb((w) => w.setRunStatus(runId, outcome.status, error));
+    const recorded = this.recorded && !this.dbError;
+    const recordError = this.dbError && { ...this.dbError, message: `${this.dbError.message}; the run's full record is in ${this.folder?.file}` };
     return outcome.status === 'done'
-      ? { runId, status: 'done', recorded: this.recorded }
-      : { runId, status: outcome.status, error: outcome.error, recorded: this.recorded };
+      ? { runId, status: 'done', recorded, ...(recordError ? { recordError } : {}) }
+      : { runId, status: outcome.status, error: outcome.error, recorded, ...(recordError ? { recordError } : {}) };
+  }
+
+  /** One database write of this run, unless an earlier one failed (the folder's record has it all). */
+  private toDb(write: (w: Store['writer']) => void): void {
+    if (this.dbError) return;
+    try {
+      write(this.store.writer);
+    } catch (err) {
+      const info = toErrorInfo(err);
+      this.dbError = { ...info, name: info.name === 'SqliteError' ? 'StoreError' : info.name, message: `${this.store.file}: could not record run ${this.run.runId}: ${info.message}` };
+      this.emit({ name: 'runLog', payload: { runId: this.run.runId, level: 'warn', message: this.dbError.message } });
+    }
   }
 }

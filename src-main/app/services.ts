@@ -4,6 +4,8 @@ import { openStore, type Store } from '../store/db';
 import { HistoryService } from './history-service';
 import { topiaryHome } from './paths';
 import { RunService } from './run-service';
+/** The store's error, for front doors that tell a damaged database apart (they reach store/ only through app/). */
+export { StoreError } from '../store/errors';
 
 export interface AppServices {
   store: Store;
@@ -16,7 +18,8 @@ export interface AppServices {
 
 export async function openAppServices(opts: { dbPath: string; home?: string; mode?: 'worker' | 'in-process'; concurrency?: number }): Promise<AppServices> {
   const home = opts.home ?? topiaryHome();
-  const store = openStore(opts.dbPath);
+  // Checked before anything runs: a damaged file found only at a run's first write loses the run.
+  const store = openStore(opts.dbPath, { verify: true });
   // Runs whose process died (crash, kill -9, power loss) are marked interrupted, history kept.
   store.markInterruptedRuns();
   const runsDir = path.join(home, 'runs');

@@ -7,29 +7,43 @@ export function table(header: string[], rows: (string | number)[][], alignRight:
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
 }
 
-export function bytes(n: number): string {
-  if (!Number.isFinite(n)) return '-';
+/**
+ * A number worth printing. Summaries come back from JSON, where NaN and Infinity became null, so
+ * every formatter here takes what it gets and prints '-' for anything that is not a finite number.
+ */
+function finite(n: unknown): n is number {
+  return typeof n === 'number' && Number.isFinite(n);
+}
+
+export function bytes(n: number | null | undefined): string {
+  if (!finite(n)) return '-';
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
   return `${(n / 1024 / 1024).toFixed(2)} MiB`;
 }
 
-export function count(n: number): string {
-  return Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '-';
+export function count(n: number | null | undefined): string {
+  return finite(n) ? Math.round(n).toLocaleString('en-US') : '-';
 }
 
-const pct = (n: number) => (Number.isFinite(n) ? `${(100 * n).toFixed(2)} %` : '-');
-const ms = (n: number) => (Number.isFinite(n) ? `${n.toFixed(3)} ms` : '-');
+/** `n.toFixed(digits)`, or '-' for a value that is not a finite number. */
+export function fixed(n: unknown, digits: number): string {
+  return finite(n) ? n.toFixed(digits) : '-';
+}
+
+type Fmt = (n: number | null | undefined) => string;
+const pct: Fmt = (n) => (finite(n) ? `${(100 * n).toFixed(2)} %` : '-');
+const ms: Fmt = (n) => (finite(n) ? `${n.toFixed(3)} ms` : '-');
 
 /** Before/after table of a run's summary metrics, with the change. */
-export function beforeAfter(before: Record<string, number>, after: Record<string, number>): string {
-  const rows: [string, string, (n: number) => string, 'diff' | 'ratio'][] = [
+export function beforeAfter(before: Record<string, number | null> = {}, after: Record<string, number | null> = {}): string {
+  const rows: [string, string, Fmt, 'diff' | 'ratio'][] = [
     ['accuracy', 'accuracy', pct, 'diff'],
     // Regression runs record these instead of accuracy (lower is better for MAE / RMSE).
-    ['MAE', 'mae', (n) => (Number.isFinite(n) ? n.toPrecision(4) : '-'), 'diff'],
-    ['RMSE', 'rmse', (n) => (Number.isFinite(n) ? n.toPrecision(4) : '-'), 'diff'],
-    ['R²', 'r2', (n) => (Number.isFinite(n) ? n.toFixed(4) : '-'), 'diff'],
-    ['loss', 'loss', (n) => n.toFixed(4), 'diff'],
+    ['MAE', 'mae', (n) => (finite(n) ? n.toPrecision(4) : '-'), 'diff'],
+    ['RMSE', 'rmse', (n) => (finite(n) ? n.toPrecision(4) : '-'), 'diff'],
+    ['R²', 'r2', (n) => fixed(n, 4), 'diff'],
+    ['loss', 'loss', (n) => fixed(n, 4), 'diff'],
     ['parameters', 'params', count, 'ratio'],
     ['non-zeros', 'nonZeros', count, 'ratio'],
     ['MACs / sample', 'macs', count, 'ratio'],
@@ -45,8 +59,9 @@ export function beforeAfter(before: Record<string, number>, after: Record<string
       .map(([label, k, f, kind]) => {
         const b = before[k];
         const a = after[k];
-        const change =
-          kind === 'diff'
+        const change = !finite(a) || !finite(b)
+          ? '-'
+          : kind === 'diff'
             ? k === 'accuracy'
               ? `${a - b >= 0 ? '+' : ''}${(100 * (a - b)).toFixed(2)} pts`
               : `${a - b >= 0 ? '+' : ''}${(a - b).toFixed(4)}`

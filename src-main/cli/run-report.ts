@@ -3,10 +3,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { RunConfigInput } from '../common/run-config';
 import { TopiaryError } from '../common/errors';
-import { openAppServices } from '../app/services';
+import { openAppServices, StoreError } from '../app/services';
 import { checkOutputFolder } from '../node/output-paths';
 import type { CliContext } from './context';
-import { beforeAfter, bytes, table } from './format';
+import { beforeAfter, bytes, fixed, table } from './format';
 import { createProgress, type Progress } from './progress';
 
 export async function runAndReport(ctx: CliContext, config: RunConfigInput, opts: { out?: string; title?: string } = {}) {
@@ -23,7 +23,7 @@ export async function runAndReport(ctx: CliContext, config: RunConfigInput, opts
           for (const b of bars.values()) b.stop();
           bars.set(p.phase, (bar = createProgress(p.phase)));
         }
-        const extra = [p.epoch ? `epoch ${p.epoch}` : '', p.loss !== undefined ? `loss ${p.loss.toFixed(4)}` : '', p.sparsity !== undefined ? `sparsity ${(100 * p.sparsity).toFixed(1)}%` : '', p.message ?? '']
+        const extra = [p.epoch ? `epoch ${p.epoch}` : '', p.loss !== undefined ? `loss ${Number.isFinite(p.loss) ? p.loss.toFixed(4) : String(p.loss)}` : '', p.sparsity !== undefined ? `sparsity ${fixed(100 * p.sparsity, 1)}%` : '', p.message ?? '']
           .filter(Boolean)
           .join(' ');
         bar.update(p.done, p.total, extra);
@@ -38,9 +38,18 @@ export async function runAndReport(ctx: CliContext, config: RunConfigInput, opts
     process.off('SIGINT', onSigint);
     off();
     for (const b of bars.values()) b.stop();
+    if (finished.recordError) {
+      // The work is not lost: its record is in the run's folder, and `runs recover` records it.
+      throw new StoreError(
+        `run ${runId} ${finished.status}, but ${finished.recordError.message}. Record it with \`topiary runs recover\` ` +
+          '(into a new database if this one is damaged: move the file aside first).',
+      );
+    }
     if (finished.status !== 'done') {
       const err = new TopiaryError(`run ${runId} ${finished.status}: ${finished.error?.message ?? ''}`);
       (err as { exitCode: number }).exitCode = finished.error?.exitCode ?? 1;
+      // The cause's name (DatasetFormatError, DivergenceError...) says what went wrong; keep it.
+      if (finished.error?.name) err.name = finished.error.name;
       throw err;
     }
     const detail = services.history.show(runId);
@@ -49,19 +58,20 @@ export async function runAndReport(ctx: CliContext, config: RunConfigInput, opts
       fs.cpSync(path.join(services.runsDir, runId), opts.out, { recursive: true });
     }
     if (ctx.json) return ctx.printJson(detail);
-    const s = detail.summary as {
+    // From JSON: a NaN or infinite number reads back as null, so every number here may be null.
+    const s = (detail.summary ?? {}) as {
       task?: string;
-      before: Record<string, number>;
-      after: Record<string, number>;
-      prune?: Record<string, number>;
+      before?: Record<string, number | null>;
+      after?: Record<string, number | null>;
+      prune?: Record<string, number | null>;
       training?: { path: string; note?: string; microBatch: number; memoryNote?: string }[];
     };
     ctx.print(`${opts.title ?? 'Run'} ${runId}  (${detail.method}, ${s.task ?? 'classification'}, backend ${detail.backend})`);
     ctx.print(beforeAfter(s.before, s.after));
     if (s.prune) {
       ctx.print(
-        `\nsparsity target ${(100 * s.prune.targetSparsity).toFixed(1)} %, achieved ${(100 * s.prune.achievedSparsity).toFixed(1)} %; ` +
-          `parameters x${s.prune.paramsFraction.toFixed(3)}, MACs x${s.prune.macsFraction.toFixed(3)}`,
+        `\nsparsity target ${fixed(100 * (s.prune.targetSparsity ?? NaN), 1)} %, achieved ${fixed(100 * (s.prune.achievedSparsity ?? NaN), 1)} %; ` +
+          `parameters x${fixed(s.prune.paramsFraction, 3)}, MACs x${fixed(s.prune.macsFraction, 3)}`,
       );
     }
     const t = s.training?.[0];
@@ -91,9 +101,9 @@ export async function runAndReport(ctx: CliContext, config: RunConfigInput, opts
               a.quant,
               bytes(a.bytes),
               a.status + (a.reason ? ` (${a.reason})` : ''),
-              typeof v.maxAbsDiff === 'number' ? v.maxAbsDiff.toExponential(2) : '-',
+              typeof v.maxAbsDiff === 'number' && Number.isFinite(v.maxAbsDiff) ? v.maxAbsDiff.toExponential(2) : '-',
               ...judged,
-              typeof v.latencyMs === 'number' ? `${v.latencyMs.toFixed(3)} ms` : '-',
+              typeof v.latencyMs === 'number' ? `${fixed(v.latencyMs, 3)} ms` : '-',
               a.path,
             ];
           }),

@@ -47,6 +47,12 @@ export class NothingToPruneError extends TopiaryError {
 /** A pruning run ended far short of its target (under half of it): the work failed. */
 export class PruneShortfallError extends TopiaryError {}
 
+/**
+ * Training diverged (a NaN or exploding loss) or a model's numbers stopped being finite: the run
+ * failed, and its numbers must not be recorded as a result.
+ */
+export class DivergenceError extends TopiaryError {}
+
 /** Work was cancelled by the user. */
 export class CancelledError extends TopiaryError {
   constructor(message = 'cancelled') {

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { MIGRATIONS, SCHEMA_VERSION, type Migration } from './migrations';
-import { StoreError, StoreVersionError } from './errors';
+import { StoreCorruptError, StoreError, StoreVersionError } from './errors';
 import { StoreReader } from './reader';
 import { StoreWriter } from './writer';
 
@@ -23,6 +23,12 @@ export function defaultDbPath(): string {
 export interface OpenStoreOptions {
   /** How long a write waits for another process's lock before failing (default 5000 ms). */
   busyTimeoutMs?: number;
+  /**
+   * Run `PRAGMA quick_check` before anything else and refuse a damaged file with a
+   * StoreCorruptError that says how to recover. For opens that will write (runs, imports, edits):
+   * a damage found only at the write would lose the work done before it. O(database size).
+   */
+  verify?: boolean;
 }
 
 /** An open experiment database with its typed reader and writer. Close it when done. */
@@ -82,6 +88,7 @@ export function openStore(file: string, options: OpenStoreOptions = {}): Store {
     throw new StoreError(`${file}: cannot open the experiment database: ${(err as Error).message}`, { file, cause: err });
   }
   try {
+    if (options.verify && !memory) quickCheck(db, file);
     checkCompatible(db, file);
     // WAL + NORMAL: commits do not fsync (only checkpoints do); a power loss can drop the last few
     // commits but never corrupts the file. That is what makes appending a metric point cheap.
@@ -93,9 +100,41 @@ export function openStore(file: string, options: OpenStoreOptions = {}): Store {
     return new Store(db, file);
   } catch (err) {
     db.close();
-    if (err instanceof StoreError || err instanceof StoreVersionError) throw err;
+    if (err instanceof StoreError || err instanceof StoreVersionError || err instanceof StoreCorruptError) throw err;
+    if (isCorruption(err)) throw corrupt(file, (err as Error).message, err);
     throw new StoreError(`${file}: cannot use the experiment database: ${(err as Error).message}`, { file, cause: err });
   }
+}
+
+/** SQLite's words for a damaged file (SQLITE_CORRUPT, SQLITE_NOTADB after a valid header). */
+function isCorruption(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === 'SQLITE_CORRUPT' || /malformed|corrupt/i.test(err instanceof Error ? err.message : String(err));
+}
+
+function corrupt(file: string, problem: string, cause?: unknown): StoreCorruptError {
+  return new StoreCorruptError(
+    `${file}: the experiment database is damaged: ${problem}. Nothing was done. To recover: move it aside (with its -wal and -shm files, if any), e.g. ` +
+      `\`mv ${file} ${file}.damaged\`, then run \`topiary runs recover\`, which records every run again from its folder ` +
+      '(runs/<run-id>/run.json in the data folder) into a new database; or restore a backup of the file.',
+    { file, ...(cause === undefined ? {} : { cause }) },
+  );
+}
+
+/** `PRAGMA quick_check` (pages, cells, index order; not index contents): 'ok', else a StoreCorruptError. */
+function quickCheck(db: Database.Database, file: string): void {
+  let problems: string[];
+  try {
+    problems = (db.pragma('quick_check(5)') as { quick_check: string }[])
+      .flatMap((r) => r.quick_check.split('\n'))
+      .filter((line) => line && !line.startsWith('*** in database'));
+  } catch (err) {
+    // "file is not a database" is checkCompatible's to word; anything else here is damage.
+    if ((err as { code?: unknown }).code === 'SQLITE_NOTADB') return;
+    throw corrupt(file, `SQLite cannot check it (${(err as Error).message})`, err);
+  }
+  if (problems.length === 1 && problems[0] === 'ok') return;
+  throw corrupt(file, `SQLite quick_check found problems (${problems.slice(0, 3).join('; ')}${problems.length > 3 ? '; ...' : ''})`);
 }
 
 function checkCompatible(db: Database.Database, file: string): void {
@@ -105,6 +144,7 @@ function checkCompatible(db: Database.Database, file: string): void {
     version = db.pragma('user_version', { simple: true }) as number;
     appId = db.pragma('application_id', { simple: true }) as number;
   } catch (err) {
+    if (isCorruption(err)) throw corrupt(file, (err as Error).message, err);
     throw new StoreError(`${file}: not a Topiary database (${(err as Error).message})`, { file, cause: err });
   }
   if (appId !== 0 && appId !== APPLICATION_ID) {

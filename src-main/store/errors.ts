@@ -15,3 +15,11 @@ export class StoreVersionError extends TopiaryError {
 export class NotFoundError extends TopiaryError {
   override readonly exitCode = 2 as const;
 }
+
+/**
+ * The database file is damaged (SQLite's quick_check found problems, or a read hit a malformed
+ * page). Found when the store is opened for writing, before any work, so no run is lost to it.
+ */
+export class StoreCorruptError extends TopiaryError {
+  override readonly exitCode = 2 as const;
+}

@@ -35,15 +35,18 @@ const STATUSES: readonly RunStatus[] = ['queued', 'running', 'done', 'failed', '
 
 export function registerRunsCommand(program: Command, ctx: CliContext, deps: RunsCommandDeps = {}): void {
   const confirm = deps.confirm ?? promptYesNo;
-  const runs = program.command('runs').description('the run history: list, show, compare, pareto, export, import, tag, note, replay, delete');
+  const runs = program.command('runs').description('the run history: list, show, compare, pareto, export, import, recover, tag, note, replay, delete');
 
-  /** Opens the history for one command and closes it afterwards, whatever happens. */
-  const withHistory = async <T>(fn: (h: HistoryService) => T | Promise<T>): Promise<T> => {
+  /**
+   * Opens the history for one command and closes it afterwards, whatever happens. `write`: the
+   * command changes the database, so it is checked for damage first.
+   */
+  const withHistory = async <T>(fn: (h: HistoryService) => T | Promise<T>, write = false): Promise<T> => {
     const { HistoryService } = await import('../../app/history-service');
     const { topiaryHome } = await import('../../app/paths');
     // The same run directory the run service writes to (it does not follow --db), so that
     // delete --delete-artifacts finds a run's files and import copies into the runs' own folders.
-    const history = HistoryService.open(ctx.dbPath(), { runsDir: path.join(topiaryHome(), 'runs') });
+    const history = HistoryService.open(ctx.dbPath(), { runsDir: path.join(topiaryHome(), 'runs'), verify: write });
     try {
       return await fn(history);
     } finally {
@@ -111,11 +114,13 @@ export function registerRunsCommand(program: Command, ctx: CliContext, deps: Run
         const parsed = objectives.map(parseObjective);
         const result = h.pareto(parsed, parseFilter(opts), { includeAll: Boolean(opts.all) });
         if (ctx.json) return ctx.printJson(result);
-        if (result.frontier.length === 0) return ctx.print(`no runs have all of ${parsed.map((o) => o.metric).join(', ')}`);
+        const notCounted = formatUnfinished(result.unfinished);
+        if (result.frontier.length === 0) return ctx.print(`no finished runs have all of ${parsed.map((o) => o.metric).join(', ')}${notCounted}`);
         const header = ['ID', 'METHOD', 'MODEL', ...parsed.map((o) => `${o.metric} (${o.direction})`), 'TAGS'];
         const rows = result.frontier.map((f) => [shortId(f.runId), f.run.method ?? f.run.kind, baseName(f.run.modelSource), ...f.values.map(formatNumber), f.run.tags.join(',')]);
         ctx.print(table(header, rows));
-        ctx.print(`\n${result.frontier.length} on the frontier of ${result.considered} runs${result.skipped ? ` (${result.skipped} lack an objective)` : ''}`);
+        const lacking = result.skipped - result.unfinished.reduce((n, u) => n + u.runs, 0);
+        ctx.print(`\n${result.frontier.length} on the frontier of ${result.considered} runs${lacking > 0 ? ` (${lacking} lack an objective)` : ''}${notCounted}`);
       }),
     );
 
@@ -179,7 +184,20 @@ export function registerRunsCommand(program: Command, ctx: CliContext, deps: Run
         const result = h.importBundle(bundle, { artifactsDir: opts.artifactsDir });
         if (ctx.json) return ctx.printJson(result);
         ctx.print(`imported ${result.imported.length} run(s), skipped ${result.skipped.length} already present, copied ${result.artifactsCopied} artifact(s)`);
-      }),
+      }, true),
+    );
+
+  runs
+    .command('recover')
+    .description("record runs again from their folders' run.json (e.g. into a new database after a damaged one was moved aside); runs already recorded are skipped")
+    .option('--from <dir>', 'a runs folder (one sub-folder per run) or one run folder (default: $TOPIARY_HOME/runs)')
+    .action((opts: { from?: string }) =>
+      withHistory((h) => {
+        const result = h.recover(opts.from);
+        for (const f of result.failed) process.stderr.write(`warning: ${f.reason}\n`);
+        if (ctx.json) return ctx.printJson(result);
+        ctx.print(`recorded ${result.recovered.length} run(s) from their folders, skipped ${result.skipped.length} already recorded${result.failed.length ? `, ${result.failed.length} unreadable` : ''}`);
+      }, true),
     );
 
   runs
@@ -193,7 +211,7 @@ export function registerRunsCommand(program: Command, ctx: CliContext, deps: Run
         const now = opts.remove ? h.untag(id, tags) : h.tag(id, tags);
         if (ctx.json) return ctx.printJson({ runId: h.resolve(id), tags: now });
         ctx.print(now.length ? `tags: ${now.join(', ')}` : 'no tags');
-      }),
+      }, true),
     );
 
   runs
@@ -207,7 +225,7 @@ export function registerRunsCommand(program: Command, ctx: CliContext, deps: Run
         h.note(id, text || null);
         if (ctx.json) return ctx.printJson({ runId: h.resolve(id), note: text || null });
         ctx.print(text ? 'note saved' : 'note cleared');
-      }),
+      }, true),
     );
 
   runs
@@ -256,7 +274,7 @@ export function registerRunsCommand(program: Command, ctx: CliContext, deps: Run
         for (const r of results) {
           ctx.print(`deleted ${r.runId}${r.artifactsDeleted.length ? `, ${r.artifactsDeleted.length} artifact(s) removed` : ''}${r.artifactsKept.length ? `, ${r.artifactsKept.length} artifact(s) kept on disk` : ''}`);
         }
-      }),
+      }, true),
     );
 }
 
@@ -392,8 +410,14 @@ function formatRunDetail(r: RunDetail, flatten: (v: JsonObject) => Record<string
   return lines.join('\n');
 }
 
+/** `; not counted: 1 interrupted, 2 failed` (empty when every run finished). */
+function formatUnfinished(unfinished: readonly { status: RunStatus; runs: number }[]): string {
+  return unfinished.length ? `; not counted (did not finish): ${unfinished.map((u) => `${u.runs} ${u.status}`).join(', ')}` : '';
+}
+
 function formatComparison(c: RunComparison): string {
-  const ids = c.runs.map((r, i) => `${shortId(r.id)}${i === c.baseline ? '*' : ''}`);
+  // A run that did not finish is labelled with its status: its numbers are partial, not results.
+  const ids = c.runs.map((r, i) => `${shortId(r.id)}${i === c.baseline ? '*' : ''}${r.status === 'done' ? '' : ` (${r.status})`}`);
   const out: string[] = [];
   out.push(
     c.config.length
@@ -401,6 +425,7 @@ function formatComparison(c: RunComparison): string {
       : 'configs are identical',
   );
   out.push(`(${c.identicalConfigKeys} identical config key(s) hidden; * = baseline)`);
+  if (c.unfinished.length) out.push(`not finished, partial numbers: ${c.unfinished.map((i) => `${shortId(c.runs[i].id)} ${c.runs[i].status}`).join(', ')}`);
   if (c.metrics.length) {
     out.push('', table(['FINAL', ...ids], c.metrics.map((m) => [m.name, ...m.values.map((v, i) => {
       if (v === null) return '-';
@@ -421,8 +446,11 @@ function table(header: readonly string[], rows: readonly (readonly string[])[]):
   return [line(header), ...rows.map(line)].join('\n');
 }
 
-function formatNumber(v: number): string {
+function formatNumber(v: number | null | undefined): string {
+  // A JSON round trip turns NaN and Infinity into null: print what is known, never throw.
+  if (typeof v !== 'number') return '-';
   if (Number.isNaN(v)) return 'NaN';
+  if (!Number.isFinite(v)) return v > 0 ? 'Inf' : '-Inf';
   if (Number.isInteger(v)) return String(v);
   return Math.abs(v) >= 1000 ? v.toFixed(0) : Number(v.toPrecision(4)).toString();
 }

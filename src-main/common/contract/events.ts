@@ -10,8 +10,16 @@ export interface RunFinished {
   runId: string;
   status: 'done' | 'failed' | 'cancelled';
   error?: ErrorInfo;
-  /** False when the run failed before it could be recorded (e.g. an unreadable model file). */
+  /**
+   * False when the run is not (fully) in the database: it failed before it could be recorded (e.g.
+   * an unreadable model file), or a database write failed (see recordError).
+   */
   recorded: boolean;
+  /**
+   * A database write of the run failed: the run went on and its whole record is in its folder's
+   * run.json, from which `topiary runs recover` records it again.
+   */
+  recordError?: ErrorInfo;
 }
 
 export interface EventPayloads {

@@ -2,7 +2,7 @@
  * What the run history returns: comparisons, Pareto frontiers, exports, bundle import/export and
  * deletion reports (built by src-main/app/history/).
  */
-import type { Json, JsonObject, MetricPoint, RunDetail, RunFilter, RunHead, RunSummary } from './records';
+import type { Json, JsonObject, MetricPoint, RunDetail, RunFilter, RunHead, RunStatus, RunSummary } from './records';
 
 /** One config key whose value differs between the compared runs. */
 export interface ConfigDiffRow {
@@ -39,8 +39,13 @@ export interface LayerComparisonRow {
 
 export interface RunComparison {
   runs: RunHead[];
-  /** Index into `runs` of the baseline that deltas are measured against. */
+  /**
+   * Index into `runs` of the baseline that deltas are measured against: the one asked for, else the
+   * first finished (`done`) run, else the first.
+   */
   baseline: number;
+  /** Indexes into `runs` of runs that did not finish (failed, interrupted...): shown, labelled, never the default baseline. */
+  unfinished: number[];
   config: ConfigDiffRow[];
   /** How many config keys are identical in every run (hidden from `config`). */
   identicalConfigKeys: number;
@@ -66,8 +71,13 @@ export interface ParetoResult {
   frontier: (ParetoPoint & { run: RunHead })[];
   /** Runs that had every objective. */
   considered: number;
-  /** Runs matching the filter that lack (or have NaN for) some objective. */
+  /** Runs matching the filter that were not considered: unfinished ones, and finished ones lacking (or NaN for) an objective. */
   skipped: number;
+  /**
+   * Runs matching the filter left out because they did not finish, by status: only `done` runs are
+   * results (a run killed in epoch 2 has partial metrics, not a result).
+   */
+  unfinished: { status: RunStatus; runs: number }[];
   /** Every considered point, when asked for (for scatter plots). */
   points?: (ParetoPoint & { onFrontier: boolean })[];
 }

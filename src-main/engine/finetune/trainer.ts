@@ -10,6 +10,7 @@ import { labelsOf, permutation, subset, type DataSplit } from '../data';
 import type { FinetuneConfig, PruneProgress } from '../prune/types';
 import { FusedAdam, type StepOptimizer } from './adam';
 import { batchArrays, batchIndices, batchTensors, sampleShapeOf } from './batches';
+import { DEFAULT_DIVERGENCE, DivergenceGuard, WeightSnapshot, type DivergenceConfig } from './divergence';
 import { evaluateModel } from './evaluate';
 import { fusedSpecOf, type FusedTrainer, type FusedTrainerFactory } from './fused-step';
 import { shardRanges, type GradientShards, type GradientShardsFactory } from './gradient-shards';
@@ -67,6 +68,23 @@ export interface FinetuneOptions {
    * micro-batches; see ./memory.ts.
    */
   memoryCeiling?: number;
+  /**
+   * When training counts as diverged (./divergence.ts): a NaN/infinite loss at once, or a loss
+   * above `factor` x its starting value for `patience` steps in a row. false: never stop for it.
+   */
+  divergence?: Partial<DivergenceConfig> | false;
+}
+
+/** Why and where fine-tuning stopped because it diverged, and which weights the model was given back. */
+export interface Divergence {
+  /** 0-based epoch and batch of the step whose loss showed it. */
+  epoch: number;
+  batch: number;
+  /** Optimizer steps completed, that one included. */
+  step: number;
+  reason: string;
+  /** The weights the model holds now: "the end of epoch 2" or "before fine-tuning". */
+  kept: string;
 }
 
 export interface FinetuneResult {
@@ -82,6 +100,11 @@ export interface FinetuneResult {
    * fit the backend's memory) and, when split, what was done and why (also sent as a progress note).
    */
   memory: { microBatch: number; note?: string };
+  /**
+   * Set when training diverged: it stopped there, and the model holds the best weights seen (the
+   * epoch with the lowest mean loss, or those from before fine-tuning), masks applied.
+   */
+  diverged?: Divergence;
 }
 
 let defaultShards: GradientShardsFactory | undefined;
@@ -167,12 +190,26 @@ export async function finetuneMasked(
   };
   let lastYield = -Infinity;
   let memory: MemoryState | undefined;
+  const classes = Number(model.outputs[0].shape[1] ?? 1);
+  const floor = objective.task === 'classification' && classes > 1 ? 0.1 * Math.log(classes) : 0;
+  const guard = opts.divergence === false ? undefined : new DivergenceGuard({ ...DEFAULT_DIVERGENCE, floor, ...opts.divergence });
+  let bestWeights: WeightSnapshot | undefined;
+  let diverged: Omit<Divergence, 'kept'> | undefined;
+  /** Keeps the weights of an epoch that ended calmly with the lowest mean loss so far. */
+  const keepIfBest = (loss: number, label: string): void => {
+    if (!guard || !guard.calm || !(loss < (bestWeights?.loss ?? Infinity))) return;
+    syncModel();
+    bestWeights?.dispose();
+    bestWeights = WeightSnapshot.take(model, loss, label);
+  };
   try {
     // FusedAdam: tf.train.adam's update in one kernel per variable instead of ~15 (see ./adam.ts).
     optimizer = cfg.optimizer === 'adam' ? new FusedAdam(cfg.learningRate) : tf.train.sgd(cfg.learningRate);
     ({ trainer: fused, note: fusedNote } = startFused(model, cfg, opts, optimizer, shards !== undefined));
     // The fused trainer and data-parallel helpers hold their own memory; the tfjs step is planned.
     if (!fused && !shards) memory = startMemory(model, cfg.batchSize, opts.memoryCeiling ?? memoryCeiling());
+    // After the plan: a copy of the weights is small next to a step's activations (the plan keeps headroom).
+    if (guard) bestWeights = WeightSnapshot.take(model, Infinity, 'before fine-tuning');
     for (let epoch = 0; epoch < cfg.epochs; epoch++) {
       const batches = batchIndices(train.size, cfg.batchSize, seed + 1000 * (epoch + 1), cfg.maxSamplesPerEpoch);
       let lossSum = 0;
@@ -181,10 +218,13 @@ export async function finetuneMasked(
       for (let b = 0; b < batches.length; b++) {
         checkCancelled(opts.signal);
         if (opts.beforeStep) {
-          const touches = fused !== undefined && (!opts.prunesAt || opts.prunesAt(step));
+          const prunes = !opts.prunesAt || opts.prunesAt(step);
+          const touches = fused !== undefined && prunes;
           if (touches) syncModel();
           await opts.beforeStep(step);
           if (touches) fused?.pull();
+          // New masks raise the loss on purpose: measure explosions against the loss after them.
+          if (prunes) guard?.rebase();
         }
         // Let the event loop deliver an abort (from a worker message or UI) between batches. Not
         // every batch: setTimeout(0) costs >= 1 ms in Node (~10% of a LeNet-300-100 step on wasm).
@@ -216,7 +256,13 @@ export async function finetuneMasked(
         seen += batches[b].length;
         const note = memory?.unsent.splice(0).join('; ');
         opts.onProgress?.({ phase: 'batch', epoch, batch: b, batches: batches.length, loss, accuracy: acc, sparsity: sparsity(), ...(note ? { note } : {}) });
+        const why = guard?.observe(loss);
+        if (why) {
+          diverged = { epoch, batch: b, step, reason: why };
+          break;
+        }
       }
+      if (diverged) break;
       const record: EpochRecord = { epoch, loss: lossSum / Math.max(1, seen), accuracy: accSum / Math.max(1, seen), sparsity: sparsity() };
       if (validation) {
         syncModel();
@@ -225,6 +271,7 @@ export async function finetuneMasked(
         record.valAccuracy = v.accuracy;
       }
       history.push(record);
+      keepIfBest(record.loss, `the end of epoch ${epoch + 1}, mean loss ${record.loss.toPrecision(4)}`);
       opts.onProgress?.({ phase: 'epoch', batch: batches.length - 1, batches: batches.length, ...record });
       if (cfg.earlyStopping && record.valLoss !== undefined) {
         if (record.valLoss < best - 1e-6) {
@@ -236,17 +283,25 @@ export async function finetuneMasked(
         }
       }
     }
+    if (diverged && bestWeights) {
+      // The diverged weights are garbage: the model gets the best ones back (and the fused
+      // trainer's newer copy is dropped, not pushed).
+      syncModel();
+      bestWeights.restore(model, opts.masks, byName);
+    }
   } finally {
     try {
       // Whatever happened, the model keeps every step that completed.
       syncModel();
     } finally {
+      bestWeights?.dispose();
       fused?.dispose();
       optimizer?.dispose();
       await shards?.dispose();
     }
   }
   return {
+    ...(diverged ? { diverged: { ...diverged, kept: bestWeights?.label ?? 'the last weights (no snapshot)' } } : {}),
     history,
     stoppedEarly,
     steps: step,

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../../common/errors';
 import type { Dataset } from '../data';
 import { cloneModel } from '../finetune/clone';
-import { batchesPerEpoch, finetuneMasked, splitValidation, type EpochRecord, type FinetuneResult } from '../finetune/trainer';
+import { batchesPerEpoch, finetuneMasked, splitValidation, type Divergence, type EpochRecord, type FinetuneResult } from '../finetune/trainer';
 import { makeSchedule } from '../schedule';
 import { buildDependencyGraph } from '../graph/depgraph';
 import { validatePruneConfig } from './config';
@@ -40,6 +40,11 @@ export interface RunPruningResult {
    * whether batches were split into micro-batches to fit memory. Empty when nothing was trained.
    */
   training: TrainingRecord[];
+  /**
+   * Fine-tuning diverged (NaN or exploding loss): it stopped there and the model holds the best
+   * weights seen. The result is not a usable run; the caller records it as failed, with why.
+   */
+  diverged?: Divergence;
 }
 
 /** How one fine-tuning call ran (from FinetuneResult), recorded with the run so it can be replayed. */
@@ -132,6 +137,7 @@ export async function runPruning(
   let history: EpochRecord[] = [];
   const training: TrainingRecord[] = [];
   let stoppedEarly = false;
+  let diverged: Divergence | undefined;
   try {
     if (totalSteps === 0) {
       await prune(finalSparsity, 0);
@@ -159,6 +165,7 @@ export async function runPruning(
       });
       history = result.history;
       stoppedEarly = result.stoppedEarly;
+      diverged = result.diverged;
       training.push(trainingRecord(result));
       if (pruned < finalSparsity) await prune(finalSparsity, result.steps);
     }
@@ -168,7 +175,7 @@ export async function runPruning(
     for (const t of movement?.values() ?? []) t.dispose();
     if (ownsTeacher) teacher?.dispose();
   }
-  return { model, plan: plan as PruningPlan, history, stoppedEarly, training };
+  return { model, plan: plan as PruningPlan, history, stoppedEarly, training, ...(diverged ? { diverged } : {}) };
 }
 
 /**
@@ -202,6 +209,7 @@ async function runStructured(
   let report: StructuredReport | undefined;
   let keptUnits = 1;
   let epochOffset = 0;
+  let diverged: Divergence | undefined;
   const graph = buildDependencyGraph(original);
   try {
     for (let r = 0; r < rounds; r++) {
@@ -243,6 +251,10 @@ async function runStructured(
       history.push(...result.history.map((h) => ({ ...h, epoch: epochOffset - epochs + h.epoch })));
       stoppedEarly ||= result.stoppedEarly;
       training.push(trainingRecord(result));
+      if (result.diverged) {
+        diverged = { ...result.diverged, epoch: result.diverged.epoch + epochOffset - epochs };
+        break;
+      }
     }
   } catch (err) {
     if (model !== original) model.dispose();
@@ -258,5 +270,5 @@ async function runStructured(
     achievedSparsity: 1 - keptUnits,
     steps,
   };
-  return { model, plan, history, stoppedEarly, structured: report, training };
+  return { model, plan, history, stoppedEarly, structured: report, training, ...(diverged ? { diverged } : {}) };
 }

@@ -16,6 +16,7 @@ import { readNpy, readNpz, toLabels, toSamples, type NpyArray } from './npy';
 import { decodeImageFolder, isImageShape, scanImageFolder } from './images';
 import { readCsv } from './csv';
 import {
+  checkFiniteSamples,
   checkLabels,
   checkShapeOption,
   inferClassCount,
@@ -325,6 +326,8 @@ async function loadIdxDir(dir: string, spec: string, name: string, opts: Resolve
 
   const sampleShape = resolveSampleShape(shape, opts.sampleShape, paths.trainX);
   const sampleSize = product(shape);
+  checkFiniteSamples(trainX.data, sampleSize, paths.trainX);
+  checkFiniteSamples(testX.data, sampleSize, paths.testX);
   const map = (a: IdxArray) => (a.data instanceof Uint8Array ? opts.byteMap : { scale: 1, offset: 0 });
   return {
     name,
@@ -374,7 +377,9 @@ async function loadNumpy(target: string, spec: string, opts: Resolved, kind: 'np
     }
     const natural = a.shape.length === 3 ? [...a.shape.slice(1), 1] : a.shape.slice(1);
     const map = a.dtype === 'uint8' ? opts.byteMap : { scale: 1, offset: 0 };
-    return { shape: natural, data: toSamples(a), n: a.shape[0], ...map };
+    const data = toSamples(a);
+    checkFiniteSamples(data, product(natural), where(n));
+    return { shape: natural, data, n: a.shape[0], ...map };
   };
   const labelsOf = (xName: string, yName: string, count: number) => {
     const y = toLabels(arrays[yName], where(yName));
@@ -550,6 +555,8 @@ async function loadCsvDataset(file: string, spec: string, opts: Resolved): Promi
     throw new DatasetFormatError(inFile(file, 'empty dataset: 1 data row, need at least 2 to split into train and test'), { file });
   }
   const sampleShape = resolveSampleShape([nf], opts.sampleShape, file);
+  // Cells are checked as they are parsed; this catches a number beyond float32's range (1e39).
+  checkFiniteSamples(table.features, nf, file);
   if (regression && table.targets && table.targetNames) {
     const targets = { values: table.targets, width: table.targetNames.length };
     const store: SampleStore = { data: table.features, labels: table.labels, sampleSize: nf, scale: 1, targets };

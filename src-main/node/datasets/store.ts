@@ -5,6 +5,7 @@
  */
 import type { DataSplit } from '../../engine/data';
 import { ConfigError, DatasetFormatError, inFile } from '../../common/errors';
+import { describeNonFinite, findNonFinite } from '../../engine/finite';
 
 export interface SampleStore {
   /** Row-major samples, `sampleSize` values each. */
@@ -142,6 +143,22 @@ function shuffled(values: number[], seed: number): number[] {
     [out[i], out[j]] = [out[j], out[i]];
   }
   return out;
+}
+
+/**
+ * Throws unless every sample value is a finite number (one pass; bytes cannot be anything else). A
+ * NaN pixel turns every loss it touches into NaN: training on it wrecks the model without a word.
+ */
+export function checkFiniteSamples(data: Uint8Array | Float32Array, sampleSize: number, what: string): void {
+  if (data instanceof Uint8Array) return;
+  const bad = findNonFinite(data);
+  if (!bad) return;
+  const sample = Math.floor(bad.index / Math.max(1, sampleSize));
+  throw new DatasetFormatError(
+    inFile(what, `sample ${sample} holds ${describeNonFinite(bad.value)} (value ${bad.index - sample * sampleSize} of ${sampleSize}); ` +
+      `${bad.count} value(s) in the file are not finite numbers, and samples must be`),
+    { file: what },
+  );
 }
 
 /** Throws unless every label is in [0, numClasses). `what` names the file or array for the message. */

@@ -5,6 +5,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ModelFormatError, TopiaryError, inFile } from '../../common/errors';
+import { describeNonFinite, findNonFinite } from '../../engine/finite';
 import { disposeModelWeights, flattenModel } from '../../engine/models/flatten';
 import type { ModelFileFormat } from '../../common/contract';
 import { readTfjsModelFiles, resolveModelJson, type TfjsModelFiles } from './file-handler';
@@ -55,20 +56,44 @@ export async function loadModel(spec: string): Promise<LoadedModel> {
       throw new ModelFormatError(inFile(file, err.code === 'ENOENT' ? 'not found' : `cannot read: ${err.message}`), { file });
     });
     const { loadKerasModel } = await import('../keras/import');
-    return {
+    return checkFiniteWeights({
       ...flatten(await loadKerasModel(file), file),
       source: file,
       format: lower.endsWith('.keras') ? 'keras-v3' : 'keras-h5',
       files: [file],
       sha256: createHash('sha256').update(bytes).digest('hex'),
-    };
+    }, file);
   }
   return loadTfjsModel(await resolveModelJson(spec));
 }
 
 async function loadTfjsModel(modelJsonPath: string): Promise<LoadedModel> {
   const m = await readTfjsModelFiles(modelJsonPath);
-  return { ...flatten(await buildLayersModel(m), m.modelJsonPath), source: m.modelJsonPath, format: 'tfjs', files: m.files, sha256: m.sha256 };
+  const loaded: LoadedModel = { ...flatten(await buildLayersModel(m), m.modelJsonPath), source: m.modelJsonPath, format: 'tfjs', files: m.files, sha256: m.sha256 };
+  return checkFiniteWeights(loaded, m.modelJsonPath);
+}
+
+/**
+ * Refuses (and frees) a model with a NaN or infinite weight: every prediction it makes is garbage,
+ * and fine-tuning cannot repair it. One pass over each float tensor; names the file, the weight
+ * and its layer.
+ */
+function checkFiniteWeights(loaded: LoadedModel, file: string): LoadedModel {
+  for (const layer of loaded.model.layers) {
+    for (const w of layer.weights) {
+      if (w.dtype !== 'float32') continue;
+      const values = w.read().dataSync();
+      const bad = findNonFinite(values);
+      if (!bad) continue;
+      loaded.model.dispose();
+      throw new ModelFormatError(
+        inFile(file, `weight ${w.originalName} (layer ${layer.name}) holds ${bad.count} non-finite value(s) of ${values.length}, ` +
+          `the first ${describeNonFinite(bad.value)} at index ${bad.index}; a model's weights must be finite numbers (was it saved after training diverged?)`),
+        { file },
+      );
+    }
+  }
+  return loaded;
 }
 
 /**

@@ -1,4 +1,5 @@
 import tseslint from 'typescript-eslint';
+import layering from './eslint/layering.js';
 
 // Where code may run is decided by its folder: engine/ and common/ are pure TypeScript over tfjs,
 // importable by a worker, a test, the renderer or a browser.
@@ -16,7 +17,9 @@ export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', 'dist-electron/', 'dist-renderer/', 'release/', 'test-output/', 'src-renderer/**/*.svelte', 'resources/', 'scratch/', 'native/build/'] },
   ...tseslint.configs.recommended,
   {
+    plugins: { topiary: { rules: { layering } } },
     rules: {
+      'topiary/layering': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/no-explicit-any': 'off',
     },

@@ -26,9 +26,9 @@ export function electronBundles(root) {
   return Object.fromEntries([
     entry('main', 'src-main/electron/main.ts', { external: ['electron'] }),
     entry('preload', 'src-main/electron/preload.ts', { external: ['electron'], packages: undefined }),
-    entry('run-job', 'src-main/jobs/run-job.ts'),
-    entry('fit-job', 'src-main/jobs/fit-job.ts'),
-    entry('engine-job', 'src-main/jobs/engine-job.ts'),
+    entry('run-job', 'src-main/app/run-job.ts'),
+    entry('fit-job', 'src-main/app/fit-job.ts'),
+    entry('engine-job', 'src-main/app/engine-job.ts'),
     entry('train-worker', 'src-main/node/train-worker-entry.ts'),
   ]);
 }

@@ -1,61 +1,34 @@
 /**
  * The contract's implementation: one function per command, shared by the Electron IPC handler, the
- * web server and tests. Payloads arrive already validated against src-main/common/contract.ts.
+ * web server and tests. Payloads arrive already validated against src-main/common/contract (the
+ * front door calls parsePayload); each handler returns that command's CommandResults entry.
  * Store and history commands are answered here; every command that needs the engine (a model, a
  * dataset, tfjs, LiteRT) goes to the engine worker, and runs and fits to their own workers, so this
  * module loads no tfjs and no native addon: the Electron main process holds it.
  */
-import type { CommandName, CommandPayload, EventName } from '../common/contract';
+import type { CommandName, CommandPayload, CommandResults, ContractEvent, EventListener } from '../common/contract';
 import type { RunFilter, RunQuery } from '../store/types';
-import type { DatasetSummary } from '../node/datasets';
-import type { AppInfo } from './info-service';
-import type { ModelDescription } from './model-service';
 import { openStoreServices, type AppServices } from './store-services';
 import { FitJobs } from './fit-jobs';
 import { defaultDbPath, topiaryHome } from './paths';
-import type { StoredExportResult } from './export-service';
-import type { BundleImportResult, DeleteResult, ParetoResult, RunComparison } from './history-service';
-import type { RunDetail, RunPage } from '../store/types';
-import { ProfileService, type ProfileSummary } from './profile-service';
-import type { FitCheckResult } from './fit-service';
-import type { DatasetPreviewResult } from './preview-service';
+import { ProfileService } from './profile-service';
 import { createEngine, type EngineCalls, type EngineCommand } from './engine-worker';
 import type { EngineHost } from '../jobs/engine-host';
 
-/** What each command returns (the renderer imports this as a type). */
-export interface ApiResults {
-  getInfo: AppInfo;
-  describeModel: ModelDescription;
-  describeDataset: DatasetSummary;
-  previewDataset: DatasetPreviewResult;
-  startRun: { runId: string; queued: number };
-  cancelRun: { cancelled: boolean };
-  listRuns: RunPage;
-  getRun: RunDetail;
-  compareRuns: RunComparison;
-  paretoRuns: ParetoResult;
-  exportRun: StoredExportResult;
-  exportRunsCsv: { runs: string; metrics: string };
-  tagRun: { tags: string[] };
-  noteRun: { ok: true };
-  deleteRun: DeleteResult;
-  listProfiles: ProfileSummary[];
-  checkFit: FitCheckResult;
-  startFit: { jobId: string };
-  cancelFit: { cancelled: boolean };
-}
-export type { BundleImportResult };
+/** What each command returns: the contract's CommandResults (kept under its old name). */
+export type ApiResults = CommandResults;
 
 export interface Api {
-  invoke(name: CommandName, payload: unknown): Promise<unknown>;
-  subscribe(listener: (name: EventName, payload: unknown) => void): () => void;
+  /** Runs a command on a payload already validated against its schema (parsePayload). */
+  invoke<C extends CommandName>(name: C, payload: unknown): Promise<CommandResults[C]>;
+  subscribe(listener: EventListener): () => void;
   close(): Promise<void>;
   services: AppServices;
   /** The engine worker behind the engine commands (started on the first such call). */
   engine: EngineHost<EngineCalls>;
 }
 
-type Handlers = { [C in CommandName]: (payload: CommandPayload<C>) => Promise<ApiResults[C]> | ApiResults[C] };
+type Handlers = { [C in CommandName]: (payload: CommandPayload<C>) => Promise<CommandResults[C]> | CommandResults[C] };
 
 function toStoreQuery(q: CommandPayload<'listRuns'>): RunQuery {
   const { direction, sort, ...rest } = q;
@@ -68,8 +41,8 @@ export async function createApi(opts: { home?: string; dbPath?: string } = {}): 
   const services = await openStoreServices({ dbPath, home });
   const { history, runs } = services;
   const profiles = new ProfileService(services.store);
-  const listeners = new Set<(name: EventName, payload: unknown) => void>();
-  const broadcast = (e: { name: EventName; payload: unknown }) => {
+  const listeners = new Set<EventListener>();
+  const broadcast = (e: ContractEvent) => {
     for (const l of listeners) l(e.name, e.payload);
   };
   const offRuns = runs.on(broadcast);
@@ -111,7 +84,7 @@ export async function createApi(opts: { home?: string; dbPath?: string } = {}): 
   return {
     services,
     engine,
-    invoke: async (name, payload) => (handlers[name] as (p: unknown) => unknown)(payload),
+    invoke: async (name, payload) => (handlers[name] as (p: unknown) => never)(payload),
     subscribe(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);

@@ -2,7 +2,7 @@
  * The engine worker as the app sees it: which calls it answers and how to start it. Every command
  * that loads a model, a dataset, tfjs, the native addon or LiteRT runs there, never on the caller's
  * thread, so the Electron main process and the web server stay responsive while it works. This
- * file holds types and the entry's location only; the handlers live in jobs/engine-job.ts.
+ * file holds types and the entry's location only; the handlers live in app/engine-job.ts.
  */
 import type { CommandPayload } from '../common/contract';
 import { EngineHost } from '../jobs/engine-host';
@@ -27,7 +27,7 @@ export interface EngineInit {
 
 /** The worker entry: built JavaScript in a packaged app (TOPIARY_ENGINE_JOB_ENTRY), TypeScript in the checkout. */
 function engineJobEntry(): string {
-  return process.env.TOPIARY_ENGINE_JOB_ENTRY ?? new URL('../jobs/engine-job.ts', import.meta.url).href;
+  return process.env.TOPIARY_ENGINE_JOB_ENTRY ?? new URL('./engine-job.ts', import.meta.url).href;
 }
 
 /** An engine host for this store; its worker starts on the first call. */

@@ -26,6 +26,9 @@ import type { ArtifactInput } from '../store/types';
 import { appVersion } from './info-service';
 import { loadDatasetForModel } from './model-data';
 import type { AppServices } from './services';
+import type { StoredExportResult } from '../common/contract/results';
+// The contract's types, defined in common/contract, re-exported for this module's callers.
+export type { StoredExportResult };
 
 export interface ExportContext {
   outDir: string;
@@ -200,12 +203,6 @@ export async function exportModel(model: tf.LayersModel, req: ExportRequest, ctx
       reason: verification.passed ? null : verification.reason,
     },
   };
-}
-
-export interface StoredExportResult {
-  runId: string;
-  dir: string;
-  artifact: ArtifactInput;
 }
 
 /** A free folder name: base, base-2, base-3... */

@@ -4,17 +4,14 @@
  * recorded. The CLI calls fitToBudget directly instead.
  */
 import { randomUUID } from 'node:crypto';
-import type { CommandPayload } from '../common/contract';
-import type { ErrorInfo } from '../common/errors';
+import type { CommandPayload, ContractEvent } from '../common/contract';
 import { startJob, type JobHandle } from '../jobs/job-host';
 import type { FitCandidate } from '../engine/fit/search';
 import type { FitAutoResult } from './fit-service';
 import type { RunServiceEvent } from './run-service';
 
-export type FitJobEvent =
-  | { name: 'fitProgress'; payload: { jobId: string; message: string; candidates: number; runId?: string } }
-  | { name: 'fitFinished'; payload: { jobId: string; status: 'done' | 'failed' | 'cancelled'; result?: FitAutoResult; error?: ErrorInfo } }
-  | RunServiceEvent;
+/** What a fit job pushes: the contract's fit events and the events of the run it records. */
+export type FitJobEvent = Extract<ContractEvent, { name: 'fitProgress' | 'fitFinished' }> | RunServiceEvent;
 
 type WorkerEvent = { kind: 'log'; message: string } | { kind: 'candidate'; candidate: FitCandidate } | { kind: 'run'; event: RunServiceEvent };
 
@@ -28,7 +25,7 @@ export function describeCandidate(n: number, c: FitCandidate): string {
 }
 
 function fitJobEntry(): string {
-  return process.env.TOPIARY_FIT_JOB_ENTRY ?? new URL('../jobs/fit-job.ts', import.meta.url).href;
+  return process.env.TOPIARY_FIT_JOB_ENTRY ?? new URL('./fit-job.ts', import.meta.url).href;
 }
 
 export class FitJobs {

@@ -26,6 +26,9 @@ import { loadDatasetForModel, type DataPreparation } from './model-data';
 import type { InputScaleChoice, ResizeMode } from '../common/input-prep';
 import type { ProfileService } from './profile-service';
 import type { AppServices } from './services';
+import type { FitCheckResult, FitAutoResult } from '../common/contract/results';
+// The contract's types, defined in common/contract, re-exported for this module's callers.
+export type { FitCheckResult, FitAutoResult };
 
 export interface FitCheckRequest {
   /** Model spec: demo, a tfjs folder or model.json, a Keras file. */
@@ -39,10 +42,6 @@ export interface FitCheckRequest {
   /** How `data` is prepared for the model (see common/input-prep.ts); default auto / crop. */
   inputScale?: InputScaleChoice;
   resize?: ResizeMode;
-}
-
-export interface FitCheckResult extends FitReport {
-  model: string;
 }
 
 /** Adds the measured host latency of the exported file (or of the tfjs model) to a report. */
@@ -119,25 +118,6 @@ export interface FitAutoRequest {
   resize?: ResizeMode;
   /** What the model predicts; read from its output layer when absent. A regressor's candidates rank by R², its run reports MAE. */
   task?: Task;
-}
-
-export interface FitAutoResult {
-  profileId: string;
-  feasible: boolean;
-  reason: string | null;
-  binding: FitPlan['binding'];
-  candidates: FitCandidate[];
-  best: FitCandidate | null;
-  baseline: FitReport;
-  baselineAccuracy: number | null;
-  runId: string | null;
-  runStatus: 'done' | 'failed' | 'cancelled' | null;
-  /** The exported artifact of the run, judged against the profile from the file on disk. */
-  final: FitReport | null;
-  artifact: { path: string; bytes: number; sha256: string; verified: boolean } | null;
-  accuracy: { before: number | null; after: number | null };
-  /** Regression runs: MAE before and after (lower is better); null for a classifier. */
-  mae: { before: number | null; after: number | null } | null;
 }
 
 export interface FitAutoHooks {

@@ -5,22 +5,9 @@ import * as tf from '@tensorflow/tfjs';
 import { fusedLayerKinds } from '../engine/finetune/fused-step';
 import { initBackend, type BackendInfo } from '../node/backend';
 import { appRoot, defaultDbPath, resourcesDir, topiaryHome } from './paths';
-
-export interface AppInfo {
-  app: { name: string; version: string };
-  node: string;
-  platform: string;
-  tfjs: string;
-  backend: Omit<BackendInfo, 'skipped'> & { skipped: BackendInfo['skipped'] };
-  dataDir: string;
-  database: string;
-  resources: string;
-  /**
-   * Which path runs a fine-tuning step: the native graph step (one call per batch, native/train.c)
-   * for models made only of these layer classes (from the table fusedSpecOf reads), else tfjs.
-   */
-  training: { nativeGraphStep: { available: boolean; layers: string[] }; tfjsStep: string };
-}
+import type { AppInfo } from '../common/contract/results';
+// The contract's types, defined in common/contract, re-exported for this module's callers.
+export type { AppInfo };
 
 export function appVersion(): string {
   return (JSON.parse(fs.readFileSync(path.join(appRoot(), 'package.json'), 'utf8')) as { version: string }).version;

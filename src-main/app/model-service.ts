@@ -1,27 +1,15 @@
 /** Loading and describing models for every front door. */
 import type * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../common/errors';
-import { analyzeModel, type ModelAnalysis } from '../engine/analyze';
+import { analyzeModel } from '../engine/analyze';
+/** The per-layer table of a description's analysis, for the CLI (front doors reach the engine through app/). */
+export { formatAnalysisTable } from '../engine/analyze';
 import { inferTask, type Task } from '../engine/task';
 import { loadModel, type LoadedModel } from '../node/models';
 import { initBackend } from '../node/backend';
-
-export interface ModelDescription {
-  source: string;
-  format: LoadedModel['format'];
-  sha256: string;
-  files: string[];
-  inputShape: (number | null)[];
-  outputShape: (number | null)[];
-  /** Flat layer name -> path in the file's nesting, when the file held nested models (see LoadedModel.nesting). */
-  nesting?: Record<string, string>;
-  /** What loading changed that the user should know (e.g. which of several outputs is used). */
-  warnings?: string[];
-  analysis: ModelAnalysis;
-  /** What the output layer says the model predicts (engine/task.ts inferTask); null when it cannot tell, with why. */
-  task: Task | null;
-  taskNote?: string;
-}
+import type { ModelDescription } from '../common/contract/results';
+// The contract's types, defined in common/contract, re-exported for this module's callers.
+export type { ModelDescription };
 
 export async function openModel(spec: string): Promise<LoadedModel> {
   await initBackend();
@@ -46,6 +34,11 @@ export function describeLoadedModel(loaded: LoadedModel): ModelDescription {
 function taskOf(model: tf.LayersModel): { task: Task | null; taskNote?: string } {
   const t = inferTask(model);
   return t === 'classification' || t === 'regression' ? { task: t } : { task: null, taskNote: `cannot tell classification from regression: ${t}` };
+}
+
+/** The task to use when none was asked for: what the output layer says, classification when it cannot tell. */
+export function defaultTask(model: tf.LayersModel): Task {
+  return inferTask(model) === 'regression' ? 'regression' : 'classification';
 }
 
 export async function describeModel(spec: string): Promise<ModelDescription> {

@@ -1,8 +1,11 @@
 /** Dataset previews for the wizard: samples as the chosen model will see them. */
 import type { InputScaleChoice, ResizeMode } from '../common/input-prep';
-import { previewDataset, type DatasetPreview } from '../node/datasets/preview';
+import { previewDataset } from '../node/datasets/preview';
 import { resolveInputScale, type ResolvedInputScale } from './model-data';
 import { openModel } from './model-service';
+import type { DatasetPreviewResult } from '../common/contract/results';
+// The contract's types, defined in common/contract, re-exported for this module's callers.
+export type { DatasetPreviewResult };
 
 export interface PreviewRequest {
   spec: string;
@@ -12,11 +15,6 @@ export interface PreviewRequest {
   resize: ResizeMode;
   perClass: number;
   maxClasses: number;
-}
-
-export interface DatasetPreviewResult extends DatasetPreview {
-  /** Why this input scale (the auto rule's reason, or "asked for"). */
-  inputScaleReason: string;
 }
 
 /**

@@ -11,23 +11,13 @@ import {
   parseProfile,
   parseProfileJson,
   type Profile,
-  type ProfileClass,
-  type ProfileRuntime,
 } from '../common/profiles';
-import type { Store } from '../store/db';
+import { openStore, type Store } from '../store/db';
 import { deleteStoredProfile, listStoredProfiles } from '../store/profiles';
 import type { JsonObject } from '../store/types';
-
-export interface ProfileSummary {
-  id: string;
-  name: string;
-  class: ProfileClass;
-  runtime: ProfileRuntime;
-  ramBytes: number;
-  storageBytes: number;
-  latencyTargetMs: number;
-  builtin: boolean;
-}
+import type { ProfileSummary } from '../common/contract/results';
+// The contract's types, defined in common/contract, re-exported for this module's callers.
+export type { ProfileSummary };
 
 function summarize(p: Profile): ProfileSummary {
   return {
@@ -144,5 +134,15 @@ export class ProfileService {
   private save(p: Profile): Profile {
     this.store.writer.upsertProfile({ id: p.id, name: p.name, definition: p as unknown as JsonObject });
     return p;
+  }
+}
+
+/** Opens the store at `dbPath` for one piece of profile work (the CLI's), and closes it after. */
+export async function withProfileService<T>(dbPath: string, fn: (profiles: ProfileService) => T | Promise<T>): Promise<T> {
+  const store = openStore(dbPath);
+  try {
+    return await fn(new ProfileService(store));
+  } finally {
+    store.close();
   }
 }

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { builtinProfile, parseProfile } from '../common/profiles';
-import { RunConfigSchema, type RunConfig, type RunConfigInput, type RunProgress } from '../common/run-config';
+import { RunConfigSchema, type RunConfig, type RunConfigInput } from '../common/run-config';
 import { CancelledError, ConfigError, toErrorInfo, type ErrorInfo } from '../common/errors';
 import { startJob, type JobHandle, type JobOutcome } from '../jobs/job-host';
 import type { Store } from '../store/db';
@@ -15,27 +15,11 @@ import { validatePruneConfig } from '../engine/prune/types';
 import { RunFolderRecord } from './run-record';
 import type { RunJob } from './run-pipeline';
 import type { RunEvent, RunResult } from './run-events';
+import { describeIssues, type ContractEvent, type RunFinished } from '../common/contract';
 
-export type RunServiceEvent =
-  | { name: 'runProgress'; payload: RunProgress }
-  | { name: 'runFinished'; payload: RunFinished }
-  | { name: 'runLog'; payload: { runId: string; level: 'info' | 'warn'; message: string } };
-
-export interface RunFinished {
-  runId: string;
-  status: 'done' | 'failed' | 'cancelled';
-  error?: ErrorInfo;
-  /**
-   * False when the run is not (fully) in the database: it failed before it could be recorded (e.g.
-   * an unreadable model file), or a database write failed (see recordError).
-   */
-  recorded: boolean;
-  /**
-   * A database write of the run failed: the run went on and its whole record is in its folder's
-   * run.json, from which `topiary runs recover` records it again.
-   */
-  recordError?: ErrorInfo;
-}
+/** The contract's run events (common/contract/events.ts). */
+export type RunServiceEvent = Extract<ContractEvent, { name: 'runProgress' | 'runFinished' | 'runLog' }>;
+export type { RunFinished };
 
 export interface RunServiceOptions {
   /** Folder runs write their models and exports into: `<runsDir>/<runId>/`. */
@@ -62,7 +46,7 @@ interface Pending {
 
 /** The worker entry: built JavaScript in a packaged app (TOPIARY_RUN_JOB_ENTRY), TypeScript in the checkout. */
 function runJobEntry(): string {
-  return process.env.TOPIARY_RUN_JOB_ENTRY ?? new URL('../jobs/run-job.ts', import.meta.url).href;
+  return process.env.TOPIARY_RUN_JOB_ENTRY ?? new URL('./run-job.ts', import.meta.url).href;
 }
 
 export type RunExecutor = (job: RunJob, emit: (e: RunEvent) => void, signal: AbortSignal) => Promise<RunResult>;
@@ -88,7 +72,7 @@ export class RunService {
   start(input: RunConfigInput): { runId: string; queued: number } {
     const parsed = RunConfigSchema.safeParse(input);
     if (!parsed.success) {
-      throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}`).join('; '));
+      throw new ConfigError(describeIssues(parsed.error.issues, 'config'));
     }
     const config = parsed.data;
     // What can be checked without the model is checked now, so a typo fails before a run exists.

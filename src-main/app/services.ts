@@ -5,6 +5,8 @@
  */
 import { executeRun } from './run-pipeline';
 import { openStoreServices, type AppServices } from './store-services';
+/** The store's error, for front doors that tell a damaged database apart (they reach store/ only through app/). */
+export { StoreError } from '../store/errors';
 
 export type { AppServices } from './store-services';
 

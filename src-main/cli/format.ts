@@ -1,6 +1,6 @@
 /** Plain-text tables for the terminal. */
-import type { SpeedReceipt } from '../engine/measure/receipt';
-import type { StableTiming } from '../engine/measure/stable';
+import type { SpeedReceipt } from '../common/contract';
+import type { StableTiming } from '../common/contract';
 
 export function table(header: string[], rows: (string | number)[][], alignRight: boolean[] = []): string {
   const cells = [header, ...rows.map((r) => r.map(String))];

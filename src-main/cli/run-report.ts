@@ -3,12 +3,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { RunConfigInput } from '../common/run-config';
 import { TopiaryError } from '../common/errors';
-import { openAppServices } from '../app/services';
-import { StoreError } from '../store/errors';
+import { openAppServices, StoreError } from '../app/services';
 import { checkOutputFolder } from '../node/output-paths';
 import type { CliContext } from './context';
 import { beforeAfter, bytes, fixed, formatReceipts, table } from './format';
-import type { SpeedReceipt } from '../engine/measure/receipt';
+import type { SpeedReceipt } from '../common/contract';
 import { createProgress, type Progress } from './progress';
 
 export async function runAndReport(ctx: CliContext, config: RunConfigInput, opts: { out?: string; title?: string } = {}) {

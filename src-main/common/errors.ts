@@ -149,3 +149,26 @@ export function fromErrorInfo(info: ErrorInfo): Error {
   if (info.stack) err.stack = info.stack;
   return err;
 }
+
+/** What describeIssues reads of a schema issue (zod's issues have this shape). */
+export interface SchemaIssue {
+  path: readonly PropertyKey[];
+  message: string;
+  /** `whole`: the message already names its fields. */
+  params?: { whole?: boolean };
+}
+
+/**
+ * A schema's issues as one line, each naming its field. Rules written for Topiary (the prune
+ * config's) read as a sentence after the field (`prune.sparsity must be in [0, 1), got 1.2`) or are
+ * already whole sentences; zod's own messages follow the field after a colon (`runIds: Too small`).
+ */
+export function describeIssues(issues: readonly SchemaIssue[], root: string): string {
+  return issues
+    .map((i) => {
+      if (i.params?.whole) return i.message;
+      const where = i.path.map(String).join('.') || root;
+      return i.message.startsWith('must ') ? `${where} ${i.message}` : `${where}: ${i.message}`;
+    })
+    .join('; ');
+}

@@ -1,10 +1,11 @@
 /**
  * What a run is asked to do, as the wizard, the CLI and stored history see it. Stored verbatim with
- * the run so it can be replayed. The `prune` part is checked in depth by the engine
- * (validatePruneConfig) once the model is known; here we check what can be checked without it.
+ * the run so it can be replayed. The `prune` part is checked field by field here by the shared
+ * PruneConfigInputSchema; the engine (validatePruneConfig) adds what needs the model.
  */
 import { z } from 'zod';
 import { INPUT_SCALES, RESIZE_MODES } from './input-prep';
+import { PruneConfigInputSchema } from './prune-config';
 
 export const QUANT_MODES = ['none', 'float16', 'dynamic-int8', 'int8'] as const;
 export const TFJS_QUANT_MODES = ['none', 'float16', 'uint8', 'uint16'] as const;
@@ -36,8 +37,11 @@ export const RunConfigSchema = z.object({
    * (engine/task.ts inferTask); the run records what was used.
    */
   task: z.enum(['classification', 'regression']).optional(),
-  /** Raw prune config (method, granularity, sparsity, scope, schedule, finetune...). */
-  prune: z.record(z.string(), z.unknown()).default({}),
+  /**
+   * The prune config as asked (method, granularity, sparsity, scope, schedule, finetune...): every
+   * field is checked here, defaults are filled in when the run starts (common/prune-config.ts).
+   */
+  prune: PruneConfigInputSchema.default({}),
   /** Per-layer sensitivity scan of the original model before pruning (accuracy vs sparsity). */
   sensitivity: z.boolean().default(true),
   /** Test samples used for before/after accuracy (all when absent). */

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ZodError } from 'zod';
-import { isCommandName, parsePayload, type CommandName } from '../common/contract';
+import { describeIssues, isCommandName, parsePayload, type CommandName } from '../common/contract';
 import { toErrorInfo } from '../common/errors';
 
 /**
@@ -192,7 +192,7 @@ export async function handleInvoke(
   try {
     valid = parsePayload(name, payload);
   } catch (err) {
-    const message = err instanceof ZodError ? err.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ') : String(err);
+    const message = err instanceof ZodError ? describeIssues(err.issues, 'payload') : String(err);
     return { ok: false, error: { name: 'ConfigError', message } };
   }
   try {

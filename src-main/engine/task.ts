@@ -6,13 +6,14 @@
 import type * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../common/errors';
 import { allLayers } from './prune/weights';
+import type { Task } from '../common/contract/results';
+import { TASKS as COMMON_TASKS } from '../common/prune-config';
+// The contract's types, defined in common/contract, re-exported for this module's callers.
+export type { Task };
 
-export type Task = 'classification' | 'regression';
-export const TASKS: readonly Task[] = ['classification', 'regression'];
+export const TASKS: readonly Task[] = COMMON_TASKS;
 
-/** Regression losses: mean squared error (default) or mean absolute error. */
-export type RegressionLoss = 'mse' | 'mae';
-export const REGRESSION_LOSSES: readonly RegressionLoss[] = ['mse', 'mae'];
+export { REGRESSION_LOSSES, type RegressionLoss } from '../common/prune-config';
 
 /** Activations that end a regressor (no squashing of the output). */
 const LINEAR = new Set(['linear', 'relu', 'elu', 'selu', 'softplus', 'leakyRelu', 'relu6', 'swish', 'gelu', 'mish', 'exponential']);

@@ -12,31 +12,11 @@ import path from 'node:path';
 import { ConfigError, TopiaryError } from '../common/errors';
 import { setMemoryCeiling } from '../engine/finetune/memory';
 import { loadNativeAddon, requestedNativeThreads, type NativeStatus } from './native';
+import { BACKEND_NAMES, type BackendChoice, type BackendInfo } from '../common/contract/results';
+// The contract's types, defined in common/contract, re-exported for this module's callers.
+export { BACKEND_NAMES, type BackendChoice, type BackendInfo };
 
 const require = createRequire(import.meta.url);
-
-export const BACKEND_NAMES = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
-export type BackendChoice = (typeof BACKEND_NAMES)[number];
-
-export interface BackendInfo {
-  /** Topiary's name for it: tensorflow-gpu, tensorflow, wasm or cpu. */
-  name: BackendChoice;
-  /** tfjs's registered backend name (tfjs-node-gpu registers as "tensorflow" too). */
-  tfjsName: string;
-  /** npm package that provides it and its version. */
-  package: string;
-  version: string;
-  tfjsVersion: string;
-  /** Compute threads (wasm: XNNPACK's thread pool size; 1 unless wasm threads were enabled). */
-  threads?: number;
-  simd?: boolean;
-  /** Topiary's native addon (wasm backend only): loaded and in use, or why not. */
-  native?: NativeStatus;
-  /** Things worth knowing about this choice (e.g. why wasm threads were not enabled). */
-  notes?: string[];
-  /** Why the backends before it were skipped. */
-  skipped: { name: BackendChoice; reason: string }[];
-}
 
 const PACKAGES: Record<BackendChoice, string> = {
   'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',

@@ -11,24 +11,15 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../common/errors';
 import type { NativeCompute } from '../engine/kernels/native-kernels';
+import type { NativeStatus } from '../common/contract/results';
+// The contract's types, defined in common/contract, re-exported for this module's callers.
+export type { NativeStatus };
 
 const require = createRequire(import.meta.url);
 
 export interface NativeAddon extends NativeCompute {
   info(): { isa: string; threads: number; openmp: boolean };
   setThreads(n: number): void;
-}
-
-export interface NativeStatus {
-  /** Whether the addon loaded (and, for the wasm backend, now runs its products and convolutions). */
-  loaded: boolean;
-  /** The .node file tried. */
-  path: string;
-  /** Instruction set its kernels dispatched to (avx2+fma, generic, neon) and its thread count. */
-  isa?: string;
-  threads?: number;
-  /** Why it is not in use. */
-  reason?: string;
 }
 
 /** native/build/Release/topiary_native.node under the app root (TOPIARY_APP_ROOT in the built app). */

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { ZodError } from 'zod';
-import { isCommandName, parsePayload, type CommandName, type EventName } from '../common/contract';
+import { describeIssues, isCommandName, parsePayload, type CommandName, type EventName } from '../common/contract';
 import { toErrorInfo } from '../common/errors';
 
 export interface WebServerOptions {
@@ -108,7 +108,7 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
       try {
         payload = parsePayload(name, body);
       } catch (err) {
-        const message = err instanceof ZodError ? err.issues.map((i) => `${i.path.join('.') || 'payload'}: ${i.message}`).join('; ') : 'invalid payload';
+        const message = err instanceof ZodError ? describeIssues(err.issues, 'payload') : 'invalid payload';
         return sendJson(res, 400, { error: { name: 'ConfigError', message } });
       }
       try {

@@ -2,8 +2,7 @@
  * The renderer's one way to reach the services: Electron IPC through the preload's `window.topiary`,
  * or HTTP + Server-Sent Events in web mode. Components never know which.
  */
-import type { CommandInput, CommandName, DialogRequest, EventName } from '../../src-main/common/contract';
-import type { ApiResults } from '../../src-main/app/api';
+import { EVENT_NAMES, type CommandInput, type CommandName, type CommandResults, type ContractEvent, type DialogRequest, type EventName } from '../../src-main/common/contract';
 
 interface PreloadApi {
   invoke(name: string, payload: unknown): Promise<{ ok: true; result: unknown } | { ok: false; error: { name: string; message: string } }>;
@@ -18,10 +17,11 @@ export class ApiError extends Error {
   }
 }
 
-type Listener = (name: EventName, payload: unknown) => void;
+/** Receives every pushed event; narrow on `e.name` to get its payload's type. */
+type Listener = (e: ContractEvent) => void;
 
 export interface Transport {
-  call<C extends CommandName>(name: C, payload: CommandInput<C>): Promise<ApiResults[C]>;
+  call<C extends CommandName>(name: C, payload: CommandInput<C>): Promise<CommandResults[C]>;
   /** `replay`: first hand the listener the recent events (a monitor opened just after startRun). */
   on(listener: Listener, opts?: { replay?: boolean }): () => void;
   /** Native dialogs exist only in the desktop app. */
@@ -39,16 +39,18 @@ const RECENT_EVENTS = 2000;
  */
 class EventHub {
   private listeners = new Set<Listener>();
-  private recent: { name: EventName; payload: unknown }[] = [];
+  private recent: ContractEvent[] = [];
 
+  /** The main side sends only contract events; the payload is trusted as the contract types it. */
   emit(name: EventName, payload: unknown) {
-    this.recent.push({ name, payload });
+    const e = { name, payload } as ContractEvent;
+    this.recent.push(e);
     if (this.recent.length > RECENT_EVENTS) this.recent.splice(0, this.recent.length - RECENT_EVENTS);
-    for (const l of this.listeners) l(name, payload);
+    for (const l of this.listeners) l(e);
   }
 
   on(listener: Listener, opts: { replay?: boolean } = {}): () => void {
-    if (opts.replay) for (const e of this.recent) listener(e.name, e.payload);
+    if (opts.replay) for (const e of this.recent) listener(e);
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -75,7 +77,7 @@ function webTransport(): Transport {
   sessionStorage.setItem('topiary-token', token);
   const hub = new EventHub();
   const source = new EventSource(`api/events?token=${encodeURIComponent(token)}`);
-  for (const name of ['runProgress', 'runFinished', 'runLog', 'fitProgress', 'fitFinished'] as const) {
+  for (const name of EVENT_NAMES) {
     source.addEventListener(name, (e) => hub.emit(name, JSON.parse((e as MessageEvent).data)));
   }
   return {

@@ -3,7 +3,7 @@
  * where the run is and how it ended), then progress events as they arrive, the curves, the log.
  */
 import type { RunConfigInput, RunProgress } from '../../src-main/common/run-config';
-import type { ApiResults } from '../../src-main/app/api';
+import type { CommandResults } from '../../src-main/common/contract';
 import { transport } from '../lib/transport';
 import { startedRuns } from '../lib/started';
 
@@ -20,7 +20,7 @@ const FINAL = new Set(['done', 'failed', 'cancelled', 'interrupted']);
 const POINTS_PER_EPOCH = 40;
 
 export class RunMonitor {
-  run = $state<ApiResults['getRun'] | null>(null);
+  run = $state<CommandResults['getRun'] | null>(null);
   progress = $state<RunProgress | null>(null);
   curve = $state<CurvePoint[]>([]);
   log = $state<string[]>([]);
@@ -51,13 +51,13 @@ export class RunMonitor {
     // A run this window just started is not in the store yet; asking now would only get "not found".
     // Set before subscribing: the replayed events may already show the run past loading.
     this.awaitingRecord = !!this.started;
-    const off = transport.on((name, payload) => {
-      const p = payload as { runId: string };
-      if (p.runId !== this.runId) return;
-      if (name === 'runProgress') this.onProgress(payload as RunProgress);
-      else if (name === 'runLog') this.log.push((payload as { message: string }).message);
-      else if (name === 'runFinished') this.onFinished(payload as { status: string; error?: { message: string } });
-      if (this.awaitingRecord && (name === 'runFinished' || (name === 'runProgress' && (payload as RunProgress).phase !== 'load'))) {
+    const off = transport.on((e) => {
+      if (e.name !== 'runProgress' && e.name !== 'runLog' && e.name !== 'runFinished') return;
+      if (e.payload.runId !== this.runId) return;
+      if (e.name === 'runProgress') this.onProgress(e.payload);
+      else if (e.name === 'runLog') this.log.push(e.payload.message);
+      else this.onFinished(e.payload);
+      if (this.awaitingRecord && (e.name === 'runFinished' || (e.name === 'runProgress' && e.payload.phase !== 'load'))) {
         this.awaitingRecord = false;
         void this.load();
       }
@@ -115,7 +115,7 @@ export class RunMonitor {
 }
 
 /** The per-epoch training curve a finished run stored. */
-function storedCurve(metrics: ApiResults['getRun']['metrics']): CurvePoint[] {
+function storedCurve(metrics: CommandResults['getRun']['metrics']): CurvePoint[] {
   const train = (name: string) => metrics.find((m) => m.phase === 'train' && m.name === name)?.points ?? [];
   const loss = train('loss');
   // A regression run stores its per-epoch quality as R² (the live progress carries it as accuracy).

@@ -2,11 +2,11 @@
  * The wizard's device step: the profiles to choose from, the chosen one, and a fit check of the
  * current model against each profile (run one after another so the services are not flooded).
  */
-import type { ApiResults } from '../../src-main/app/api';
+import type { CommandResults } from '../../src-main/common/contract';
 import { transport } from '../lib/transport';
 
-export type ProfileSummary = ApiResults['listProfiles'][number];
-export type FitResult = ApiResults['checkFit'];
+export type ProfileSummary = CommandResults['listProfiles'][number];
+export type FitResult = CommandResults['checkFit'];
 export type FitState = { status: 'checking' } | { status: 'done'; fit: FitResult } | { status: 'error'; message: string };
 
 /** The export quantization a profile's preferred numeric type maps to. */

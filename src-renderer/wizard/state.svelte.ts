@@ -1,7 +1,8 @@
 /** The wizard's state: what the user picked so far, each step's validation, and the run config. */
 import type { RunConfigInput } from '../../src-main/common/run-config';
 import type { InputScaleChoice, ResizeMode } from '../../src-main/common/input-prep';
-import type { ApiResults } from '../../src-main/app/api';
+import type { CommandResults } from '../../src-main/common/contract';
+import { pruneConfigProblems, type PruneConfigInput } from '../../src-main/common/prune-config';
 import { transport } from '../lib/transport';
 import { startedRuns } from '../lib/started';
 import { DeviceState, QUANT_FOR_TYPE, type FitResult } from './device.svelte';
@@ -14,19 +15,19 @@ export class WizardState {
   step = $state(0);
 
   modelSpec = $state('demo');
-  model = $state<ApiResults['describeModel'] | null>(null);
+  model = $state<CommandResults['describeModel'] | null>(null);
   modelError = $state('');
   modelLoading = $state(false);
 
   dataSpec = $state('demo');
-  data = $state<ApiResults['describeDataset'] | null>(null);
+  data = $state<CommandResults['describeDataset'] | null>(null);
   dataError = $state('');
   dataLoading = $state(false);
 
   /** How 8-bit data is scaled and images fitted to the model input (see common/input-prep.ts). */
   inputScale = $state<InputScaleChoice>('auto');
   resize = $state<ResizeMode>('crop');
-  preview = $state<ApiResults['previewDataset'] | null>(null);
+  preview = $state<CommandResults['previewDataset'] | null>(null);
   previewError = $state('');
   previewLoading = $state(false);
 
@@ -146,14 +147,9 @@ export class WizardState {
         return this.data ? [] : ['Load a dataset first.'];
       case 2:
         return [];
-      case 3: {
-        const p: string[] = [];
-        if (!(this.sparsity >= 0 && this.sparsity < 1)) p.push('Sparsity must be in [0, 1).');
-        if (!(Number.isInteger(this.epochs) && this.epochs >= 0)) p.push('Epochs must be a whole number ≥ 0.');
-        if (!(Number.isInteger(this.batchSize) && this.batchSize > 0)) p.push('Batch size must be a whole number > 0.');
-        if (!(this.learningRate > 0)) p.push('Learning rate must be > 0.');
-        return p;
-      }
+      case 3:
+        // The same schema the services validate with, so the wizard refuses exactly what a run would.
+        return pruneConfigProblems(this.toConfig().prune);
       default:
         return [];
     }
@@ -161,7 +157,7 @@ export class WizardState {
 
   toConfig(): RunConfigInput {
     const structured = this.method === 'structured';
-    const prune: Record<string, unknown> = {
+    const prune: PruneConfigInput = {
       method: this.method === 'taylor' ? 'taylor' : 'magnitude',
       granularity: structured ? 'structured' : this.granularity,
       sparsity: this.sparsity,

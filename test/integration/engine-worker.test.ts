@@ -1,5 +1,5 @@
 /**
- * The real engine worker (jobs/engine-job.ts) behind createEngine: the calls the UI makes answer as
+ * The real engine worker (app/engine-job.ts) behind createEngine: the calls the UI makes answer as
  * the services do in-process, errors keep their text, and evaluate streams progress and cancels.
  */
 import fs from 'node:fs';

@@ -10,12 +10,13 @@ import { replayRun } from '../../src-main/app/replay-service';
 import { lenet300100 } from '../../src-main/engine/models';
 import type { RunServiceEvent } from '../../src-main/app/run-service';
 import type { SpeedReceipt } from '../../src-main/engine/measure/receipt';
+import type { RunConfigInput } from '../../src-main/common/run-config';
 
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'topiary-runs-'));
 const modelDir = path.join(home, 'mlp');
 let services: AppServices;
 
-const quick = (extra: Record<string, unknown> = {}) => ({
+const quick = (extra: Partial<RunConfigInput> = {}): RunConfigInput => ({
   model: modelDir,
   data: 'demo',
   evalLimit: 200,

@@ -6,8 +6,7 @@ export const registerAnalyzeCommand: RegisterCommand = (program, ctx) => {
     .description('per-layer table: params, non-zeros, MACs, activations')
     .argument('<model>', 'demo, a tfjs model folder or model.json, or a Keras .h5/.keras file')
     .action(async (modelSpec: string) => {
-      const { describeModel } = await import('../../app/model-service');
-      const { formatAnalysisTable } = await import('../../engine/analyze');
+      const { describeModel, formatAnalysisTable } = await import('../../app/model-service');
       const d = await describeModel(modelSpec);
       if (ctx.json) return ctx.printJson(d);
       ctx.print(`model   ${d.source} (${d.format}, sha256 ${d.sha256.slice(0, 12)})`);

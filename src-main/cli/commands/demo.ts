@@ -32,8 +32,7 @@ export const registerDemoCommand: RegisterCommand = (program, ctx) => {
     .command('demo')
     .description('the whole job on the built-in demo: analyze, prune, fine-tune, export, verify, record')
     .action(async () => {
-      const { describeModel } = await import('../../app/model-service');
-      const { formatAnalysisTable } = await import('../../engine/analyze');
+      const { describeModel, formatAnalysisTable } = await import('../../app/model-service');
       const { getInfo } = await import('../../app/info-service');
       const { runAndReport } = await import('../run-report');
       const info = await getInfo();

@@ -35,7 +35,7 @@ export const registerExportCommand: RegisterCommand = (program, ctx) => {
       const { openAppServices } = await import('../../app/services');
       const services = await openAppServices({ dbPath: ctx.dbPath(), mode: 'in-process' });
       try {
-        let result: { dir: string; artifact: import('../../store/types').ArtifactInput };
+        let result: { dir: string; artifact: import('../../common/contract').ArtifactInput };
         const runId = findRun(services, target);
         if (runId) {
           const { exportStoredRun } = await import('../../app/export-service');
@@ -43,12 +43,11 @@ export const registerExportCommand: RegisterCommand = (program, ctx) => {
         } else {
           if (!o.out) throw new ConfigError('--out <dir> is required when exporting a model file (runs export into their own folder)');
           const { exportModel } = await import('../../app/export-service');
-          const { openModel } = await import('../../app/model-service');
+          const { defaultTask, openModel } = await import('../../app/model-service');
           const { loadDatasetForModel } = await import('../../app/model-data');
-          const { inferTask } = await import('../../engine/task');
           const loaded = await openModel(target);
           try {
-            const task = o.task ?? (inferTask(loaded.model) === 'regression' ? 'regression' : 'classification');
+            const task = o.task ?? defaultTask(loaded.model);
             const dataset = o.calib ? (await loadDatasetForModel(loaded.model, o.calib, { task, ...dataPrep(o) })).dataset : undefined;
             const out = await exportModel(loaded.model, req, {
               outDir: o.out,

@@ -7,14 +7,8 @@ import { bytes, table } from '../format';
 export const registerProfilesCommand: RegisterCommand = (program, ctx) => {
   const cmd = program.command('profiles').description('device profiles: list, show, import, export, duplicate, delete');
   const withProfiles = async <T>(fn: (p: import('../../app/profile-service').ProfileService) => T): Promise<T> => {
-    const { openStore } = await import('../../store/db');
-    const { ProfileService } = await import('../../app/profile-service');
-    const store = openStore(ctx.dbPath());
-    try {
-      return fn(new ProfileService(store));
-    } finally {
-      store.close();
-    }
+    const { withProfileService } = await import('../../app/profile-service');
+    return withProfileService(ctx.dbPath(), fn);
   };
 
   cmd

@@ -1,11 +1,12 @@
 import { ConfigError } from '../../common/errors';
 import type { RunConfigInput } from '../../common/run-config';
+import { GRANULARITIES, PRUNE_METHODS, PRUNE_SCOPES, REGRESSION_LOSSES, type PruneConfigInput } from '../../common/prune-config';
 import type { RegisterCommand } from '../context';
 import { positiveInt, taskOption } from './evaluate';
 import { addDataPrepOptions, dataPrep } from '../data-options';
 
 /** `iterative:3` -> {kind: 'iterative', rounds: 3}; `poly` or `poly:0.2` -> poly from 0 (or 0.2). */
-export function parseSchedule(text: string): Record<string, unknown> {
+export function parseSchedule(text: string): NonNullable<PruneConfigInput['schedule']> {
   const [kind, arg] = text.split(':');
   if (kind === 'oneshot' && arg === undefined) return { kind };
   if (kind === 'iterative') {
@@ -41,16 +42,16 @@ export const registerPruneCommand: RegisterCommand = (program, ctx) => {
     .description('prune a model, fine-tune it, measure before/after, and record the run')
     .argument('<model>', 'demo, a tfjs model folder or model.json, a Keras .h5/.keras file, or run:<id> (derive)')
     .requiredOption('--data <data>', 'demo, fashion-mnist, idx:DIR, npz:FILE, images:DIR or csv:FILE')
-    .option('--method <m>', 'magnitude | taylor | movement | lamp | bn-scale | random', 'magnitude')
-    .option('--granularity <g>', 'unstructured | nm | structured', 'unstructured')
+    .option('--method <m>', PRUNE_METHODS.join(' | '), 'magnitude')
+    .option('--granularity <g>', GRANULARITIES.join(' | '), 'unstructured')
     .option('--sparsity <s>', 'fraction removed, in [0, 1): of weights, or of units/filters when structured', sparsityValue, 0.5)
-    .option('--scope <s>', 'global | layer', 'global')
+    .option('--scope <s>', PRUNE_SCOPES.join(' | '), 'global')
     .option('--schedule <s>', 'oneshot | iterative:K | poly', 'oneshot')
     .option('--epochs <n>', 'fine-tuning epochs (0 = none)', (v) => (v === '0' ? 0 : positiveInt('--epochs')(v)), 2)
     .option('--batch-size <n>', 'fine-tuning batch size', positiveInt('--batch-size'), 64)
     .option('--lr <x>', 'fine-tuning learning rate', Number, 1e-3)
     .option('--task <t>', 'classification | regression (default: read from the model\'s output layer)', taskOption)
-    .option('--loss <l>', 'regression fine-tuning loss: mse | mae', 'mse')
+    .option('--loss <l>', `regression fine-tuning loss: ${REGRESSION_LOSSES.join(' | ')}`, 'mse')
     .option('--nm <n:m>', 'N:M pattern for --granularity nm', '2:4')
     .option('--round-to <n>', 'structured: keep channel counts multiples of n (default with --profile: its channelMultiple)', positiveInt('--round-to'))
     .option('--ignore <layers>', 'comma-separated layer names never pruned')
@@ -66,7 +67,8 @@ export const registerPruneCommand: RegisterCommand = (program, ctx) => {
   addDataPrepOptions(cmd)
     .action(async (modelSpec: string, o) => {
       const [n, m] = String(o.nm).split(':').map(Number);
-      const prune: Record<string, unknown> = {
+      // Flags map onto the shared prune config; its schema checks them when the run is started.
+      const prune: PruneConfigInput = {
         method: o.method,
         granularity: o.granularity,
         sparsity: o.sparsity,

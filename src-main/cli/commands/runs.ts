@@ -7,12 +7,12 @@ import type { Command } from 'commander';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline/promises';
-import type { HistoryService, RunComparison } from '../../app/history-service';
+import type { HistoryService } from '../../app/history-service';
 import { ConfigError } from '../../common/errors';
 import { checkOutputFile, checkOutputFolder } from '../../node/output-paths';
-import type { JsonObject, MetricThreshold, RunDetail, RunFilter, RunHead, RunQuery, RunSortKey, RunStatus } from '../../store/types';
+import type { JsonObject, MetricThreshold, RunComparison, RunDetail, RunFilter, RunHead, RunQuery, RunSortKey, RunStatus } from '../../common/contract';
 import type { CliContext } from '../context';
-import type { SpeedReceipt } from '../../engine/measure/receipt';
+import type { SpeedReceipt } from '../../common/contract';
 import { formatReceipts } from '../format';
 
 export interface RunsCommandDeps {

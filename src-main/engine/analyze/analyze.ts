@@ -7,73 +7,9 @@ import * as tf from '@tensorflow/tfjs';
 import { gzipSync } from 'fflate';
 import { flattenModel, hasNestedModels } from '../models/flatten';
 import { layerMacs, type Shape } from './macs';
-
-export interface WeightAnalysis {
-  /** tfjs originalName, e.g. `fc1/kernel`. */
-  name: string;
-  shape: number[];
-  params: number;
-  nonZeros: number;
-  trainable: boolean;
-}
-
-export interface LayerAnalysis {
-  index: number;
-  name: string;
-  className: string;
-  /** Output shape with the batch dimension as null (first output for multi-output layers). */
-  outputShape: (number | null)[];
-  /** Names of the layers feeding this one (the model input is `input` for sequential models). */
-  inbound: string[];
-  params: number;
-  trainableParams: number;
-  nonTrainableParams: number;
-  /** Weights (all of the layer's, bias and BN statistics included) that are not exactly 0. */
-  nonZeros: number;
-  /** 1 - nonZeros / params; 0 for layers without weights. */
-  sparsity: number;
-  /**
-   * Sparsity of the prunable weights only (kernels, depthwise/pointwise/recurrent kernels,
-   * embeddings), which is what pruning targets; biases and BN statistics are left out. 0 if none.
-   */
-  kernelSparsity: number;
-  /** Multiply-accumulates per sample (see macs.ts for what is counted). */
-  macs: number;
-  /** float32 bytes of this layer's output(s) for one sample. */
-  activationBytes: number;
-  weights: WeightAnalysis[];
-  /** Where the layer sat in the original file's nesting, e.g. `sequential_1/model/Conv1`; absent for top-level layers. */
-  source?: string;
-}
-
-export interface ModelAnalysis {
-  name: string;
-  className: string;
-  inputShape: (number | null)[];
-  outputShape: (number | null)[];
-  layers: LayerAnalysis[];
-  params: number;
-  trainableParams: number;
-  nonTrainableParams: number;
-  nonZeros: number;
-  /** 1 - nonZeros / params over all weights. */
-  sparsity: number;
-  macs: number;
-  /** Sum of all layers' activationBytes (what a runtime that keeps every output would hold). */
-  activationBytes: number;
-  /** 4 * params: every weight as float32. */
-  weightBytes: number;
-  /** UTF-8 bytes of JSON.stringify of the Keras topology (`model.toJSON(null, false)`). */
-  topologyBytes: number;
-  /** weightBytes + topologyBytes: a tfjs folder's size minus model.json's manifest and header keys. */
-  sizeBytes: number;
-  /** Size of the float32 weights (in model.weights order) after gzip level 6, via fflate. */
-  gzipBytes: number;
-  /** Estimated peak bytes of live activations for one sample (see analyzeModel). */
-  peakActivationBytes: number;
-  /** Things the numbers could not account for, e.g. unknown (null) dimensions counted as 1. */
-  notes: string[];
-}
+import type { WeightAnalysis, LayerAnalysis, ModelAnalysis } from '../../common/contract/results';
+// The contract's types, defined in common/contract, re-exported for this module's callers.
+export type { WeightAnalysis, LayerAnalysis, ModelAnalysis };
 
 export interface AnalyzeOptions {
   /** Skip the gzip estimate (it reads and compresses all weights); gzipBytes is then 0. */

@@ -19,30 +19,9 @@ import { validatePruneConfig } from '../prune/config';
 import { pruneStructured } from '../prune/structured';
 import { pruneUnstructured } from '../prune/unstructured';
 import { checkFit, formatFor, numericTypesFor, tfjsQuantFor, tfliteQuantFor } from './check';
-
-/** How pruning is shared out: structured per layer (uniform, sensitivity-weighted, global ranking) or unstructured LAMP. */
-export type Allocation = 'none' | 'uniform' | 'sensitivity' | 'global' | 'unstructured';
-
-export interface FitCandidate {
-  index: number;
-  numericType: NumericType;
-  allocation: Allocation;
-  /** The level the allocation was asked for (fraction of channels removed, on average). */
-  level: number;
-  /** Fraction of output channels removed per producer layer: what a run replays. */
-  perLayer: Record<string, number>;
-  fits: boolean;
-  failed: ConstraintName[];
-  /** Each constraint's margin as a fraction of its budget (negative = over budget). */
-  margins: Record<ConstraintName, number | null>;
-  sizeBytes: number | null;
-  arenaBytes: number | null;
-  params: number;
-  macs: number;
-  latencyEstimateMs: number;
-  /** Accuracy of the one-shot pruned (not fine-tuned) model on the validation samples; null without data. */
-  accuracy: number | null;
-}
+import type { Allocation, FitCandidate, FitBinding } from '../../common/contract/results';
+// The contract's types, defined in common/contract, re-exported for this module's callers.
+export type { Allocation, FitCandidate, FitBinding };
 
 export interface FitSearchOptions {
   /** Representative inputs for int8 calibration. */
@@ -68,11 +47,6 @@ export interface FitSearchOptions {
   numericTypes?: NumericType[];
   signal?: AbortSignal;
   onCandidate?: (c: FitCandidate) => void;
-}
-
-export interface FitBinding {
-  constraint: ConstraintName;
-  detail: string;
 }
 
 export interface FitPlan {

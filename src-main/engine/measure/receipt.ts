@@ -5,49 +5,12 @@
  * itself is done by the caller (node/verify/litert-latency.ts for .tflite files).
  */
 import type { ModelAnalysis } from '../analyze';
-import type { StableTiming } from './stable';
+import type { ModelCost, SpeedReceipt } from '../../common/contract/receipts';
 
-/** What a model costs on paper. */
-export interface ModelCost {
-  params: number;
-  nonZeros: number;
-  /** Dense multiply-accumulates per sample (what a runtime that ignores zeros executes). */
-  macs: number;
-  /** MACs with each layer's share scaled by its kernels' non-zero fraction (what sparse kernels could execute). */
-  nonZeroMacs: number;
-}
+export type { ModelCost, ReceiptSide, SpeedReceipt } from '../../common/contract/receipts';
 
-export interface ReceiptSide extends ModelCost {
-  /** Size of the exported file in bytes. */
-  bytes: number;
-  latency: StableTiming;
-}
 
-export interface SpeedReceipt {
-  format: 'tflite';
-  quant: string;
-  /** e.g. `litert 2.5.3 (wasm, XNNPACK)`. */
-  runtime: string;
-  batch: 1;
-  threads: number;
-  /** XNNPACK state of the timed runs. */
-  xnnpack: 'on' | 'off';
-  /** Why no XNNPACK-off timing exists, when it does not. */
-  xnnpackOffNote: string | null;
-  parent: ReceiptSide;
-  pruned: ReceiptSide;
-  /** pruned / parent. */
-  ratios: { latency: number; macs: number; nonZeroMacs: number; params: number; nonZeros: number; bytes: number };
-  /** Either timing missed its CI target within the budget. */
-  unstable: boolean;
-  /** False when latency fell much less than the MACs did (or rose). */
-  agrees: boolean;
-  verdict: string;
-  /** 1-minute load average of the machine while timing (null where unknown). */
-  loadAverage: number | null;
-  /** XNNPACK's sparse-inference rules checked on the pruned file (engine/export/tflite/sparse-check.ts). */
-  sparseInference?: { eligible: boolean; failed: { id: string; detail: string; fix?: string }[] };
-}
+
 
 /** Params, non-zeros, dense and non-zero MACs of an analysed model. */
 export function modelCost(a: ModelAnalysis): ModelCost {

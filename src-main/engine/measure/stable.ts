@@ -5,6 +5,9 @@
  */
 import { CancelledError, ConfigError } from '../../common/errors';
 import { median, percentile } from './latency';
+import type { StableTiming } from '../../common/contract/receipts';
+
+export type { StableTiming } from '../../common/contract/receipts';
 
 export interface StableTimingOptions {
   /** Untimed calls of each candidate first (operator setup, caches). Default 10. */
@@ -22,21 +25,6 @@ export interface StableTimingOptions {
   signal?: AbortSignal;
 }
 
-export interface StableTiming {
-  medianMs: number;
-  /** Interquartile range (p75 - p25), in ms. */
-  iqrMs: number;
-  /** Median absolute deviation from the median, in ms. */
-  madMs: number;
-  p25Ms: number;
-  p75Ms: number;
-  minMs: number;
-  runs: number;
-  /** Half-width of the distribution-free 95% CI of the median, as a fraction of the median. */
-  ciRel: number;
-  /** True when the budget ran out before ciRel reached the target. */
-  unstable: boolean;
-}
 
 /**
  * Distribution-free 95% confidence interval of the median from order statistics: the ranks

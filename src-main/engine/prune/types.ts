@@ -8,84 +8,21 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { DataSplit } from '../data';
-import type { RegressionLoss, Task } from '../task';
+import type { Granularity, PruneMethod, PruneScope, RegressionLoss } from '../../common/prune-config';
+import type { Task } from '../../common/contract/results';
 
-export type PruneMethod = 'magnitude' | 'taylor' | 'movement' | 'lamp' | 'bn-scale' | 'random';
-export const PRUNE_METHODS: readonly PruneMethod[] = ['magnitude', 'taylor', 'movement', 'lamp', 'bn-scale', 'random'];
-
-export type Granularity = 'unstructured' | 'nm' | 'structured';
-export const GRANULARITIES: readonly Granularity[] = ['unstructured', 'nm', 'structured'];
-
-export type PruneScope = 'global' | 'layer';
-
-/**
- * When to prune. Steps are optimizer steps (batches) of fine-tuning.
- * - oneshot: prune once to the final sparsity before fine-tuning.
- * - iterative: `rounds` prune + fine-tune rounds; `spacing` 'geometric' (default) removes the same
- *   fraction of the remaining weights each round, 'linear' the same fraction of all weights.
- * - poly: Zhu & Gupta 2017 cubic ramp from `initialSparsity` at step `begin` to the final sparsity
- *   at step `end`, re-pruning every `frequency` steps.
- */
-export type ScheduleConfig =
-  | { kind: 'oneshot' }
-  | { kind: 'iterative'; rounds: number; spacing?: 'geometric' | 'linear' }
-  | { kind: 'poly'; initialSparsity: number; begin?: number; end?: number; frequency?: number };
-
-export interface DistillConfig {
-  /** Softmax temperature T (> 0). */
-  temperature: number;
-  /** Weight of the distillation term in [0, 1]; 0 is plain cross-entropy. */
-  alpha: number;
-}
-
-export interface EarlyStoppingConfig {
-  /** Epochs without validation-loss improvement before stopping. */
-  patience: number;
-  /** Fraction of the training split held out (seeded) for validation, in (0, 1). */
-  validationFraction: number;
-}
-
-export interface FinetuneConfig {
-  /** 0 disables fine-tuning (prune only). */
-  epochs: number;
-  batchSize: number;
-  learningRate: number;
-  optimizer: 'adam' | 'sgd';
-  distill?: DistillConfig;
-  earlyStopping?: EarlyStoppingConfig;
-  /** Cap on training samples per epoch (keeps quick runs quick); all when absent. */
-  maxSamplesPerEpoch?: number;
-  /** What the model predicts; absent = classification (softmax cross-entropy). */
-  task?: Task;
-  /** Regression loss: 'mse' (default) or 'mae'. Ignored for classification. */
-  loss?: RegressionLoss;
-}
-
-export interface PruneConfig {
-  method: PruneMethod;
-  granularity: Granularity;
-  /** Target fraction removed, in [0, 1): of weights (unstructured) or of units/filters (structured). Ignored for N:M (1 - n/m). */
-  sparsity: number;
-  /** 'global': one threshold across all pruned layers; 'layer': each layer to its own ratio. */
-  scope: PruneScope;
-  /** Per-layer sparsity overrides by layer name (these layers are excluded from the global pool). */
-  perLayer?: Record<string, number>;
-  /** Layer names never pruned. */
-  ignore?: string[];
-  /** N:M pattern, default 2:4: keep n of every m consecutive weights along the input dimension. */
-  nm?: { n: number; m: number };
-  /** Structured: keep channel counts multiples of this. */
-  roundTo?: number;
-  /** Norm used to reduce element scores to channel (group) scores. */
-  norm?: 'l1' | 'l2';
-  schedule: ScheduleConfig;
-  finetune: FinetuneConfig;
-  /** Batches used by data-driven criteria (taylor, movement warm-up). */
-  taylorBatches: number;
-  seed: number;
-  /** What the model predicts (the loss gradient criteria and fine-tuning use); absent = classification. */
-  task?: Task;
-}
+export {
+  GRANULARITIES,
+  PRUNE_METHODS,
+  type DistillConfig,
+  type EarlyStoppingConfig,
+  type FinetuneConfig,
+  type Granularity,
+  type PruneConfig,
+  type PruneMethod,
+  type PruneScope,
+  type ScheduleConfig,
+} from '../../common/prune-config';
 
 /** A kernel that can be masked, found through the layer registry (prune/weights.ts). */
 export interface PrunableWeight {

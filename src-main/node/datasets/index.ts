@@ -27,6 +27,9 @@ import {
   stratifiedSplit,
   type SampleStore,
 } from './store';
+import type { DatasetSummary } from '../../common/contract/results';
+// The contract's types, defined in common/contract, re-exported for this module's callers.
+export type { DatasetSummary };
 
 export interface LoadProgress {
   /** What is happening, e.g. "read train images", "decode images", "parse csv". */
@@ -605,22 +608,6 @@ function minMaxInPlace(values: Float32Array, nf: number, trainRows: Int32Array):
 }
 
 // ---------------------------------------------------------------- summary
-
-export interface DatasetSummary {
-  name: string;
-  source: string;
-  classNames: string[];
-  sampleShape: number[];
-  trainSize: number;
-  testSize: number;
-  /** Samples per class in the train split, indexed like classNames. */
-  trainClassCounts: number[];
-  /** Samples per class in the test split, indexed like classNames. */
-  testClassCounts: number[];
-  /** Regression datasets: the target columns (classNames is then empty). */
-  targetNames?: string[];
-  warnings: string[];
-}
 
 /**
  * Plain JSON summary for the UI and `--json` output.

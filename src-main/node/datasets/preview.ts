@@ -11,27 +11,9 @@ import { ConfigError } from '../../common/errors';
 import { imageFolderOf, loadDataset, type LoadDatasetOptions } from './index';
 import { isImageShape, readImageFile, scanImageFolder } from './images';
 import { fitImageInto } from './resample';
-
-export interface PreviewImage {
-  /** PNG data URL of the sample (downscaled to at most `shownMax` px a side for transport). */
-  src: string;
-  /** Where it came from, when it is a file. */
-  file?: string;
-}
-
-export interface DatasetPreview {
-  /** The shape the model receives per sample. */
-  sampleShape: number[];
-  inputScale: InputScale;
-  resize: ResizeMode;
-  /** The model-input values the 8-bit range 0..255 maps to, e.g. [-1, 1]. */
-  valueRange: [number, number];
-  /** Largest side of the thumbnails; equal to the sample's size unless it was larger. */
-  shownSize: [number, number];
-  classes: { name: string; images: PreviewImage[] }[];
-  /** Why there are no pictures (e.g. samples that are not images), when there are none. */
-  note?: string;
-}
+import type { PreviewImage, DatasetPreview } from '../../common/contract/results';
+// The contract's types, defined in common/contract, re-exported for this module's callers.
+export type { PreviewImage, DatasetPreview };
 
 export interface PreviewOptions {
   /** Resize target [H, W, 1|3], normally the model's input. */

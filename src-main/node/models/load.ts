@@ -7,13 +7,14 @@ import { fileURLToPath } from 'node:url';
 import { ModelFormatError, TopiaryError, inFile } from '../../common/errors';
 import { describeNonFinite, findNonFinite } from '../../engine/finite';
 import { disposeModelWeights, flattenModel } from '../../engine/models/flatten';
+import type { ModelFileFormat } from '../../common/contract';
 import { readTfjsModelFiles, resolveModelJson, type TfjsModelFiles } from './file-handler';
 
 export interface LoadedModel {
   model: tf.LayersModel;
   /** Absolute path of what was opened (model.json or the Keras file), or 'demo'. */
   source: string;
-  format: 'tfjs' | 'keras-h5' | 'keras-v3';
+  format: ModelFileFormat;
   /** Absolute paths of every file read: model.json then shards, or the single Keras file. */
   files: string[];
   /** sha256 (hex) of the model.json bytes followed by the shards in manifest order (of the file for Keras). */

@@ -3,21 +3,21 @@
 // connection to the experiment store for `run:<id>` models and for recording exports.
 import path from 'node:path';
 import { workerData } from 'node:worker_threads';
-import { serveMethods } from './worker-runtime';
+import { serveMethods } from '../jobs/worker-runtime';
 import { describeDataset, loadDataset } from '../node/datasets';
 import { openStore, type Store } from '../store/db';
-import type { EngineCalls, EngineInit } from '../app/engine-worker';
-import { evaluateModel } from '../app/evaluate-service';
-import { exportStoredRun } from '../app/export-service';
-import { checkModelFit } from '../app/fit-service';
-import { HistoryService } from '../app/history-service';
-import { getInfo } from '../app/info-service';
-import { loadDatasetForModel } from '../app/model-data';
-import { describeModel, openModel } from '../app/model-service';
-import { previewForModel } from '../app/preview-service';
-import { ProfileService } from '../app/profile-service';
-import { replayRun } from '../app/replay-service';
-import { resolveRunModel } from '../app/run-pipeline';
+import type { EngineCalls, EngineInit } from './engine-worker';
+import { evaluateModel } from './evaluate-service';
+import { exportStoredRun } from './export-service';
+import { checkModelFit } from './fit-service';
+import { HistoryService } from './history-service';
+import { getInfo } from './info-service';
+import { loadDatasetForModel } from './model-data';
+import { describeModel, openModel } from './model-service';
+import { previewForModel } from './preview-service';
+import { ProfileService } from './profile-service';
+import { replayRun } from './replay-service';
+import { resolveRunModel } from './run-pipeline';
 
 const init = workerData.init as EngineInit;
 const runsDir = path.join(init.home, 'runs');

@@ -1,9 +1,9 @@
 // Worker entry for fit to budget: the search, then the winning run, all off the caller's thread.
 // It opens its own connection to the experiment store (SQLite in WAL mode serves both).
-import { serveJob } from './worker-runtime';
-import { fitToBudget, type FitAutoRequest } from '../app/fit-service';
-import { ProfileService } from '../app/profile-service';
-import { openAppServices } from '../app/services';
+import { serveJob } from '../jobs/worker-runtime';
+import { fitToBudget, type FitAutoRequest } from './fit-service';
+import { ProfileService } from './profile-service';
+import { openAppServices } from './services';
 
 export interface FitJob {
   jobId: string;

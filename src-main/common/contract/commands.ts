@@ -1,16 +1,17 @@
 /**
- * The one API contract: every command a front door may call, with the schema its payload is
- * validated against, and every event the services push. The Electron main process, the preload,
- * the web server and the renderer all import this file; nobody invents a channel name elsewhere.
- * Result types live with the services (src-main/app/api.ts) and reach the renderer as types only.
+ * Every command a front door may call, with the zod schema its payload is validated against (the
+ * reply types are in results.ts). Payloads come from the renderer, HTTP or the command line, so
+ * they are parsed at the boundary: the services receive `CommandPayload<C>`, defaults applied.
  */
 import { z } from 'zod';
-import { ExportRequestSchema, RunConfigSchema } from './run-config';
-import { NUMERIC_TYPES } from './profiles';
-import { INPUT_SCALES, RESIZE_MODES } from './input-prep';
+import { ExportRequestSchema, RunConfigSchema } from '../run-config';
+import { NUMERIC_TYPES } from '../profiles';
+import { INPUT_SCALES, RESIZE_MODES } from '../input-prep';
+import { RUN_STATUSES } from './records';
+
+export { describeIssues } from '../errors';
 
 const RunId = z.string().min(1).max(100);
-export const RUN_STATUSES = ['queued', 'running', 'done', 'failed', 'cancelled', 'interrupted'] as const;
 const Spec = z.string().min(1).max(4096);
 
 export const RunQuerySchema = z.object({
@@ -32,7 +33,7 @@ export const RunQuerySchema = z.object({
   limit: z.number().int().positive().max(1000).default(50),
   offset: z.number().int().nonnegative().default(0),
 });
-export type RunQuery = z.input<typeof RunQuerySchema>;
+export type RunQueryInput = z.input<typeof RunQuerySchema>;
 
 export const commands = {
   getInfo: z.object({}),
@@ -110,15 +111,11 @@ export type CommandName = keyof typeof commands;
 export type CommandInput<C extends CommandName> = z.input<(typeof commands)[C]>;
 export type CommandPayload<C extends CommandName> = z.output<(typeof commands)[C]>;
 
-/** Events pushed to every connected front door. */
-export const events = ['runProgress', 'runFinished', 'runLog', 'fitProgress', 'fitFinished'] as const;
-export type EventName = (typeof events)[number];
-
 export function isCommandName(name: unknown): name is CommandName {
   return typeof name === 'string' && Object.prototype.hasOwnProperty.call(commands, name);
 }
 
-/** Validates a payload for a command; throws a ZodError listing every problem. */
+/** Validates a payload for a command; throws a ZodError listing every problem (describeIssues words it). */
 export function parsePayload<C extends CommandName>(name: C, payload: unknown): CommandPayload<C> {
   return commands[name].parse(payload ?? {}) as CommandPayload<C>;
 }

@@ -24,6 +24,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exportTflite } from '../../src-main/engine/export/tflite/index';
 import { finetuneMasked, type FinetuneResult } from '../../src-main/engine/finetune/trainer';
+import { modelMacs } from '../../src-main/engine/graph/cost';
 import { initBackend } from '../../src-main/node/backend';
 import { verifyTflite } from '../../src-main/node/verify/verify';
 import { buildNet, inferenceLatencyMs, median, NET_INPUT, randomSplit, type AnyNet } from './bench-models';
@@ -45,6 +46,7 @@ const BUDGET: Record<AnyNet, { batch: number; batches: number; warm: number; lat
 interface OursResult {
   net: AnyNet;
   params: number;
+  macs: number;
   batch: number;
   trainSamplesPerS: number;
   path: string;
@@ -58,6 +60,9 @@ interface OursResult {
 
 interface TorchResult {
   params: number;
+  macs: number;
+  /** Memory format of PyTorch's faster training run (nchw or channels_last; torch_train.py times both). */
+  train_format: string;
   threads: number;
   train_samples_per_s: number;
   infer_ms_b1: number;
@@ -96,6 +101,7 @@ async function child(name: AnyNet, infer: boolean): Promise<void> {
   const out: OursResult = {
     net: name,
     params: model.countParams(),
+    macs: modelMacs(model),
     batch,
     trainSamplesPerS: (batches * batch) / ((t1 - t0) / 1000),
     path: pathOf(r),
@@ -160,7 +166,7 @@ async function main(): Promise<void> {
   const started = new Date();
   console.log(`modern-nets: ${started.toISOString()}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   const lines: string[][] = [
-    ['net', 'params', 'batch', 'ours/s', 'torch/s', 'x torch', 'pairs', 'RSS ours MB', 'RSS torch MB', 'b1 ms ours', 'b1 LiteRT', 'b1 torch', 'bN ms ours', 'bN torch'],
+    ['net', 'params', 'MACs', 'batch', 'ours/s', 'torch/s', 'x torch', 'pairs', 'RSS ours MB', 'RSS torch MB', 'b1 ms ours', 'b1 LiteRT', 'b1 torch', 'bN ms ours', 'bN torch'],
   ];
   const notes: string[] = [];
   for (const name of nets) {
@@ -170,6 +176,7 @@ async function main(): Promise<void> {
     const oursRates: number[] = [];
     const torchRates: number[] = [];
     let first: OursResult | undefined;
+    const torchFormats = new Set<string>();
     let torchBest: { t: TorchResult; b1: number; bN: number; rss: number } | undefined;
     for (let p = 0; p < pairs; p++) {
       const peers = [runTorch(name, 2), runTorch(name, 1)];
@@ -192,14 +199,18 @@ async function main(): Promise<void> {
         const rss = Math.max(...ok.map((t) => t.peak_rss_mb));
         torchBest = torchBest ? { t: torchBest.t, b1: Math.min(torchBest.b1, b1), bN: Math.min(torchBest.bN, bN), rss: Math.max(torchBest.rss, rss) } : { t: best, b1, bN, rss };
         if (best.params !== ours.params) notes.push(`${name}: PARAMETER MISMATCH ours ${ours.params} vs PyTorch ${best.params}`);
+        if (best.macs !== ours.macs) notes.push(`${name}: MAC MISMATCH ours ${ours.macs} vs PyTorch ${best.macs}`);
+        torchFormats.add(`${best.threads}t ${best.train_format}`);
       }
       process.stderr.write(`${name} pair ${p + 1}/${pairs}: ours ${fmt(ours.trainSamplesPerS)} PyTorch ${fmt(torchRates[torchRates.length - 1])} samples/s\n`);
     }
     if (!first) continue;
+    notes.push(`${name}: PyTorch's faster runs: ${[...torchFormats].join(', ') || '-'}`);
     notes.push(`${name}: ${first.path}${first.memoryNote ? `; ${first.memoryNote}` : ''}${first.liteRtNote ? `; LiteRT: ${first.liteRtNote}` : ''}`);
     lines.push([
       name,
       String(first.params),
+      String(first.macs),
       String(first.batch),
       fmt(median(oursRates)),
       torchRates.length ? fmt(median(torchRates)) : '-',

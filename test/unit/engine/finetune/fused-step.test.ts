@@ -316,6 +316,23 @@ describe.runIf(addon !== undefined)('the native graph step matches the tfjs step
     });
   });
 
+  it('LeNet-5-style: few-filter convolutions (direct kernels) on one channel, 2x2 max pooling that tiles its input exactly', async () => {
+    // 6 and 16 filters take native/gemm.c's direct convolution (one and two vectors of output
+    // channels); 12x12 and 4x4 pooled by 2x2 windows that cover every input once.
+    await expectSameTraining(() => {
+      const s = new Seeds(15);
+      return seq([
+        tf.layers.conv2d({ inputShape: [16, 16, 1], filters: 6, kernelSize: 5, activation: 'relu', kernelInitializer: s.kernel(), biasInitializer: s.uniform(-0.3, 0.3) }),
+        tf.layers.maxPooling2d({ poolSize: 2 }),
+        tf.layers.conv2d({ filters: 16, kernelSize: 3, activation: 'relu', kernelInitializer: s.kernel(), biasInitializer: s.uniform(-0.3, 0.3) }),
+        tf.layers.maxPooling2d({ poolSize: 2 }),
+        tf.layers.conv2d({ filters: 7, kernelSize: 3, strides: 2, padding: 'same', kernelInitializer: s.kernel(), biasInitializer: s.uniform(-0.3, 0.3) }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: s.kernel() }),
+      ])();
+    });
+  });
+
   it('DepthwiseConv2D: strides 1 and 2, same and valid, with and without bias, relu / relu6 / linear', async () => {
     await expectSameTraining(() => {
       const s = new Seeds(20);

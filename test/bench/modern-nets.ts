@@ -144,7 +144,8 @@ const PYTHON = '/usr/bin/python3';
 
 function runTorch(name: AnyNet, threads: number): TorchResult | string {
   const { batch, batches, warm, latencyRuns } = BUDGET[name];
-  const env = { ...process.env, LD_LIBRARY_PATH: '/usr/lib/x86_64-linux-gnu/openblas-openmp', TORCH_THREADS: String(threads) };
+  // Passive OpenMP waits, as Topiary's addon uses (src-main/node/native.ts): spinning collapses 2-thread runs on a shared box.
+  const env = { OMP_WAIT_POLICY: 'PASSIVE', ...process.env, LD_LIBRARY_PATH: '/usr/lib/x86_64-linux-gnu/openblas-openmp', TORCH_THREADS: String(threads) };
   const args = [path.join(here, 'torch_train.py'), '--net', name, '--batch', String(batch), '--batches', String(batches), '--warm', String(warm), '--latency-runs', String(latencyRuns)];
   try {
     const out = execFileSync(PYTHON, args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,6 +1,7 @@
 /** Inference latency of a model on the current backend, per batch size. */
 import * as tf from '@tensorflow/tfjs';
 import { CancelledError, ConfigError } from '../../common/errors';
+import { fastForward } from '../finetune/fused-step';
 
 export interface LatencyOptions {
   batchSizes: number[];
@@ -19,6 +20,11 @@ export interface LatencyOptions {
   /** Clock in milliseconds; default performance.now. Tests pass a fake clock. */
   now?: () => number;
   signal?: AbortSignal;
+  /**
+   * Time the fused trainer's native forward pass where it covers the model (what the app's own
+   * inference runs); false: always model.predict. Default true.
+   */
+  fast?: boolean;
 }
 
 export interface LatencyResult {
@@ -32,6 +38,8 @@ export interface LatencyResult {
   /** medianMs / batchSize. */
   msPerSample: number;
   runs: number;
+  /** What ran the forward passes: "tfjs" (model.predict) or the fused trainer's label. */
+  path: string;
 }
 
 /**
@@ -74,11 +82,18 @@ export async function measureLatency(model: tf.LayersModel, opts: LatencyOptions
   }
 
   const results: LatencyResult[] = [];
+  const fast = opts.fast !== false ? fastForward(model) : 'off';
+  const path = typeof fast === 'string' ? 'tfjs' : fast.label;
   for (const batchSize of opts.batchSizes) {
     const xs = inShapes.map((inShape) => tf.randomUniform([batchSize, ...(inShape as number[])], 0, 1, 'float32', 42));
     const x = xs.length === 1 ? xs[0] : xs;
+    const values = typeof fast === 'string' ? undefined : (xs[0].dataSync() as Float32Array);
     try {
       const once = async () => {
+        if (values && typeof fast !== 'string') {
+          fast.predict(values, batchSize);
+          return;
+        }
         const y = model.predict(x) as tf.Tensor | tf.Tensor[];
         const ys = Array.isArray(y) ? y : [y];
         try {
@@ -107,10 +122,11 @@ export async function measureLatency(model: tf.LayersModel, opts: LatencyOptions
       }
       times.sort((a, b) => a - b);
       const med = median(times);
-      results.push({ batchSize, medianMs: med, p90Ms: percentile(times, 0.9), minMs: times[0], msPerSample: med / batchSize, runs: times.length });
+      results.push({ batchSize, medianMs: med, p90Ms: percentile(times, 0.9), minMs: times[0], msPerSample: med / batchSize, runs: times.length, path });
     } finally {
       tf.dispose(xs);
     }
   }
+  if (typeof fast !== 'string') fast.dispose();
   return results;
 }

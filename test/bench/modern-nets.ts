@@ -241,6 +241,8 @@ async function main(): Promise<void> {
       fmt(first.tfjsMsBatch, 2),
       fmt(torchBest?.bN, 2),
     ]);
+    // Each row as soon as its net is done (a long run under load can be read, or stopped, early).
+    process.stderr.write(`${lines[0].join(' | ')}\n${lines[lines.length - 1].join(' | ')}\n`);
   }
   const widths = lines[0].map((_, c) => Math.max(...lines.map((l) => l[c].length)));
   for (const l of lines) console.log(l.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '));

@@ -1,7 +1,7 @@
 /** Inference latency of a model on the current backend, per batch size. */
 import * as tf from '@tensorflow/tfjs';
 import { CancelledError, ConfigError } from '../../common/errors';
-import { fastForward } from '../finetune/fused-step';
+import { fastForward, type FastForward } from '../finetune/fused-step';
 
 export interface LatencyOptions {
   batchSizes: number[];
@@ -67,7 +67,6 @@ export function median(sortedAsc: number[]): number {
 export async function measureLatency(model: tf.LayersModel, opts: LatencyOptions): Promise<LatencyResult[]> {
   const warmup = opts.warmup ?? 3;
   const runs = opts.runs ?? 20;
-  const now = opts.now ?? (() => performance.now());
   if (opts.batchSizes.length === 0) throw new ConfigError('batchSizes must list at least one batch size');
   for (const b of opts.batchSizes) {
     if (!Number.isInteger(b) || b < 1) throw new ConfigError(`batch sizes must be positive integers, got ${b}`);
@@ -81,11 +80,23 @@ export async function measureLatency(model: tf.LayersModel, opts: LatencyOptions
     }
   }
 
-  const results: LatencyResult[] = [];
   const fast = opts.fast !== false ? fastForward(model) : 'off';
+  try {
+    return await timeBatches(model, opts, inShapes as number[][], fast);
+  } finally {
+    if (typeof fast !== 'string') fast.dispose();
+  }
+}
+
+/** measureLatency's loop over the batch sizes, on `fast` where there is one, else model.predict. */
+async function timeBatches(model: tf.LayersModel, opts: LatencyOptions, inShapes: number[][], fast: FastForward | string): Promise<LatencyResult[]> {
+  const warmup = opts.warmup ?? 3;
+  const runs = opts.runs ?? 20;
+  const now = opts.now ?? (() => performance.now());
+  const results: LatencyResult[] = [];
   const path = typeof fast === 'string' ? 'tfjs' : fast.label;
   for (const batchSize of opts.batchSizes) {
-    const xs = inShapes.map((inShape) => tf.randomUniform([batchSize, ...(inShape as number[])], 0, 1, 'float32', 42));
+    const xs = inShapes.map((inShape) => tf.randomUniform([batchSize, ...inShape], 0, 1, 'float32', 42));
     const x = xs.length === 1 ? xs[0] : xs;
     const values = typeof fast === 'string' ? undefined : (xs[0].dataSync() as Float32Array);
     try {
@@ -127,6 +138,5 @@ export async function measureLatency(model: tf.LayersModel, opts: LatencyOptions
       tf.dispose(xs);
     }
   }
-  if (typeof fast !== 'string') fast.dispose();
   return results;
 }

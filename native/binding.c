@@ -376,6 +376,25 @@ static napi_value trainer_step(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* trainerPredict(trainer, x: Float32Array, n, out: Float32Array): the model's n x classes outputs, inference mode. */
+static napi_value trainer_predict(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  tp_trainer *t = trainer_call(env, info, 4, argv, "trainerPredict");
+  if (!t) return NULL;
+  long lx, lo, n;
+  float *x, *out;
+  if (!get_floats(env, argv[1], &x, &lx, 0, "x") || !get_long(env, argv[2], &n, "n") || !get_floats(env, argv[3], &out, &lo, 0, "out")) return NULL;
+  if (n < 1 || lx < n * tp_trainer_input_size(t) || lo < n * tp_trainer_classes(t)) {
+    napi_throw_range_error(env, NULL, "topiary-native: prediction arrays are smaller than n samples");
+    return NULL;
+  }
+  if (tp_trainer_predict(t, x, n, out) != 0) {
+    napi_throw_range_error(env, NULL, "topiary-native: out of memory for the activations (try a smaller batch)");
+    return NULL;
+  }
+  return NULL;
+}
+
 /* trainerFree(trainer): frees now instead of at garbage collection. */
 static napi_value trainer_free(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -450,6 +469,7 @@ NAPI_MODULE_INIT() {
       {"trainerStep", NULL, trainer_step, NULL, NULL, NULL, napi_default, NULL},
       {"trainerFree", NULL, trainer_free, NULL, NULL, NULL, napi_default, NULL},
       {"trainerBytes", NULL, trainer_bytes, NULL, NULL, NULL, napi_default, NULL},
+      {"trainerPredict", NULL, trainer_predict, NULL, NULL, NULL, napi_default, NULL},
       {"info", NULL, info_fn, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, set_threads, NULL, NULL, NULL, napi_default, NULL},
       {"depthwiseBackpropFilter", NULL, tp_napi_depthwise_backprop_filter, NULL, NULL, NULL, napi_default, NULL},

@@ -629,7 +629,272 @@ static long split_chunk(const conv_shape *s) {
   return n < 1 ? 1 : n;
 }
 
+/* ---- direct convolution for few output channels ------------------------------------------- */
+/*
+ * With at most 16 output channels (LeNet's 6 and 16, a stem conv) the GEMM spends more time
+ * packing than multiplying: every input value is gathered into a panel that <= 16 columns then
+ * read once. Here each input value is broadcast straight from x against the filter row of its tap
+ * (padded to 8 or 16 columns): per pixel and tap one load and one or two FMAs, no im2col, no
+ * packing. Windows inside the image read x[corner + tap_off]; border windows check each tap.
+ * Measured on LeNet-5 (test/bench/native-kernels.ts): see test/bench/README.md, session 6.
+ */
+#define DIRECT_MAX_CO 16
+#define DIRECT_PIX 4 /* output pixels of a row computed together in the forward pass */
+#define DIRECT_TAPS 6 /* filter taps whose gradient rows stay in registers together */
+
+static int g_direct = -1;
+
+/* Whether a convolution takes the direct path (TOPIARY_DIRECT_CONV=0 keeps the GEMM one, to compare). */
+static int direct_conv(const conv_shape *s) {
+  if (g_direct < 0) {
+    const char *e = getenv("TOPIARY_DIRECT_CONV");
+    g_direct = !(e && (strcmp(e, "0") == 0 || strcmp(e, "off") == 0));
+  }
+  return g_direct && s->out_c <= DIRECT_MAX_CO && s->out_c > 0;
+}
+
+/* The filter (K x Co) as K rows of 16 floats, zero beyond Co; the bias the same way. */
+static float *direct_pad_filter(const conv_shape *s, const float *w, long rows) {
+  const long K = conv_depth(s), co = s->out_c;
+  float *wp = alloc_floats(rows * DIRECT_MAX_CO);
+  if (!wp) abort();
+  memset(wp, 0, sizeof(float) * rows * DIRECT_MAX_CO);
+  if (w)
+    for (long k = 0; k < K; k++) memcpy(wp + k * DIRECT_MAX_CO, w + k * co, sizeof(float) * co);
+  return wp;
+}
+
+static inline __attribute__((always_inline)) int window_rows_inside(const conv_shape *s, long iy0) {
+  return iy0 >= 0 && iy0 + (s->filter_h - 1) * s->dilation_h < s->in_h;
+}
+
+static inline __attribute__((always_inline)) int window_cols_inside(const conv_shape *s, long ix0) {
+  return ix0 >= 0 && ix0 + (s->filter_w - 1) * s->dilation_w < s->in_w;
+}
+
+static inline __attribute__((always_inline)) void store_co(float *dst, v8 lo, v8 hi, long co, const float *bias, int relu) {
+  lo += loadu(bias);
+  hi += loadu(bias + 8);
+  if (relu) {
+    lo = relu8(lo);
+    hi = relu8(hi);
+  }
+  if (co == 16) {
+    storeu(dst, lo);
+    storeu(dst + 8, hi);
+  } else if (co == 8) {
+    storeu(dst, lo);
+  } else {
+    float t[16] __attribute__((aligned(32)));
+    storeu(t, lo);
+    storeu(t + 8, hi);
+    memcpy(dst, t, sizeof(float) * co);
+  }
+}
+
+/* y for images n0..n0+images; wp and bp padded (direct_pad_filter); `two`: Co > 8. */
+static inline __attribute__((always_inline)) void direct_forward_body(const conv_shape *s, const taps *t, const float *x, const float *wp,
+                                                                      const float *bp, int relu, long n0, long images, float *y, const int two) {
+  const long K = conv_depth(s), co = s->out_c, ci = s->in_c, step = s->stride_w * ci;
+  for (long n = n0; n < n0 + images; n++) {
+    for (long oy = 0; oy < s->out_h; oy++) {
+      const long iy0 = oy * s->stride_h - s->pad_top;
+      const int rows_in = window_rows_inside(s, iy0);
+      float *yrow = y + (n * s->out_h + oy) * s->out_w * co;
+      long ox = 0;
+      while (ox < s->out_w) {
+        const long ix0 = ox * s->stride_w - s->pad_left;
+        const float *corner = x + ((n * s->in_h + iy0) * s->in_w + ix0) * ci;
+        if (rows_in && ox + DIRECT_PIX <= s->out_w && window_cols_inside(s, ix0) && window_cols_inside(s, ix0 + (DIRECT_PIX - 1) * s->stride_w)) {
+          v8 a00 = {0}, a01 = {0}, a10 = {0}, a11 = {0}, a20 = {0}, a21 = {0}, a30 = {0}, a31 = {0};
+          for (long k = 0; k < K; k++) {
+            const float *xp = corner + t->off[k];
+            const v8 w0 = *(const v8 *)(wp + k * DIRECT_MAX_CO);
+            const float x0 = xp[0], x1 = xp[step], x2 = xp[2 * step], x3 = xp[3 * step];
+            a00 += x0 * w0;
+            a10 += x1 * w0;
+            a20 += x2 * w0;
+            a30 += x3 * w0;
+            if (two) {
+              const v8 w1 = *(const v8 *)(wp + k * DIRECT_MAX_CO + 8);
+              a01 += x0 * w1;
+              a11 += x1 * w1;
+              a21 += x2 * w1;
+              a31 += x3 * w1;
+            }
+          }
+          float *dst = yrow + ox * co;
+          store_co(dst, a00, a01, co, bp, relu);
+          store_co(dst + co, a10, a11, co, bp, relu);
+          store_co(dst + 2 * co, a20, a21, co, bp, relu);
+          store_co(dst + 3 * co, a30, a31, co, bp, relu);
+          ox += DIRECT_PIX;
+          continue;
+        }
+        /* One pixel, each tap checked against the image. */
+        v8 a0 = {0}, a1 = {0};
+        for (long k = 0; k < K; k++) {
+          const long iy = iy0 + t->y[k], ix = ix0 + t->x[k];
+          if (iy < 0 || iy >= s->in_h || ix < 0 || ix >= s->in_w) continue;
+          const float xv = corner[t->off[k]];
+          a0 += xv * *(const v8 *)(wp + k * DIRECT_MAX_CO);
+          if (two) a1 += xv * *(const v8 *)(wp + k * DIRECT_MAX_CO + 8);
+        }
+        store_co(yrow + ox * co, a0, a1, co, bp, relu);
+        ox++;
+      }
+    }
+  }
+}
+
+/*
+ * dwp (K' x 16, K' = K rounded up to DIRECT_TAPS; padded taps are offset 0 and their rows are
+ * discarded) += the filter gradient of images n0..n0+images. One output row at a time: its dy is
+ * copied padded to 16 columns, then per block of DIRECT_TAPS taps the gradient rows stay in
+ * registers over the row's pixels.
+ */
+static inline __attribute__((always_inline)) void direct_filter_body(const conv_shape *s, const taps *t, long kpad, const float *x, const float *dy,
+                                                                     long n0, long images, float *dyrow, float *dwp, const int two) {
+  const long co = s->out_c, ci = s->in_c, ow = s->out_w;
+  for (long n = n0; n < n0 + images; n++) {
+    for (long oy = 0; oy < s->out_h; oy++) {
+      const long iy0 = oy * s->stride_h - s->pad_top;
+      const int rows_in = window_rows_inside(s, iy0);
+      const float *src = dy + (n * s->out_h + oy) * ow * co;
+      for (long ox = 0; ox < ow; ox++) memcpy(dyrow + ox * DIRECT_MAX_CO, src + ox * co, sizeof(float) * co);
+      const float *row_corner = x + ((n * s->in_h + iy0) * s->in_w - s->pad_left) * ci;
+      for (long kb = 0; kb < kpad; kb += DIRECT_TAPS) {
+        float *g = dwp + kb * DIRECT_MAX_CO;
+        /* A row's sum starts from zero and is added once: the total is a sum of row sums (as exact as the GEMM's blocks). */
+        v8 g00 = {0}, g10 = {0}, g20 = {0}, g30 = {0}, g40 = {0}, g50 = {0};
+        v8 g01 = {0}, g11 = {0}, g21 = {0}, g31 = {0}, g41 = {0}, g51 = {0};
+        const long *off = t->off + kb;
+        for (long ox = 0; ox < ow; ox++) {
+          const long ix0 = ox * s->stride_w - s->pad_left;
+          const float *corner = row_corner + ox * s->stride_w * ci;
+          const v8 d0 = *(const v8 *)(dyrow + ox * DIRECT_MAX_CO);
+          const v8 d1 = *(const v8 *)(dyrow + ox * DIRECT_MAX_CO + 8);
+          float xv[DIRECT_TAPS];
+          if (rows_in && window_cols_inside(s, ix0)) {
+            for (int j = 0; j < DIRECT_TAPS; j++) xv[j] = corner[off[j]];
+          } else {
+            for (int j = 0; j < DIRECT_TAPS; j++) {
+              const long iy = iy0 + t->y[kb + j], ix = ix0 + t->x[kb + j];
+              xv[j] = iy < 0 || iy >= s->in_h || ix < 0 || ix >= s->in_w ? 0.0f : corner[off[j]];
+            }
+          }
+          g00 += xv[0] * d0;
+          g10 += xv[1] * d0;
+          g20 += xv[2] * d0;
+          g30 += xv[3] * d0;
+          g40 += xv[4] * d0;
+          g50 += xv[5] * d0;
+          if (two) {
+            g01 += xv[0] * d1;
+            g11 += xv[1] * d1;
+            g21 += xv[2] * d1;
+            g31 += xv[3] * d1;
+            g41 += xv[4] * d1;
+            g51 += xv[5] * d1;
+          }
+        }
+        *(v8 *)(g + 0) += g00, *(v8 *)(g + 16) += g10, *(v8 *)(g + 32) += g20, *(v8 *)(g + 48) += g30, *(v8 *)(g + 64) += g40, *(v8 *)(g + 80) += g50;
+        if (two) *(v8 *)(g + 8) += g01, *(v8 *)(g + 24) += g11, *(v8 *)(g + 40) += g21, *(v8 *)(g + 56) += g31, *(v8 *)(g + 72) += g41, *(v8 *)(g + 88) += g51;
+      }
+    }
+  }
+}
+
+typedef void (*direct_forward_fn)(const conv_shape *, const taps *, const float *, const float *, const float *, int, long, long, float *);
+typedef void (*direct_filter_fn)(const conv_shape *, const taps *, long, const float *, const float *, long, long, float *, float *);
+
+#define DIRECT_VARIANTS(suffix, attr)                                                                                                        \
+  attr static void direct_forward_##suffix(const conv_shape *s, const taps *t, const float *x, const float *wp, const float *bp, int relu, \
+                                           long n0, long images, float *y) {                                                             \
+    if (s->out_c > 8) direct_forward_body(s, t, x, wp, bp, relu, n0, images, y, 1);                                                    \
+    else direct_forward_body(s, t, x, wp, bp, relu, n0, images, y, 0);                                                                   \
+  }                                                                                                                                      \
+  attr static void direct_filter_##suffix(const conv_shape *s, const taps *t, long kpad, const float *x, const float *dy, long n0,       \
+                                          long images, float *dyrow, float *dwp) {                                                       \
+    if (s->out_c > 8) direct_filter_body(s, t, kpad, x, dy, n0, images, dyrow, dwp, 1);                                                \
+    else direct_filter_body(s, t, kpad, x, dy, n0, images, dyrow, dwp, 0);                                                               \
+  }
+
+DIRECT_VARIANTS(generic, )
+#if defined(__x86_64__) || defined(__i386__)
+DIRECT_VARIANTS(avx2, __attribute__((target("avx2,fma"))))
+#endif
+
+static int isa_avx2(void) { return strcmp(tp_isa(), "avx2+fma") == 0; }
+
+static void direct_conv2d(const conv_shape *s, const float *x, const float *w, const float *bias, int relu, float *y) {
+  const long K = conv_depth(s), pix = s->out_h * s->out_w;
+  const long chunk = split_chunk(s), chunks = (s->batch + chunk - 1) / chunk;
+  const int threads = conv_threads((double)s->batch * pix * K * s->out_c, chunks);
+  direct_forward_fn f = direct_forward_generic;
+#if defined(__x86_64__) || defined(__i386__)
+  if (isa_avx2()) f = direct_forward_avx2;
+#endif
+  float *wp = direct_pad_filter(s, w, K);
+  float bp[DIRECT_MAX_CO] __attribute__((aligned(32))) = {0};
+  if (bias) memcpy(bp, bias, sizeof(float) * s->out_c);
+  const taps t = make_taps(s);
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+  for (long c = 0; c < chunks; c++) {
+    const long n0 = c * chunk;
+    f(s, &t, x, wp, bp, relu, n0, min_l(chunk, s->batch - n0), y);
+  }
+  free_taps(t);
+  free(wp);
+}
+
+static void direct_backprop_filter(const conv_shape *s, const float *x, const float *dy, float *dw) {
+  const long K = conv_depth(s), co = s->out_c, pix = s->out_h * s->out_w;
+  const long kpad = round_up(K, DIRECT_TAPS), size = kpad * DIRECT_MAX_CO;
+  const long chunk = split_chunk(s), chunks = s->batch > 0 ? (s->batch + chunk - 1) / chunk : 0;
+  const int threads = conv_threads((double)s->batch * pix * K * co, chunks > 0 ? chunks : 1);
+  direct_filter_fn f = direct_filter_generic;
+#if defined(__x86_64__) || defined(__i386__)
+  if (isa_avx2()) f = direct_filter_avx2;
+#endif
+  /* Padded taps read the window's corner (always a valid offset); their rows are dropped. */
+  taps t = make_taps(s);
+  long *off = realloc(t.off, sizeof(long) * kpad), *ty = realloc(t.y, sizeof(long) * kpad), *tx = realloc(t.x, sizeof(long) * kpad);
+  if (!off || !ty || !tx) abort();
+  t.off = off, t.y = ty, t.x = tx;
+  for (long k = K; k < kpad; k++) t.off[k] = t.y[k] = t.x[k] = 0;
+  float *parts = alloc_floats(threads * size + threads * s->out_w * DIRECT_MAX_CO);
+  if (!parts) abort();
+  memset(parts, 0, sizeof(float) * (threads * size + threads * s->out_w * DIRECT_MAX_CO));
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+#ifdef _OPENMP
+    const int me = omp_get_thread_num();
+#else
+    const int me = 0;
+#endif
+    float *dyrow = parts + threads * size + me * s->out_w * DIRECT_MAX_CO;
+#pragma omp for schedule(static)
+    for (long c = 0; c < chunks; c++) {
+      const long n0 = c * chunk;
+      f(s, &t, kpad, x, dy, n0, min_l(chunk, s->batch - n0), dyrow, parts + me * size);
+    }
+  }
+  for (long k = 0; k < K; k++)
+    for (long j = 0; j < co; j++) {
+      float v = 0.0f;
+      for (int i = 0; i < threads; i++) v += parts[i * size + k * DIRECT_MAX_CO + j];
+      dw[k * co + j] = v;
+    }
+  free(parts);
+  free_taps(t);
+}
+
 void tp_conv2d(const conv_shape *s, const float *x, const float *w, const float *bias, int relu, float *y) {
+  if (direct_conv(s)) {
+    direct_conv2d(s, x, w, bias, relu, y);
+    return;
+  }
   const long K = conv_depth(s), pix = s->out_h * s->out_w;
   const long chunk = split_chunk(s), chunks = (s->batch + chunk - 1) / chunk;
   const int threads = conv_threads((double)s->batch * pix * K * s->out_c, chunks);
@@ -681,6 +946,10 @@ void tp_conv2d_backprop_input(const conv_shape *s, const float *dy, const float 
 }
 
 void tp_conv2d_backprop_filter(const conv_shape *s, const float *x, const float *dy, float *dw) {
+  if (direct_conv(s)) {
+    direct_backprop_filter(s, x, dy, dw);
+    return;
+  }
   const long K = conv_depth(s), pix = s->out_h * s->out_w, size = K * s->out_c;
   const long chunk = conv_chunk(s), chunks = s->batch > 0 ? (s->batch + chunk - 1) / chunk : 0;
   const int threads = conv_threads((double)s->batch * pix * K * s->out_c, chunks > 0 ? chunks : 1);

@@ -73,6 +73,7 @@ struct tp_trainer {
   int nlanes, active; /* lanes allocated; lanes in the current step */
   int max_lanes;      /* lanes a step may use (TOPIARY_GRAPH_LANES caps it; 1: one lane, threaded kernels) */
   long batch;         /* samples in the current step */
+  int eval;           /* inside tp_trainer_predict: BatchNorm normalises with its moving statistics */
   lane *lanes;
   double *prof; /* TOPIARY_TRAIN_PROFILE: lane 0's seconds per node, forward then backward */
 };
@@ -127,7 +128,7 @@ void tp_trainer_free(tp_trainer *t) {
     static const char *names[] = {"?", "dense", "conv", "maxpool", "identity", "depthwise", "batchnorm", "activation", "add", "pad", "avgpool", "gap"};
     double total = 0.0;
     for (int i = 0; i < 2 * t->nnodes; i++) total += t->prof[i];
-    fprintf(stderr, "topiary train profile (lane 0, %ld steps, %.1f ms/step):\n", t->step, 1e3 * total / (t->step ? t->step : 1));
+    fprintf(stderr, "topiary train profile (lane 0 CPU time, %ld steps, %.1f ms/step):\n", t->step, 1e3 * total / (t->step ? t->step : 1));
     for (int i = 0; i < t->nnodes; i++)
       fprintf(stderr, "  %3d %-10s out %7ld  fwd %7.3f ms  bwd %7.3f ms\n", i, names[t->nodes[i].kind], t->nodes[i].out_size, 1e3 * t->prof[i] / (t->step ? t->step : 1),
               1e3 * t->prof[t->nnodes + i] / (t->step ? t->step : 1));
@@ -456,6 +457,30 @@ HOT void maxpool_forward(const node *L, long n, const float *x, float *y) {
 }
 
 HOT void maxpool_backward(const node *L, long n, const float *x, const float *dy, float *dx) {
+  if (pool_is_2x2(L) && L->in_h == 2 * L->out_h && L->in_w == 2 * L->out_w) {
+    /* The windows tile the input exactly: every dx value is written once (no clearing pass, no adds). */
+    const long c = L->c, row = L->in_w * c;
+    for (long b = 0; b < n; b++)
+      for (long oy = 0; oy < L->out_h; oy++) {
+        const long base = (b * L->in_h + 2 * oy) * row;
+        const float *g = dy + (b * L->out_h + oy) * L->out_w * c;
+        for (long ox = 0; ox < L->out_w; ox++, g += c)
+          for (long ch = 0; ch < c; ch++) {
+            const long p = base + 2 * ox * c + ch;
+            /* First maximum in the order (0,0), (0,1), (1,0), (1,1), as below; branch-free (the winner is data, not predictable). */
+            const float a = x[p], r = x[p + c], d = x[p + row], e = x[p + row + c], v = g[ch];
+            const int m1 = r > a;
+            const float b1 = m1 ? r : a;
+            const int m2 = d > b1;
+            const int m3 = e > (m2 ? d : b1);
+            dx[p + row + c] = m3 ? v : 0.0f;
+            dx[p + row] = m2 & !m3 ? v : 0.0f;
+            dx[p + c] = m1 & !m2 & !m3 ? v : 0.0f;
+            dx[p] = !m1 & !m2 & !m3 ? v : 0.0f;
+          }
+      }
+    return;
+  }
   memset(dx, 0, sizeof(float) * n * L->in_size);
   if (pool_is_2x2(L)) {
     /* Same order as the general loop: (0,0), (0,1), (1,0), (1,1); a later one wins only if greater. */
@@ -695,6 +720,19 @@ HOT void batchnorm_forward(tp_trainer *t, int k, int i, long n, const float *x, 
   const node *L = &t->nodes[i];
   lane *ln = &t->lanes[k];
   const long C = L->c, rows = n * (L->in_size / C);
+  if (t->eval) {
+    /* Inference: tfjs's batchNorm with the moving statistics, (x - mean) * rsqrt(var + eps) * gamma + beta. */
+    const float *mm = t->w[L->p[2]], *mv = t->w[L->p[3]], *gamma = t->w[L->p[0]], *beta = t->w[L->p[1]];
+    float *scale = ln->norm[i];
+    for (long c = 0; c < C; c++) scale[c] = 1.0f / sqrtf(mv[c] + L->bn_eps);
+    for (long r = 0; r < rows; r++) {
+      const float *restrict xr = x + r * C;
+      float *restrict yr = y + r * C;
+      for (long c = 0; c < C; c++) yr[c] = (xr[c] - mm[c]) * scale[c] * gamma[c] + beta[c];
+      activate(L->act, yr, C);
+    }
+    return;
+  }
   double *sum = ln->stat[i], *sq = sum + C;
   memset(sum, 0, sizeof(double) * 2 * C);
   for (long r = 0; r < rows; r++) {
@@ -844,9 +882,10 @@ static void loss_and_grad(const tp_trainer *t, const float *z, const int *labels
 
 /* ---- the step ------------------------------------------------------------------------------- */
 
+/* The calling thread's CPU time: on a shared box, wall time mostly measures other people's work. */
 static double now(void) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -1123,5 +1162,50 @@ int tp_trainer_step(tp_trainer *t, const float *x, const int *labels, long n, do
     if (mask)
       for (long j = 0; j < size; j++) w[j] *= mask[j];
   }
+  return 0;
+}
+
+/* Forward only, in inference mode, for lane k's share (no barriers: nothing is shared across lanes). */
+static void predict_lane(tp_trainer *t, int k, const float *x, long n, float *out) {
+  node_fn forward_node, backward_node;
+  pick_drivers(&forward_node, &backward_node);
+  for (int i = 0; i < t->nnodes; i++) forward_node(t, k, i, x, n);
+  const node *last = &t->nodes[t->nnodes - 1];
+  const long classes = last->out_size;
+  const float *z = out_of(t, &t->lanes[k], t->nnodes - 1, x);
+  for (long r = 0; r < n; r++) {
+    const float *zr = z + r * classes;
+    float *o = out + r * classes;
+    if (!last->softmax) {
+      memcpy(o, zr, sizeof(float) * classes);
+      continue;
+    }
+    /* tfjs's softmax: exp(z - max) / sum. */
+    float mx = zr[0];
+    for (long j = 1; j < classes; j++) mx = zr[j] > mx ? zr[j] : mx;
+    float sum = 0.0f;
+    for (long j = 0; j < classes; j++) sum += o[j] = expf(zr[j] - mx);
+    for (long j = 0; j < classes; j++) o[j] /= sum;
+  }
+}
+
+int tp_trainer_predict(tp_trainer *t, const float *x, long n, float *out) {
+  int lanes = t->max_lanes;
+  while (lanes > 1 && n / lanes < 8) lanes--;
+  for (int k = 0; k < lanes; k++)
+    if (!ensure_capacity(t, &t->lanes[k], n * (k + 1) / lanes - n * k / lanes)) return -1;
+  t->eval = 1;
+  const long in = t->nodes[0].in_size, classes = t->nodes[t->nnodes - 1].out_size;
+#pragma omp parallel num_threads(lanes) if (lanes > 1)
+  {
+#ifdef _OPENMP
+    const int k = omp_get_thread_num();
+#else
+    const int k = 0;
+#endif
+    const long r0 = n * k / lanes, r1 = n * (k + 1) / lanes;
+    predict_lane(t, k, x + r0 * in, r1 - r0, out + r0 * classes);
+  }
+  t->eval = 0;
   return 0;
 }

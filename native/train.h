@@ -70,6 +70,12 @@ void tp_trainer_set_mask(tp_trainer *t, int p, const float *mask);
  * when memory for the activations ran out (nothing changed).
  */
 int tp_trainer_step(tp_trainer *t, const float *x, const int *labels, long n, double *loss, double *accuracy);
+/*
+ * The model's output for n samples (n x classes into out: probabilities when the last node has
+ * softmax), in inference mode: BatchNorm uses its moving statistics and updates nothing. 0, or -1
+ * when memory for the activations ran out.
+ */
+int tp_trainer_predict(tp_trainer *t, const float *x, long n, float *out);
 /* Bytes of activation memory the trainer holds now (grows with the largest batch seen). */
 long tp_trainer_bytes(const tp_trainer *t);
 

@@ -30,6 +30,7 @@ export interface NativeTrainerAddon extends NativeAddon {
   trainerStep(trainer: object, x: Float32Array, labels: Int32Array, n: number): [number, number];
   trainerFree(trainer: object): void;
   trainerBytes(trainer: object): number;
+  trainerPredict?(trainer: object, x: Float32Array, n: number, out: Float32Array): void;
 }
 
 /** native/train.h's node description of a spec: the int codes and the reals, or why it does not fit. */
@@ -51,6 +52,7 @@ class NativeTrainer implements FusedTrainer {
   readonly label = 'native graph step';
   private handle: object | undefined;
   private readonly variables: tf.LayerVariable[];
+  readonly predict?: (x: Float32Array, n: number) => Float32Array;
 
   constructor(
     private readonly addon: NativeTrainerAddon,
@@ -63,6 +65,15 @@ class NativeTrainer implements FusedTrainer {
     // The spec's parameter order: trainable weights, then BatchNorm moving statistics.
     this.variables = [...model.trainableWeights, ...model.nonTrainableWeights];
     const sizes = Float64Array.from(spec.params.map((p) => p.size));
+    // An addon built before trainerPredict trains but leaves inference to tfjs.
+    const predict = addon.trainerPredict;
+    if (predict) {
+      this.predict = (x, n) => {
+        const out = new Float32Array(n * spec.classes);
+        predict.call(addon, this.trainer, x, n, out);
+        return out;
+      };
+    }
     this.handle = addon.trainerCreate(codes, reals, sizes, spec.probs ? 1 : 0, hyper.learningRate, hyper.beta1, hyper.beta2, hyper.epsilon);
     this.pull();
   }

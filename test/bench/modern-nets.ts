@@ -10,7 +10,8 @@
  *  - the ratio ours / PyTorch as the median over alternating pairs (PyTorch then ours, close in
  *    time: this box is shared and its speed moves 2x within minutes);
  *  - peak RSS (VmHWM) of each side: every measurement runs in its own child process;
- *  - inference latency at batch 1 and 64 (224: 32) of the in-app model (tfjs predict), of the
+ *  - inference latency at batch 1 and 64 (224: 32) of the in-app model (measureLatency: the native
+ *    forward pass where the graph step covers the net, else tfjs), of tfjs predict, of the
  *    exported float32 .tflite in LiteRT (batch 1; LiteRT.js runs the file's fixed batch-1 input),
  *    and of PyTorch (eval mode, no_grad).
  *
@@ -24,6 +25,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exportTflite } from '../../src-main/engine/export/tflite/index';
 import { finetuneMasked, type FinetuneResult } from '../../src-main/engine/finetune/trainer';
+import { modelMacs } from '../../src-main/engine/graph/cost';
+import { measureLatency } from '../../src-main/engine/measure/latency';
 import { initBackend } from '../../src-main/node/backend';
 import { verifyTflite } from '../../src-main/node/verify/verify';
 import { buildNet, inferenceLatencyMs, median, NET_INPUT, randomSplit, type AnyNet } from './bench-models';
@@ -45,12 +48,18 @@ const BUDGET: Record<AnyNet, { batch: number; batches: number; warm: number; lat
 interface OursResult {
   net: AnyNet;
   params: number;
+  macs: number;
   batch: number;
   trainSamplesPerS: number;
   path: string;
   memoryNote?: string;
+  /** In-app inference (measureLatency: the native forward pass where the graph step covers the net, else tfjs). */
   inferMsB1: number;
   inferMsBatch: number;
+  inferPath?: string;
+  /** tfjs model.predict, for comparison. */
+  tfjsMsB1: number;
+  tfjsMsBatch: number;
   liteRtMsB1?: number;
   liteRtNote?: string;
   peakRssMb: number;
@@ -58,6 +67,9 @@ interface OursResult {
 
 interface TorchResult {
   params: number;
+  macs: number;
+  /** Memory format of PyTorch's faster training run (nchw or channels_last; torch_train.py times both). */
+  train_format: string;
   threads: number;
   train_samples_per_s: number;
   infer_ms_b1: number;
@@ -96,17 +108,24 @@ async function child(name: AnyNet, infer: boolean): Promise<void> {
   const out: OursResult = {
     net: name,
     params: model.countParams(),
+    macs: modelMacs(model),
     batch,
     trainSamplesPerS: (batches * batch) / ((t1 - t0) / 1000),
     path: pathOf(r),
     ...(r.memory.note ? { memoryNote: r.memory.note } : {}),
     inferMsB1: NaN,
     inferMsBatch: NaN,
+    tfjsMsB1: NaN,
+    tfjsMsBatch: NaN,
     peakRssMb: vmHwmMb(),
   };
   if (infer) {
-    out.inferMsB1 = await inferenceLatencyMs(model, 1, latencyRuns, shape);
-    out.inferMsBatch = await inferenceLatencyMs(model, batch, Math.max(1, Math.floor(latencyRuns / 4)), shape);
+    const app = await measureLatency(model, { batchSizes: [1, batch], runs: latencyRuns, warmup: 2 });
+    out.inferMsB1 = app[0].medianMs;
+    out.inferMsBatch = app[1].medianMs;
+    out.inferPath = app[0].path;
+    out.tfjsMsB1 = await inferenceLatencyMs(model, 1, latencyRuns, shape);
+    out.tfjsMsBatch = await inferenceLatencyMs(model, batch, Math.max(1, Math.floor(latencyRuns / 4)), shape);
     try {
       const exp = exportTflite(model, { quant: 'none' });
       const n = 4;
@@ -138,7 +157,8 @@ const PYTHON = '/usr/bin/python3';
 
 function runTorch(name: AnyNet, threads: number): TorchResult | string {
   const { batch, batches, warm, latencyRuns } = BUDGET[name];
-  const env = { ...process.env, LD_LIBRARY_PATH: '/usr/lib/x86_64-linux-gnu/openblas-openmp', TORCH_THREADS: String(threads) };
+  // Passive OpenMP waits, as Topiary's addon uses (src-main/node/native.ts): spinning collapses 2-thread runs on a shared box.
+  const env = { OMP_WAIT_POLICY: 'PASSIVE', ...process.env, LD_LIBRARY_PATH: '/usr/lib/x86_64-linux-gnu/openblas-openmp', TORCH_THREADS: String(threads) };
   const args = [path.join(here, 'torch_train.py'), '--net', name, '--batch', String(batch), '--batches', String(batches), '--warm', String(warm), '--latency-runs', String(latencyRuns)];
   try {
     const out = execFileSync(PYTHON, args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -160,7 +180,7 @@ async function main(): Promise<void> {
   const started = new Date();
   console.log(`modern-nets: ${started.toISOString()}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   const lines: string[][] = [
-    ['net', 'params', 'batch', 'ours/s', 'torch/s', 'x torch', 'pairs', 'RSS ours MB', 'RSS torch MB', 'b1 ms ours', 'b1 LiteRT', 'b1 torch', 'bN ms ours', 'bN torch'],
+    ['net', 'params', 'MACs', 'batch', 'ours/s', 'torch/s', 'x torch', 'pairs', 'RSS ours MB', 'RSS torch MB', 'b1 ms app', 'b1 tfjs', 'b1 LiteRT', 'b1 torch', 'bN ms app', 'bN tfjs', 'bN torch'],
   ];
   const notes: string[] = [];
   for (const name of nets) {
@@ -170,6 +190,7 @@ async function main(): Promise<void> {
     const oursRates: number[] = [];
     const torchRates: number[] = [];
     let first: OursResult | undefined;
+    const torchFormats = new Set<string>();
     let torchBest: { t: TorchResult; b1: number; bN: number; rss: number } | undefined;
     for (let p = 0; p < pairs; p++) {
       const peers = [runTorch(name, 2), runTorch(name, 1)];
@@ -192,14 +213,19 @@ async function main(): Promise<void> {
         const rss = Math.max(...ok.map((t) => t.peak_rss_mb));
         torchBest = torchBest ? { t: torchBest.t, b1: Math.min(torchBest.b1, b1), bN: Math.min(torchBest.bN, bN), rss: Math.max(torchBest.rss, rss) } : { t: best, b1, bN, rss };
         if (best.params !== ours.params) notes.push(`${name}: PARAMETER MISMATCH ours ${ours.params} vs PyTorch ${best.params}`);
+        if (best.macs !== ours.macs) notes.push(`${name}: MAC MISMATCH ours ${ours.macs} vs PyTorch ${best.macs}`);
+        torchFormats.add(`${best.threads}t ${best.train_format}`);
       }
       process.stderr.write(`${name} pair ${p + 1}/${pairs}: ours ${fmt(ours.trainSamplesPerS)} PyTorch ${fmt(torchRates[torchRates.length - 1])} samples/s\n`);
     }
     if (!first) continue;
+    notes.push(`${name}: PyTorch's faster runs: ${[...torchFormats].join(', ') || '-'}`);
+    notes.push(`${name}: in-app inference on ${first.inferPath ?? '-'}`);
     notes.push(`${name}: ${first.path}${first.memoryNote ? `; ${first.memoryNote}` : ''}${first.liteRtNote ? `; LiteRT: ${first.liteRtNote}` : ''}`);
     lines.push([
       name,
       String(first.params),
+      String(first.macs),
       String(first.batch),
       fmt(median(oursRates)),
       torchRates.length ? fmt(median(torchRates)) : '-',
@@ -208,15 +234,20 @@ async function main(): Promise<void> {
       fmt(Math.max(first.peakRssMb), 0),
       fmt(torchBest?.rss, 0),
       fmt(first.inferMsB1, 2),
+      fmt(first.tfjsMsB1, 2),
       fmt(first.liteRtMsB1, 2),
       fmt(torchBest?.b1, 2),
       fmt(first.inferMsBatch, 2),
+      fmt(first.tfjsMsBatch, 2),
       fmt(torchBest?.bN, 2),
     ]);
+    // Each row as soon as its net is done (a long run under load can be read, or stopped, early).
+    process.stderr.write(`${lines[0].join(' | ')}\n${lines[lines.length - 1].join(' | ')}\n`);
   }
   const widths = lines[0].map((_, c) => Math.max(...lines.map((l) => l[c].length)));
   for (const l of lines) console.log(l.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '));
   console.log('x torch = median over pairs of ours/PyTorch training samples/s (PyTorch: faster of 1 and 2 threads; higher is better). bN = the net\'s batch.');
+  console.log('Latency (median ms): app = what the app runs (measureLatency: the native forward pass where the graph step covers the net), tfjs = model.predict, LiteRT = the exported float32 .tflite (its input is batch 1, so no bN), torch = eval + no_grad, faster memory format.');
   console.log('RSS = peak resident memory (VmHWM / ru_maxrss) of the process that trained and ran inference; ours includes tfjs, the wasm heap and LiteRT.');
   for (const n of notes) console.log(`  ${n}`);
   console.log(`done in ${((Date.now() - started.getTime()) / 1000).toFixed(0)} s, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);

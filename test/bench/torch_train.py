@@ -186,50 +186,89 @@ def param_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters()) + buffers
 
 
+def macs_of(model: nn.Module, shape: tuple) -> int:
+    """Multiply-adds of one sample's forward pass in the Conv2d and Linear layers (what bench-models counts)."""
+    total = [0]
+
+    def count(mod, inp, out):
+        if isinstance(mod, nn.Conv2d):
+            total[0] += out[0].numel() * (mod.in_channels // mod.groups) * mod.kernel_size[0] * mod.kernel_size[1]
+        elif isinstance(mod, nn.Linear):
+            total[0] += mod.in_features * mod.out_features
+
+    hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    with torch.no_grad():
+        model.eval()
+        model(torch.zeros(1, *shape))
+    for h in hooks:
+        h.remove()
+    return total[0]
+
+
 def one_net(name: str, batch: int, batches: int, warm: int, latency_runs: int) -> dict:
-    """Training samples/s over `batches` Adam steps after `warm`, latencies at batch 1 and `batch`, peak RSS."""
+    """
+    Training samples/s over `batches` Adam steps after `warm`, latencies at batch 1 and `batch`, peak RSS.
+    Each is measured in both memory formats (NCHW and channels-last: oneDNN runs BatchNorm and
+    depthwise convolutions 1.5-2x faster channels-last on this CPU) and the faster one is kept, so
+    the peer is PyTorch at its best, as a user who tuned it would run it. The loop is the plain
+    one (zero_grad(set_to_none=True), forward, loss, backward, step); loss.item() synchronises.
+    """
     import resource
 
     build, shape, classes = NETS[name]
-    model = build()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = nn.CrossEntropyLoss()
-    x = torch.rand(batch, *shape)
+    torch.manual_seed(0)
+    base = build()
+    macs = macs_of(base, shape)
+    x0 = torch.rand(batch, *shape)
     y = torch.randint(0, classes, (batch,))
-    model.train()
+    loss_fn = nn.CrossEntropyLoss()
+    best = {}
+    for fmt, memory_format in (("nchw", torch.contiguous_format), ("channels_last", torch.channels_last)):
+        torch.manual_seed(0)
+        model = build().to(memory_format=memory_format)
+        x = x0.contiguous(memory_format=memory_format)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        model.train()
 
-    def step() -> None:
-        opt.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
-        loss.item()
+        def step() -> None:
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            opt.step()
+            loss.item()
 
-    for _ in range(warm):
-        step()
-    t0 = time.perf_counter()
-    for _ in range(batches):
-        step()
-    rate = batches * batch / (time.perf_counter() - t0)
-    model.eval()
-    lat = {}
-    with torch.no_grad():
-        for b, runs in ((1, latency_runs), (batch, max(1, latency_runs // 4))):
-            xb = torch.rand(b, *shape)
-            model(xb).sum().item()
-            times = []
-            for _ in range(runs):
-                t0 = time.perf_counter()
-                model(xb).sum().item()
-                times.append((time.perf_counter() - t0) * 1000)
-            lat[b] = statistics.median(times)
+        for _ in range(max(warm, 2)):
+            step()
+        t0 = time.perf_counter()
+        for _ in range(batches):
+            step()
+        rate = batches * batch / (time.perf_counter() - t0)
+        if rate > best.get("train_samples_per_s", 0.0):
+            best["train_samples_per_s"] = rate
+            best["train_format"] = fmt
+        model.eval()
+        with torch.no_grad():
+            for b, runs in ((1, latency_runs), (batch, max(1, latency_runs // 4))):
+                xb = torch.rand(b, *shape).contiguous(memory_format=memory_format)
+                for _ in range(2):
+                    model(xb).sum().item()
+                times = []
+                for _ in range(runs):
+                    t0 = time.perf_counter()
+                    model(xb).sum().item()
+                    times.append((time.perf_counter() - t0) * 1000)
+                key = "infer_ms_b1" if b == 1 else "infer_ms_batch"
+                ms = statistics.median(times)
+                if ms < best.get(key, float("inf")):
+                    best[key] = ms
+                    best[key + "_format"] = fmt
     return {
         "net": name,
-        "params": param_count(model),
+        "params": param_count(base),
+        "macs": macs,
         "batch": batch,
-        "train_samples_per_s": rate,
-        "infer_ms_b1": lat[1],
-        "infer_ms_batch": lat[batch],
+        **best,
+        "mkldnn": torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled,
         # ru_maxrss is in KiB on Linux.
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
@@ -245,7 +284,7 @@ def train_rate(model: nn.Module, batches: int, rounds: int) -> float:
     model.train()
 
     def step() -> None:
-        opt.zero_grad()
+        opt.zero_grad(set_to_none=True)
         loss = loss_fn(model(x), y)
         loss.backward()
         opt.step()

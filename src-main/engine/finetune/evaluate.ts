@@ -2,8 +2,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { DataSplit } from '../data';
 import type { RegressionLoss, Task } from '../task';
-import { batchTensors, sampleShapeOf } from './batches';
-import { objectiveFor } from './loss';
+import { batchArrays, batchTensors, sampleShapeOf } from './batches';
+import { fastForward } from './fused-step';
+import { objectiveFor, outputIsProbabilities } from './loss';
 import { fitInferenceBatch } from './memory';
 
 /**
@@ -18,8 +19,8 @@ import { fitInferenceBatch } from './memory';
 export function evaluateModel(
   model: tf.LayersModel,
   split: DataSplit,
-  opts: { batchSize?: number; limit?: number; indices?: Int32Array; task?: Task; loss?: RegressionLoss; memoryCeiling?: number } = {},
-): { loss: number; accuracy: number; samples: number } {
+  opts: { batchSize?: number; limit?: number; indices?: Int32Array; task?: Task; loss?: RegressionLoss; memoryCeiling?: number; fast?: boolean } = {},
+): { loss: number; accuracy: number; samples: number; path: string } {
   const n = opts.indices ? opts.indices.length : Math.min(split.size, opts.limit ?? split.size);
   const bs = fitInferenceBatch(model, opts.batchSize ?? 256, opts.memoryCeiling);
   const shape = sampleShapeOf(model);
@@ -31,6 +32,16 @@ export function evaluateModel(
   let sse = 0;
   let sumY: Float64Array | undefined;
   let sumY2: Float64Array | undefined;
+  // Classification on a graph the fused step covers: its native forward pass (one call per batch).
+  const fast = !regression && opts.fast !== false ? fastForward(model) : 'off';
+  if (typeof fast !== 'string') {
+    try {
+      const batch = Math.max(1, Math.min(FAST_BATCH, Math.floor(FAST_BYTES / fast.sampleBytes)));
+      return { ...evaluateFast(model, split, n, opts.indices, shape, batch, fast.predict), path: fast.label };
+    } finally {
+      fast.dispose();
+    }
+  }
   for (let start = 0; start < n; start += bs) {
     const end = Math.min(n, start + bs);
     const idx = opts.indices ? opts.indices.subarray(start, end) : Int32Array.from({ length: end - start }, (_, i) => start + i);
@@ -71,5 +82,43 @@ export function evaluateModel(
     for (let j = 0; j < (sumY?.length ?? 0); j++) sst += (sumY2 as Float64Array)[j] - ((sumY as Float64Array)[j] ** 2) / Math.max(1, n);
     accuracy = n > 0 ? 1 - sse / Math.max(sst, 1e-12) : 0;
   }
-  return { loss: n > 0 ? lossSum / n : 0, accuracy, samples: n };
+  return { loss: n > 0 ? lossSum / n : 0, accuracy, samples: n, path: 'tfjs' };
+}
+
+/** Samples, and bytes of activations, the native forward pass runs at once (outside the wasm heap). */
+const FAST_BATCH = 256;
+const FAST_BYTES = 512 * 2 ** 20;
+
+/** evaluateModel's classification loop on `predict` (model.predict's values) instead of tfjs. */
+function evaluateFast(
+  model: tf.LayersModel,
+  split: DataSplit,
+  n: number,
+  indices: Int32Array | undefined,
+  shape: number[],
+  batch: number,
+  predict: (x: Float32Array, n: number) => Float32Array,
+): { loss: number; accuracy: number; samples: number } {
+  const objective = objectiveFor(model, 'classification');
+  const probs = outputIsProbabilities(model);
+  let lossSum = 0;
+  let correct = 0;
+  for (let start = 0; start < n; start += batch) {
+    const end = Math.min(n, start + batch);
+    const idx = indices ? indices.subarray(start, end) : Int32Array.from({ length: end - start }, (_, i) => start + i);
+    const { x, y } = batchArrays(split, idx, shape);
+    const out = predict(x, end - start);
+    const [l, c] = tf.tidy(() => {
+      const pred = tf.tensor2d(out, [end - start, out.length / (end - start)]);
+      // What logitsOf makes of model.predict's output (log-probabilities when it ends in softmax).
+      const logits = probs ? tf.log(tf.maximum(pred, 1e-7)) : pred;
+      const labels = tf.tensor1d(y as Int32Array, 'int32');
+      const loss = objective.loss(logits as tf.Tensor2D, labels).mul(end - start);
+      const hits = tf.sum(tf.equal(tf.argMax(logits, 1), labels).toFloat());
+      return [loss.dataSync()[0], hits.dataSync()[0]];
+    });
+    lossSum += l;
+    correct += c;
+  }
+  return { loss: n > 0 ? lossSum / n : 0, accuracy: n > 0 ? correct / n : 0, samples: n };
 }

@@ -72,6 +72,12 @@ export interface FusedTrainer {
   pull(): void;
   /** Writes the trained weights (and BatchNorm statistics) back into the model's variables. */
   push(): void;
+  /**
+   * The model's outputs (n x classes, what model.predict gives: probabilities when it ends in
+   * softmax) for n samples, in inference mode (BatchNorm on its moving statistics), with the
+   * weights as last pulled. Absent when the trainer has no forward of its own.
+   */
+  predict?(x: Float32Array, n: number): Float32Array;
   dispose(): void;
 }
 
@@ -328,4 +334,49 @@ export function fusedSpecOf(model: tf.LayersModel): FusedModelSpec | string {
   if (covered.size !== params.length) return 'some weights belong to no supported layer';
   if (!nodes.some((n) => n.params.some((p) => p >= 0 && params[p].trainable))) return 'nothing to train';
   return { nodes, params, probs, inputSize: tf.util.sizeFromShape(model.inputs[0].shape.slice(1) as number[]), classes: last.outSize };
+}
+
+let installed: FusedTrainerFactory | undefined;
+
+/** The fused trainer installed for the whole engine (trainer.ts's setDefaultFusedTrainer sets it). */
+export function installFusedTrainer(factory: FusedTrainerFactory | undefined): void {
+  installed = factory;
+}
+
+export function installedFusedTrainer(): FusedTrainerFactory | undefined {
+  return installed;
+}
+
+/** Inference outside tfjs through the installed fused trainer's forward pass. */
+export interface FastForward {
+  /** What runs it, e.g. "native graph step". */
+  readonly label: string;
+  /** model.predict's values for n samples of x (NHWC, row-major). */
+  predict(x: Float32Array, n: number): Float32Array;
+  /** Bytes the trainer holds per sample of a batch (every node's output and its gradient buffer, float32). */
+  sampleBytes: number;
+  dispose(): void;
+}
+
+const NO_HYPER: FusedHyper = { learningRate: 0, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
+
+/**
+ * A forward pass of `model` with its current weights outside tfjs (the graph the fused step
+ * covers, one native call per batch instead of a kernel launch per op), or why there is none: the
+ * caller then runs model.predict. It snapshots the weights: make a new one after training.
+ * @example const ff = fastForward(model); if (typeof ff !== 'string') { const y = ff.predict(x, n); ff.dispose(); }
+ */
+export function fastForward(model: tf.LayersModel, factory: FusedTrainerFactory | undefined = installed): FastForward | string {
+  if (!factory) return 'no fused trainer is installed';
+  const spec = fusedSpecOf(model);
+  if (typeof spec === 'string') return spec;
+  const trainer = factory(model, spec, NO_HYPER, new Map());
+  if (typeof trainer === 'string') return trainer;
+  const predict = trainer.predict?.bind(trainer);
+  if (!predict) {
+    trainer.dispose();
+    return `${trainer.label ?? 'the fused trainer'} has no forward pass of its own`;
+  }
+  const sampleBytes = 8 * spec.nodes.reduce((sum, node) => sum + node.outSize, 0);
+  return { label: trainer.label ?? 'fused trainer', predict, sampleBytes, dispose: () => trainer.dispose() };
 }

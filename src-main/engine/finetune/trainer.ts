@@ -12,7 +12,7 @@ import { FusedAdam, type StepOptimizer } from './adam';
 import { batchArrays, batchIndices, batchTensors, sampleShapeOf } from './batches';
 import { DEFAULT_DIVERGENCE, DivergenceGuard, WeightSnapshot, type DivergenceConfig } from './divergence';
 import { evaluateModel } from './evaluate';
-import { fusedSpecOf, type FusedTrainer, type FusedTrainerFactory } from './fused-step';
+import { fusedSpecOf, installedFusedTrainer, installFusedTrainer, type FusedTrainer, type FusedTrainerFactory } from './fused-step';
 import { shardRanges, type GradientShards, type GradientShardsFactory } from './gradient-shards';
 import { crossEntropy, distillationLoss, logitsOf, objectiveFor, outputIsProbabilities, type Objective } from './loss';
 import { freeTapeOnError, GradientAccumulator, isOutOfMemory, memoryCeiling, microRanges, planTrainingBatches, splitNote, type BatchPlan } from './memory';
@@ -108,14 +108,13 @@ export interface FinetuneResult {
 }
 
 let defaultShards: GradientShardsFactory | undefined;
-let defaultFused: FusedTrainerFactory | undefined;
 
 /**
  * Installs the fused trainer used when FinetuneOptions.fusedTrainer is absent (the Node side
  * installs the native addon's; see src-main/node/native-trainer.ts). undefined removes it.
  */
 export function setDefaultFusedTrainer(factory: FusedTrainerFactory | undefined): void {
-  defaultFused = factory;
+  installFusedTrainer(factory);
 }
 
 /**
@@ -410,7 +409,7 @@ function startFused(
   optimizer: StepOptimizer,
   parallel: boolean,
 ): { trainer?: FusedTrainer; note?: string } {
-  const factory = opts.fusedTrainer === false ? undefined : (opts.fusedTrainer ?? defaultFused);
+  const factory = opts.fusedTrainer === false ? undefined : (opts.fusedTrainer ?? installedFusedTrainer());
   if (!factory) return {};
   // The fused step computes softmax cross-entropy only; a regressor's MSE/MAE runs in tfjs.
   if (cfg.task === 'regression') return { note: `regression (${cfg.loss ?? 'mse'} loss) runs in tfjs: the fused step computes softmax cross-entropy only` };

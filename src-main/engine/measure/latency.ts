@@ -1,6 +1,7 @@
 /** Inference latency of a model on the current backend, per batch size. */
 import * as tf from '@tensorflow/tfjs';
 import { CancelledError, ConfigError } from '../../common/errors';
+import { fastForward, type FastForward } from '../finetune/fused-step';
 
 export interface LatencyOptions {
   batchSizes: number[];
@@ -19,6 +20,11 @@ export interface LatencyOptions {
   /** Clock in milliseconds; default performance.now. Tests pass a fake clock. */
   now?: () => number;
   signal?: AbortSignal;
+  /**
+   * Time the fused trainer's native forward pass where it covers the model (what the app's own
+   * inference runs); false: always model.predict. Default true.
+   */
+  fast?: boolean;
 }
 
 export interface LatencyResult {
@@ -32,6 +38,8 @@ export interface LatencyResult {
   /** medianMs / batchSize. */
   msPerSample: number;
   runs: number;
+  /** What ran the forward passes: "tfjs" (model.predict) or the fused trainer's label. */
+  path: string;
 }
 
 /**
@@ -59,7 +67,6 @@ export function median(sortedAsc: number[]): number {
 export async function measureLatency(model: tf.LayersModel, opts: LatencyOptions): Promise<LatencyResult[]> {
   const warmup = opts.warmup ?? 3;
   const runs = opts.runs ?? 20;
-  const now = opts.now ?? (() => performance.now());
   if (opts.batchSizes.length === 0) throw new ConfigError('batchSizes must list at least one batch size');
   for (const b of opts.batchSizes) {
     if (!Number.isInteger(b) || b < 1) throw new ConfigError(`batch sizes must be positive integers, got ${b}`);
@@ -73,12 +80,31 @@ export async function measureLatency(model: tf.LayersModel, opts: LatencyOptions
     }
   }
 
+  const fast = opts.fast !== false ? fastForward(model) : 'off';
+  try {
+    return await timeBatches(model, opts, inShapes as number[][], fast);
+  } finally {
+    if (typeof fast !== 'string') fast.dispose();
+  }
+}
+
+/** measureLatency's loop over the batch sizes, on `fast` where there is one, else model.predict. */
+async function timeBatches(model: tf.LayersModel, opts: LatencyOptions, inShapes: number[][], fast: FastForward | string): Promise<LatencyResult[]> {
+  const warmup = opts.warmup ?? 3;
+  const runs = opts.runs ?? 20;
+  const now = opts.now ?? (() => performance.now());
   const results: LatencyResult[] = [];
+  const path = typeof fast === 'string' ? 'tfjs' : fast.label;
   for (const batchSize of opts.batchSizes) {
-    const xs = inShapes.map((inShape) => tf.randomUniform([batchSize, ...(inShape as number[])], 0, 1, 'float32', 42));
+    const xs = inShapes.map((inShape) => tf.randomUniform([batchSize, ...inShape], 0, 1, 'float32', 42));
     const x = xs.length === 1 ? xs[0] : xs;
+    const values = typeof fast === 'string' ? undefined : (xs[0].dataSync() as Float32Array);
     try {
       const once = async () => {
+        if (values && typeof fast !== 'string') {
+          fast.predict(values, batchSize);
+          return;
+        }
         const y = model.predict(x) as tf.Tensor | tf.Tensor[];
         const ys = Array.isArray(y) ? y : [y];
         try {
@@ -107,7 +133,7 @@ export async function measureLatency(model: tf.LayersModel, opts: LatencyOptions
       }
       times.sort((a, b) => a - b);
       const med = median(times);
-      results.push({ batchSize, medianMs: med, p90Ms: percentile(times, 0.9), minMs: times[0], msPerSample: med / batchSize, runs: times.length });
+      results.push({ batchSize, medianMs: med, p90Ms: percentile(times, 0.9), minMs: times[0], msPerSample: med / batchSize, runs: times.length, path });
     } finally {
       tf.dispose(xs);
     }

@@ -8,7 +8,9 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../../src-main/common/errors';
 import { arraySplit, seededRandom, type DataSplit } from '../../../../src-main/engine/data';
-import { FUSED_LAYERS, fusedLayerKinds, fusedSpecOf } from '../../../../src-main/engine/finetune/fused-step';
+import { evaluateModel } from '../../../../src-main/engine/finetune/evaluate';
+import { fastForward, FUSED_LAYERS, fusedLayerKinds, fusedSpecOf } from '../../../../src-main/engine/finetune/fused-step';
+import { measureLatency } from '../../../../src-main/engine/measure/latency';
 import { finetuneMasked, type FinetuneOptions } from '../../../../src-main/engine/finetune/trainer';
 import type { FinetuneConfig } from '../../../../src-main/engine/prune/types';
 import { initBackend } from '../../../../src-main/node/backend';
@@ -316,6 +318,23 @@ describe.runIf(addon !== undefined)('the native graph step matches the tfjs step
     });
   });
 
+  it('LeNet-5-style: few-filter convolutions (direct kernels) on one channel, 2x2 max pooling that tiles its input exactly', async () => {
+    // 6 and 16 filters take native/gemm.c's direct convolution (one and two vectors of output
+    // channels); 12x12 and 4x4 pooled by 2x2 windows that cover every input once.
+    await expectSameTraining(() => {
+      const s = new Seeds(15);
+      return seq([
+        tf.layers.conv2d({ inputShape: [16, 16, 1], filters: 6, kernelSize: 5, activation: 'relu', kernelInitializer: s.kernel(), biasInitializer: s.uniform(-0.3, 0.3) }),
+        tf.layers.maxPooling2d({ poolSize: 2 }),
+        tf.layers.conv2d({ filters: 16, kernelSize: 3, activation: 'relu', kernelInitializer: s.kernel(), biasInitializer: s.uniform(-0.3, 0.3) }),
+        tf.layers.maxPooling2d({ poolSize: 2 }),
+        tf.layers.conv2d({ filters: 7, kernelSize: 3, strides: 2, padding: 'same', kernelInitializer: s.kernel(), biasInitializer: s.uniform(-0.3, 0.3) }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: s.kernel() }),
+      ])();
+    });
+  });
+
   it('DepthwiseConv2D: strides 1 and 2, same and valid, with and without bias, relu / relu6 / linear', async () => {
     await expectSameTraining(() => {
       const s = new Seeds(20);
@@ -419,5 +438,57 @@ describe.runIf(addon !== undefined)('the native graph step matches the tfjs step
     expect(res.fused.used).toBe(false);
     expect(res.fused.note).toBe(`${model.layers[2].name}: dropout is random in training`);
     model.dispose();
+  });
+});
+
+describe.runIf(addon !== undefined)('inference on the native forward pass (fastForward) matches model.predict', () => {
+  const nets: [string, () => tf.LayersModel, number[]][] = [
+    ['MobileNetV2-style (BN on moving statistics, ReLU6, depthwise, Add, GAP, softmax)', () => mobileNetV2Like({ inputShape: [12, 12, 2], stem: 4, blocks: [[1, 4, 1], [2, 6, 2], [2, 6, 1]], head: 8, classes: 3 }), [12, 12, 2]],
+    ['ResNet-style', () => resNetLike({ inputShape: [10, 10, 2], stages: [4, 6], classes: 3 }), [10, 10, 2]],
+    ['DS-CNN-style', () => dsCnn({ inputShape: [13, 6, 1], filters: 5, blocks: 2, classes: 4 }), [13, 6, 1]],
+    ['LeNet-style chain with linear logits', () => mlpLogits(), [4, 5]],
+    ['a conv net ending in softmax', () => convNet(), [11, 10, 2]],
+  ];
+  for (const [label, make, shape] of nets) {
+    it(label, async () => {
+      const model = make();
+      const per = shape.reduce((a, b) => a * b, 1);
+      const classes = model.outputs[0].shape[1] as number;
+      // Train first, so the BatchNorm moving statistics are not their initial 0 and 1.
+      await finetuneMasked(model, data(32, per, classes, 9), { ...cfg, epochs: 1 }, { masks: new Map(), fusedTrainer: nativeFusedTrainer(addon!) });
+      const split = data(37, per, classes, 4);
+      const { x } = split.take(Int32Array.from({ length: 37 }, (_, i) => i));
+      const ff = fastForward(model, nativeFusedTrainer(addon!));
+      if (typeof ff === 'string') throw new Error(ff);
+      const before = tf.memory().numTensors;
+      const ours = ff.predict(x as Float32Array, 37);
+      expect(tf.memory().numTensors).toBe(before);
+      ff.dispose();
+      const ref = tf.tidy(() => (model.predict(tf.tensor(x, [37, ...shape])) as tf.Tensor).dataSync() as Float32Array);
+      expect(ours.length).toBe(ref.length);
+      expect(maxDiff([ours], [ref])).toBeLessThan(1e-5);
+      model.dispose();
+    });
+  }
+
+  it('evaluateModel and measureLatency run it where the installed trainer covers the model, and say so; fast: false is tfjs', async () => {
+    const model = mobileNetV2Like({ inputShape: [12, 12, 2], stem: 4, blocks: [[1, 4, 1], [2, 6, 1]], head: 8, classes: 3 });
+    const split = data(300, 288, 3, 12);
+    const fast = evaluateModel(model, split);
+    const slow = evaluateModel(model, split, { fast: false });
+    expect(fast.path).toBe('native graph step');
+    expect(slow.path).toBe('tfjs');
+    expect(fast.samples).toBe(300);
+    expect(fast.loss).toBeCloseTo(slow.loss, 5);
+    expect(fast.accuracy).toBe(slow.accuracy);
+    const [lat] = await measureLatency(model, { batchSizes: [4], runs: 2, warmup: 1 });
+    expect(lat.path).toBe('native graph step');
+    expect((await measureLatency(model, { batchSizes: [4], runs: 2, warmup: 1, fast: false }))[0].path).toBe('tfjs');
+    // Not covered (dropout above zero): tfjs, with the reason from fusedSpecOf.
+    const other = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [4, 5] }), tf.layers.dropout({ rate: 0.5 }), tf.layers.dense({ units: 2, activation: 'softmax' })] });
+    expect(fastForward(other, nativeFusedTrainer(addon!))).toMatch(/dropout/);
+    expect(evaluateModel(other, data(10, 20, 2, 1)).path).toBe('tfjs');
+    model.dispose();
+    other.dispose();
   });
 });

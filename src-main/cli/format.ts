@@ -1,42 +1,26 @@
 /** Plain-text tables for the terminal. */
 
-export function table(header: string[], rows: (string | number)[][], alignRight: boolean[] = []): string {
-  const cells = [header, ...rows.map((r) => r.map(String))];
-  const widths = header.map((_, c) => Math.max(...cells.map((r) => (r[c] ?? '').length)));
-  const line = (r: string[]) => r.map((v, c) => (alignRight[c] ? v.padStart(widths[c]) : v.padEnd(widths[c]))).join('  ').trimEnd();
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
-}
+import { bytes, count, fixed, isFiniteNumber, MISSING, ms, percent, precision, table } from '../common/format';
 
-export function bytes(n: number): string {
-  if (!Number.isFinite(n)) return '-';
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(2)} MiB`;
-}
-
-export function count(n: number): string {
-  return Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '-';
-}
-
-const pct = (n: number) => (Number.isFinite(n) ? `${(100 * n).toFixed(2)} %` : '-');
-const ms = (n: number) => (Number.isFinite(n) ? `${n.toFixed(3)} ms` : '-');
+// The one formatter module; re-exported so commands keep importing the CLI's own names.
+export { bytes, count, table } from '../common/format';
 
 /** Before/after table of a run's summary metrics, with the change. */
 export function beforeAfter(before: Record<string, number>, after: Record<string, number>): string {
   const rows: [string, string, (n: number) => string, 'diff' | 'ratio'][] = [
-    ['accuracy', 'accuracy', pct, 'diff'],
+    ['accuracy', 'accuracy', (n) => percent(n), 'diff'],
     // Regression runs record these instead of accuracy (lower is better for MAE / RMSE).
-    ['MAE', 'mae', (n) => (Number.isFinite(n) ? n.toPrecision(4) : '-'), 'diff'],
-    ['RMSE', 'rmse', (n) => (Number.isFinite(n) ? n.toPrecision(4) : '-'), 'diff'],
-    ['R²', 'r2', (n) => (Number.isFinite(n) ? n.toFixed(4) : '-'), 'diff'],
-    ['loss', 'loss', (n) => n.toFixed(4), 'diff'],
+    ['MAE', 'mae', (n) => precision(n, 4), 'diff'],
+    ['RMSE', 'rmse', (n) => precision(n, 4), 'diff'],
+    ['R²', 'r2', (n) => fixed(n, 4), 'diff'],
+    ['loss', 'loss', (n) => fixed(n, 4), 'diff'],
     ['parameters', 'params', count, 'ratio'],
     ['non-zeros', 'nonZeros', count, 'ratio'],
     ['MACs / sample', 'macs', count, 'ratio'],
     ['size (float32)', 'sizeBytes', bytes, 'ratio'],
     ['size (gzip)', 'gzipBytes', bytes, 'ratio'],
-    ['latency batch 1', 'latencyMs', ms, 'ratio'],
-    ['latency batch 64', 'latencyBatchMs', ms, 'ratio'],
+    ['latency batch 1', 'latencyMs', (n) => ms(n), 'ratio'],
+    ['latency batch 64', 'latencyBatchMs', (n) => ms(n), 'ratio'],
   ];
   return table(
     ['', 'before', 'after', 'change'],
@@ -45,14 +29,16 @@ export function beforeAfter(before: Record<string, number>, after: Record<string
       .map(([label, k, f, kind]) => {
         const b = before[k];
         const a = after[k];
-        const change =
-          kind === 'diff'
+        // A metric only one side has (or a NaN loss) has no change to show.
+        const change = !isFiniteNumber(a) || !isFiniteNumber(b)
+          ? MISSING
+          : kind === 'diff'
             ? k === 'accuracy'
               ? `${a - b >= 0 ? '+' : ''}${(100 * (a - b)).toFixed(2)} pts`
               : `${a - b >= 0 ? '+' : ''}${(a - b).toFixed(4)}`
             : b > 0
               ? `x${(a / b).toFixed(3)}`
-              : '-';
+              : MISSING;
         return [label, f(b), f(a), change];
       }),
     [false, true, true, true],

@@ -10,5 +10,6 @@ export default defineConfig({
     reporters: ['default'],
     // A test that asserts nothing passes whatever the code does; make that an error.
     expect: { requireAssertions: true },
+    setupFiles: ['test/support/tensor-leaks.ts'],
   },
 });

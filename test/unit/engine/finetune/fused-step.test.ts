@@ -191,7 +191,9 @@ describe.runIf(addon !== undefined)('fine-tuning through the native fused step',
       const next = tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => (i % 3 === 0 || i % 4 === 1 ? 0 : 1)), shape);
       masks().get(kernel.name)?.dispose();
       masks().set(kernel.name, next);
-      kernel.write(tf.mul(kernel.read(), next));
+      tf.tidy(() => {
+        kernel.write(tf.mul(kernel.read(), next));
+      });
     };
     const run = async (fusedOn: boolean) => {
       let model: tf.LayersModel | undefined;
@@ -205,7 +207,9 @@ describe.runIf(addon !== undefined)('fine-tuning through the native fused step',
         masks = thirdMasks(m);
         for (const [name, mask] of masks) {
           const lv = m.trainableWeights.find((w) => w.name === name)!;
-          lv.write(tf.mul(lv.read(), mask));
+          tf.tidy(() => {
+            lv.write(tf.mul(lv.read(), mask));
+          });
         }
         await finetuneMasked(m, split, cfg, {
           masks,

@@ -50,6 +50,8 @@ describe('model builders', () => {
     expect(loss[loss.length - 1]).toBeLessThan(loss[0]);
     expect(h.history.acc ?? h.history.accuracy).toHaveLength(10);
     tf.dispose([x, y]);
+    // The model does not own its optimizer: Adam's moment variables are freed separately.
+    model.optimizer.dispose();
     model.dispose();
   });
 });

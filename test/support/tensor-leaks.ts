@@ -26,11 +26,9 @@ const NOT_YET_LEAK_FREE = [
   'test/unit/engine/finetune/fused-step.test.ts',
   'test/unit/engine/finetune/memory.test.ts',
   'test/unit/engine/finetune/regression.test.ts',
-  'test/unit/engine/graph/depgraph.test.ts',
   'test/unit/engine/kernels/max-pool-grad.test.ts',
   'test/unit/engine/kernels/native-kernels.test.ts',
   'test/unit/engine/kernels/training.test.ts',
-  'test/unit/engine/prune/feasibility.test.ts',
 ];
 
 let start: number | undefined;

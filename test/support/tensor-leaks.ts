@@ -22,7 +22,6 @@ interface TfEngine {
  */
 const NOT_YET_LEAK_FREE = [
   'test/unit/engine/analyze/sensitivity.test.ts',
-  'test/unit/engine/finetune/fused-step.test.ts',
   'test/unit/engine/finetune/regression.test.ts',
   'test/unit/engine/kernels/max-pool-grad.test.ts',
   'test/unit/engine/kernels/native-kernels.test.ts',

@@ -8,5 +8,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     reporters: ['default'],
+    // A test that asserts nothing passes whatever the code does; make that an error.
+    expect: { requireAssertions: true },
+    setupFiles: ['test/support/tensor-leaks.ts'],
   },
 });

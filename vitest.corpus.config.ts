@@ -11,5 +11,7 @@ export default defineConfig({
     testTimeout: 300_000,
     hookTimeout: 120_000,
     reporters: ['default'],
+    // A test that asserts nothing passes whatever the code does; make that an error.
+    expect: { requireAssertions: true },
   },
 });

@@ -12,5 +12,7 @@ export default defineConfig({
     testTimeout: 240_000,
     hookTimeout: 180_000,
     reporters: ['default'],
+    // A test that asserts nothing passes whatever the code does; make that an error.
+    expect: { requireAssertions: true },
   },
 });

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { CommandPayload, ContractEvent } from '../common/contract';
+import { bytes } from '../common/format';
 import { startJob, type JobHandle } from '../jobs/job-host';
 import type { FitCandidate } from '../engine/fit/search';
 import type { FitAutoResult } from './fit-service';
@@ -15,13 +16,12 @@ export type FitJobEvent = Extract<ContractEvent, { name: 'fitProgress' | 'fitFin
 
 type WorkerEvent = { kind: 'log'; message: string } | { kind: 'candidate'; candidate: FitCandidate } | { kind: 'run'; event: RunServiceEvent };
 
-const kib = (n: number | null) => (n === null ? '-' : `${(n / 1024).toFixed(1)} KiB`);
 
 /** One line a person can read: `candidate 3: int8, uniform 40 % -> 931.0 KiB file, 237.0 KiB arena, accuracy 86.2 %: fits`. */
 export function describeCandidate(n: number, c: FitCandidate): string {
   const pruning = c.level > 0 ? `${c.allocation} ${(100 * c.level).toFixed(0)} %` : 'no pruning';
   const accuracy = c.accuracy === null ? '' : `, accuracy ${(100 * c.accuracy).toFixed(1)} %`;
-  return `candidate ${n}: ${c.numericType}, ${pruning} -> ${kib(c.sizeBytes)} file, ${kib(c.arenaBytes)} arena${accuracy}: ${c.fits ? 'fits' : `misses ${c.failed.join(', ')}`}`;
+  return `candidate ${n}: ${c.numericType}, ${pruning} -> ${bytes(c.sizeBytes)} file, ${bytes(c.arenaBytes)} arena${accuracy}: ${c.fits ? 'fits' : `misses ${c.failed.join(', ')}`}`;
 }
 
 function fitJobEntry(): string {

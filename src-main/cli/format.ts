@@ -2,48 +2,18 @@
 import type { SpeedReceipt } from '../common/contract';
 import type { StableTiming } from '../common/contract';
 
-export function table(header: string[], rows: (string | number)[][], alignRight: boolean[] = []): string {
-  const cells = [header, ...rows.map((r) => r.map(String))];
-  const widths = header.map((_, c) => Math.max(...cells.map((r) => (r[c] ?? '').length)));
-  const line = (r: string[]) => r.map((v, c) => (alignRight[c] ? v.padStart(widths[c]) : v.padEnd(widths[c]))).join('  ').trimEnd();
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
-}
+import { bytes, count, fixed, isFiniteNumber, MISSING, ms, percent, precision, table } from '../common/format';
 
-/**
- * A number worth printing. Summaries come back from JSON, where NaN and Infinity became null, so
- * every formatter here takes what it gets and prints '-' for anything that is not a finite number.
- */
-function finite(n: unknown): n is number {
-  return typeof n === 'number' && Number.isFinite(n);
-}
-
-export function bytes(n: number | null | undefined): string {
-  if (!finite(n)) return '-';
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(2)} MiB`;
-}
-
-export function count(n: number | null | undefined): string {
-  return finite(n) ? Math.round(n).toLocaleString('en-US') : '-';
-}
-
-/** `n.toFixed(digits)`, or '-' for a value that is not a finite number. */
-export function fixed(n: unknown, digits: number): string {
-  return finite(n) ? n.toFixed(digits) : '-';
-}
-
-type Fmt = (n: number | null | undefined) => string;
-const pct: Fmt = (n) => (finite(n) ? `${(100 * n).toFixed(2)} %` : '-');
-const ms: Fmt = (n) => (finite(n) ? `${n.toFixed(3)} ms` : '-');
+// The one formatter module; re-exported so commands keep importing the CLI's own names.
+export { bytes, count, fixed, table } from '../common/format';
 
 /** Before/after table of a run's summary metrics, with the change. */
 export function beforeAfter(before: Record<string, number | null> = {}, after: Record<string, number | null> = {}): string {
-  const rows: [string, string, Fmt, 'diff' | 'ratio'][] = [
-    ['accuracy', 'accuracy', pct, 'diff'],
+  const rows: [string, string, (n: number | null | undefined) => string, 'diff' | 'ratio'][] = [
+    ['accuracy', 'accuracy', (n) => percent(n), 'diff'],
     // Regression runs record these instead of accuracy (lower is better for MAE / RMSE).
-    ['MAE', 'mae', (n) => (finite(n) ? n.toPrecision(4) : '-'), 'diff'],
-    ['RMSE', 'rmse', (n) => (finite(n) ? n.toPrecision(4) : '-'), 'diff'],
+    ['MAE', 'mae', (n) => precision(n, 4), 'diff'],
+    ['RMSE', 'rmse', (n) => precision(n, 4), 'diff'],
     ['R²', 'r2', (n) => fixed(n, 4), 'diff'],
     ['loss', 'loss', (n) => fixed(n, 4), 'diff'],
     ['parameters', 'params', count, 'ratio'],
@@ -51,8 +21,8 @@ export function beforeAfter(before: Record<string, number | null> = {}, after: R
     ['MACs / sample', 'macs', count, 'ratio'],
     ['size (float32)', 'sizeBytes', bytes, 'ratio'],
     ['size (gzip)', 'gzipBytes', bytes, 'ratio'],
-    ['latency batch 1', 'latencyMs', ms, 'ratio'],
-    ['latency batch 64', 'latencyBatchMs', ms, 'ratio'],
+    ['latency batch 1', 'latencyMs', (n) => ms(n), 'ratio'],
+    ['latency batch 64', 'latencyBatchMs', (n) => ms(n), 'ratio'],
   ];
   return table(
     ['', 'before', 'after', 'change'],
@@ -61,15 +31,16 @@ export function beforeAfter(before: Record<string, number | null> = {}, after: R
       .map(([label, k, f, kind]) => {
         const b = before[k];
         const a = after[k];
-        const change = !finite(a) || !finite(b)
-          ? '-'
+        // A metric only one side has (or a NaN loss) has no change to show.
+        const change = !isFiniteNumber(a) || !isFiniteNumber(b)
+          ? MISSING
           : kind === 'diff'
             ? k === 'accuracy'
               ? `${a - b >= 0 ? '+' : ''}${(100 * (a - b)).toFixed(2)} pts`
               : `${a - b >= 0 ? '+' : ''}${(a - b).toFixed(4)}`
             : b > 0
               ? `x${(a / b).toFixed(3)}`
-              : '-';
+              : MISSING;
         return [label, f(b), f(a), change];
       }),
     [false, true, true, true],

@@ -13,7 +13,7 @@ import { checkOutputFile, checkOutputFolder } from '../../node/output-paths';
 import type { JsonObject, MetricThreshold, RunComparison, RunDetail, RunFilter, RunHead, RunQuery, RunSortKey, RunStatus } from '../../common/contract';
 import type { CliContext } from '../context';
 import type { SpeedReceipt } from '../../common/contract';
-import { formatReceipts } from '../format';
+import { formatReceipts, table } from '../format';
 
 export interface RunsCommandDeps {
   /** Asks the user a yes/no question (default: a prompt on stderr, refused when stdin is not a terminal). */
@@ -120,7 +120,7 @@ export function registerRunsCommand(program: Command, ctx: CliContext, deps: Run
         if (result.frontier.length === 0) return ctx.print(`no finished runs have all of ${parsed.map((o) => o.metric).join(', ')}${notCounted}`);
         const header = ['ID', 'METHOD', 'MODEL', ...parsed.map((o) => `${o.metric} (${o.direction})`), 'TAGS'];
         const rows = result.frontier.map((f) => [shortId(f.runId), f.run.method ?? f.run.kind, baseName(f.run.modelSource), ...f.values.map(formatNumber), f.run.tags.join(',')]);
-        ctx.print(table(header, rows));
+        ctx.print(listing(header, rows));
         const lacking = result.skipped - result.unfinished.reduce((n, u) => n + u.runs, 0);
         ctx.print(`\n${result.frontier.length} on the frontier of ${result.considered} runs${lacking > 0 ? ` (${lacking} lack an objective)` : ''}${notCounted}`);
       }),
@@ -374,7 +374,7 @@ function formatRunTable(items: readonly RunHead[]): string {
     shortId(r.id), r.createdAt.slice(0, 16).replace('T', ' '), r.status, `${r.kind}/${r.method ?? '-'}`, baseName(r.modelSource),
     r.datasetSource ?? '-', ...metrics.map((m) => (m in r.final ? formatNumber(r.final[m]) : '-')), r.tags.join(','),
   ]);
-  return table(header, rows);
+  return listing(header, rows);
 }
 
 function formatRunDetail(r: RunDetail, flatten: (v: JsonObject) => Record<string, unknown>): string {
@@ -396,17 +396,17 @@ function formatRunDetail(r: RunDetail, flatten: (v: JsonObject) => Record<string
   const before = r.summary?.before ?? {};
   const names = [...new Set([...Object.keys(before), ...Object.keys(r.final)])].sort();
   if (names.length) {
-    lines.push('', table(['METRIC', 'BEFORE', 'FINAL'], names.map((n) => [n, n in before ? formatNumber(before[n]) : '-', n in r.final ? formatNumber(r.final[n]) : '-'])));
+    lines.push('', listing(['METRIC', 'BEFORE', 'FINAL'], names.map((n) => [n, n in before ? formatNumber(before[n]) : '-', n in r.final ? formatNumber(r.final[n]) : '-'])));
   }
   if (r.metrics.length) {
-    lines.push('', table(['SERIES', 'POINTS', 'FIRST', 'LAST'], r.metrics.map((s) => [`${s.phase}/${s.name}`, String(s.points.length), formatNumber(s.points[0].value), formatNumber(s.points[s.points.length - 1].value)])));
+    lines.push('', listing(['SERIES', 'POINTS', 'FIRST', 'LAST'], r.metrics.map((s) => [`${s.phase}/${s.name}`, String(s.points.length), formatNumber(s.points[0].value), formatNumber(s.points[s.points.length - 1].value)])));
   }
   const after = r.layers.filter((l) => l.phase === 'after');
   if (after.length) {
-    lines.push('', table(['LAYER', 'CLASS', 'PARAMS', 'NON-ZEROS', 'SPARSITY'], after.map((l) => [l.layer, l.className, String(l.params), String(l.nonZeros), `${(l.sparsity * 100).toFixed(1)}%`])));
+    lines.push('', listing(['LAYER', 'CLASS', 'PARAMS', 'NON-ZEROS', 'SPARSITY'], after.map((l) => [l.layer, l.className, String(l.params), String(l.nonZeros), `${(l.sparsity * 100).toFixed(1)}%`])));
   }
   if (r.artifacts.length) {
-    lines.push('', table(['ARTIFACT', 'FORMAT', 'QUANT', 'BYTES', 'STATUS'], r.artifacts.map((a) => [a.path, a.format, a.quant, String(a.bytes), a.status + (a.reason ? ` (${a.reason})` : '')])));
+    lines.push('', listing(['ARTIFACT', 'FORMAT', 'QUANT', 'BYTES', 'STATUS'], r.artifacts.map((a) => [a.path, a.format, a.quant, String(a.bytes), a.status + (a.reason ? ` (${a.reason})` : '')])));
   }
   const receipts = (r.summary as { receipts?: SpeedReceipt[] } | null)?.receipts ?? [];
   if (receipts.length) lines.push('', formatReceipts(receipts));
@@ -425,29 +425,28 @@ function formatComparison(c: RunComparison): string {
   const out: string[] = [];
   out.push(
     c.config.length
-      ? table(['CONFIG', ...ids], c.config.map((row) => [row.key, ...row.values.map((v, i) => (row.missing.includes(i) ? '(absent)' : JSON.stringify(v)))]))
+      ? listing(['CONFIG', ...ids], c.config.map((row) => [row.key, ...row.values.map((v, i) => (row.missing.includes(i) ? '(absent)' : JSON.stringify(v)))]))
       : 'configs are identical',
   );
   out.push(`(${c.identicalConfigKeys} identical config key(s) hidden; * = baseline)`);
   if (c.unfinished.length) out.push(`not finished, partial numbers: ${c.unfinished.map((i) => `${shortId(c.runs[i].id)} ${c.runs[i].status}`).join(', ')}`);
   if (c.metrics.length) {
-    out.push('', table(['FINAL', ...ids], c.metrics.map((m) => [m.name, ...m.values.map((v, i) => {
+    out.push('', listing(['FINAL', ...ids], c.metrics.map((m) => [m.name, ...m.values.map((v, i) => {
       if (v === null) return '-';
       const d = m.deltas[i];
       return i === c.baseline || d === null ? formatNumber(v) : `${formatNumber(v)} (${d >= 0 ? '+' : ''}${formatNumber(d)})`;
     })])));
   }
   if (c.layers.length) {
-    out.push('', table(['LAYER SPARSITY', ...ids], c.layers.map((l) => [l.layer, ...l.sparsity.map((s) => (s === null ? '-' : `${(s * 100).toFixed(1)}%`))])));
+    out.push('', listing(['LAYER SPARSITY', ...ids], c.layers.map((l) => [l.layer, ...l.sparsity.map((s) => (s === null ? '-' : `${(s * 100).toFixed(1)}%`))])));
   }
   if (c.series.length) out.push('', `series: ${c.series.map((s) => `${s.phase}/${s.name}`).join(', ')} (use --json for the points)`);
   return out.join('\n');
 }
 
-function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
-  return [line(header), ...rows.map(line)].join('\n');
+/** The CLI table without a rule under the header (run listings read like a log, as before). */
+function listing(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  return table(header, rows, [], { rule: false });
 }
 
 function formatNumber(v: number | null | undefined): string {

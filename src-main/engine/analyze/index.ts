@@ -8,5 +8,5 @@ export {
   type ModelAnalysis,
   type WeightAnalysis,
 } from './analyze';
-export { formatAnalysisTable, formatBytes, formatInt } from './format';
+export { formatAnalysisTable } from './format';
 export { layerMacs, MAC_RULES, type MacInput } from './macs';

@@ -18,6 +18,7 @@
  * how much memory it has): setMemoryCeiling(bytes), or per call.
  */
 import * as tf from '@tensorflow/tfjs';
+import { bytes } from '../../common/format';
 import { allLayers } from '../prune/weights';
 
 /**
@@ -100,8 +101,6 @@ export interface BatchPlan {
   note?: string;
 }
 
-const mb = (b: number): string => `${(b / 2 ** 20).toFixed(0)} MiB`;
-
 /** Bytes free under `ceiling`: the ceiling minus what tfjs's tensors hold now (tf.memory()). */
 export function freeBytes(ceiling: number): number {
   return Math.max(0, ceiling - tf.memory().numBytes);
@@ -131,7 +130,7 @@ function hasBatchNorm(model: tf.LayersModel): boolean {
 
 /** The run note for a split batch (also used after an out-of-memory retry). */
 export function splitNote(model: tf.LayersModel, batchSize: number, microBatch: number, estimateBytes: number, availableBytes?: number, why?: string): string {
-  const reason = why ?? `a step at batch ${batchSize} needs ~${mb(estimateBytes)}, ${availableBytes === undefined ? '?' : mb(availableBytes)} free`;
+  const reason = why ?? `a step at batch ${batchSize} needs ~${bytes(estimateBytes)}, ${availableBytes === undefined ? '?' : bytes(availableBytes)} free`;
   const bn = hasBatchNorm(model)
     ? '; BatchNormalization uses each micro-batch\'s statistics (and updates its moving averages once per micro-batch), so results differ slightly from unsplit batches'
     : '; the update equals one full-batch step';

@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { CancelledError, TopiaryError } from '../../common/errors';
+import { bytes } from '../../common/format';
 import { labelsOf, permutation, subset, type DataSplit } from '../data';
 import type { FinetuneConfig, PruneProgress } from '../prune/types';
 import { FusedAdam, type StepOptimizer } from './adam';
@@ -356,7 +357,7 @@ function plannedStep(mem: MemoryState, step: StepContext, optimizer: StepOptimiz
       const tried = Math.min(mem.micro, n);
       if (mem.retried || tried <= 1) {
         throw new TopiaryError(
-          `fine-tuning ran out of backend memory at ${tried} samples per pass (batch ${n}, estimated ~${Math.round(mem.plan.estimateBytes / 2 ** 20)} MiB at full batch): ` +
+          `fine-tuning ran out of backend memory at ${tried} samples per pass (batch ${n}, estimated ~${bytes(mem.plan.estimateBytes)} at full batch): ` +
             `lower finetune.batchSize or use a smaller input size (${err instanceof Error ? err.message : String(err)})`,
           { cause: err },
         );

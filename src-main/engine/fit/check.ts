@@ -5,6 +5,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { gzipSync } from 'fflate';
+import { bytes } from '../../common/format';
 import type { ArenaEstimate, ConstraintResult, FitReport, NumericType, Profile, UnsupportedOp } from '../../common/profiles';
 import { seededRandom } from '../data';
 import { analyzeModel } from '../analyze';
@@ -89,9 +90,6 @@ function constraint(
 
 const msText = (ms: number): string => (ms >= 0.1 ? ms.toFixed(2) : ms.toPrecision(2));
 
-function kib(n: number): string {
-  return n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(2)} MiB` : `${(n / 1024).toFixed(1)} KiB`;
-}
 
 /** Unsupported ops by layer, from the exported op list. */
 function unsupportedFromOps(ops: readonly { layer: string; op: string }[], profile: Profile, classOf: (layer: string) => string): UnsupportedOp[] {
@@ -154,7 +152,7 @@ function assemble(
       false,
       measured === null
         ? 'the model could not be exported for this runtime (see unsupported ops)'
-        : `${m.format} ${meta.numericType} file is ${kib(measured)}${profile.storageMeasure === 'gzip' ? ' gzipped' : ''}; budget ${kib(profile.storageBytes)}`,
+        : `${m.format} ${meta.numericType} file is ${bytes(measured)}${profile.storageMeasure === 'gzip' ? ' gzipped' : ''}; budget ${bytes(profile.storageBytes)}`,
     ),
     constraint(
       'ram',
@@ -164,7 +162,7 @@ function assemble(
       true,
       m.arena === null
         ? 'no op graph to estimate the arena from'
-        : `arena ~${kib(m.arena.totalBytes)} (activations ${kib(m.arena.activationBytes)}${m.arena.peakAt ? ` peak at ${m.arena.peakAt.op} of ${m.arena.peakAt.layer || 'graph edge'}` : ''}, runtime ${kib(m.arena.overheadBytes)}${m.arena.weightBytes ? `, weights ${kib(m.arena.weightBytes)}` : ''}); budget ${kib(profile.ramBytes)}`,
+        : `arena ~${bytes(m.arena.totalBytes)} (activations ${bytes(m.arena.activationBytes)}${m.arena.peakAt ? ` peak at ${m.arena.peakAt.op} of ${m.arena.peakAt.layer || 'graph edge'}` : ''}, runtime ${bytes(m.arena.overheadBytes)}${m.arena.weightBytes ? `, weights ${bytes(m.arena.weightBytes)}` : ''}); budget ${bytes(profile.ramBytes)}`,
     ),
     constraint(
       'ops',

@@ -5,33 +5,22 @@
  * from the report goes through `esc`.
  */
 import type { ExportLayerRow, ExportReport, MetricSeries } from '../../common/export-report';
+import { bytes, count, isFiniteNumber, percent } from '../../common/format';
 
 /** HTML-escapes text for element content and double- or single-quoted attributes. */
 export function esc(v: unknown): string {
   return String(v).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
 }
 
-function fmtInt(n: number): string {
-  return Math.round(n).toLocaleString('en-US');
-}
-
-export function fmtBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(2)} MiB`;
-}
-
 function fmtNum(n: number | null | undefined): string {
-  if (n === null || n === undefined) return '—';
-  if (Number.isInteger(n)) return fmtInt(n);
+  if (!isFiniteNumber(n)) return '—';
+  if (Number.isInteger(n)) return count(n);
   const a = Math.abs(n);
   // Four significant digits without trailing zeros: 0.901, -0.008, 0.42.
   return a !== 0 && (a < 1e-3 || a >= 1e6) ? n.toExponential(3) : String(Number(n.toPrecision(4)));
 }
 
-function pct(x: number): string {
-  return `${(x * 100).toFixed(1)}%`;
-}
+const pct = (x: number): string => percent(x, 1, '');
 
 const STYLE = `
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1000px;color:#1d2327;padding:0 16px}
@@ -68,11 +57,11 @@ export function layerBarsSvg(rows: ExportLayerRow[]): string {
     const nz = (r.nonZeros / max) * barW;
     const label = r.name.length > 24 ? `${r.name.slice(0, 23)}…` : r.name;
     parts.push(
-      `<g><title>${esc(`${r.name} (${r.className}): ${fmtInt(r.nonZeros)} of ${fmtInt(r.params)} non-zero, sparsity ${pct(r.sparsity)}`)}</title>`,
+      `<g><title>${esc(`${r.name} (${r.className}): ${count(r.nonZeros)} of ${count(r.params)} non-zero, sparsity ${pct(r.sparsity)}`)}</title>`,
       `<text x="${labelW - 6}" y="${y + 13}" text-anchor="end">${esc(label)}</text>`,
       `<rect x="${labelW}" y="${y + 2}" width="${w.toFixed(2)}" height="${rowH - 5}" fill="#b9d3ea"/>`,
       `<rect x="${labelW}" y="${y + 2}" width="${nz.toFixed(2)}" height="${rowH - 5}" fill="#2f6fa8"/>`,
-      `<text x="${labelW + barW + 6}" y="${y + 13}">${esc(`${fmtInt(r.nonZeros)} / ${fmtInt(r.params)} (${pct(r.sparsity)} sparse)`)}</text></g>`,
+      `<text x="${labelW + barW + 6}" y="${y + 13}">${esc(`${count(r.nonZeros)} / ${count(r.params)} (${pct(r.sparsity)} sparse)`)}</text></g>`,
     );
   });
   parts.push('</svg>');
@@ -129,7 +118,7 @@ function verificationBlock(r: ExportReport): string {
   const badge = v.passed ? '<span class="badge pass">passed</span>' : '<span class="badge fail">FAILED</span>';
   const rows: [string, string][] = [
     ['runtime', v.runtime],
-    ['samples', fmtInt(v.samples)],
+    ['samples', count(v.samples)],
     ['max |diff| vs in-app model', fmtNum(v.maxAbsDiff)],
     ...((v.task === 'regression'
       ? [
@@ -158,11 +147,11 @@ function layerTable(rows: ExportLayerRow[]): string {
       r.name,
       r.className,
       r.outputShape ? `[${r.outputShape.map((d) => (d === null ? '?' : d)).join(', ')}]` : '—',
-      ...(hasBefore ? [r.paramsBefore === undefined ? '—' : fmtInt(r.paramsBefore)] : []),
-      fmtInt(r.params),
-      fmtInt(r.nonZeros),
+      ...(hasBefore ? [r.paramsBefore === undefined ? '—' : count(r.paramsBefore)] : []),
+      count(r.params),
+      count(r.nonZeros),
       pct(r.sparsity),
-      ...(hasMacs ? [r.macs === undefined ? '—' : fmtInt(r.macs)] : []),
+      ...(hasMacs ? [r.macs === undefined ? '—' : count(r.macs)] : []),
     ];
     return `<tr>${cells.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`;
   });
@@ -178,11 +167,11 @@ export function renderReportHtml(r: ExportReport): string {
   const sizeRows: [string, string][] = [
     ['format', r.format],
     ['weight quantization', r.quant],
-    ['model files on disk', fmtBytes(r.sizes.rawBytes)],
-    ['gzip (as served over HTTP)', fmtBytes(r.sizes.gzipBytes)],
+    ['model files on disk', bytes(r.sizes.rawBytes)],
+    ['gzip (as served over HTTP)', bytes(r.sizes.gzipBytes)],
   ];
   if (r.sizes.baselineRawBytes) {
-    sizeRows.push(['baseline (float32) size', fmtBytes(r.sizes.baselineRawBytes)]);
+    sizeRows.push(['baseline (float32) size', bytes(r.sizes.baselineRawBytes)]);
     sizeRows.push(['size vs baseline', `${(r.sizes.rawBytes / r.sizes.baselineRawBytes).toFixed(3)}×`]);
   }
   sizeRows.push(['source', r.source.spec]);
@@ -202,7 +191,7 @@ export function renderReportHtml(r: ExportReport): string {
 ${verificationBlock(r)}
 <h2>Artifact</h2>
 <table class="kv"><tbody>${sizeRows.map(([k, v]) => `<tr><td>${esc(k)}</td><td>${esc(v)}</td></tr>`).join('')}</tbody></table>
-${files.length ? `<table><thead><tr><th>file</th><th>bytes</th><th>sha256</th></tr></thead><tbody>${files.map((f) => `<tr><td>${esc(f.name)}</td><td>${esc(fmtInt(f.bytes))}</td><td><code>${esc(f.sha256)}</code></td></tr>`).join('')}</tbody></table>` : ''}
+${files.length ? `<table><thead><tr><th>file</th><th>bytes</th><th>sha256</th></tr></thead><tbody>${files.map((f) => `<tr><td>${esc(f.name)}</td><td>${esc(count(f.bytes))}</td><td><code>${esc(f.sha256)}</code></td></tr>`).join('')}</tbody></table>` : ''}
 <h2>Metrics</h2>
 ${metricsTable(r)}
 ${r.series.length ? `<h2>Metric series</h2>${r.series.map(seriesSvg).join('\n')}` : ''}

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError } from '../../../src-main/common/errors';
 import { openStore, type Store } from '../../../src-main/store/db';
 import { NotFoundError } from '../../../src-main/store/errors';
@@ -10,7 +10,10 @@ describe('StoreWriter', () => {
   beforeEach(() => {
     store = openStore(path.join(tempDir(), 'topiary.db'));
   });
-  afterEach(() => store.close());
+  afterEach(() => {
+    vi.useRealTimers();
+    store.close();
+  });
 
   const newRun = (extra: Partial<Parameters<Store['writer']['createRun']>[0]> = {}) => {
     const { modelId, datasetId } = seedModelAndDataset(store);
@@ -58,6 +61,7 @@ describe('StoreWriter', () => {
   it('queued -> running -> done sets timings and takes missing finals from the series', () => {
     const id = newRun({ status: 'queued' });
     expect(store.reader.getRun(id).startedAt).toBeNull();
+    vi.setSystemTime(Date.parse('2026-01-02T03:04:05.000Z'));
     store.writer.setRunStatus(id, 'running');
     store.writer.appendMetrics(id, [
       { step: 0, epoch: 0, phase: 'val', name: 'accuracy', value: 0.5, time: 1000 },
@@ -65,11 +69,14 @@ describe('StoreWriter', () => {
       { step: 1, epoch: 1, phase: 'train', name: 'loss', value: Number.NaN, time: 2000 },
     ]);
     store.writer.setSummary(id, { before: { accuracy: 0.9 }, after: { sizeBytes: 500 } });
+    vi.setSystemTime(Date.parse('2026-01-02T03:04:06.250Z'));
     store.writer.setRunStatus(id, 'done');
+    vi.useRealTimers();
     const run = store.reader.getRun(id);
     expect(run.status).toBe('done');
-    expect(run.finishedAt).not.toBeNull();
-    expect(run.durationMs).toBeGreaterThanOrEqual(0);
+    expect(run.startedAt).toBe('2026-01-02T03:04:05.000Z');
+    expect(run.finishedAt).toBe('2026-01-02T03:04:06.250Z');
+    expect(run.durationMs).toBe(1250);
     expect(run.final.sizeBytes).toBe(500);
     expect(run.final.accuracy).toBe(0.75);
     expect(Number.isNaN(run.final.loss)).toBe(true);

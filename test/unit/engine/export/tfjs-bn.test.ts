@@ -107,6 +107,7 @@ describe('quantized tfjs export of a BatchNorm net', () => {
     back.dispose();
     kernelsOnly.dispose();
     x.dispose();
+    m.dispose();
   });
 
   it('the kept tensors cost little: the uint8 export is still close to a quarter of float32', async () => {
@@ -119,5 +120,6 @@ describe('quantized tfjs export of a BatchNorm net', () => {
     expect(u8.weightBytes).toBe((none.weightBytes - keptBytes) / 4 + keptBytes);
     expect(f16.weightBytes).toBe((none.weightBytes - keptBytes) / 2 + keptBytes);
     expect(none.float32Kept).toEqual([]);
+    m.dispose();
   });
 });

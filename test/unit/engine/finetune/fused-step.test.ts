@@ -106,7 +106,15 @@ function maxDiff(a: Float32Array[], b: Float32Array[]): number {
 
 describe('fusedSpecOf', () => {
   it('describes plain chains and says why it cannot describe others', () => {
-    const spec = fusedSpecOf(convNet());
+    // Each model is only described, then freed.
+    const specOf = (m: tf.LayersModel): ReturnType<typeof fusedSpecOf> => {
+      try {
+        return fusedSpecOf(m);
+      } finally {
+        m.dispose();
+      }
+    };
+    const spec = specOf(convNet());
     expect(typeof spec).toBe('object');
     if (typeof spec === 'string') return;
     expect(spec.nodes.map((l) => l.kind)).toEqual(['conv', 'maxpool', 'conv', 'maxpool', 'identity', 'dense', 'identity', 'dense']);
@@ -114,36 +122,36 @@ describe('fusedSpecOf', () => {
     expect(spec.probs).toBe(true);
     expect(spec.classes).toBe(4);
     expect(spec.nodes[0].geometry).toEqual([11, 10, 2, 3, 3, 5, 6, 5, 2, 2, 1, 1, 1, 0]);
-    expect((fusedSpecOf(mlpLogits()) as { probs: boolean }).probs).toBe(false);
+    expect((specOf(mlpLogits()) as { probs: boolean }).probs).toBe(false);
 
     const frozen = convNet();
     frozen.layers[0].trainable = false;
-    expect(fusedSpecOf(frozen)).toMatch(/conv2d.* is frozen/);
+    expect(specOf(frozen)).toMatch(/conv2d.* is frozen/);
     const noScale = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3 }), tf.layers.batchNormalization({ scale: false }), tf.layers.dense({ units: 2, activation: 'softmax' })] });
-    expect(fusedSpecOf(noScale)).toMatch(/without center\/scale/);
+    expect(specOf(noScale)).toMatch(/without center\/scale/);
     const dropout = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3 }), tf.layers.dropout({ rate: 0.5 }), tf.layers.dense({ units: 2 })] });
-    expect(fusedSpecOf(dropout)).toMatch(/dropout is random/);
+    expect(specOf(dropout)).toMatch(/dropout is random/);
     const tanh = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3, activation: 'tanh' }), tf.layers.dense({ units: 2 })] });
-    expect(fusedSpecOf(tanh)).toMatch(/activation tanh/);
+    expect(specOf(tanh)).toMatch(/activation tanh/);
     const input = tf.input({ shape: [4] });
     const a = tf.layers.dense({ units: 4 }).apply(input) as tf.SymbolicTensor;
     const sum = tf.layers.add().apply([a, input]) as tf.SymbolicTensor;
-    const branchy = fusedSpecOf(tf.model({ inputs: input, outputs: tf.layers.dense({ units: 2 }).apply(sum) as tf.SymbolicTensor }));
+    const branchy = specOf(tf.model({ inputs: input, outputs: tf.layers.dense({ units: 2 }).apply(sum) as tf.SymbolicTensor }));
     expect(typeof branchy === 'object' && branchy.nodes.map((n) => [n.kind, n.inputs])).toEqual([['dense', [-1]], ['add', [0, -1]], ['dense', [1]]]);
     const convEnd = tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [4, 4, 1], filters: 2, kernelSize: 4 })] });
-    expect(fusedSpecOf(convEnd)).toMatch(/output has rank 4/);
+    expect(specOf(convEnd)).toMatch(/output has rank 4/);
     const gru = tf.sequential({ layers: [tf.layers.gru({ inputShape: [3, 4], units: 3 }), tf.layers.dense({ units: 2 })] });
-    expect(fusedSpecOf(gru)).toMatch(/is a GRU/);
+    expect(specOf(gru)).toMatch(/is a GRU/);
     const dilated = tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [8, 8, 1], filters: 2, kernelSize: 3, dilationRate: 2 }), tf.layers.flatten(), tf.layers.dense({ units: 2 })] });
-    expect(fusedSpecOf(dilated)).toMatch(/is dilated/);
+    expect(specOf(dilated)).toMatch(/is dilated/);
     const multiplier = tf.sequential({ layers: [tf.layers.depthwiseConv2d({ inputShape: [8, 8, 2], kernelSize: 3, depthMultiplier: 2 }), tf.layers.flatten(), tf.layers.dense({ units: 2 })] });
-    expect(fusedSpecOf(multiplier)).toMatch(/depth multiplier 2/);
+    expect(specOf(multiplier)).toMatch(/depth multiplier 2/);
     const avgSame = tf.sequential({ layers: [tf.layers.averagePooling2d({ inputShape: [5, 5, 1], poolSize: 2, padding: 'same' }), tf.layers.flatten(), tf.layers.dense({ units: 2 })] });
-    expect(fusedSpecOf(avgSame)).toMatch(/average pooling over padded windows/);
+    expect(specOf(avgSame)).toMatch(/average pooling over padded windows/);
     const relu4 = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3 }), tf.layers.reLU({ maxValue: 4 }), tf.layers.dense({ units: 2 })] });
-    expect(fusedSpecOf(relu4)).toMatch(/maxValue 4/);
+    expect(specOf(relu4)).toMatch(/maxValue 4/);
     const earlySoftmax = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3, activation: 'softmax' }), tf.layers.dense({ units: 2 })] });
-    expect(fusedSpecOf(earlySoftmax)).toMatch(/softmax only as the model's last step/);
+    expect(specOf(earlySoftmax)).toMatch(/softmax only as the model's last step/);
   });
 
   it('lists the layer classes it covers from the table the spec is built from', () => {
@@ -193,7 +201,9 @@ describe.runIf(addon !== undefined)('fine-tuning through the native fused step',
       const next = tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => (i % 3 === 0 || i % 4 === 1 ? 0 : 1)), shape);
       masks().get(kernel.name)?.dispose();
       masks().set(kernel.name, next);
-      kernel.write(tf.mul(kernel.read(), next));
+      tf.tidy(() => {
+        kernel.write(tf.mul(kernel.read(), next));
+      });
     };
     const run = async (fusedOn: boolean) => {
       let model: tf.LayersModel | undefined;
@@ -207,7 +217,9 @@ describe.runIf(addon !== undefined)('fine-tuning through the native fused step',
         masks = thirdMasks(m);
         for (const [name, mask] of masks) {
           const lv = m.trainableWeights.find((w) => w.name === name)!;
-          lv.write(tf.mul(lv.read(), mask));
+          tf.tidy(() => {
+            lv.write(tf.mul(lv.read(), mask));
+          });
         }
         await finetuneMasked(m, split, cfg, {
           masks,

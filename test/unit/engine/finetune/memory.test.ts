@@ -20,6 +20,7 @@ import { finetuneMasked } from '../../../../src-main/engine/finetune/trainer';
 import { crossEntropy, logitsOf } from '../../../../src-main/engine/finetune/loss';
 import type { FinetuneConfig, PruneProgress } from '../../../../src-main/engine/prune/types';
 import { convnet, mlp, syntheticDataset } from '../prune/fixtures';
+import { keepTensors } from '../../../support/tensor-leaks';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -256,6 +257,7 @@ describe('micro-batches', () => {
 
 describe('freeTapeOnError', () => {
   it('frees what tfjs saved for backprop when a step throws, and nothing when it succeeds', () => {
+    keepTensors('reproduces the tfjs 4.22 tape leak on a throwing step, which freeTapeOnError exists to avoid');
     const v = tf.variable(tf.ones([3]));
     const x = tf.ones([3]);
     const start = tf.memory().numTensors;

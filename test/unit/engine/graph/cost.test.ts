@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { layerMacs, modelMacs } from '../../../../src-main/engine/graph/cost';
+import { analyzeModel } from '../../../../src-main/engine/analyze';
 import { lenet5 } from '../../../../src-main/engine/models/lenet';
 
 beforeAll(async () => {
@@ -24,6 +25,24 @@ describe('MAC counts', () => {
     });
     expect(layerMacs(model.getLayer('dw'))).toBe(3 * 3 * 4 * 2 * 4 * 4);
     expect(layerMacs(model.getLayer('sep'))).toBe((3 * 3 * 8 + 8 * 5) * 2 * 2);
+    model.dispose();
+  });
+
+  it('counts every layer exactly as the analyzer does, transposed and recurrent layers included', () => {
+    const model = tf.sequential({
+      layers: [
+        tf.layers.conv2dTranspose({ inputShape: [4, 4, 2], filters: 3, kernelSize: 3, strides: 2, padding: 'same', name: 'up' }),
+        tf.layers.reshape({ targetShape: [64, 3] }),
+        tf.layers.lstm({ units: 5, name: 'rnn' }),
+        tf.layers.dense({ units: 2, name: 'fc' }),
+      ],
+    });
+    const analysis = analyzeModel(model);
+    // Transposed conv: 4x4 input positions x 3x3x3x2 kernel; LSTM: 64 steps x (3x20 + 5x20).
+    expect(layerMacs(model.getLayer('up'))).toBe(4 * 4 * 3 * 3 * 3 * 2);
+    expect(layerMacs(model.getLayer('rnn'))).toBe(64 * (3 * 20 + 5 * 20));
+    expect(model.layers.map(layerMacs)).toEqual(analysis.layers.map((l) => l.macs));
+    expect(modelMacs(model)).toBe(analysis.macs);
     model.dispose();
   });
 });

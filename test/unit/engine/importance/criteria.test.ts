@@ -15,7 +15,9 @@ beforeAll(async () => {
 /** Dense(no bias) with a given kernel and softmax output. */
 function dense(kernel: number[][], name = 'd'): tf.Sequential {
   const m = tf.sequential({ layers: [tf.layers.dense({ units: kernel[0].length, inputShape: [kernel.length], useBias: false, activation: 'softmax', name })] });
-  (m.getLayer(name) as unknown as { kernel: tf.LayerVariable }).kernel.write(tf.tensor2d(kernel));
+  const value = tf.tensor2d(kernel);
+  (m.getLayer(name) as unknown as { kernel: tf.LayerVariable }).kernel.write(value);
+  value.dispose();
   return m;
 }
 

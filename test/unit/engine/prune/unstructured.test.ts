@@ -58,7 +58,9 @@ describe('pruneUnstructured', () => {
   it('breaks ties deterministically: equal weights are pruned lowest index first', async () => {
     const model = track(mlp());
     const fc1 = model.getLayer('fc1') as unknown as { kernel: tf.LayerVariable };
-    fc1.kernel.write(tf.ones([16, 12]));
+    tf.tidy(() => {
+      fc1.kernel.write(tf.ones([16, 12]));
+    });
     const cfg = validatePruneConfig({ sparsity: 0.25, scope: 'layer' }, model);
     const { masks } = await pruneUnstructured(model, cfg);
     const k = kernelOf(model, 'fc1');
@@ -109,7 +111,9 @@ describe('pruneUnstructured', () => {
 
   it('N:M keeps the largest magnitudes of each group', async () => {
     const model = track(tf.sequential({ layers: [tf.layers.dense({ units: 1, inputShape: [8], useBias: false, name: 'd' })] }));
-    (model.getLayer('d') as unknown as { kernel: tf.LayerVariable }).kernel.write(tf.tensor2d([0.1, -3, 2, 0.2, 5, 0.3, -0.4, 0.35], [8, 1]));
+    tf.tidy(() => {
+      (model.getLayer('d') as unknown as { kernel: tf.LayerVariable }).kernel.write(tf.tensor2d([0.1, -3, 2, 0.2, 5, 0.3, -0.4, 0.35], [8, 1]));
+    });
     const { masks } = await pruneUnstructured(model, validatePruneConfig({ granularity: 'nm' }, model));
     expect(Array.from(kernelOf(model, 'd'))).toEqual([0, -3, 2, 0, 5, 0, -0.4, 0].map((v) => Math.fround(v)));
     disposeAll(masks);
@@ -133,7 +137,9 @@ describe('pruneUnstructured', () => {
 
   it('refuses a global threshold that would empty a layer', async () => {
     const model = track(mlp());
-    (model.getLayer('fc2') as unknown as { kernel: tf.LayerVariable }).kernel.write(tf.fill([12, 8], 1e-6));
+    tf.tidy(() => {
+      (model.getLayer('fc2') as unknown as { kernel: tf.LayerVariable }).kernel.write(tf.fill([12, 8], 1e-6));
+    });
     const cfg = validatePruneConfig({ sparsity: 0.5, scope: 'global' }, model);
     await expect(pruneUnstructured(model, cfg)).rejects.toThrow(/would prune every weight of layer "fc2"/);
     // LAMP makes the threshold layer-adaptive: the same model keeps weights in fc2.

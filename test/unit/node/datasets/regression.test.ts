@@ -25,7 +25,15 @@ describe('regression datasets', () => {
     expect(y.length).toBe(2);
     // weights are i * 0.5 + 0.25: targets keep their units (not scaled), and sit at quarter steps.
     for (const v of y) expect((v - 0.25) / 0.5).toBeCloseTo(Math.round((v - 0.25) / 0.5), 5);
-    for (const v of x) expect(v).toBeGreaterThanOrEqual(0);
+    expect(x.length).toBe(2 * 3);
+    // Min-max scaled on the train split: each feature column spans exactly [0, 1] there.
+    const n = ds.train.size;
+    const train = ds.train.take(Array.from({ length: n }, (_, i) => i)).x;
+    for (let f = 0; f < 3; f++) {
+      const column = Array.from({ length: n }, (_, i) => train[i * 3 + f]);
+      expect(Math.min(...column)).toBeCloseTo(0, 6);
+      expect(Math.max(...column)).toBeCloseTo(1, 6);
+    }
   });
 
   it('whole-number targets (abalone rings) are floats for regression, class labels otherwise', async () => {

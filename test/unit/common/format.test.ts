@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { bytes, count, duration, MISSING, ms, percent, table } from '../../../src-main/common/format';
+
+describe('formatters', () => {
+  it('bytes use binary units: whole B, KiB with one decimal, MiB with two', () => {
+    expect([0, 1023, 1024, 1536, 1024 * 1024 - 1, 3 * 1024 * 1024].map(bytes)).toEqual(['0 B', '1023 B', '1.0 KiB', '1.5 KiB', '1024.0 KiB', '3.00 MiB']);
+    expect(bytes(-2048)).toBe('-2.0 KiB');
+  });
+
+  it('missing or non-finite values print as the missing mark, never NaN or undefined', () => {
+    for (const v of [undefined, null, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+      expect([bytes(v), count(v), percent(v), ms(v), duration(v)]).toEqual([MISSING, MISSING, MISSING, MISSING, MISSING]);
+    }
+  });
+
+  it('counts, percentages, milliseconds and durations', () => {
+    expect(count(1234567.4)).toBe('1,234,567');
+    expect(percent(0.12345)).toBe('12.35 %');
+    expect(percent(0.5, 1, '')).toBe('50.0%');
+    expect(ms(1.23456)).toBe('1.235 ms');
+    expect(ms(1.23456, 2)).toBe('1.23 ms');
+    expect([duration(59.4), duration(125)]).toEqual(['59 s', '2 min 5 s']);
+  });
+
+  it('table pads columns to the widest cell, right-aligns where asked, and sets a footer off with a rule', () => {
+    expect(table(['name', 'n'], [['a', 10], ['bbb', 2]], [false, true])).toBe('name   n\n----  --\na     10\nbbb    2');
+    expect(table(['k', 'v'], [['x', 'y']], [], { rule: false })).toBe('k  v\nx  y');
+    expect(table(['k', 'v'], [['x', '1']], [false, true], { footer: [['total', '1']] })).toBe('k      v\n-----  -\nx      1\n-----  -\ntotal  1');
+  });
+});

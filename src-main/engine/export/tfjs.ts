@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { gzipSync } from 'fflate';
 import { ConfigError, UnsupportedLayerError } from '../../common/errors';
-import { isTopiaryActivation } from '../models/activations';
+import { usesTopiaryOnlyOption } from '../models/activations';
 import { flattenModel, hasNestedModels } from '../models/flatten';
 import type { Verification } from '../../common/export-report';
 import { affineParams, encodeFloat16, quantizeAffine } from './quantize';
@@ -128,20 +128,18 @@ export function keepsFloat32(weightName: string): boolean {
  * const files = tfjsFolderFiles(out); // [{name: 'model.json', bytes}, {name: 'group1-shard1of1.bin', bytes}]
  */
 /**
- * A model using an activation only Topiary registers (hard-swish, Keras 3 hard_sigmoid, ...) would
+ * A model using what only Topiary registers (hard-swish, Keras 3 hard_sigmoid, keepdims pooling) would
  * write a model.json the stock tfjs loader cannot read: refuse before writing anything.
  */
 function refuseNonStockActivations(model: tf.LayersModel): void {
   const flat = hasNestedModels(model) ? flattenModel(model).model : model;
   try {
     for (const layer of flat.layers) {
-      const config = layer.getConfig();
-      for (const key of ['activation', 'recurrentActivation']) {
-        if (isTopiaryActivation(config[key])) {
-          throw new UnsupportedLayerError(
-            `layer "${layer.name}" (${layer.getClassName()}) uses activation ${String(config[key])} (from Keras hard_swish / hard_sigmoid / leaky_relu), which the stock tfjs loader does not have; export --format tflite instead`,
-          );
-        }
+      const what = usesTopiaryOnlyOption(layer.getConfig());
+      if (what) {
+        throw new UnsupportedLayerError(
+          `layer "${layer.name}" (${layer.getClassName()}) uses ${what} (Keras hard_swish, Keras 3 hard_sigmoid, leaky_relu or keepdims pooling), which the stock tfjs loader does not support; export --format tflite instead`,
+        );
       }
     }
   } finally {

@@ -59,3 +59,45 @@ const REGISTERED = new Set<string>(Object.values(TOPIARY_ACTIVATIONS));
 export function isTopiaryActivation(name: unknown): boolean {
   return typeof name === 'string' && REGISTERED.has(name);
 }
+
+/**
+ * Keras GlobalAveragePooling2D / GlobalMaxPooling2D with `keepdims=True` (squeeze-and-excite
+ * blocks of MobileNetV3 and EfficientNet) give [batch, 1, 1, C]; tfjs 4.22's versions ignore the
+ * option and give [batch, C], so such a model does not even build. These subclasses, registered
+ * under the same class names, honour it; without `keepdims` they are tfjs's own layers.
+ */
+type PoolBase = new (args: Record<string, unknown>) => tf.layers.Layer;
+function keepDimsPooling(base: PoolBase, className: string) {
+  class KeepDimsPooling extends base {
+    static className = className;
+    readonly keepdims: boolean;
+    constructor(args: Record<string, unknown>) {
+      super(args);
+      this.keepdims = args.keepdims === true;
+    }
+    override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape | tf.Shape[] {
+      const out = super.computeOutputShape(inputShape) as tf.Shape;
+      return this.keepdims ? [out[0], 1, 1, out[1]] : out;
+    }
+    override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor | tf.Tensor[] {
+      const out = super.call(inputs, kwargs) as tf.Tensor;
+      return this.keepdims ? tf.reshape(out, [out.shape[0], 1, 1, out.shape[1] as number]) : out;
+    }
+    override getConfig(): tf.serialization.ConfigDict {
+      const config = super.getConfig();
+      if (this.keepdims) config.keepdims = true;
+      return config;
+    }
+  }
+  tf.serialization.registerClass(KeepDimsPooling as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
+}
+
+keepDimsPooling(tf.layers.globalAveragePooling2d({}).constructor as PoolBase, 'GlobalAveragePooling2D');
+keepDimsPooling(tf.layers.globalMaxPooling2d({}).constructor as PoolBase, 'GlobalMaxPooling2D');
+
+/** True when a layer config uses an option only Topiary's registrations honour (stock tfjs would not load it alike). */
+export function usesTopiaryOnlyOption(config: Record<string, unknown>): string | undefined {
+  if (config.keepdims === true) return 'keepdims=True pooling';
+  for (const key of ['activation', 'recurrentActivation']) if (isTopiaryActivation(config[key])) return `activation ${String(config[key])}`;
+  return undefined;
+}

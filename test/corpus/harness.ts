@@ -146,7 +146,7 @@ function classificationNpz(e: Entry, n: number): string {
   return file;
 }
 
-function dataSpec(e: Entry): string {
+export function dataSpec(e: Entry): string {
   if (e.task === 'regression') return `csv:${path.join(corpus, 'models', e.id, e.evalData ?? 'eval.csv')}`;
   // Image models trained on photos are calibrated and verified on photos (the corpus folder, fitted
   // to 224x224 by the loader): on synthetic waves a trained MobileNet answers near-uniformly, so any

@@ -9,11 +9,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { exportTflite, readTflite } from '../../src-main/engine/export/tflite';
+import { exportTflite, readTflite, tfliteOpsFor } from '../../src-main/engine/export/tflite';
 import { inferTask } from '../../src-main/engine/task';
 import { loadModel } from '../../src-main/node/models';
 import { verifyTflite } from '../../src-main/node/verify/verify';
-import { corpus, corpusSuite, jsonOf, lastLine, manifest, modelPath, resultOf, topiary, type Entry } from './harness';
+import { corpus, corpusSuite, dataSpec, jsonOf, lastLine, manifest, modelPath, resultOf, topiary, type Entry } from './harness';
 
 corpusSuite((e) => e.suite === 'unseen');
 
@@ -58,7 +58,9 @@ describe('reconstruction models (targets are the inputs)', () => {
     const { model } = await loadModel(modelPath(entry('mlperf-tiny-ad-autoencoder')));
     try {
       expect(inferTask(model)).toBe('regression');
-      const x = samples([640], 16, -1, 1);
+      // Inputs on the scale of its training features (log-mel energies, not [-1, 1]): what the
+      // decoder produces lies on the data manifold, so its outputs stand in for real frames.
+      const x = tf.tidy(() => (model.predict(tf.tensor2d(samples([640], 16, -1, 1), [16, 640])) as tf.Tensor).dataSync() as Float32Array);
       for (const quant of ['none', 'int8'] as const) {
         const out = exportTflite(model, { quant, calibration: x });
         const v = await verifyTflite(out.bytes, model, { x, y: x, sampleShape: [640] }, { task: 'regression', latencyRuns: 0 });
@@ -98,24 +100,17 @@ describe('reconstruction models (targets are the inputs)', () => {
 describe('Keras 3 nested MobileNetV3 blocks (hard-swish, squeeze-and-excite, PReLU, LayerNormalization)', () => {
   const e = entry('family-keras3-nested-mnv3');
 
-  it('float32 and full-int8 .tflite verify with LiteRT (HARD_SWISH, PRELU, MUL for the excite)', async () => {
+  it('TF Lite lowers every layer but LayerNormalization (HARD_SWISH, PRELU, MUL for the excite) and refuses it by name', async () => {
     const { model } = await loadModel(modelPath(e));
     try {
-      const x = samples([32, 32, 3], 16, 0, 255);
-      const y = new Int32Array(16);
-      const results: string[] = [];
-      for (const quant of ['none', 'int8'] as const) {
-        const out = exportTflite(model, { quant, calibration: x });
-        const ops = readTflite(out.bytes).operators.map((o) => o.op);
-        expect(ops).toEqual(expect.arrayContaining(['HARD_SWISH', 'PRELU', 'MUL']));
-        const v = await verifyTflite(out.bytes, model, { x, y, sampleShape: [32, 32, 3] }, { latencyRuns: 0 });
-        results.push(`${quant}: ${v.reason ?? 'ok'} (max diff ${v.maxAbsDiff})`);
-        expect(v.passed, results.join('; ')).toBe(true);
-      }
+      const rows = tfliteOpsFor(model, { quant: 'none' });
+      expect(rows.filter((r) => !r.supported).map((r) => `${r.layer} (${r.className})`)).toEqual(['ln (LayerNormalization)']);
+      expect(rows.flatMap((r) => r.ops)).toEqual(expect.arrayContaining(['HARD_SWISH', 'PRELU', 'MUL', 'RELU6', 'MEAN']));
+      expect(() => exportTflite(model, { quant: 'none' })).toThrow(/layer "ln" \(LayerNormalization\) is not supported by the TFLite exporter; export --format tfjs instead/);
     } finally {
       model.dispose();
     }
-  }, 300_000);
+  }, 120_000);
 
   it('tfjs export is refused before writing anything, naming the hard-swish layer (stock tfjs has no hard-swish)', () => {
     const out = path.join(tmp, 'mnv3-tfjs');
@@ -126,14 +121,11 @@ describe('Keras 3 nested MobileNetV3 blocks (hard-swish, squeeze-and-excite, PRe
     expect(fs.existsSync(path.join(out, 'model.json'))).toBe(false);
   }, 120_000);
 
-  it('structured 50% prune refuses LayerNormalization-coupled channels by name or prunes with fewer MACs', () => {
-    const r = topiary(['prune', modelPath(e), '--data', 'demo', '--granularity', 'structured', '--sparsity', '0.5', '--epochs', '0', '--no-sensitivity', '--json']);
-    if (r.code === 0) {
-      const run = resultOf(r) as unknown as { summary: { before: { macs: number }; after: { macs: number } } };
-      expect(run.summary.after.macs).toBeLessThan(run.summary.before.macs);
-    } else {
-      expect(lastLine(r.stderr) + JSON.stringify(jsonOf(r).error ?? {})).toMatch(/layer "|structured|prunable|input/i);
-    }
+  it('structured 50% prune reduces MACs through the nested backbone (the LayerNormalization channels stay)', () => {
+    const r = topiary(['prune', modelPath(e), '--data', dataSpec(e), '--granularity', 'structured', '--sparsity', '0.5', '--epochs', '0', '--no-sensitivity', '--eval-limit', '40', '--json']);
+    const run = resultOf(r) as unknown as { status: string; summary: { before: { macs: number }; after: { macs: number } } };
+    expect(run.status).toBe('done');
+    expect(run.summary.after.macs).toBeLessThan(run.summary.before.macs);
   }, 180_000);
 });
 

@@ -41,6 +41,8 @@ export interface Entry {
   suite?: string;
   /** false: the generic steps do not fit it (its data or a refusal); its own file tests it. */
   corpusSuite?: boolean;
+  /** A data spec the steps use instead of synthetic samples (the data the model was trained on). */
+  data?: string;
 }
 
 export const manifest = JSON.parse(fs.readFileSync(path.join(corpus, 'manifest.json'), 'utf8')) as { models: Entry[] };
@@ -147,6 +149,7 @@ function classificationNpz(e: Entry, n: number): string {
 }
 
 export function dataSpec(e: Entry): string {
+  if (e.data) return e.data;
   if (e.task === 'regression') return `csv:${path.join(corpus, 'models', e.id, e.evalData ?? 'eval.csv')}`;
   // Image models trained on photos are calibrated and verified on photos (the corpus folder, fitted
   // to 224x224 by the loader): on synthetic waves a trained MobileNet answers near-uniformly, so any

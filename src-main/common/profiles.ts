@@ -120,11 +120,15 @@ export function parseProfileJson(text: string, where = 'profile'): Profile {
 const TFLM_OPS = [
   'ADD', 'AVERAGE_POOL_2D', 'CONCATENATION', 'CONV_2D', 'DEPTHWISE_CONV_2D', 'DEQUANTIZE', 'FULLY_CONNECTED',
   'LOGISTIC', 'MAX_POOL_2D', 'MEAN', 'MUL', 'PAD', 'QUANTIZE', 'RELU', 'RELU6', 'RESHAPE', 'SOFTMAX', 'TANH',
+  // tflite-micro's MicroMutableOpResolver has kernels for these too (AddElu, AddHardSwish, ...).
+  'ELU', 'HARD_SWISH', 'LEAKY_RELU', 'MAXIMUM', 'MINIMUM', 'PRELU', 'REDUCE_MAX', 'RESIZE_NEAREST_NEIGHBOR', 'SUB',
+  'TRANSPOSE', 'TRANSPOSE_CONV',
 ];
 /** Edge TPU compiler's supported ops (Coral docs) that the exporter emits; QUANTIZE/DEQUANTIZE run at the graph edges. */
 const EDGETPU_OPS = [
   'ADD', 'AVERAGE_POOL_2D', 'CONCATENATION', 'CONV_2D', 'DEPTHWISE_CONV_2D', 'FULLY_CONNECTED', 'LOGISTIC',
   'MAX_POOL_2D', 'MEAN', 'MUL', 'PAD', 'QUANTIZE', 'DEQUANTIZE', 'RELU', 'RELU6', 'RESHAPE', 'SOFTMAX', 'TANH',
+  'MAXIMUM', 'MINIMUM', 'PRELU', 'REDUCE_MAX', 'RESIZE_NEAREST_NEIGHBOR', 'SUB', 'TRANSPOSE', 'TRANSPOSE_CONV',
 ];
 /** Full TFLite builtin kernels (tensorflow/lite/kernels/register.cc) for the ops the exporter emits. */
 const TFLITE_OPS = [...TFLM_OPS, 'DENSIFY'];

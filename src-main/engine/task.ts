@@ -45,6 +45,8 @@ function outputActivation(model: tf.LayersModel): { cls: string; activation: str
  * - the same with k > 1 units -> classification: a logits head, which is how most classifiers
  *   without a softmax are built (and how Topiary read them before it knew regression);
  *   k-output regression is asked for with `--task regression`;
+ * - an unsquashed output of exactly the input's shape (k > 1) -> regression: a reconstruction
+ *   model (autoencoder, denoiser, anomaly detector such as MLPerf Tiny's), whose targets are inputs;
  * - anything else (tanh, a custom layer, several outputs, a non-2D output) -> undecidable: a string
  *   saying why, and the caller asks the user for `--task`.
  * @example inferTask(model) // 'regression' for tfjs-examples' abalone MLP (Dense(1), linear)
@@ -57,8 +59,16 @@ export function inferTask(model: tf.LayersModel): Task | string {
   if (!out) return 'it has no layers';
   const act = out.activation ?? 'linear';
   if (act === 'softmax' || act === 'sigmoid') return 'classification';
-  if (LINEAR.has(act)) return shape[1] === 1 ? 'regression' : 'classification';
+  if (LINEAR.has(act)) return shape[1] === 1 || sameAsInput(model) ? 'regression' : 'classification';
   return `its output layer ${out.cls} ends in ${act}`;
+}
+
+/** Whether the model's single output has its single input's shape (a reconstruction). */
+function sameAsInput(model: tf.LayersModel): boolean {
+  if (model.inputs.length !== 1) return false;
+  const a = model.inputs[0].shape.slice(1);
+  const b = model.outputs[0].shape.slice(1);
+  return a.length === b.length && a.every((d, i) => d !== null && d === b[i]);
 }
 
 /**

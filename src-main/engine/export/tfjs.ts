@@ -5,7 +5,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { gzipSync } from 'fflate';
-import { ConfigError } from '../../common/errors';
+import { ConfigError, UnsupportedLayerError } from '../../common/errors';
+import { usesTopiaryOnlyOption } from '../models/activations';
+import { flattenModel, hasNestedModels } from '../models/flatten';
 import type { Verification } from '../../common/export-report';
 import { affineParams, encodeFloat16, quantizeAffine } from './quantize';
 import { compareRegression } from './verify-regression';
@@ -125,6 +127,26 @@ export function keepsFloat32(weightName: string): boolean {
  * const out = await exportTfjs(model, { quant: 'uint8' });
  * const files = tfjsFolderFiles(out); // [{name: 'model.json', bytes}, {name: 'group1-shard1of1.bin', bytes}]
  */
+/**
+ * A model using what only Topiary registers (hard-swish, Keras 3 hard_sigmoid, keepdims pooling) would
+ * write a model.json the stock tfjs loader cannot read: refuse before writing anything.
+ */
+function refuseNonStockActivations(model: tf.LayersModel): void {
+  const flat = hasNestedModels(model) ? flattenModel(model).model : model;
+  try {
+    for (const layer of flat.layers) {
+      const what = usesTopiaryOnlyOption(layer.getConfig());
+      if (what) {
+        throw new UnsupportedLayerError(
+          `layer "${layer.name}" (${layer.getClassName()}) uses ${what} (Keras hard_swish, Keras 3 hard_sigmoid, leaky_relu or keepdims pooling), which the stock tfjs loader does not support; export --format tflite instead`,
+        );
+      }
+    }
+  } finally {
+    if (flat !== model) flat.dispose();
+  }
+}
+
 export async function exportTfjs(model: tf.LayersModel, opts: TfjsExportOptions): Promise<TfjsExport> {
   if (!(TFJS_QUANT_MODES as readonly string[]).includes(opts.quant)) {
     throw new ConfigError(`tfjs export quant must be one of ${TFJS_QUANT_MODES.join(', ')}, got "${String(opts.quant)}"`);
@@ -133,6 +155,8 @@ export async function exportTfjs(model: tf.LayersModel, opts: TfjsExportOptions)
   if (!Number.isInteger(shardBytes) || shardBytes < 1) {
     throw new ConfigError(`tfjs export shardBytes must be a positive integer, got ${shardBytes}`);
   }
+
+  refuseNonStockActivations(model);
 
   // Let tfjs serialize topology and weights (names, order, dtypes) exactly as its own saver does,
   // then re-encode the weight bytes ourselves.

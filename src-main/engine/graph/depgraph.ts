@@ -48,6 +48,8 @@ export function buildDependencyGraph(model: tf.LayersModel): DependencyGraph {
   const spaces: ChannelSpace[] = [];
   const parent: number[] = [];
   const refusals = new Map<number, string[]>();
+  /** Layers whose rule refused them (their input channels are refused, not rewritten). */
+  const refused = new Set<string>();
   const root = (s: number): number => {
     while (parent[s] !== s) {
       parent[s] = parent[parent[s]];
@@ -100,6 +102,7 @@ export function buildDependencyGraph(model: tf.LayersModel): DependencyGraph {
       const space = newSpace(layer.name, size, `produced by "${layer.name}" (${layer.getClassName()}), which cannot be pruned`);
       result = { layout: { segments: [{ space, length: size, repeat: 1 }], positions: 1 } };
       rule = unknownRule(err.message);
+      refused.add(layer.name);
     }
     const node: GraphNode = {
       layer,
@@ -121,6 +124,15 @@ export function buildDependencyGraph(model: tf.LayersModel): DependencyGraph {
     for (const seg of node.outputLayout.segments) {
       const space = spaces[seg.space];
       if (space.fixed === undefined) space.fixed = `feeds model output "${node.name}"`;
+    }
+    // An output layer that cannot be pruned (a Softmax layer after the logits Dense) keeps its
+    // inputs' channels too: they are the output's channels, so they are fixed, not a refusal.
+    if (!refused.has(node.name)) continue;
+    for (const layout of node.inputLayouts) {
+      for (const seg of layout.segments) {
+        const space = spaces[seg.space];
+        if (space.fixed === undefined) space.fixed = `feeds model output "${node.name}" (${node.className})`;
+      }
     }
   }
 

@@ -132,6 +132,33 @@ const batchNorm: LayerRule = {
   },
 };
 
+/** PReLU: one learned slope per channel (alpha [..., C]; shared axes have size 1), like a BatchNorm. */
+const prelu: LayerRule = {
+  role: 'follower',
+  layout(ctx) {
+    const input = single(ctx);
+    const alpha = ctx.node.layer.weights[0]?.shape ?? [];
+    if (alpha[alpha.length - 1] === 1 && lastDim(ctx, ctx.outputShape) !== 1) unsupported(ctx, 'shares its slope across channels (shared_axes includes the channel axis)');
+    return { layout: { segments: input.segments.map((s) => ({ ...s })), positions: input.positions } };
+  },
+  inAxes: (layer) => [{ index: 0, name: 'alpha', axis: layer.weights[0].shape.length - 1 }],
+};
+
+/** Embedding: its output channels are the embedding dimension (embeddings [vocab, dim]); it reads token ids, not channels. */
+const embedding: LayerRule = {
+  role: 'producer',
+  layout(ctx) {
+    const size = lastDim(ctx, ctx.outputShape);
+    const space = ctx.newSpace(size);
+    return { layout: { segments: [{ space, length: size, repeat: 1 }], positions: 1 }, ownSpace: space };
+  },
+  inAxes: () => [],
+  outAxes: () => [{ index: 0, name: 'embeddings', axis: 1 }],
+  rewriteConfig(config, kept) {
+    if (kept.output) config.outputDim = kept.output.length;
+  },
+};
+
 const flatten: LayerRule = {
   role: 'passthrough',
   layout(ctx) {
@@ -210,8 +237,14 @@ const PASSTHROUGH_CLASSES = [
   'ReLU', 'LeakyReLU', 'ELU', 'ThresholdedReLU',
   'MaxPooling1D', 'MaxPooling2D', 'AveragePooling1D', 'AveragePooling2D',
   'GlobalAveragePooling1D', 'GlobalAveragePooling2D', 'GlobalMaxPooling1D', 'GlobalMaxPooling2D',
-  'ZeroPadding2D', 'Cropping2D', 'UpSampling2D',
+  'ZeroPadding2D', 'Cropping2D', 'UpSampling2D', 'ZeroPadding1D', 'Cropping1D', 'UpSampling1D',
 ];
+
+/** Layers that mix channels in a way no slice of their weights can follow, with the reason. */
+const CHANNEL_MIXING: Record<string, string> = {
+  LayerNormalization: 'normalizes across the channel axis, so removing a channel changes every other channel (prune the layers before it only if it is not on the channel path, or remove it)',
+  Permute: 'moves the channel axis',
+};
 
 /** The registry: layer class name -> rule. */
 export const LAYER_RULES: ReadonlyMap<string, LayerRule> = new Map<string, LayerRule>([
@@ -219,6 +252,10 @@ export const LAYER_RULES: ReadonlyMap<string, LayerRule> = new Map<string, Layer
   ['Dense', producer(0, 1, 'units')],
   ['Conv2D', producer(2, 3, 'filters')],
   ['Conv1D', producer(1, 2, 'filters')],
+  // Conv2DTranspose kernels are [h, w, out, in]: the input channels on axis 3, the output on 2.
+  ['Conv2DTranspose', producer(3, 2, 'filters')],
+  ['PReLU', prelu],
+  ['Embedding', embedding],
   ['DepthwiseConv2D', depthwise],
   ['SeparableConv2D', separable],
   ['BatchNormalization', batchNorm],
@@ -234,6 +271,7 @@ export const LAYER_RULES: ReadonlyMap<string, LayerRule> = new Map<string, Layer
   ['Activation', activation],
   ['Softmax', activation],
   ...PASSTHROUGH_CLASSES.map((c): [string, LayerRule] => [c, passthrough]),
+  ...Object.entries(CHANNEL_MIXING).map(([c, why]): [string, LayerRule] => [c, unknownRule(why)]),
 ]);
 
 /** Rule for a layer the registry does not know: it refuses the channels it reads. */

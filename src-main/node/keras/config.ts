@@ -10,6 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ModelFormatError, inFile } from '../../common/errors';
+import { TOPIARY_ACTIVATIONS } from '../../engine/models/activations';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type Obj = { [k: string]: Json };
@@ -50,6 +51,24 @@ const IGNORED_BY_TFJS: Record<string, (config: Obj) => string | undefined> = {
   BatchNormalization: (c) => (c.renorm === true ? 'uses renorm, which tfjs does not support' : undefined),
 };
 
+/**
+ * Keras activation names tfjs spells differently or lacks (see engine/models/activations.ts).
+ * `hard_sigmoid` changed meaning in Keras 3 (relu6(x + 3) / 6, was 0.2 x + 0.5 as in tfjs), so
+ * the mapping depends on the Keras major version that wrote the file.
+ */
+function activationFor(name: string, kerasMajor: number): string {
+  if (name === 'silu') return 'swish';
+  if (name === 'hard_silu' || name === 'hard_swish') return TOPIARY_ACTIVATIONS.hardSwish;
+  if (name === 'leaky_relu') return TOPIARY_ACTIVATIONS.leakyRelu;
+  if (name === 'hard_sigmoid' && kerasMajor >= 3) return TOPIARY_ACTIVATIONS.hardSigmoid6;
+  return name;
+}
+
+/** Keras 3 renamed some layer options; tfjs reads the Keras 2 name and would use its default. */
+const RENAMED_OPTIONS: Record<string, Record<string, string>> = {
+  LeakyReLU: { negative_slope: 'alpha' },
+};
+
 function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -60,11 +79,28 @@ function isObj(v: unknown): v is Obj {
  * classes tfjs cannot build.
  * @example translateKerasConfig(JSON.parse(attrs.model_config), '/m.h5') // {class_name: 'Sequential', config: {...}}
  */
-export function translateKerasConfig(raw: unknown, file: string): { class_name: string; config: Obj } {
+export function translateKerasConfig(raw: unknown, file: string, kerasVersion?: string): { class_name: string; config: Obj } {
   if (!isObj(raw) || typeof raw.class_name !== 'string') {
     throw new ModelFormatError(inFile(file, 'model config is not an object with a class_name'), { file });
   }
-  return translateModel(raw, file, registeredClassNames());
+  const major = kerasMajorVersion(kerasVersion, raw);
+  return translateModel(raw, file, { known: registeredClassNames(), kerasMajor: major });
+}
+
+/**
+ * The Keras major version that wrote a config: from the file's recorded version ('2.4.0',
+ * '2.2.4-tf', '3.5.0'), else 3 when the config has Keras 3's `registered_name` wrappers without
+ * `keras_version` telling otherwise, else 2.
+ */
+export function kerasMajorVersion(recorded: string | undefined, raw: Obj): number {
+  const m = /^(\d+)\./.exec(recorded ?? '');
+  if (m) return Number(m[1]);
+  return JSON.stringify(raw).includes('"registered_name"') && JSON.stringify(raw).includes('"module":"keras.layers"') ? 3 : 2;
+}
+
+interface TranslateContext {
+  known: Set<string>;
+  kerasMajor: number;
 }
 
 function registeredClassNames(): Set<string> {
@@ -72,7 +108,7 @@ function registeredClassNames(): Set<string> {
   return new Set(Object.keys(map));
 }
 
-function translateModel(raw: Obj, file: string, known: Set<string>): { class_name: string; config: Obj } {
+function translateModel(raw: Obj, file: string, known: TranslateContext): { class_name: string; config: Obj } {
   const className = raw.class_name as string;
   if (className === 'Sequential') {
     // Old Keras 2 wrote the layer list itself as the config.
@@ -202,7 +238,7 @@ function tensorRefs(v: Json | undefined, what: string, file: string): Json[] {
   return typeof v[0] === 'string' ? [v] : v;
 }
 
-function translateLayer(l: Json, where: string, file: string, known: Set<string>, functional: boolean): Obj {
+function translateLayer(l: Json, where: string, file: string, known: TranslateContext, functional: boolean): Obj {
   if (!isObj(l) || typeof l.class_name !== 'string' || !isObj(l.config)) {
     throw new ModelFormatError(inFile(file, `${where} is not a {class_name, config} object`), { file });
   }
@@ -214,7 +250,7 @@ function translateLayer(l: Json, where: string, file: string, known: Set<string>
     if (functional) copyNodeInfo(l, out, name, file);
     return out;
   }
-  if (!known.has(className)) {
+  if (!known.known.has(className)) {
     throw new ModelFormatError(inFile(file, `layer "${name}" has class ${className}, which tfjs cannot build`), { file });
   }
   const ignored = IGNORED_BY_TFJS[className]?.(l.config);
@@ -225,6 +261,15 @@ function translateLayer(l: Json, where: string, file: string, known: Set<string>
     delete config.batch_shape;
   }
   if (className === 'InputLayer') delete config.optional;
+  for (const key of ['activation', 'recurrent_activation']) {
+    if (typeof config[key] === 'string') config[key] = activationFor(config[key], known.kerasMajor);
+  }
+  for (const [from, to] of Object.entries(RENAMED_OPTIONS[className] ?? {})) {
+    if (from in config) {
+      config[to] = config[from];
+      delete config[from];
+    }
+  }
   for (const key of ['layer', 'cell', 'forward_layer', 'backward_layer']) {
     // Wrappers (TimeDistributed, Bidirectional, RNN) hold one layer config each.
     const inner = l.config[key];

@@ -66,6 +66,7 @@ async function loadKeras2(file: string): Promise<tf.LayersModel> {
       throw new ModelFormatError(inFile(file, `missing root attribute model_config${hint}`), { file });
     }
     const config = parseJsonAttr(rawConfig, 'model_config', file);
+    const version = h5.attrs['keras_version'] ? h5.get_attribute('keras_version', false) : undefined;
     const weightsRoot = h5.get('model_weights');
     const root = isGroup(weightsRoot) ? weightsRoot : h5; // Keras 1/2 save_weights layout keeps layers at the root
     const source: WeightSource = (layer) => {
@@ -78,7 +79,7 @@ async function loadKeras2(file: string): Promise<tf.LayersModel> {
         return datasetTensor(ds, `${layer.name}/${n}`, file);
       });
     };
-    return await buildModel(config, source, file);
+    return await buildModel(config, source, file, typeof version === 'string' ? version : undefined);
   } finally {
     h5.close();
   }
@@ -89,6 +90,9 @@ async function loadKeras3(file: string, bytes: Uint8Array): Promise<tf.LayersMod
   const entries = safeUnzip(bytes, file, { errorClass: ModelFormatError });
   if (!entries['config.json']) throw new ModelFormatError(inFile(file, 'zip has no config.json (not a Keras 3 .keras file)'), { file });
   const config = parseJsonAttr(strFromU8(entries['config.json']), 'config.json', file);
+  // tf.keras 2.13-2.15 also wrote .keras zips; metadata.json says which Keras did.
+  const metadata = entries['metadata.json'] ? (parseJsonAttr(strFromU8(entries['metadata.json']), 'metadata.json', file) as { keras_version?: unknown }) : {};
+  const version = typeof metadata.keras_version === 'string' ? metadata.keras_version : '3';
   const weights = entries['model.weights.h5'];
   if (!weights) throw new ModelFormatError(inFile(file, 'zip has no model.weights.h5'), { file });
   if (hdf5Offset(weights) < 0) throw new ModelFormatError(inFile(file, 'model.weights.h5 inside the zip is not an HDF5 file'), { file });
@@ -109,7 +113,7 @@ async function loadKeras3(file: string, bytes: Uint8Array): Promise<tf.LayersMod
         if (!values) throw new ModelFormatError(inFile(file, `no weights stored for layer "${layer.name}"${slot ? ` (looked in ${slot.path}/vars)` : ''}`), { file });
         return values;
       };
-      return await buildModel(config, source, file);
+      return await buildModel(config, source, file, version);
     } finally {
       h5.close();
     }
@@ -183,8 +187,8 @@ function readSlotVars(h5: H5Group, slot: KerasSlot, file: string, out: tf.Tensor
   for (const p of slot.parts ?? []) readSlotVars(h5, p, file, out);
 }
 
-async function buildModel(rawConfig: unknown, source: WeightSource, file: string): Promise<tf.LayersModel> {
-  const topology = translateKerasConfig(rawConfig, file);
+async function buildModel(rawConfig: unknown, source: WeightSource, file: string, kerasVersion: string | undefined): Promise<tf.LayersModel> {
+  const topology = translateKerasConfig(rawConfig, file, kerasVersion);
   let model: tf.LayersModel;
   try {
     model = await tf.models.modelFromJSON({ modelTopology: topology as unknown as tf.serialization.ConfigDict });

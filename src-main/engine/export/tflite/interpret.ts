@@ -56,6 +56,37 @@ function runOp(g: IrGraph, op: IrOp, get: (i: number) => tf.Tensor): tf.Tensor {
     }
     case 'MEAN':
       return tf.mean(x, Array.from(g.tensors[op.inputs[1]].intValue ?? []), o.kind === 'reducer' && o.keepDims);
+    case 'REDUCE_MAX':
+      return tf.max(x, Array.from(g.tensors[op.inputs[1]].intValue ?? []), o.kind === 'reducer' && o.keepDims);
+    case 'TRANSPOSE':
+      return tf.transpose(x, Array.from(g.tensors[op.inputs[1]].intValue ?? []));
+    case 'RESIZE_NEAREST_NEIGHBOR': {
+      const [h, w] = Array.from(g.tensors[op.inputs[1]].intValue ?? []);
+      return tf.image.resizeNearestNeighbor(x as tf.Tensor4D, [h, w], false, false);
+    }
+    case 'TRANSPOSE_CONV': {
+      if (o.kind !== 'transposeConv') break;
+      // inputs: output shape, filter [out, h, w, in], input, bias
+      const shape = Array.from(g.tensors[op.inputs[0]].intValue ?? []);
+      const w = tf.transpose(get(op.inputs[1]), [1, 2, 0, 3]) as tf.Tensor4D;
+      const input = get(op.inputs[2]) as tf.Tensor4D;
+      const y = tf.conv2dTranspose(input, w, [input.shape[0], shape[1], shape[2], shape[3]], o.strides, o.padding);
+      return op.inputs[3] !== undefined && op.inputs[3] >= 0 ? tf.add(y, get(op.inputs[3])) : y;
+    }
+    case 'HARD_SWISH':
+      return tf.mul(x, tf.div(tf.relu6(tf.add(x, 3)), 6));
+    case 'LEAKY_RELU':
+      return tf.leakyRelu(x, o.kind === 'leakyRelu' ? o.alpha : 0.2);
+    case 'ELU':
+      return tf.elu(x);
+    case 'PRELU':
+      return tf.prelu(x, get(op.inputs[1]));
+    case 'SUB':
+      return applyAct(tf.sub(x, get(op.inputs[1])), o.kind === 'sub' ? o.act : 0);
+    case 'MAXIMUM':
+      return tf.maximum(x, get(op.inputs[1]));
+    case 'MINIMUM':
+      return tf.minimum(x, get(op.inputs[1]));
     case 'RESHAPE':
       return tf.reshape(x, [-1, ...g.tensors[op.outputs[0]].shape.slice(1)]);
     case 'SOFTMAX':

@@ -46,6 +46,10 @@ export type OpOptions =
   | { kind: 'concat'; axis: number; act: ActCode }
   | { kind: 'add'; act: ActCode }
   | { kind: 'mul'; act: ActCode }
+  | { kind: 'sub'; act: ActCode }
+  | { kind: 'leakyRelu'; alpha: number }
+  | { kind: 'transposeConv'; padding: 'same' | 'valid'; strides: [number, number] }
+  | { kind: 'resizeNearest' }
   | { kind: 'reshape'; newShape: number[] }
   | { kind: 'reducer'; keepDims: boolean };
 

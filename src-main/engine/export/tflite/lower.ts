@@ -16,6 +16,7 @@ import { foldChannelAffine } from './fold';
 import { IrGraph, type OpOptions } from './ir';
 import { Act, type ActCode, type OpName } from './schema';
 import { flattenModel, hasNestedModels } from '../../models/flatten';
+import { TOPIARY_ACTIVATIONS } from '../../models/activations';
 
 type Layer = tf.layers.Layer;
 type Config = Record<string, unknown>;
@@ -44,24 +45,67 @@ export interface LowerContext {
 
 type Lowering = (ctx: LowerContext) => number;
 
-/** Keras activation name -> fused code, or the standalone op that computes it. */
-const ACTIVATIONS: Record<string, { fused: ActCode } | { op: OpName }> = {
+type EmitActivation = (g: IrGraph, input: number, output: number, shape: number[], layer: string) => void;
+
+/** A unary op from `input` to `output` (SOFTMAX gets beta 1: the schema default 0 flattens it). */
+function unary(op: OpName): EmitActivation {
+  return (g, input, output, _shape, layer) =>
+    g.addOp(op, [input], [output], op === 'SOFTMAX' ? { kind: 'softmax', beta: 1.0 } : { kind: 'none' }, layer);
+}
+
+/** x * sigmoid(x), as TF Lite's converter writes swish/silu: LOGISTIC then MUL. */
+const swish: EmitActivation = (g, input, output, shape, layer) => {
+  const sig = g.activation(`${g.tensors[output].name}/sigmoid`, shape);
+  g.addOp('LOGISTIC', [input], [sig], { kind: 'none' }, layer);
+  g.addOp('MUL', [input, sig], [output], { kind: 'mul', act: Act.NONE }, layer);
+};
+
+/** relu6(a x + b) * c, one scalar constant per step (hard sigmoids: clip(0.2x + 0.5) = relu6(1.2x + 3) / 6). */
+function clippedAffine(a: number, b: number): EmitActivation {
+  return (g, input, output, shape, layer) => {
+    const base = g.tensors[output].name;
+    let x = input;
+    if (a !== 1) {
+      const scaled = g.activation(`${base}/scaled`, shape);
+      g.addOp('MUL', [x, g.constFloat(`${base}/a`, [1], Float32Array.of(a), 'param')], [scaled], { kind: 'mul', act: Act.NONE }, layer);
+      x = scaled;
+    }
+    const shifted = g.activation(`${base}/relu6`, shape);
+    g.addOp('ADD', [x, g.constFloat(`${base}/b`, [1], Float32Array.of(b), 'param')], [shifted], { kind: 'add', act: Act.RELU6 }, layer);
+    g.addOp('MUL', [shifted, g.constFloat(`${base}/c`, [1], Float32Array.of(1 / 6), 'param')], [output], { kind: 'mul', act: Act.NONE }, layer);
+  };
+}
+
+const leaky = (alpha: number): EmitActivation => (g, input, output, _shape, layer) =>
+  g.addOp('LEAKY_RELU', [input], [output], { kind: 'leakyRelu', alpha }, layer);
+
+/**
+ * Keras activation name (as tfjs configs spell it) -> fused code, or the ops that compute it
+ * standalone. Names from engine/models/activations.ts are Keras activations tfjs lacks.
+ */
+const ACTIVATIONS: Record<string, { fused: ActCode } | { ops: OpName[]; emit: EmitActivation }> = {
   linear: { fused: Act.NONE },
   relu: { fused: Act.RELU },
   relu6: { fused: Act.RELU6 },
-  softmax: { op: 'SOFTMAX' },
-  sigmoid: { op: 'LOGISTIC' },
-  tanh: { op: 'TANH' },
+  softmax: { ops: ['SOFTMAX'], emit: unary('SOFTMAX') },
+  sigmoid: { ops: ['LOGISTIC'], emit: unary('LOGISTIC') },
+  tanh: { ops: ['TANH'], emit: unary('TANH') },
+  elu: { ops: ['ELU'], emit: unary('ELU') },
+  swish: { ops: ['LOGISTIC', 'MUL'], emit: swish },
+  hardSigmoid: { ops: ['MUL', 'ADD'], emit: clippedAffine(1.2, 3) },
+  [TOPIARY_ACTIVATIONS.hardSigmoid6]: { ops: ['ADD', 'MUL'], emit: clippedAffine(1, 3) },
+  [TOPIARY_ACTIVATIONS.hardSwish]: { ops: ['HARD_SWISH'], emit: unary('HARD_SWISH') },
+  [TOPIARY_ACTIVATIONS.leakyRelu]: { ops: ['LEAKY_RELU'], emit: leaky(0.2) },
 };
 
 /** Ops a Keras activation needs when it cannot be fused. */
 export function activationOps(name: string): OpName[] | undefined {
   const a = ACTIVATIONS[name];
   if (a === undefined) return undefined;
-  return 'op' in a ? [a.op] : [];
+  return 'ops' in a ? a.ops : [];
 }
 
-function activationOf(ctx: LowerContext): { fused: ActCode; post?: OpName } {
+function activationOf(ctx: LowerContext): { fused: ActCode; post?: EmitActivation } {
   const name = String(ctx.config.activation ?? 'linear');
   const a = ACTIVATIONS[name];
   if (a === undefined) {
@@ -69,25 +113,29 @@ function activationOf(ctx: LowerContext): { fused: ActCode; post?: OpName } {
       `layer "${ctx.name}" (${ctx.className}) uses activation "${name}", which the TFLite exporter does not support (supported: ${Object.keys(ACTIVATIONS).join(', ')})`,
     );
   }
-  return 'op' in a ? { fused: Act.NONE, post: a.op } : { fused: a.fused };
+  return 'ops' in a ? { fused: Act.NONE, post: a.emit } : { fused: a.fused };
 }
 
-function standaloneActivation(g: IrGraph, op: OpName, input: number, output: number, layer: string): void {
-  g.addOp(op, [input], [output], op === 'SOFTMAX' ? { kind: 'softmax', beta: 1.0 } : { kind: 'none' }, layer);
-}
-
-/** Emits `op` writing into the layer's output, with a separate activation op when it cannot be fused. */
-function withActivation(ctx: LowerContext, emit: (out: number, act: ActCode) => void): number {
+/**
+ * Emits `op` writing a `shape` tensor, with a separate activation op when it cannot be fused;
+ * returns the activated tensor (named `name`).
+ */
+function activated(ctx: LowerContext, name: string, shape: number[], emit: (out: number, act: ActCode) => void): number {
   const { fused, post } = activationOf(ctx);
-  const out = ctx.g.activation(ctx.name, ctx.outShape);
+  const out = ctx.g.activation(name, shape);
   if (post === undefined) {
     emit(out, fused);
     return out;
   }
-  const pre = ctx.g.activation(`${ctx.name}/pre_activation`, ctx.outShape);
+  const pre = ctx.g.activation(`${name}/pre_activation`, shape);
   emit(pre, Act.NONE);
-  standaloneActivation(ctx.g, post, pre, out, ctx.name);
+  post(ctx.g, pre, out, shape, ctx.name);
   return out;
+}
+
+/** Emits `op` writing into the layer's output, with a separate activation op when it cannot be fused. */
+function withActivation(ctx: LowerContext, emit: (out: number, act: ActCode) => void): number {
+  return activated(ctx, ctx.name, ctx.outShape, emit);
 }
 
 function pair(v: unknown, fallback: number): [number, number] {
@@ -210,14 +258,6 @@ function lowerPool(op: 'MAX_POOL_2D' | 'AVERAGE_POOL_2D'): Lowering {
   };
 }
 
-const lowerGlobalAvgPool: Lowering = (ctx) => {
-  requireChannelsLast(ctx);
-  const axes = ctx.g.constInt(`${ctx.name}/axes`, [2], Int32Array.from([1, 2]));
-  const out = ctx.g.activation(ctx.name, ctx.outShape);
-  ctx.g.addOp('MEAN', [ctx.inputs[0], axes], [out], { kind: 'reducer', keepDims: ctx.outShape.length === 4 }, ctx.name);
-  return out;
-};
-
 const lowerReshape: Lowering = (ctx) => {
   const shape = ctx.g.constInt(`${ctx.name}/shape`, [ctx.outShape.length], Int32Array.from(ctx.outShape));
   const out = ctx.g.activation(ctx.name, ctx.outShape);
@@ -229,8 +269,7 @@ const lowerActivation: Lowering = (ctx) => {
   const { fused, post } = activationOf(ctx);
   if (post === undefined && fused === Act.NONE) return ctx.inputs[0];
   const out = ctx.g.activation(ctx.name, ctx.outShape);
-  const op: OpName = post ?? (fused === Act.RELU ? 'RELU' : 'RELU6');
-  standaloneActivation(ctx.g, op, ctx.inputs[0], out, ctx.name);
+  (post ?? unary(fused === Act.RELU ? 'RELU' : 'RELU6'))(ctx.g, ctx.inputs[0], out, ctx.outShape, ctx.name);
   return out;
 };
 
@@ -241,7 +280,7 @@ const lowerReLU: Lowering = (ctx) => {
     throw new UnsupportedLayerError(`layer "${ctx.name}" (ReLU) has maxValue ${String(max)}; only none or 6 map to TFLite`);
   }
   const out = ctx.g.activation(ctx.name, ctx.outShape);
-  standaloneActivation(ctx.g, op, ctx.inputs[0], out, ctx.name);
+  unary(op)(ctx.g, ctx.inputs[0], out, ctx.outShape, ctx.name);
   return out;
 };
 
@@ -347,6 +386,208 @@ const lowerZeroPad: Lowering = (ctx) => {
 
 const identity: Lowering = (ctx) => ctx.inputs[0];
 
+function single1(v: unknown, fallback: number): number {
+  if (Array.isArray(v)) return Number(v[0]);
+  if (typeof v === 'number') return v;
+  return fallback;
+}
+
+function reshapeTo(ctx: LowerContext, input: number, shape: number[], name: string): number {
+  const out = ctx.g.activation(name, shape);
+  const s = ctx.g.constInt(`${name}/shape`, [shape.length], Int32Array.from(shape));
+  ctx.g.addOp('RESHAPE', [input, s], [out], { kind: 'reshape', newShape: shape }, ctx.name);
+  return out;
+}
+
+/**
+ * A 1-D layer over [1, L, C] as its 2-D op over [1, 1, L, C] between two RESHAPEs (what TF Lite's
+ * converter does with EXPAND_DIMS / SQUEEZE): `emit` gets the 4-D input and the 4-D output shape.
+ */
+function via2D(ctx: LowerContext, emit: (in4: number, out4Shape: number[]) => number): number {
+  const inShape = ctx.g.tensors[ctx.inputs[0]].shape;
+  if (inShape.length !== 3) throw new UnsupportedLayerError(`layer "${ctx.name}" (${ctx.className}) expects a [batch, steps, channels] input, got rank ${inShape.length}`);
+  const in4 = reshapeTo(ctx, ctx.inputs[0], [1, 1, inShape[1], inShape[2]], `${ctx.name}/as_2d`);
+  const out4 = emit(in4, [1, 1, ctx.outShape[1], ctx.outShape[2]]);
+  return reshapeTo(ctx, out4, ctx.outShape, ctx.name);
+}
+
+function padding1D(ctx: LowerContext): 'same' | 'valid' {
+  if (ctx.config.padding === 'causal') {
+    throw new UnsupportedLayerError(`layer "${ctx.name}" (${ctx.className}) uses padding "causal", which the TFLite exporter does not lower (use same or valid, or a ZeroPadding1D before it)`);
+  }
+  return padding(ctx);
+}
+
+/** Conv1D kernel [k, in, out] -> CONV_2D filter [out, 1, k, in]. */
+const lowerConv1D: Lowering = (ctx) => {
+  requireChannelsLast(ctx);
+  const ws = weightsOf(ctx.layer);
+  const k = need(ws, 'kernel', ctx);
+  const [kw, cin, cout] = k.shape;
+  const w = ctx.g.constFloat(`${ctx.name}/kernel`, [cout, 1, kw, cin], transpose(k.data, k.shape, [2, 0, 1]), 'weight', 0);
+  const b = ctx.g.constFloat(`${ctx.name}/bias`, [cout], biasOrZeros(ws, cout), 'bias');
+  const pad = padding1D(ctx);
+  const options = (act: ActCode): OpOptions => ({
+    kind: 'conv',
+    padding: pad,
+    strides: [1, single1(ctx.config.strides, 1)],
+    dilations: [1, single1(ctx.config.dilationRate, 1)],
+    act,
+  });
+  return via2D(ctx, (in4, out4Shape) =>
+    activated(ctx, `${ctx.name}/conv2d`, out4Shape, (out, act) => ctx.g.addOp('CONV_2D', [in4, w, b], [out], options(act), ctx.name)),
+  );
+};
+
+function lowerPool1D(op: 'MAX_POOL_2D' | 'AVERAGE_POOL_2D'): Lowering {
+  return (ctx) => {
+    requireChannelsLast(ctx);
+    const size = single1(ctx.config.poolSize, 2);
+    const stride = ctx.config.strides == null ? size : single1(ctx.config.strides, size);
+    const pad = padding(ctx);
+    return via2D(ctx, (in4, out4Shape) => {
+      const out = ctx.g.activation(`${ctx.name}/pool2d`, out4Shape);
+      ctx.g.addOp(op, [in4], [out], { kind: 'pool', padding: pad, strides: [1, stride], filter: [1, size], act: Act.NONE }, ctx.name);
+      return out;
+    });
+  };
+}
+
+/** Global pooling over every axis between batch and channels: MEAN or REDUCE_MAX. */
+function lowerGlobalPool(op: 'MEAN' | 'REDUCE_MAX'): Lowering {
+  return (ctx) => {
+    requireChannelsLast(ctx);
+    const rank = ctx.g.tensors[ctx.inputs[0]].shape.length;
+    const axes = Array.from({ length: rank - 2 }, (_, i) => i + 1);
+    const a = ctx.g.constInt(`${ctx.name}/axes`, [axes.length], Int32Array.from(axes));
+    const out = ctx.g.activation(ctx.name, ctx.outShape);
+    ctx.g.addOp(op, [ctx.inputs[0], a], [out], { kind: 'reducer', keepDims: ctx.outShape.length === rank }, ctx.name);
+    return out;
+  };
+}
+
+/** SeparableConv2D = DEPTHWISE_CONV_2D (no bias) then a 1x1 CONV_2D with the layer's bias and activation. */
+const lowerSeparable: Lowering = (ctx) => {
+  requireChannelsLast(ctx);
+  const ws = weightsOf(ctx.layer);
+  const dk = need(ws, 'depthwise_kernel', ctx);
+  const pk = need(ws, 'pointwise_kernel', ctx);
+  const [kh, kw, c, m] = dk.shape;
+  const cout = pk.shape[3];
+  const inShape = ctx.g.tensors[ctx.inputs[0]].shape;
+  const dwShape = [1, ctx.outShape[1], ctx.outShape[2], c * m];
+  if (inShape.length !== 4) throw new UnsupportedLayerError(`layer "${ctx.name}" (SeparableConv2D) expects a 4-D input`);
+  const dw = ctx.g.constFloat(`${ctx.name}/depthwise_kernel`, [1, kh, kw, c * m], dk.data.slice(), 'weight', 3);
+  const dwBias = ctx.g.constFloat(`${ctx.name}/depthwise_bias`, [c * m], new Float32Array(c * m), 'bias');
+  const mid = ctx.g.activation(`${ctx.name}/depthwise`, dwShape);
+  ctx.g.addOp('DEPTHWISE_CONV_2D', [ctx.inputs[0], dw, dwBias], [mid], {
+    kind: 'dwconv',
+    padding: padding(ctx),
+    strides: pair(ctx.config.strides, 1),
+    dilations: pair(ctx.config.dilationRate, 1),
+    multiplier: m,
+    act: Act.NONE,
+  }, ctx.name);
+  const pw = ctx.g.constFloat(`${ctx.name}/pointwise_kernel`, [cout, 1, 1, c * m], transpose(pk.data, pk.shape, [3, 0, 1, 2]), 'weight', 0);
+  const b = ctx.g.constFloat(`${ctx.name}/bias`, [cout], biasOrZeros(ws, cout), 'bias');
+  return withActivation(ctx, (out, act) =>
+    ctx.g.addOp('CONV_2D', [mid, pw, b], [out], { kind: 'conv', padding: 'valid', strides: [1, 1], dilations: [1, 1], act }, ctx.name),
+  );
+};
+
+/** Conv2DTranspose kernel [h, w, out, in] -> TRANSPOSE_CONV filter [out, h, w, in]; activation as its own op. */
+const lowerConvTranspose: Lowering = (ctx) => {
+  requireChannelsLast(ctx);
+  const dil = pair(ctx.config.dilationRate, 1);
+  if (dil[0] !== 1 || dil[1] !== 1) throw new UnsupportedLayerError(`layer "${ctx.name}" (Conv2DTranspose) uses dilation ${dil.join('x')}; TF Lite's TRANSPOSE_CONV has none`);
+  if (ctx.config.outputPadding != null) throw new UnsupportedLayerError(`layer "${ctx.name}" (Conv2DTranspose) sets output_padding, which the TFLite exporter does not lower`);
+  const ws = weightsOf(ctx.layer);
+  const k = need(ws, 'kernel', ctx);
+  const [kh, kw, cout, cin] = k.shape;
+  const w = ctx.g.constFloat(`${ctx.name}/kernel`, [cout, kh, kw, cin], transpose(k.data, k.shape, [2, 0, 1, 3]), 'weight', 0);
+  const b = ctx.g.constFloat(`${ctx.name}/bias`, [cout], biasOrZeros(ws, cout), 'bias');
+  const shape = ctx.g.constInt(`${ctx.name}/output_shape`, [4], Int32Array.from(ctx.outShape));
+  const pad = padding(ctx);
+  const strides = pair(ctx.config.strides, 1);
+  const { fused } = activationOf(ctx);
+  const emit = (out: number): void =>
+    ctx.g.addOp('TRANSPOSE_CONV', [shape, w, ctx.inputs[0], b], [out], { kind: 'transposeConv', padding: pad, strides }, ctx.name);
+  if (fused === Act.NONE) return withActivation(ctx, (out) => emit(out));
+  // relu / relu6: a standalone op (fused activations on TRANSPOSE_CONV need a newer runtime).
+  const pre = ctx.g.activation(`${ctx.name}/pre_activation`, ctx.outShape);
+  emit(pre);
+  const out = ctx.g.activation(ctx.name, ctx.outShape);
+  unary(fused === Act.RELU ? 'RELU' : 'RELU6')(ctx.g, pre, out, ctx.outShape, ctx.name);
+  return out;
+};
+
+const lowerUpSampling: Lowering = (ctx) => {
+  requireChannelsLast(ctx);
+  const interp = String(ctx.config.interpolation ?? 'nearest');
+  if (interp !== 'nearest') throw new UnsupportedLayerError(`layer "${ctx.name}" (UpSampling2D) uses ${interp} interpolation; the TFLite exporter lowers nearest only`);
+  const size = ctx.g.constInt(`${ctx.name}/size`, [2], Int32Array.from([ctx.outShape[1], ctx.outShape[2]]));
+  const out = ctx.g.activation(ctx.name, ctx.outShape);
+  ctx.g.addOp('RESIZE_NEAREST_NEIGHBOR', [ctx.inputs[0], size], [out], { kind: 'resizeNearest' }, ctx.name);
+  return out;
+};
+
+const lowerLeakyReLU: Lowering = (ctx) => {
+  const out = ctx.g.activation(ctx.name, ctx.outShape);
+  leaky(Number(ctx.config.alpha ?? 0.3))(ctx.g, ctx.inputs[0], out, ctx.outShape, ctx.name);
+  return out;
+};
+
+const lowerELU: Lowering = (ctx) => {
+  const alpha = Number(ctx.config.alpha ?? 1);
+  if (alpha !== 1) throw new UnsupportedLayerError(`layer "${ctx.name}" (ELU) has alpha ${alpha}; TF Lite's ELU is alpha 1 only`);
+  const out = ctx.g.activation(ctx.name, ctx.outShape);
+  unary('ELU')(ctx.g, ctx.inputs[0], out, ctx.outShape, ctx.name);
+  return out;
+};
+
+/** PReLU: TF Lite's PRELU with the learned slopes as a constant broadcast over the input (shared axes have size 1). */
+const lowerPReLU: Lowering = (ctx) => {
+  const ws = weightsOf(ctx.layer);
+  const a = need(ws, 'alpha', ctx);
+  const alpha = ctx.g.constFloat(`${ctx.name}/alpha`, a.shape, a.data.slice(), 'param');
+  const out = ctx.g.activation(ctx.name, ctx.outShape);
+  ctx.g.addOp('PRELU', [ctx.inputs[0], alpha], [out], { kind: 'none' }, ctx.name);
+  return out;
+};
+
+const lowerSoftmaxLayer: Lowering = (ctx) => {
+  const rank = ctx.outShape.length;
+  const raw = ctx.config.axis;
+  const axis = Number(Array.isArray(raw) ? (raw.length === 1 ? raw[0] : NaN) : (raw ?? -1));
+  if (axis !== -1 && axis !== rank - 1) throw new UnsupportedLayerError(`layer "${ctx.name}" (Softmax) normalizes axis ${String(raw)}; TF Lite's SOFTMAX uses the last axis`);
+  const out = ctx.g.activation(ctx.name, ctx.outShape);
+  unary('SOFTMAX')(ctx.g, ctx.inputs[0], out, ctx.outShape, ctx.name);
+  return out;
+};
+
+/** Multiply / Subtract of two or more same-shape tensors as a chain of binary ops. */
+function lowerBinary(op: 'MUL' | 'SUB'): Lowering {
+  return (ctx) => {
+    let acc = ctx.inputs[0];
+    for (let i = 1; i < ctx.inputs.length; i++) {
+      const last = i === ctx.inputs.length - 1;
+      const out = ctx.g.activation(last ? ctx.name : `${ctx.name}/partial${i}`, ctx.outShape);
+      ctx.g.addOp(op, [acc, ctx.inputs[i]], [out], op === 'MUL' ? { kind: 'mul', act: Act.NONE } : { kind: 'sub', act: Act.NONE }, ctx.name);
+      acc = out;
+    }
+    return acc;
+  };
+}
+
+/** Permute(dims) (1-based, batch excluded) as TRANSPOSE with perm [0, ...dims]. */
+const lowerPermute: Lowering = (ctx) => {
+  const dims = (ctx.config.dims as number[] | undefined) ?? [];
+  const perm = ctx.g.constInt(`${ctx.name}/perm`, [dims.length + 1], Int32Array.from([0, ...dims]));
+  const out = ctx.g.activation(ctx.name, ctx.outShape);
+  ctx.g.addOp('TRANSPOSE', [ctx.inputs[0], perm], [out], { kind: 'none' }, ctx.name);
+  return out;
+};
+
 /** Keras class -> lowering, plus the TFLite ops it emits (for `tfliteOpsFor`, before any weights are read). */
 export const LOWERINGS: Record<string, { lower: Lowering; ops: (config: Config) => OpName[] }> = {
   Dense: { lower: lowerDense, ops: (c) => ['FULLY_CONNECTED', ...(activationOps(String(c.activation ?? 'linear')) ?? [])] },
@@ -354,10 +595,37 @@ export const LOWERINGS: Record<string, { lower: Lowering; ops: (config: Config) 
   DepthwiseConv2D: { lower: lowerDepthwise, ops: (c) => ['DEPTHWISE_CONV_2D', ...(activationOps(String(c.activation ?? 'linear')) ?? [])] },
   MaxPooling2D: { lower: lowerPool('MAX_POOL_2D'), ops: () => ['MAX_POOL_2D'] },
   AveragePooling2D: { lower: lowerPool('AVERAGE_POOL_2D'), ops: () => ['AVERAGE_POOL_2D'] },
-  GlobalAveragePooling2D: { lower: lowerGlobalAvgPool, ops: () => ['MEAN'] },
+  GlobalAveragePooling2D: { lower: lowerGlobalPool('MEAN'), ops: () => ['MEAN'] },
   Flatten: { lower: lowerReshape, ops: () => ['RESHAPE'] },
   Reshape: { lower: lowerReshape, ops: () => ['RESHAPE'] },
   Dropout: { lower: identity, ops: () => [] },
+  SpatialDropout1D: { lower: identity, ops: () => [] },
+  SpatialDropout2D: { lower: identity, ops: () => [] },
+  AlphaDropout: { lower: identity, ops: () => [] },
+  GaussianDropout: { lower: identity, ops: () => [] },
+  GaussianNoise: { lower: identity, ops: () => [] },
+  Conv1D: { lower: lowerConv1D, ops: (c) => ['RESHAPE', 'CONV_2D', ...(activationOps(String(c.activation ?? 'linear')) ?? [])] },
+  SeparableConv2D: { lower: lowerSeparable, ops: (c) => ['DEPTHWISE_CONV_2D', 'CONV_2D', ...(activationOps(String(c.activation ?? 'linear')) ?? [])] },
+  Conv2DTranspose: {
+    lower: lowerConvTranspose,
+    ops: (c) => {
+      const a = String(c.activation ?? 'linear');
+      return ['TRANSPOSE_CONV', ...(a === 'relu' ? ['RELU' as const] : a === 'relu6' ? ['RELU6' as const] : activationOps(a) ?? [])];
+    },
+  },
+  MaxPooling1D: { lower: lowerPool1D('MAX_POOL_2D'), ops: () => ['RESHAPE', 'MAX_POOL_2D'] },
+  AveragePooling1D: { lower: lowerPool1D('AVERAGE_POOL_2D'), ops: () => ['RESHAPE', 'AVERAGE_POOL_2D'] },
+  GlobalAveragePooling1D: { lower: lowerGlobalPool('MEAN'), ops: () => ['MEAN'] },
+  GlobalMaxPooling1D: { lower: lowerGlobalPool('REDUCE_MAX'), ops: () => ['REDUCE_MAX'] },
+  GlobalMaxPooling2D: { lower: lowerGlobalPool('REDUCE_MAX'), ops: () => ['REDUCE_MAX'] },
+  UpSampling2D: { lower: lowerUpSampling, ops: () => ['RESIZE_NEAREST_NEIGHBOR'] },
+  LeakyReLU: { lower: lowerLeakyReLU, ops: () => ['LEAKY_RELU'] },
+  ELU: { lower: lowerELU, ops: () => ['ELU'] },
+  PReLU: { lower: lowerPReLU, ops: () => ['PRELU'] },
+  Softmax: { lower: lowerSoftmaxLayer, ops: () => ['SOFTMAX'] },
+  Multiply: { lower: lowerBinary('MUL'), ops: () => ['MUL'] },
+  Subtract: { lower: lowerBinary('SUB'), ops: () => ['SUB'] },
+  Permute: { lower: lowerPermute, ops: () => ['TRANSPOSE'] },
   Activation: {
     lower: lowerActivation,
     ops: (c) => {
@@ -433,7 +701,9 @@ export function lowerModel(model: tf.LayersModel, opts: { tolerant?: boolean } =
       node = inboundNode(layer);
       const entry = LOWERINGS[className];
       if (entry === undefined) {
-        throw new UnsupportedLayerError(`layer "${layer.name}" (${className}) is not supported by the TFLite exporter (supported: ${SUPPORTED_LAYER_CLASSES.join(', ')})`);
+        throw new UnsupportedLayerError(
+          `layer "${layer.name}" (${className}) is not supported by the TFLite exporter; export --format tfjs instead, or replace the layer (TFLite-supported classes: ${SUPPORTED_LAYER_CLASSES.join(', ')})`,
+        );
       }
       if (node.outputTensors.length !== 1) {
         throw new UnsupportedLayerError(`layer "${layer.name}" (${className}) has ${node.outputTensors.length} outputs; the exporter supports one`);

@@ -9,7 +9,12 @@
 import type { IrGraph, IrOp, IrTensor, QuantParams } from './ir';
 import { toFloat16Bits } from '../quantize';
 
-const WEIGHT_OPS = new Set(['CONV_2D', 'DEPTHWISE_CONV_2D', 'FULLY_CONNECTED']);
+const WEIGHT_OPS = new Set(['CONV_2D', 'DEPTHWISE_CONV_2D', 'FULLY_CONNECTED', 'TRANSPOSE_CONV']);
+/** Where a weight op keeps its data input, weights and bias (TRANSPOSE_CONV leads with its output shape). */
+const WEIGHT_SLOTS: Record<string, { input: number; weight: number; bias: number }> = {
+  TRANSPOSE_CONV: { input: 2, weight: 1, bias: 3 },
+};
+const DEFAULT_SLOTS = { input: 0, weight: 1, bias: 2 };
 
 export function f32Bytes(v: Float32Array): Uint8Array {
   return new Uint8Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength));
@@ -94,7 +99,8 @@ function setInt8Weight(t: IrTensor): number[] {
  */
 export function toDynamicInt8(g: IrGraph): void {
   for (const op of g.ops) {
-    if (!WEIGHT_OPS.has(op.op)) continue;
+    // TF Lite has no hybrid (float activations, int8 weights) TRANSPOSE_CONV kernel.
+    if (!WEIGHT_OPS.has(op.op) || op.op === 'TRANSPOSE_CONV') continue;
     const w = g.tensors[op.inputs[1]];
     if (w.value && w.dtype === 'float32') setInt8Weight(w);
   }
@@ -162,6 +168,10 @@ export function toFullInt8(g: IrGraph, ranges: Map<number, [number, number]>, io
       case 'AVERAGE_POOL_2D':
       case 'RESHAPE':
       case 'PAD':
+      // Kernels that move or pick values without arithmetic require the input's parameters.
+      case 'REDUCE_MAX':
+      case 'TRANSPOSE':
+      case 'RESIZE_NEAREST_NEIGHBOR':
         params.set(out, inP ?? fromRange(out));
         break;
       case 'CONCATENATION': {
@@ -187,10 +197,11 @@ export function toFullInt8(g: IrGraph, ranges: Map<number, [number, number]>, io
         params.set(out, fromRange(out));
     }
     if (WEIGHT_OPS.has(op.op)) {
-      const inScale = (inP as QuantParams).scale[0];
-      const w = g.tensors[op.inputs[1]];
+      const slots = WEIGHT_SLOTS[op.op] ?? DEFAULT_SLOTS;
+      const inScale = (params.get(op.inputs[slots.input]) as QuantParams).scale[0];
+      const w = g.tensors[op.inputs[slots.weight]];
       const scales = setInt8Weight(w);
-      const b = g.tensors[op.inputs[2]];
+      const b = g.tensors[op.inputs[slots.bias]];
       const bv = b.value as Float32Array;
       const q = new Int32Array(bv.length);
       const bScales = scales.map((s) => s * inScale);
@@ -199,7 +210,7 @@ export function toFullInt8(g: IrGraph, ranges: Map<number, [number, number]>, io
       b.intValue = q;
       b.bytes = new Uint8Array(q.buffer);
       b.quant = { scale: bScales, zeroPoint: bScales.map(() => 0), dim: 0 };
-    } else if (op.op === 'MUL' || op.op === 'ADD') {
+    } else if (op.op === 'MUL' || op.op === 'ADD' || op.op === 'SUB' || op.op === 'PRELU') {
       for (const i of op.inputs) if (g.tensors[i].value) quantizeConstPerTensor(g.tensors[i]);
     }
   }

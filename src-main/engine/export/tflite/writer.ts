@@ -176,6 +176,25 @@ function builtinOptions(b: Builder, op: IrOp): [number, number] {
       b.startObject(1);
       b.addFieldInt8(0, o.act, -1);
       return [OptionsType.MulOptions, b.endObject()];
+    case 'sub':
+      b.startObject(1);
+      b.addFieldInt8(0, o.act, -1);
+      return [OptionsType.SubOptions, b.endObject()];
+    case 'leakyRelu':
+      b.startObject(1);
+      b.addFieldFloat32(0, o.alpha, -1);
+      return [OptionsType.LeakyReluOptions, b.endObject()];
+    case 'transposeConv':
+      b.startObject(3);
+      b.addFieldInt8(0, pad(o.padding), -1);
+      b.addFieldInt32(1, o.strides[1], -1);
+      b.addFieldInt32(2, o.strides[0], -1);
+      return [OptionsType.TransposeConvOptions, b.endObject()];
+    case 'resizeNearest':
+      // align_corners and half_pixel_centers false: output pixel i reads input floor(i * in / out),
+      // which for an integer factor repeats each pixel, as Keras UpSampling2D (nearest) does.
+      b.startObject(2);
+      return [OptionsType.ResizeNearestNeighborOptions, b.endObject()];
     case 'reshape': {
       const shape = intVector(b, o.newShape);
       b.startObject(1);
@@ -192,6 +211,10 @@ function builtinOptions(b: Builder, op: IrOp): [number, number] {
         DEQUANTIZE: OptionsType.DequantizeOptions,
         QUANTIZE: OptionsType.QuantizeOptions,
         DENSIFY: OptionsType.DensifyOptions,
+        TRANSPOSE: OptionsType.TransposeOptions,
+        MAXIMUM: OptionsType.MaximumMinimumOptions,
+        MINIMUM: OptionsType.MaximumMinimumOptions,
+        HARD_SWISH: OptionsType.HardSwishOptions,
       };
       const type = empty[op.op];
       if (type === undefined) return [0, 0];

@@ -121,3 +121,34 @@ describe('buildDependencyGraph', () => {
     model.dispose();
   });
 });
+
+describe('an unprunable layer at the model output', () => {
+  it('a Softmax layer after the logits Dense fixes the logits channels instead of refusing them', () => {
+    const m = tf.sequential({
+      layers: [
+        tf.layers.dense({ inputShape: [5], units: 6, activation: 'relu', name: 'hidden' }),
+        tf.layers.dense({ units: 3, name: 'logits' }),
+        tf.layers.softmax({ name: 'probs' }),
+      ],
+    });
+    const g = buildDependencyGraph(m);
+    expect(groupOf(g, 'logits').fixed).toMatch(/feeds model output "probs" \(Softmax\)/);
+    expect(groupOf(g, 'hidden').fixed).toBeUndefined();
+    expect(groupOf(g, 'hidden').refusals).toEqual([]);
+    m.dispose();
+  });
+
+  it('a Softmax in the middle still refuses the channels it reads', () => {
+    const m = tf.sequential({
+      layers: [
+        tf.layers.dense({ inputShape: [5], units: 6, name: 'scores' }),
+        tf.layers.softmax({ name: 'attend' }),
+        tf.layers.dense({ units: 2, name: 'out' }),
+      ],
+    });
+    const g = buildDependencyGraph(m);
+    expect(groupOf(g, 'scores').fixed).toBeUndefined();
+    expect(groupOf(g, 'scores').refusals.join(' ')).toMatch(/softmax normalizes across channels/);
+    m.dispose();
+  });
+});

@@ -298,17 +298,35 @@ describe('pruneStructured', () => {
   it('a layer it cannot handle is refused by name, and ignoring its producer lets the rest be pruned', async () => {
     const x = tf.input({ shape: [8, 8, 1] });
     const c = tf.layers.conv2d({ filters: 4, kernelSize: 3, name: 'feeds_up' }).apply(x) as Sym;
-    const up = tf.layers.conv2dTranspose({ filters: 2, kernelSize: 3, name: 'up_sampler' }).apply(c) as Sym;
-    const f = tf.layers.flatten().apply(up) as Sym;
+    const norm = tf.layers.layerNormalization({ name: 'norm' }).apply(c) as Sym;
+    const f = tf.layers.flatten().apply(norm) as Sym;
     const h = tf.layers.dense({ units: 6, name: 'hidden' }).apply(f) as Sym;
     const out = tf.layers.dense({ units: 2, name: 'head' }).apply(h) as Sym;
     const model = tf.model({ inputs: x, outputs: out });
     const err = await pruneStructured(model, { sparsity: 0.5 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnsupportedLayerError);
-    expect(String((err as Error).message)).toMatch(/"feeds_up".*"up_sampler" \(Conv2DTranspose\)/);
+    expect(String((err as Error).message)).toMatch(/"feeds_up".*"norm" \(LayerNormalization\): normalizes across the channel axis/);
     const { model: pruned, plan } = await pruneStructured(model, { sparsity: 0.5, ignore: ['feeds_up'] });
     expect(plan.groups.map((g) => g.producers)).toEqual([['hidden']]);
     expect(pruned.getLayer('hidden').getWeights()[0].shape[1]).toBe(3);
+    pruned.dispose();
+    model.dispose();
+  });
+
+  it('Conv2DTranspose is pruned on both axes of its [h, w, out, in] kernel', async () => {
+    const x = tf.input({ shape: [6, 6, 1] });
+    const c = tf.layers.conv2d({ filters: 4, kernelSize: 3, name: 'down' }).apply(x) as Sym;
+    const up = tf.layers.conv2dTranspose({ filters: 4, kernelSize: 3, name: 'up' }).apply(c) as Sym;
+    const f = tf.layers.flatten().apply(up) as Sym;
+    const out = tf.layers.dense({ units: 2, name: 'head' }).apply(f) as Sym;
+    const model = tf.model({ inputs: x, outputs: out });
+    const { model: pruned } = await pruneStructured(model, { sparsity: 0.5 });
+    expect(pruned.getLayer('down').getWeights()[0].shape).toEqual([3, 3, 1, 2]);
+    expect(pruned.getLayer('up').getWeights()[0].shape).toEqual([3, 3, 2, 2]);
+    expect(pruned.getLayer('head').getWeights()[0].shape).toEqual([6 * 6 * 2, 2]);
+    const y = pruned.predict(tf.ones([1, 6, 6, 1])) as tf.Tensor;
+    expect(y.shape).toEqual([1, 2]);
+    tf.dispose(y);
     pruned.dispose();
     model.dispose();
   });

@@ -15,12 +15,14 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { zipSync } from 'fflate';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src-main/engine/data';
 import { loadModel } from '../../src-main/node/models';
 
-const root = path.resolve(__dirname, '..', '..');
+// import.meta.url, not __dirname: test/corpus/report.ts imports this file outside vitest, as ESM.
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const corpus = path.join(root, 'test', 'fixtures', 'real-models');
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'topiary-real-models-'));
 
@@ -39,9 +41,9 @@ export interface Entry {
   files: Record<string, { bytes: number; sha256: string }>;
 }
 
-const manifest = JSON.parse(fs.readFileSync(path.join(corpus, 'manifest.json'), 'utf8')) as { models: Entry[] };
+export const manifest = JSON.parse(fs.readFileSync(path.join(corpus, 'manifest.json'), 'utf8')) as { models: Entry[] };
 
-function topiary(args: string[], timeout = 280_000) {
+export function topiary(args: string[], timeout = 280_000) {
   const r = spawnSync(process.execPath, [path.join(root, 'bin', 'topiary.mjs'), ...args], {
     cwd: root,
     encoding: 'utf8',
@@ -53,7 +55,7 @@ function topiary(args: string[], timeout = 280_000) {
 }
 
 /** The CLI's --json document, or a failure that shows what the command printed instead. */
-function jsonOf(r: ReturnType<typeof topiary>): Record<string, unknown> {
+export function jsonOf(r: ReturnType<typeof topiary>): Record<string, unknown> {
   try {
     return JSON.parse(r.stdout) as Record<string, unknown>;
   } catch {
@@ -62,7 +64,7 @@ function jsonOf(r: ReturnType<typeof topiary>): Record<string, unknown> {
 }
 
 /** The --json document of a command that must have succeeded (the CLI prints {error} otherwise). */
-function resultOf(r: ReturnType<typeof topiary>): Record<string, unknown> {
+export function resultOf(r: ReturnType<typeof topiary>): Record<string, unknown> {
   const d = jsonOf(r);
   if (d.error) {
     const err = d.error as { name: string; message: string; exitCode?: number };
@@ -74,7 +76,7 @@ function resultOf(r: ReturnType<typeof topiary>): Record<string, unknown> {
 /** The last non-empty line a command wrote (the error, after any progress bars). */
 const lastLine = (text: string) => text.split(/\r?\n|\r/).map((l) => l.trim()).filter(Boolean).pop() ?? '';
 
-const modelPath = (e: Entry) => path.join(corpus, 'models', e.id, e.file);
+export const modelPath = (e: Entry) => path.join(corpus, 'models', e.id, e.file);
 export const heavy = (e: Entry) => e.inputShape.reduce((a, b) => a * b, 1) > 50_000;
 const prod = (s: readonly (number | null)[]) => s.reduce<number>((a, d) => a * (d ?? 1), 1);
 
@@ -142,7 +144,7 @@ function classificationNpz(e: Entry, n: number): string {
   return file;
 }
 
-function dataSpec(e: Entry): string {
+export function dataSpec(e: Entry): string {
   if (e.task === 'regression') return `csv:${path.join(corpus, 'models', e.id, e.evalData ?? 'eval.csv')}`;
   // Image models trained on photos are calibrated and verified on photos (the corpus folder, fitted
   // to 224x224 by the loader): on synthetic waves a trained MobileNet answers near-uniformly, so any
@@ -230,7 +232,7 @@ function peakLive(steps: Step[], outputs: string[]): number {
   return peak;
 }
 
-async function flatCopy(e: Entry): Promise<{ leaves: Step[]; peak: number }> {
+export async function flatCopy(e: Entry): Promise<{ leaves: Step[]; peak: number }> {
   const { model } = await loadModel(modelPath(e));
   try {
     const input: Step = { name: '(input)', bytes: 4 * prod(model.inputs[0].shape.slice(1)), inbound: [] };

@@ -26,7 +26,8 @@ export function describeLoadedModel(loaded: LoadedModel): ModelDescription {
     outputShape: loaded.model.outputs[0].shape,
     ...(loaded.nesting ? { nesting: loaded.nesting } : {}),
     ...(loaded.warnings?.length ? { warnings: loaded.warnings } : {}),
-    analysis: analyzeModel(loaded.model, { sources: loaded.nesting }),
+    // A flattened model is a functional `Model`; the analysis names the class the file held.
+    analysis: { ...analyzeModel(loaded.model, { sources: loaded.nesting }), className: loaded.className },
     ...taskOf(loaded.model),
   };
 }

@@ -143,7 +143,14 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
         sha256: loaded.sha256,
         format: loaded.format,
         params: before.params,
-        meta: { inputShape: original.inputs[0].shape, layers: original.layers.length, task },
+        meta: {
+          inputShape: original.inputs[0].shape,
+          layers: original.layers.length,
+          task,
+          // The file's own class and, for nested models, each flat layer's path in the original nesting.
+          className: loaded.className,
+          ...(loaded.nesting ? { nesting: loaded.nesting } : {}),
+        },
       },
       dataset: {
         source: dataset.source,

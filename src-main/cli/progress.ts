@@ -45,7 +45,9 @@ export function createProgress(title: string): Progress {
       const elapsed = (Date.now() - start) / 1000;
       const eta = done > 0 ? (elapsed * (total - done)) / done : NaN;
       const etaText = Number.isFinite(eta) ? ` ETA ${eta.toFixed(0)}s` : '';
-      process.stderr.write(`${title}: ${done}/${total} (${decile * 10}%)${etaText} ${label}\n`);
+      // Phases may report fractions of a step (the loader's "1 + files read / files"): one decimal.
+      const shown = Number.isInteger(done) ? String(done) : done.toFixed(1);
+      process.stderr.write(`${title}: ${shown}/${total} (${decile * 10}%)${etaText} ${label}\n`);
     },
     stop() {},
   };

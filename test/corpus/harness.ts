@@ -15,12 +15,14 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { zipSync } from 'fflate';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src-main/engine/data';
 import { loadModel } from '../../src-main/node/models';
 
-const root = path.resolve(__dirname, '..', '..');
+// import.meta.url, not __dirname: test/corpus/report.ts imports this file outside vitest, as ESM.
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const corpus = path.join(root, 'test', 'fixtures', 'real-models');
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'topiary-real-models-'));
 
@@ -237,7 +239,7 @@ function peakLive(steps: Step[], outputs: string[]): number {
   return peak;
 }
 
-async function flatCopy(e: Entry): Promise<{ leaves: Step[]; peak: number }> {
+export async function flatCopy(e: Entry): Promise<{ leaves: Step[]; peak: number }> {
   const { model } = await loadModel(modelPath(e));
   try {
     const input: Step = { name: '(input)', bytes: 4 * prod(model.inputs[0].shape.slice(1)), inbound: [] };

@@ -68,6 +68,8 @@ describe('topiary CLI: nested models', () => {
     expect(a.nesting.dense_Dense2).toBe('sequential_3/dense_Dense2');
     expect(Math.abs(a.analysis.peakActivationBytes - h.analysis.peakActivationBytes)).toBeLessThanOrEqual(0.1 * h.analysis.peakActivationBytes);
     expect(a.analysis.macs).toBe(h.analysis.macs);
+    // Flattening makes a functional model; the report still names the class the file held.
+    expect(a.analysis.className).toBe('Sequential');
   });
 
   it('structured pruning of the nested model removes channels through the residual Adds', () => {
@@ -79,6 +81,11 @@ describe('topiary CLI: nested models', () => {
     expect(d.summary.after.macs).toBeLessThan(0.6 * d.summary.before.macs);
     const producers = d.plan.steps[0].groups.map((g: { producers: string[] }) => g.producers.join('+'));
     expect(producers).toContain('Conv1+expanded_conv_project');
+    // The run record keeps the model's nesting and its outer class, not the flat copy's `Model`.
+    const meta = run(d.id).model.meta;
+    expect(meta.className).toBe('Sequential');
+    expect(meta.nesting.Conv1).toBe('sequential_1/mobilenet/Conv1');
+    expect(meta.nesting.dense_Dense2).toBe('sequential_3/dense_Dense2');
   });
 
   it('structured pruning of a model with no prunable channel group fails up front (exit 2), recorded as failed', () => {

@@ -83,6 +83,9 @@ export async function sensitivityScan(model: tf.LayersModel, split: DataSplit, o
   });
   const rows: SensitivityRow[] = [];
   const total = weights.length * sparsities.length;
+  // The real total before the first evaluation: on a 224x224 model one takes seconds, and "0/1" with
+  // no ETA for that long reads as a hang.
+  opts.onProgress?.(0, total);
   for (const w of weights) {
     const original = tf.clone(w.variable.read());
     try {

@@ -25,6 +25,11 @@ export interface LoadedModel {
    * nesting, e.g. `Conv1` -> `sequential_1/model/Conv1` (layers at the top level are left out).
    */
   nesting?: Record<string, string>;
+  /**
+   * The class of the model the file holds (`Sequential`, or `Model` for a Functional one), kept
+   * when flattening turned it into a flat functional model, so reports name what the user brought.
+   */
+  className: string;
   /** What loading changed that the user should know, e.g. which of several outputs is used. */
   warnings?: string[];
 }
@@ -100,9 +105,10 @@ function checkFiniteWeights(loaded: LoadedModel, file: string): LoadedModel {
  * Every consumer (analyze, dependency graph, pruning, TF Lite and tfjs export, fit, fine-tuning)
  * works on leaf layers, so nested models are flattened here, once, for every format.
  */
-function flatten(model: tf.LayersModel, file: string): Pick<LoadedModel, 'model' | 'nesting' | 'warnings'> {
+function flatten(model: tf.LayersModel, file: string): Pick<LoadedModel, 'model' | 'nesting' | 'warnings' | 'className'> {
+  const className = model.getClassName();
   const flat = flattenOnly(model, file);
-  return { ...flat, ...singleOutput(flat.model) };
+  return { ...flat, ...singleOutput(flat.model), className };
 }
 
 /**

@@ -43,4 +43,13 @@ describe('sensitivityScan', () => {
     await expect(sensitivityScan(model, data.test, { layers: ['nope'] })).rejects.toThrow(/layer "nope"/);
     model.dispose();
   });
+
+  it('reports its real total before the first evaluation, then one step per evaluation', async () => {
+    const data = syntheticDataset([16], 3, 8, 50);
+    const model = mlp();
+    const calls: [number, number][] = [];
+    await sensitivityScan(model, data.test, { sparsities: [0.3, 0.6], onProgress: (done, total) => calls.push([done, total]) });
+    expect(calls).toEqual([[0, 6], [1, 6], [2, 6], [3, 6], [4, 6], [5, 6], [6, 6]]);
+    model.dispose();
+  });
 });

@@ -53,14 +53,16 @@ describe('checkFit', () => {
     const model = tf.sequential({
       layers: [
         tf.layers.conv2d({ inputShape: [8, 8, 1], filters: 2, kernelSize: 3, name: 'c1' }),
-        tf.layers.globalMaxPooling2d({ name: 'gmp' }),
+        tf.layers.flatten({ name: 'flat' }),
+        // LayerNormalization has no TF Lite lowering (GlobalMaxPooling2D, used here before, now has one).
+        tf.layers.layerNormalization({ name: 'ln' }),
         tf.layers.dense({ units: 2, activation: 'softmax', name: 'out' }),
       ],
     });
     const { report, tflite } = await checkFit(model, mcu);
     expect(tflite).toBeUndefined();
-    expect(report.unsupportedOps.map((u) => u.layer)).toEqual(['gmp']);
-    expect(report.unsupportedOps[0].className).toBe('GlobalMaxPooling2D');
+    expect(report.unsupportedOps.map((u) => u.layer)).toEqual(['ln']);
+    expect(report.unsupportedOps[0].className).toBe('LayerNormalization');
     expect(report.constraints.find((c) => c.constraint === 'storage')!.value).toBeNull();
     expect(report.fits).toBe(false);
     model.dispose();

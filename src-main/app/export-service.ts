@@ -41,6 +41,8 @@ export interface ExportContext {
   layers?: ModelAnalysis;
   overwrite?: boolean;
   onVerify?: (done: number, total: number) => void;
+  /** Progress of a calibrated tfjs uint8 export's uint16 raising (evaluated exports); may throw to cancel. */
+  onQuantize?: (done: number, total: number) => void;
   /** What the model predicts: a regressor is verified by error (MAE, max |diff|), not top-1. Default: inferred from the model. */
   task?: Task;
 }
@@ -77,6 +79,9 @@ export function verificationSamples(model: tf.LayersModel, dataset: Dataset | un
   const x = Float32Array.from({ length: Math.min(n, 64) * per }, () => rand());
   return { x, y: new Int32Array(0), sampleShape: shape };
 }
+
+/** Training samples a tfjs uint8 export measures kernel sensitivity on (see chooseUint16Raises). */
+export const TFJS_CALIBRATION_SAMPLES = 48;
 
 /** A seeded random sample of the training split, the representative data int8 is calibrated on. */
 export function calibrationSamples(dataset: Dataset, n = 256, seed = 11): Float32Array {
@@ -153,11 +158,23 @@ export async function exportModel(model: tf.LayersModel, req: ExportRequest, ctx
   } else {
     // tfjs has no int8 weights; the nearest is uint8 affine quantization.
     quant = req.quant === 'int8' || req.quant === 'dynamic-int8' ? 'uint8' : req.quant;
-    const out = await exportTfjs(model, { quant: quant as TfjsQuant, generatedBy: `Topiary ${appVersion()}` });
+    // Calibrated on training samples only (never the verification split), kept small: each
+    // evaluation of the raising search is one forward pass over them.
+    const calibration = quant === 'uint8' && ctx.dataset ? calibrationSamples(ctx.dataset, TFJS_CALIBRATION_SAMPLES) : undefined;
+    const out = await exportTfjs(model, { quant: quant as TfjsQuant, generatedBy: `Topiary ${appVersion()}`, calibration, onProgress: ctx.onQuantize });
     files = tfjsFolderFiles(out);
     if (out.float32Kept.length) notes.push(`${out.float32Kept.length} BatchNorm/bias tensors kept float32 in the ${quant} weights`);
     if (out.uint16Raised.length) {
       notes.push(`${out.uint16Raised.length} kernels written as uint16 (uint8 left a channel under ${MIN_CHANNEL_LEVELS} levels): ${out.uint16Raised.slice(0, 5).join(', ')}${out.uint16Raised.length > 5 ? ', ...' : ''}`);
+    }
+    if (out.calibrated) {
+      const c = out.calibrated;
+      const fmt = (m: typeof c.before) => `top-1 ${(m.top1Agreement * 100).toFixed(1)}%, max |diff| ${m.maxAbsDiff.toFixed(3)}`;
+      notes.push(
+        `uint8 calibrated on ${calibration!.length / samples.sampleShape.reduce((a, b) => a * b, 1)} training samples: ${c.raised.length} most output-sensitive kernels raised to uint16 ` +
+          `(${fmt(c.before)} -> ${fmt(c.after)}${c.met ? '' : ', target not met'}; ${c.evaluations} evaluations)` +
+          (c.raised.length ? `: ${c.raised.map((r) => r.name).join(', ')}` : ''),
+      );
     }
     ctx.onVerify?.(0, 1);
     const n = samples.x.length / samples.sampleShape.reduce((a, b) => a * b, 1);

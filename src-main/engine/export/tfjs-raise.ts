@@ -27,12 +27,12 @@ export interface RaiseTarget {
 }
 
 /**
- * Default target: every calibration sample keeps its class, and no output moves by more than 0.01,
- * the tolerance a uint16/float16 export is verified at. Agreement alone is too weak a target: on
- * calibration data the model has seen, the margins are wide, while a new photo with a narrow margin
- * flips under the error uint8 leaves.
+ * Default target: every calibration sample keeps its class, and no output moves by more than 0.05,
+ * half the 0.1 a uint8 tfjs export is verified at (TFJS_VERIFY_TOLERANCE), leaving room for inputs
+ * the calibration did not hold. Agreement alone is too weak: on the nested MobileNetV2-0.35 it is
+ * met with outputs still 0.14 off on new photos, which fails verification.
  */
-export const DEFAULT_RAISE_TARGET: RaiseTarget = { top1Agreement: 1, maxAbsDiff: 0.01 };
+export const DEFAULT_RAISE_TARGET: RaiseTarget = { top1Agreement: 1, maxAbsDiff: 0.05 };
 
 export interface RaiseDecision {
   /** Kernels raised to uint16 by measurement, most sensitive first. */

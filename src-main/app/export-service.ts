@@ -159,13 +159,16 @@ export async function exportModel(model: tf.LayersModel, req: ExportRequest, ctx
     // tfjs has no int8 weights; the nearest is uint8 affine quantization.
     quant = req.quant === 'int8' || req.quant === 'dynamic-int8' ? 'uint8' : req.quant;
     // Calibrated on training samples only (never the verification split), kept small: each
-    // evaluation of the raising search is one forward pass over them.
-    const calibration = quant === 'uint8' && ctx.dataset ? calibrationSamples(ctx.dataset, TFJS_CALIBRATION_SAMPLES) : undefined;
+    // evaluation of the raising search is one forward pass over them. Classifiers only: the search's
+    // target is in class-score units (top-1, |diff| of probabilities), meaningless for a regressor's scale.
+    const calibration = quant === 'uint8' && ctx.dataset && !regression ? calibrationSamples(ctx.dataset, TFJS_CALIBRATION_SAMPLES) : undefined;
     const out = await exportTfjs(model, { quant: quant as TfjsQuant, generatedBy: `Topiary ${appVersion()}`, calibration, onProgress: ctx.onQuantize });
     files = tfjsFolderFiles(out);
     if (out.float32Kept.length) notes.push(`${out.float32Kept.length} BatchNorm/bias tensors kept float32 in the ${quant} weights`);
-    if (out.uint16Raised.length) {
-      notes.push(`${out.uint16Raised.length} kernels written as uint16 (uint8 left a channel under ${MIN_CHANNEL_LEVELS} levels): ${out.uint16Raised.slice(0, 5).join(', ')}${out.uint16Raised.length > 5 ? ', ...' : ''}`);
+    const measured = new Set(out.calibrated?.raised.map((r) => r.name));
+    const ruled = out.uint16Raised.filter((name) => !measured.has(name));
+    if (ruled.length) {
+      notes.push(`${ruled.length} kernels written as uint16 (uint8 left a channel under ${MIN_CHANNEL_LEVELS} levels): ${ruled.slice(0, 5).join(', ')}${ruled.length > 5 ? ', ...' : ''}`);
     }
     if (out.calibrated) {
       const c = out.calibrated;

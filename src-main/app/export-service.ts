@@ -83,6 +83,21 @@ export function verificationSamples(model: tf.LayersModel, dataset: Dataset | un
 /** Training samples a tfjs uint8 export measures kernel sensitivity on (see chooseUint16Raises). */
 export const TFJS_CALIBRATION_SAMPLES = 48;
 
+/**
+ * Up to TFJS_CALIBRATION_SAMPLES distinct training samples (a seeded shuffle, never the test split)
+ * that a tfjs uint8 export measures kernel sensitivity on. Distinct, unlike calibrationSamples: every
+ * repeat would cost a forward pass in each of the search's evaluations and tell it nothing new.
+ */
+export function tfjsCalibrationSamples(dataset: Dataset, n = TFJS_CALIBRATION_SAMPLES, seed = 11): Float32Array {
+  const rand = seededRandom(seed);
+  const order = Int32Array.from({ length: dataset.train.size }, (_, i) => i);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return dataset.train.take(order.slice(0, Math.min(n, order.length)).sort()).x;
+}
+
 /** A seeded random sample of the training split, the representative data int8 is calibrated on. */
 export function calibrationSamples(dataset: Dataset, n = 256, seed = 11): Float32Array {
   const rand = seededRandom(seed);
@@ -161,7 +176,7 @@ export async function exportModel(model: tf.LayersModel, req: ExportRequest, ctx
     // Calibrated on training samples only (never the verification split), kept small: each
     // evaluation of the raising search is one forward pass over them. Classifiers only: the search's
     // target is in class-score units (top-1, |diff| of probabilities), meaningless for a regressor's scale.
-    const calibration = quant === 'uint8' && ctx.dataset && !regression ? calibrationSamples(ctx.dataset, TFJS_CALIBRATION_SAMPLES) : undefined;
+    const calibration = quant === 'uint8' && ctx.dataset && !regression ? tfjsCalibrationSamples(ctx.dataset) : undefined;
     const out = await exportTfjs(model, { quant: quant as TfjsQuant, generatedBy: `Topiary ${appVersion()}`, calibration, onProgress: ctx.onQuantize });
     files = tfjsFolderFiles(out);
     if (out.float32Kept.length) notes.push(`${out.float32Kept.length} BatchNorm/bias tensors kept float32 in the ${quant} weights`);
@@ -174,7 +189,7 @@ export async function exportModel(model: tf.LayersModel, req: ExportRequest, ctx
       const c = out.calibrated;
       const fmt = (m: typeof c.before) => `top-1 ${(m.top1Agreement * 100).toFixed(1)}%, max |diff| ${m.maxAbsDiff.toFixed(3)}`;
       notes.push(
-        `uint8 calibrated on ${calibration!.length / samples.sampleShape.reduce((a, b) => a * b, 1)} training samples: ${c.raised.length} most output-sensitive kernels raised to uint16 ` +
+        `uint8 calibrated on ${calibration!.length / samples.sampleShape.reduce((a, b) => a * b, 1)} distinct training samples: ${c.raised.length} most output-sensitive kernels raised to uint16 ` +
           `(${fmt(c.before)} -> ${fmt(c.after)}${c.met ? '' : ', target not met'}; ${c.evaluations} evaluations)` +
           (c.raised.length ? `: ${c.raised.map((r) => r.name).join(', ')}` : ''),
       );

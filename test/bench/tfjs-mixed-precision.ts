@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
-import { calibrationSamples } from '../../src-main/app/export-service';
+import { tfjsCalibrationSamples } from '../../src-main/app/export-service';
 import { loadDatasetForModel } from '../../src-main/app/model-data';
 import { exportTfjs, tfjsMemoryHandler, type TfjsExport } from '../../src-main/engine/export/tfjs';
 import { initBackend } from '../../src-main/node/backend';
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
     const out = await exportTfjs(model, { quant });
     await judge(quant, out, performance.now() - t0);
   }
-  const calibration = calibrationSamples(dataset, Number(process.env.CALIB ?? 48));
+  const calibration = tfjsCalibrationSamples(dataset, Number(process.env.CALIB ?? 48));
   const t0 = performance.now();
   const raiseTarget = process.env.TARGET_DIFF ? { top1Agreement: 1, maxAbsDiff: Number(process.env.TARGET_DIFF) } : undefined;
   const out = await exportTfjs(model, { quant: 'uint8', calibration, raiseTarget, onProgress: (d, t) => process.stderr.write(`\rcalibrating ${d}/${t}`) });

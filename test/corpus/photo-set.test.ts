@@ -2,7 +2,7 @@
  * The trained nested MobileNetV2-0.35 (tm-keras-waste, 224x224) on the public photo set
  * (test/fixtures/real-models/photo-set: 34 test photos of scikit-image's CC0 / public-domain data).
  *
- * The uint8 export is calibrated on training photos only (48 seeded samples of the train split, as
+ * The uint8 export is calibrated on training photos only (48 distinct seeded samples of the train split, as
  * `topiary export --calib` does): the kernels whose uint8 error moves the outputs most are raised to
  * uint16 until the calibration photos all keep their class (see engine/export/tfjs-raise.ts).
  * Uncalibrated, uint8 agrees on 32 of the 34 test photos; calibrated, it must agree on >= 99% of
@@ -16,7 +16,7 @@
 import * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { calibrationSamples, TFJS_CALIBRATION_SAMPLES } from '../../src-main/app/export-service';
+import { tfjsCalibrationSamples } from '../../src-main/app/export-service';
 import { loadDatasetForModel } from '../../src-main/app/model-data';
 import { exportTfjs, TFJS_VERIFY_TOLERANCE, tfjsMemoryHandler } from '../../src-main/engine/export/tfjs';
 import { initBackend } from '../../src-main/node/backend';
@@ -35,7 +35,7 @@ describe('tm-keras-waste on the public photo set', () => {
     const x = tf.tensor(dataset.test.take(Int32Array.from({ length: n }, (_, i) => i)).x, [n, 224, 224, 3]);
     const ref = tf.tidy(() => model.predict(x) as tf.Tensor);
     const refTop = tf.tidy(() => ref.argMax(1).dataSync());
-    const calibration = calibrationSamples(dataset, TFJS_CALIBRATION_SAMPLES); // train split only
+    const calibration = tfjsCalibrationSamples(dataset); // train split only
     const out = await exportTfjs(model, { quant: 'uint8', calibration });
     const back = await tf.loadLayersModel(tfjsMemoryHandler(out));
     const [diff, got] = tf.tidy(() => {

@@ -190,7 +190,8 @@ export async function exportModel(model: tf.LayersModel, req: ExportRequest, ctx
       const fmt = (m: typeof c.before) => `top-1 ${(m.top1Agreement * 100).toFixed(1)}%, max |diff| ${m.maxAbsDiff.toFixed(3)}`;
       notes.push(
         `uint8 calibrated on ${calibration!.length / samples.sampleShape.reduce((a, b) => a * b, 1)} distinct training samples: ${c.raised.length} most output-sensitive kernels raised to uint16 ` +
-          `(${fmt(c.before)} -> ${fmt(c.after)}${c.met ? '' : ', target not met'}; ${c.evaluations} evaluations)` +
+          `(${fmt(c.before)} -> ${fmt(c.after)}${c.met ? '' : ', target not met'}` +
+          `${c.reached.top1Agreement < 1 ? `; top-1 target ${(c.reached.top1Agreement * 100).toFixed(1)}%, all that uint16 everywhere reaches` : ''}; ${c.evaluations} evaluations)` +
           (c.raised.length ? `: ${c.raised.map((r) => r.name).join(', ')}` : ''),
       );
     }

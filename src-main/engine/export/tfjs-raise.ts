@@ -57,6 +57,8 @@ export interface RaiseSearch {
   /** Most kernels raised (a size cap); default all candidates. */
   maxRaised?: number;
   onProgress?: (done: number, total: number) => void;
+  /** Extra bytes raising a kernel costs (its element count will do); kernels are ranked by sensitivity per cost. Default 1 each. */
+  cost?: (name: string) => number;
 }
 
 function meets(m: RaiseMeasure, t: RaiseTarget): boolean {
@@ -102,12 +104,13 @@ export async function chooseUint16Raises(s: RaiseSearch): Promise<RaiseDecision>
     s.onProgress?.(total, total);
     return { raised: [], before, after: before, met: true, evaluations, reached: reach };
   }
-  const ranked: { name: string; sensitivity: number; order: number }[] = [];
+  const ranked: { name: string; sensitivity: number; order: number; perCost: number }[] = [];
   for (const [order, name] of s.candidates.entries()) {
     const m = await step({ uint8Alone: name });
-    ranked.push({ name, sensitivity: m.meanAbsDiff, order });
+    ranked.push({ name, sensitivity: m.meanAbsDiff, order, perCost: m.meanAbsDiff / Math.max(1e-12, s.cost?.(name) ?? 1) });
   }
-  ranked.sort((a, b) => b.sensitivity - a.sensitivity || a.order - b.order);
+  // Output change bought back per byte: a small kernel that moves the outputs as much as a big one goes first.
+  ranked.sort((a, b) => b.perCost - a.perCost || a.order - b.order);
   const prefix = (k: number) => new Set(ranked.slice(0, k).map((r) => r.name));
   // Smallest k in (0, cap] whose prefix meets the target; cap when none does.
   let lo = 1;

@@ -208,6 +208,7 @@ export async function exportTfjs(model: tf.LayersModel, opts: TfjsExportOptions)
         target: opts.raiseTarget,
         maxRaised: opts.maxRaised,
         onProgress: opts.onProgress,
+        cost: (name) => weights.find((w) => w.spec.name === name)?.values?.length ?? 1,
         measure: (p) => measurer('uint8Alone' in p ? write((w) => (w.spec.name === p.uint8Alone ? 'uint8' : w.values ? 'float32' : 'raw')) : write(planFor(p.raised))),
       });
     } finally {

@@ -41,6 +41,8 @@ export interface ExportContext {
   layers?: ModelAnalysis;
   overwrite?: boolean;
   onVerify?: (done: number, total: number) => void;
+  /** Progress of a calibrated tfjs uint8 export's uint16 raising (evaluated exports); may throw to cancel. */
+  onQuantize?: (done: number, total: number) => void;
   /** What the model predicts: a regressor is verified by error (MAE, max |diff|), not top-1. Default: inferred from the model. */
   task?: Task;
 }
@@ -76,6 +78,24 @@ export function verificationSamples(model: tf.LayersModel, dataset: Dataset | un
   const rand = seededRandom(7);
   const x = Float32Array.from({ length: Math.min(n, 64) * per }, () => rand());
   return { x, y: new Int32Array(0), sampleShape: shape };
+}
+
+/** Training samples a tfjs uint8 export measures kernel sensitivity on (see chooseUint16Raises). */
+export const TFJS_CALIBRATION_SAMPLES = 48;
+
+/**
+ * Up to TFJS_CALIBRATION_SAMPLES distinct training samples (a seeded shuffle, never the test split)
+ * that a tfjs uint8 export measures kernel sensitivity on. Distinct, unlike calibrationSamples: every
+ * repeat would cost a forward pass in each of the search's evaluations and tell it nothing new.
+ */
+export function tfjsCalibrationSamples(dataset: Dataset, n = TFJS_CALIBRATION_SAMPLES, seed = 11): Float32Array {
+  const rand = seededRandom(seed);
+  const order = Int32Array.from({ length: dataset.train.size }, (_, i) => i);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return dataset.train.take(order.slice(0, Math.min(n, order.length)).sort()).x;
 }
 
 /** A seeded random sample of the training split, the representative data int8 is calibrated on. */
@@ -153,11 +173,27 @@ export async function exportModel(model: tf.LayersModel, req: ExportRequest, ctx
   } else {
     // tfjs has no int8 weights; the nearest is uint8 affine quantization.
     quant = req.quant === 'int8' || req.quant === 'dynamic-int8' ? 'uint8' : req.quant;
-    const out = await exportTfjs(model, { quant: quant as TfjsQuant, generatedBy: `Topiary ${appVersion()}` });
+    // Calibrated on training samples only (never the verification split), kept small: each
+    // evaluation of the raising search is one forward pass over them. Classifiers only: the search's
+    // target is in class-score units (top-1, |diff| of probabilities), meaningless for a regressor's scale.
+    const calibration = quant === 'uint8' && ctx.dataset && !regression ? tfjsCalibrationSamples(ctx.dataset) : undefined;
+    const out = await exportTfjs(model, { quant: quant as TfjsQuant, generatedBy: `Topiary ${appVersion()}`, calibration, onProgress: ctx.onQuantize });
     files = tfjsFolderFiles(out);
     if (out.float32Kept.length) notes.push(`${out.float32Kept.length} BatchNorm/bias tensors kept float32 in the ${quant} weights`);
-    if (out.uint16Raised.length) {
-      notes.push(`${out.uint16Raised.length} kernels written as uint16 (uint8 left a channel under ${MIN_CHANNEL_LEVELS} levels): ${out.uint16Raised.slice(0, 5).join(', ')}${out.uint16Raised.length > 5 ? ', ...' : ''}`);
+    const measured = new Set(out.calibrated?.raised.map((r) => r.name));
+    const ruled = out.uint16Raised.filter((name) => !measured.has(name));
+    if (ruled.length) {
+      notes.push(`${ruled.length} kernels written as uint16 (uint8 left a channel under ${MIN_CHANNEL_LEVELS} levels): ${ruled.slice(0, 5).join(', ')}${ruled.length > 5 ? ', ...' : ''}`);
+    }
+    if (out.calibrated) {
+      const c = out.calibrated;
+      const fmt = (m: typeof c.before) => `top-1 ${(m.top1Agreement * 100).toFixed(1)}%, max |diff| ${m.maxAbsDiff.toFixed(3)}`;
+      notes.push(
+        `uint8 calibrated on ${calibration!.length / samples.sampleShape.reduce((a, b) => a * b, 1)} distinct training samples: ${c.raised.length} most output-sensitive kernels raised to uint16 ` +
+          `(${fmt(c.before)} -> ${fmt(c.after)}${c.met ? '' : ', target not met'}` +
+          `${c.reached.top1Agreement < 1 ? `; top-1 target ${(c.reached.top1Agreement * 100).toFixed(1)}%, all that uint16 everywhere reaches` : ''}; ${c.evaluations} evaluations)` +
+          (c.raised.length ? `: ${c.raised.map((r) => r.name).join(', ')}` : ''),
+      );
     }
     ctx.onVerify?.(0, 1);
     const n = samples.x.length / samples.sampleShape.reduce((a, b) => a * b, 1);

@@ -290,6 +290,10 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
         layers: after,
         task,
         onVerify: (done, total) => progress({ phase: 'verify', done, total }),
+        onQuantize: (done, total) => {
+          checkCancel();
+          progress({ phase: 'export', done, total, message: `${req.format} ${req.quant}: measuring which kernels need uint16` });
+        },
       });
       artifacts.push(exported.artifact);
       emit({ type: 'artifact', artifact: exported.artifact });

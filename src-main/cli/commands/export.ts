@@ -56,6 +56,7 @@ export const registerExportCommand: RegisterCommand = (program, ctx) => {
               overwrite: o.overwrite,
               task,
               onVerify: (d, t) => bar.update(d, t),
+              onQuantize: (d, t) => bar.update(d, t, '(uint8: measuring which kernels need uint16)'),
             });
             result = out;
           } finally {

@@ -11,6 +11,7 @@ import { flattenModel, hasNestedModels } from '../models/flatten';
 import type { Verification } from '../../common/export-report';
 import { affineParams, encodeFloat16, quantizeAffine } from './quantize';
 import { compareRegression } from './verify-regression';
+import { chooseUint16Raises, type RaiseDecision, type RaiseMeasure, type RaiseTarget } from './tfjs-raise';
 import type { Task } from '../task';
 
 export const TFJS_QUANT_MODES = ['none', 'float16', 'uint8', 'uint16'] as const;
@@ -22,6 +23,19 @@ export interface TfjsExportOptions {
   shardBytes?: number;
   /** Written to model.json `generatedBy`. */
   generatedBy?: string;
+  /**
+   * uint8 only: representative inputs (row-major, whole samples of the model's input shape), e.g.
+   * 32-64 training samples. With them, kernels are raised to uint16 by measured sensitivity until
+   * the export matches the float model on them (see chooseUint16Raises); without, only the
+   * per-channel rule (needsUint16) applies.
+   */
+  calibration?: Float32Array;
+  /** What the calibrated export must reach on `calibration`; default DEFAULT_RAISE_TARGET. */
+  raiseTarget?: RaiseTarget;
+  /** Most kernels raised by measurement (a size cap); default all. */
+  maxRaised?: number;
+  /** Progress of the calibrated search, in evaluated exports. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** A weights-manifest entry as tfjs-core's `io.WeightsManifestEntry` describes it. */
@@ -51,6 +65,8 @@ export interface TfjsExport {
   float32Kept: string[];
   /** uint8 exports: kernels written as uint16 because uint8 left a channel too few levels (see needsUint16). */
   uint16Raised: string[];
+  /** Calibrated uint8 exports: the kernels raised by measured sensitivity (also in uint16Raised) and how the export fared. */
+  calibrated?: RaiseDecision;
 }
 
 /**
@@ -170,58 +186,141 @@ export async function exportTfjs(model: tf.LayersModel, opts: TfjsExportOptions)
   if (!artifacts?.weightSpecs || artifacts.modelTopology == null) throw new Error('tfjs save produced no artifacts');
   const raw = concatWeightData(artifacts.weightData);
 
-  const parts: Uint8Array[] = [];
-  const entries: TfjsWeightEntry[] = [];
-  const float32Kept: string[] = [];
-  const uint16Raised: string[] = [];
+  const weights = splitWeights(artifacts.weightSpecs, raw);
+  const ruled = new Set<string>();
+  if (opts.quant === 'uint8') {
+    for (const w of weights) if (w.values && !keepsFloat32(w.spec.name) && needsUint16(w.spec.name, w.spec.shape, w.values)) ruled.add(w.spec.name);
+  }
+  const write = (plan: (w: RawWeight) => Encoding) => assemble(artifacts!, weights, plan, shardBytes, opts.generatedBy);
+  const planFor = (raised: ReadonlySet<string>) => (w: RawWeight): Encoding => {
+    if (!w.values || opts.quant === 'none') return 'raw';
+    if (keepsFloat32(w.spec.name)) return 'float32';
+    if (opts.quant === 'uint8' && (ruled.has(w.spec.name) || raised.has(w.spec.name))) return 'uint16';
+    return opts.quant;
+  };
+  let calibrated: RaiseDecision | undefined;
+  if (opts.quant === 'uint8' && opts.calibration) {
+    const candidates = weights.filter((w) => planFor(new Set())(w) === 'uint8').map((w) => w.spec.name);
+    const measurer = calibrationMeasurer(model, opts.calibration);
+    try {
+      calibrated = await chooseUint16Raises({
+        candidates,
+        target: opts.raiseTarget,
+        maxRaised: opts.maxRaised,
+        onProgress: opts.onProgress,
+        cost: (name) => weights.find((w) => w.spec.name === name)?.values?.length ?? 1,
+        measure: (p) => measurer('uint8Alone' in p ? write((w) => (w.spec.name === p.uint8Alone ? 'uint8' : w.values ? 'float32' : 'raw')) : write(planFor(p.raised))),
+      });
+    } finally {
+      measurer.dispose();
+    }
+  }
+  const raisedNames = new Set(calibrated?.raised.map((r) => r.name) ?? []);
+  const out = write(planFor(raisedNames));
+  const uint16Raised = weights.filter((w) => ruled.has(w.spec.name) || raisedNames.has(w.spec.name)).map((w) => w.spec.name);
+  const float32Kept = opts.quant === 'none' ? [] : weights.filter((w) => w.values && keepsFloat32(w.spec.name)).map((w) => w.spec.name);
+  return { ...out, float32Kept, uint16Raised, ...(calibrated ? { calibrated } : {}) };
+}
+
+/** How one weight tensor is written: 'raw' keeps its bytes as saved (non-float dtypes, or quant none). */
+type Encoding = 'raw' | 'float32' | 'float16' | 'uint8' | 'uint16';
+
+interface RawWeight {
+  spec: tf.io.WeightsManifestEntry;
+  bytes: Uint8Array;
+  /** float32 weights only. */
+  values?: Float32Array;
+}
+
+function splitWeights(specs: tf.io.WeightsManifestEntry[], raw: Uint8Array): RawWeight[] {
+  const out: RawWeight[] = [];
   let offset = 0;
-  for (const spec of artifacts.weightSpecs) {
+  for (const spec of specs) {
     if (spec.quantization) throw new Error(`weight ${spec.name} is already quantized`);
     const per = BYTES_PER[spec.dtype];
     if (per === undefined) throw new ConfigError(`tfjs export: weight ${spec.name} has unsupported dtype ${spec.dtype}`);
     const size = spec.shape.reduce((a, b) => a * b, 1);
     const bytes = raw.subarray(offset, offset + size * per);
     offset += size * per;
-    const entry: TfjsWeightEntry = { name: spec.name, shape: [...spec.shape], dtype: spec.dtype as TfjsWeightEntry['dtype'] };
-    if (spec.dtype !== 'float32' || opts.quant === 'none') {
-      parts.push(bytes);
-    } else if (keepsFloat32(spec.name)) {
-      parts.push(bytes);
-      float32Kept.push(spec.name);
+    // Copy: `bytes` may not be 4-byte aligned inside the concatenated buffer.
+    out.push({ spec, bytes, ...(spec.dtype === 'float32' ? { values: new Float32Array(bytes.slice().buffer) } : {}) });
+  }
+  if (offset !== raw.byteLength) throw new Error(`tfjs save: weight specs cover ${offset} bytes, data has ${raw.byteLength}`);
+  return out;
+}
+
+/** Encodes every weight per `plan` and lays out model.json and the shards. */
+function assemble(
+  artifacts: tf.io.ModelArtifacts,
+  weights: RawWeight[],
+  plan: (w: RawWeight) => Encoding,
+  shardBytes: number,
+  generatedBy: string | undefined,
+): Omit<TfjsExport, 'float32Kept' | 'uint16Raised'> {
+  const parts: Uint8Array[] = [];
+  const entries: TfjsWeightEntry[] = [];
+  for (const w of weights) {
+    const entry: TfjsWeightEntry = { name: w.spec.name, shape: [...w.spec.shape], dtype: w.spec.dtype as TfjsWeightEntry['dtype'] };
+    const how = plan(w);
+    if (how === 'raw' || how === 'float32' || !w.values) {
+      parts.push(w.bytes);
+    } else if (how === 'float16') {
+      parts.push(new Uint8Array(encodeFloat16(w.values).buffer));
+      entry.quantization = { dtype: 'float16' };
     } else {
-      // Copy: `bytes` may not be 4-byte aligned inside the concatenated buffer.
-      const values = new Float32Array(bytes.slice().buffer);
-      if (opts.quant === 'float16') {
-        parts.push(new Uint8Array(encodeFloat16(values).buffer));
-        entry.quantization = { dtype: 'float16' };
-      } else {
-        const raise = opts.quant === 'uint8' && needsUint16(spec.name, spec.shape, values);
-        if (raise) uint16Raised.push(spec.name);
-        const p = affineParams(values, raise ? 'uint16' : opts.quant);
-        const q = quantizeAffine(values, p);
-        parts.push(new Uint8Array(q.buffer, q.byteOffset, q.byteLength));
-        entry.quantization = { dtype: p.dtype, scale: p.scale, min: p.min };
-      }
+      const p = affineParams(w.values, how);
+      const q = quantizeAffine(w.values, p);
+      parts.push(new Uint8Array(q.buffer, q.byteOffset, q.byteLength));
+      entry.quantization = { dtype: p.dtype, scale: p.scale, min: p.min };
     }
     entries.push(entry);
   }
-  if (offset !== raw.byteLength) throw new Error(`tfjs save: weight specs cover ${offset} bytes, data has ${raw.byteLength}`);
-
   const all = concat(parts);
   const shards: Uint8Array[] = [];
   for (let start = 0; start < all.byteLength; start += shardBytes) shards.push(all.slice(start, start + shardBytes));
   if (shards.length === 0) shards.push(new Uint8Array(0)); // a weightless model still gets one (empty) shard
   const paths = shards.map((_, i) => `group1-shard${i + 1}of${shards.length}.bin`);
-
   const modelJson: TfjsModelJson = {
     format: 'layers-model',
-    generatedBy: opts.generatedBy ?? artifacts.generatedBy ?? `TensorFlow.js tfjs-layers v${tf.version.tfjs}`,
+    generatedBy: generatedBy ?? artifacts.generatedBy ?? `TensorFlow.js tfjs-layers v${tf.version.tfjs}`,
     convertedBy: null,
     modelTopology: artifacts.modelTopology as object,
     weightsManifest: [{ paths, weights: entries }],
   };
   if (artifacts.userDefinedMetadata) modelJson.userDefinedMetadata = artifacts.userDefinedMetadata;
-  return { modelJson, shards, weightBytes: all.byteLength, float32Kept, uint16Raised };
+  return { modelJson, shards, weightBytes: all.byteLength };
+}
+
+/**
+ * Loads candidate exports back with the stock loader and compares them with `model` on the
+ * calibration inputs (the float answers computed once).
+ */
+function calibrationMeasurer(model: tf.LayersModel, calibration: Float32Array) {
+  const shape = model.inputs[0].shape.slice(1).map((d) => d ?? 1);
+  const per = shape.reduce((a, b) => a * b, 1);
+  if (calibration.length === 0 || calibration.length % per !== 0) {
+    throw new ConfigError(`tfjs calibration holds ${calibration.length} values, not a whole number of samples of shape [${shape.join(', ')}] (${per} values each)`);
+  }
+  const n = calibration.length / per;
+  const x = tf.tensor(calibration, [n, ...shape], 'float32');
+  const ref = tf.tidy(() => (model.predict(x) as tf.Tensor).reshape([n, -1]));
+  const refTop = tf.tidy(() => ref.argMax(1).dataSync());
+  const measure = async (out: Omit<TfjsExport, 'float32Kept' | 'uint16Raised'>): Promise<RaiseMeasure> => {
+    const back = await tf.loadLayersModel(tfjsMemoryHandler(out));
+    try {
+      const [maxAbsDiff, meanAbsDiff, top] = tf.tidy(() => {
+        const y = (back.predict(x) as tf.Tensor).reshape([n, -1]);
+        const d = y.sub(ref).abs();
+        return [d.max().dataSync()[0], d.mean().dataSync()[0], y.argMax(1).dataSync()];
+      }) as unknown as [number, number, Int32Array];
+      let agree = 0;
+      for (let i = 0; i < n; i++) if (top[i] === refTop[i]) agree++;
+      return { top1Agreement: agree / n, maxAbsDiff, meanAbsDiff };
+    } finally {
+      back.dispose();
+    }
+  };
+  return Object.assign(measure, { dispose: () => { x.dispose(); ref.dispose(); } });
 }
 
 /** The files of a tfjs model folder: `model.json` then the shards, ready for the bundle writer. */
@@ -253,7 +352,7 @@ export function sizeReport(files: Uint8Array[]): { rawBytes: number; gzipBytes: 
  * loaded back without touching disk (used for verification).
  * @example const back = await tf.loadLayersModel(tfjsMemoryHandler(out));
  */
-export function tfjsMemoryHandler(out: TfjsExport): tf.io.IOHandler {
+export function tfjsMemoryHandler(out: Pick<TfjsExport, 'modelJson' | 'shards'>): tf.io.IOHandler {
   const json = JSON.parse(JSON.stringify(out.modelJson)) as TfjsModelJson;
   const data = concat(out.shards);
   return tf.io.fromMemory({

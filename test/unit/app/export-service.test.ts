@@ -51,6 +51,8 @@ describe('export service', () => {
 
     const report = parseExportReport(JSON.parse(await fs.readFile(path.join(dir, 'report.json'), 'utf8')));
     expect(report.verification?.passed).toBe(true);
+    // With a dataset the uint8 export is calibrated on its training samples, and the report says how.
+    expect(((report.config as { notes?: string[] }).notes ?? []).some((n) => /^uint8 calibrated on 48 distinct training samples: \d+ most output-sensitive kernels raised to uint16/.test(n))).toBe(true);
     expect(report.files?.map((f) => f.name)).toContain('model.json');
     expect(await fs.readFile(path.join(dir, 'report.html'), 'utf8')).toContain('<svg');
   });

@@ -15,7 +15,7 @@ import type { Dataset } from '../engine/data';
 import { analyzeModel, type ModelAnalysis } from '../engine/analyze';
 import { exportTfjs, MIN_CHANNEL_LEVELS, tfjsFolderFiles, sizeReport, verifyTfjsExport, type TfjsQuant } from '../engine/export/tfjs';
 import { exportTflite, type TfliteQuant } from '../engine/export/tflite';
-import { seededRandom } from '../engine/data';
+import { permutation, seededRandom } from '../engine/data';
 import { inferTask, resolveTask, type Task } from '../engine/task';
 import { verifyTflite } from '../node/verify/verify';
 import { checkExportTarget, writeExportBundle } from '../node/export/bundle';
@@ -89,12 +89,7 @@ export const TFJS_CALIBRATION_SAMPLES = 48;
  * repeat would cost a forward pass in each of the search's evaluations and tell it nothing new.
  */
 export function tfjsCalibrationSamples(dataset: Dataset, n = TFJS_CALIBRATION_SAMPLES, seed = 11): Float32Array {
-  const rand = seededRandom(seed);
-  const order = Int32Array.from({ length: dataset.train.size }, (_, i) => i);
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    [order[i], order[j]] = [order[j], order[i]];
-  }
+  const order = permutation(dataset.train.size, seed);
   return dataset.train.take(order.slice(0, Math.min(n, order.length)).sort()).x;
 }
 

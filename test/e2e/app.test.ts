@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Page } from 'playwright-core';
-import { SHOTS, launchBrowser, modelSpec, pageProblems, shot, startWeb, type WebApp } from './harness';
+import { launchBrowser, modelSpec, pageProblems, shot, startWeb, type WebApp } from './harness';
 import { focusIsVisible, tabTo, unlabelledControls } from './keyboard';
 
 let app: WebApp;
@@ -17,7 +17,6 @@ const runIds: string[] = [];
 let failedRunId = '(none)';
 
 beforeAll(async () => {
-  fs.rmSync(SHOTS, { recursive: true, force: true });
   app = await startWeb();
   model = await modelSpec(app.home);
   browser = await launchBrowser();

@@ -115,3 +115,56 @@ export async function modelSpec(home: string): Promise<string> {
   model.dispose();
   return path.join(dir, 'model.json');
 }
+
+/** The window sizes every screen is checked at (issue 15): small laptop, common laptop, desktop. */
+export const VIEWPORTS = [
+  { name: '800x600', width: 800, height: 600 },
+  { name: '1280x800', width: 1280, height: 800 },
+  { name: '1920x1080', width: 1920, height: 1080 },
+] as const;
+
+/**
+ * How far the current screen scrolls sideways, in CSS pixels (0 when it does not): the document and
+ * every element wider than the window that is not itself a scroll container meant for it.
+ */
+export async function sideScroll(page: Page): Promise<number> {
+  return page.evaluate(() => {
+    const el = document.scrollingElement ?? document.documentElement;
+    return Math.max(0, el.scrollWidth - el.clientWidth);
+  });
+}
+
+/** Visits the screen at each of VIEWPORTS, saves `<name>-<viewport>.png`, and returns the sideways scroll at each. */
+export async function atEveryViewport(page: Page, name: string, settle?: () => Promise<void>): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const v of VIEWPORTS) {
+    await page.setViewportSize({ width: v.width, height: v.height });
+    if (settle) await settle();
+    await page.waitForTimeout(150);
+    out[v.name] = await sideScroll(page);
+    await shot(page, `${name}-${v.name}`);
+  }
+  await page.setViewportSize({ width: 1280, height: 900 });
+  return out;
+}
+
+/**
+ * Runs the CLI against the web server's data folder (so runs made here show in the UI), e.g.
+ * `['prune', 'demo', '--data', 'demo', '--epochs', '1', '--json']`; resolves with its stdout.
+ */
+export async function topiary(home: string, args: string[], timeoutMs = 300_000): Promise<string> {
+  const child = spawn(process.execPath, ['bin/topiary.mjs', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, TOPIARY_HOME: home, TOPIARY_BACKEND: process.env.TOPIARY_BACKEND ?? 'wasm' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  clearTimeout(timer);
+  if (code !== 0) throw new Error(`topiary ${args.join(' ')} exited with ${code}:\n${err.slice(-2000)}`);
+  return out;
+}

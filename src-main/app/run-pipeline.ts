@@ -33,12 +33,17 @@ import { loadDatasetForModel } from './model-data';
 import { pauseIfAsked } from './pause-hook';
 import { inPhase, type RunPlace } from './run-errors';
 import type { RunEvent, RunResult } from './run-events';
+import type { Profile } from '../common/profiles';
+import { deploySummary, profileForRun } from './deploy/run-deploy';
+import { methodLabel } from './deploy/labels';
 
 export interface RunJob {
   runId: string;
   config: RunConfig;
   /** Folder the run writes its model and exports into (created as needed). */
   runDir: string;
+  /** The run's device profile when it is a stored (user) one; built-ins are looked up by id. */
+  profile?: Profile;
 }
 
 /** Least time between two progress events of the same phase (see `progress` in runPipeline). */
@@ -161,7 +166,7 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
       },
       backend: backend.name,
       versions: versions(backend),
-      method: `${pruneConfig.method}/${pruneConfig.granularity}`,
+      method: methodLabel(pruneConfig),
       input: { inputScale: prep.inputScale, resize: prep.resize },
       task,
     });
@@ -322,10 +327,17 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
       checkCancel();
     }
 
+    // What ships and whether it fits the profile's device (app/deploy): headline size, fit verdict, widths.
+    const deployed = await deploySummary(pruned, profileForRun(config.profile, job.profile), artifacts, {
+      before,
+      after,
+      parentFiles,
+      onWarn: (message) => emit({ type: 'log', level: 'warn', message }),
+    });
     const summary = {
       task,
-      before: baseline,
-      after: final,
+      before: { ...baseline, ...deployed.before },
+      after: { ...final, ...deployed.after },
       prune: {
         targetSparsity: result.plan.targetSparsity,
         achievedSparsity: result.plan.achievedSparsity,
@@ -337,6 +349,9 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
       training: result.training.map((t) => ({ ...t })),
       // Measured LiteRT latency of each .tflite export vs the parent model's, beside the MACs.
       receipts: receipts as unknown as Json[],
+      shipped: deployed.shipped as unknown as Json,
+      fit: deployed.fit as unknown as Json,
+      widths: deployed.widths as unknown as Json,
     };
     emit({ type: 'summary', summary });
     progress({ phase: 'done', done: 1, total: 1 });

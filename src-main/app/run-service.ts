@@ -110,6 +110,13 @@ export class RunService {
     config.prune.roundToSource = `profile ${profile.id}`;
   }
 
+  /** A stored (user) profile travels with the job: the pipeline has no store (built-ins it looks up itself). */
+  private storedProfile(id: string | undefined): { profile?: ReturnType<typeof parseProfile> } {
+    if (!id || builtinProfile(id)) return {};
+    const stored = this.store.reader.getProfile(id)?.definition;
+    return stored ? { profile: parseProfile(stored, `stored profile ${id}`) } : {};
+  }
+
   /** Resolves when the run ends, however it ends. */
   wait(runId: string): Promise<RunFinished> {
     const p = this.active.get(runId) ?? this.queue.find((q) => q.runId === runId);
@@ -165,7 +172,7 @@ export class RunService {
 
   private async execute(p: Pending) {
     const runDir = path.join(this.options.runsDir, p.runId);
-    const job: RunJob = { runId: p.runId, config: p.config, runDir };
+    const job: RunJob = { runId: p.runId, config: p.config, runDir, ...this.storedProfile(p.config.profile) };
     const recorder = new RunRecorder(this.store, p, runDir, (e) => this.emit(e));
     let outcome: JobOutcome<RunResult>;
     if ((this.options.mode ?? 'worker') === 'worker') {

@@ -1,6 +1,6 @@
 /** Plain-text tables for the terminal. */
 import type { SpeedReceipt } from '../common/contract';
-import type { StableTiming } from '../common/contract';
+import type { RunFitVerdict, ShippedSize, StableTiming } from '../common/contract';
 
 import { bytes, count, fixed, isFiniteNumber, MISSING, ms, percent, precision, table } from '../common/format';
 
@@ -19,6 +19,7 @@ export function beforeAfter(before: Record<string, number | null> = {}, after: R
     ['parameters', 'params', count, 'ratio'],
     ['non-zeros', 'nonZeros', count, 'ratio'],
     ['MACs / sample', 'macs', count, 'ratio'],
+    ['size (shipped file)', 'shippedBytes', bytes, 'ratio'],
     ['size (float32)', 'sizeBytes', bytes, 'ratio'],
     ['size (gzip)', 'gzipBytes', bytes, 'ratio'],
     ['latency batch 1', 'latencyMs', (n) => ms(n), 'ratio'],
@@ -68,4 +69,43 @@ export function formatReceipts(receipts: SpeedReceipt[]): string {
     return lines;
   });
   return [head, t, ...verdicts, `  (XNNPACK off: ${first.xnnpackOffNote ?? 'measured'})`].join('\n');
+}
+
+/**
+ * The headline size (the shipped file's, in-memory float32 second) and the fit verdict of each
+ * judged file against the run's profile, with what to change.
+ */
+export function formatDeployed(shipped: ShippedSize | undefined, fit: RunFitVerdict | null | undefined): string {
+  const lines: string[] = [];
+  if (shipped) {
+    lines.push(`size: ${bytes(shipped.bytes)} (${shipped.label})${shipped.source === 'export' ? `; in memory (float32) ${bytes(shipped.inMemoryBytes)}` : ''}`);
+    lines.push(`  ${shipped.reason}`);
+  }
+  if (!fit) return lines.join('\n');
+  lines.push('', `Fits ${fit.profileName} (${fit.profileId})? ${fit.fits ? 'yes' : 'NO'}`);
+  const cell = (f: RunFitVerdict['files'][number], name: string): string => {
+    const c = f.report.constraints.find((x) => x.constraint === name);
+    if (!c) return MISSING;
+    const v = c.unit === 'ms' ? ms(c.value, 2) : bytes(c.value);
+    const b = c.unit === 'ms' ? ms(c.budget, 2) : bytes(c.budget);
+    return `${v} / ${b} ${c.passed ? 'ok' : 'OVER'}`;
+  };
+  const QUANT: Record<string, string> = { none: 'float32', 'dynamic-int8': 'dynamic-range int8' };
+  lines.push(table(
+    ['file', '', 'RAM (arena est.)', 'flash/storage', 'latency (est.)', 'ops', 'fits'],
+    fit.files.map((f) => [
+      `${QUANT[f.quant] ?? f.quant} ${f.format}`,
+      f.shipped ? 'shipped' : f.exported ? 'exported' : 'not exported',
+      cell(f, 'ram'),
+      cell(f, 'storage'),
+      cell(f, 'latency'),
+      f.report.unsupportedOps.length ? `${f.report.unsupportedOps.length} unsupported` : 'all supported',
+      f.report.fits ? 'yes' : 'NO',
+    ]),
+  ));
+  for (const f of fit.files) {
+    lines.push(`  ${QUANT[f.quant] ?? f.quant} ${f.format}: ${f.advice.join('; ')}`);
+  }
+  for (const n of fit.notes) lines.push(`  note: ${n}`);
+  return lines.join('\n');
 }

@@ -6,7 +6,7 @@ import { TopiaryError } from '../common/errors';
 import { openAppServices, StoreError } from '../app/services';
 import { checkOutputFolder } from '../node/output-paths';
 import type { CliContext } from './context';
-import { beforeAfter, bytes, fixed, formatReceipts, table } from './format';
+import { beforeAfter, bytes, fixed, formatDeployed, formatReceipts, table } from './format';
 import type { SpeedReceipt } from '../common/contract';
 import { createProgress, type Progress } from './progress';
 
@@ -68,6 +68,7 @@ export async function runAndReport(ctx: CliContext, config: RunConfigInput, opts
       training?: { path: string; note?: string; microBatch: number; memoryNote?: string }[];
     };
     ctx.print(`${opts.title ?? 'Run'} ${runId}  (${detail.method}, ${s.task ?? 'classification'}, backend ${detail.backend})`);
+    ctx.print(formatDeployed(detail.shipped, detail.fit));
     ctx.print(beforeAfter(s.before, s.after));
     if (s.prune) {
       ctx.print(

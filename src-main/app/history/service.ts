@@ -35,6 +35,7 @@ import { recordRunDetail, recoverRuns, type RecoverResult } from '../run-record'
 import { firstSymlink, orderParentsFirst, plainBaseName, readBundle, sha256File } from './bundle';
 import { compareLayers, compareMetrics, defaultBaseline, diffConfigs } from './compare';
 import { runsCsv } from './csv';
+import { shippedOf, withDeployView } from '../deploy/view';
 import { finishedOnly, paretoFrontier, validateObjectives } from './pareto';
 
 const EXPORT_CHUNK = 200;
@@ -77,8 +78,12 @@ export class HistoryService {
     return this.store.reader.resolveRunId(idOrPrefix);
   }
 
+  /** A page of runs, each with the size of the file it ships (see deploy/view.ts). */
   list(query: RunQuery = {}): RunPage {
-    return this.store.reader.listRuns(query);
+    const { reader } = this.store;
+    const page = reader.listRuns(query);
+    const summaries = new Map(reader.getConfigs(page.items.map((r) => r.id)).map((c) => [c.id, c.summary]));
+    return { ...page, items: page.items.map((r) => ({ ...r, shipped: shippedOf(summaries.get(r.id) ?? null, () => reader.getArtifacts(r.id)) })) };
   }
 
   /** Ids of every run matching the filter, newest first. */
@@ -86,8 +91,9 @@ export class HistoryService {
     return this.store.reader.listRunIds(filter);
   }
 
+  /** Everything about one run, with its shipped size, fit verdict and per-layer structure (see deploy/view.ts). */
   show(idOrPrefix: string): RunDetail {
-    return this.store.reader.getRun(this.resolve(idOrPrefix));
+    return withDeployView(this.store.reader.getRun(this.resolve(idOrPrefix)));
   }
 
   /**

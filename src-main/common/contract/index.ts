@@ -14,6 +14,7 @@ export type * from './records';
 export { RUN_STATUSES, TERMINAL_STATUSES } from './records';
 export type * from './history';
 export type * from './receipts';
+export type * from './deploy';
 export type * from './results';
 export { BACKEND_NAMES } from './results';
 

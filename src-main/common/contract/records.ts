@@ -1,8 +1,9 @@
 /**
  * Run records: the plain, JSON-serializable shapes the experiment store reads and writes, and that
- * `listRuns`, `getRun` and the history commands return. Nothing here imports anything, so they cross
+ * `listRuns`, `getRun` and the history commands return. Nothing here imports anything but types, so they cross
  * worker and IPC boundaries unchanged (src-main/store/types.ts re-exports them for the store).
  */
+import type { LayerStructureRow, RunFitVerdict, ShippedSize } from './deploy';
 
 /** Any JSON value stored in a TEXT column (configs, versions, plans, verification results). */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -189,6 +190,8 @@ export interface RunHead {
   note: string | null;
   /** Final metrics (summary.after, else the last point of each series). */
   final: Record<string, number>;
+  /** The size of the file the run ships (history list and show add it; the store does not). */
+  shipped?: ShippedSize;
 }
 
 export interface MetricPoint {
@@ -232,6 +235,10 @@ export interface RunDetail extends RunHead {
   metrics: MetricSeries[];
   layers: LayerResultRecord[];
   artifacts: ArtifactRecord[];
+  /** The fit verdict of the run's exported files against its profile (summary.fit; history show adds it). */
+  fit?: RunFitVerdict | null;
+  /** Per-layer width, params and MACs before -> after (history show adds it). */
+  structure?: LayerStructureRow[];
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -92,10 +92,9 @@ export function formatDeployed(shipped: ShippedSize | undefined, fit: RunFitVerd
   };
   const QUANT: Record<string, string> = { none: 'float32', 'dynamic-int8': 'dynamic-range int8' };
   lines.push(table(
-    ['file', '', 'RAM (arena est.)', 'flash/storage', 'latency (est.)', 'ops', 'fits'],
+    ['file', 'RAM (arena est.)', 'flash/storage', 'latency (est.)', 'ops', 'fits'],
     fit.files.map((f) => [
-      `${QUANT[f.quant] ?? f.quant} ${f.format}`,
-      f.shipped ? 'shipped' : f.exported ? 'exported' : 'not exported',
+      `${QUANT[f.quant] ?? f.quant} ${f.format} (${f.shipped ? 'shipped' : f.exported ? 'exported' : 'not exported'})`,
       cell(f, 'ram'),
       cell(f, 'storage'),
       cell(f, 'latency'),

@@ -48,11 +48,11 @@ export function shippedSize(artifacts: readonly ShippableArtifact[], inMemoryByt
     reason: a.status === 'failed' ? `${reason}; its verification failed` : reason,
   });
   if (order) {
-    for (const [i, want] of order.prefer.entries()) {
+    const choices = order.prefer.map((p) => artifactLabel(p.format, p.quant)).join(', ');
+    for (const want of order.prefer) {
       const matches = artifacts.filter((a) => a.format === want.format && a.quant === want.quant).sort((a, b) => rank(a) - rank(b));
       if (matches.length) {
-        const first = i === 0 ? 'its first choice' : `the first of its choices this run exported`;
-        return ship(matches[0], `profile ${order.profileId} ships ${artifactLabel(want.format, want.quant)}: ${first}`);
+        return ship(matches[0], `the file profile ${order.profileId} ships: its first choice of ${choices} that this run exported`);
       }
     }
   }

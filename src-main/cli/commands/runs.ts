@@ -13,7 +13,7 @@ import { checkOutputFile, checkOutputFolder } from '../../node/output-paths';
 import type { JsonObject, MetricThreshold, RunComparison, RunDetail, RunFilter, RunHead, RunQuery, RunSortKey, RunStatus } from '../../common/contract';
 import type { CliContext } from '../context';
 import type { SpeedReceipt } from '../../common/contract';
-import { formatDeployed, formatReceipts, table } from '../format';
+import { bytes, formatDeployed, formatReceipts, table } from '../format';
 
 export interface RunsCommandDeps {
   /** Asks the user a yes/no question (default: a prompt on stderr, refused when stdin is not a terminal). */
@@ -369,10 +369,12 @@ const LIST_METRICS = ['accuracy', 'mae', 'sizeBytes', 'latencyMs'];
 
 function formatRunTable(items: readonly RunHead[]): string {
   const metrics = LIST_METRICS.filter((m) => items.some((r) => m in r.final));
-  const header = ['ID', 'CREATED', 'STATUS', 'KIND/METHOD', 'MODEL', 'DATASET', ...metrics, 'TAGS'];
+  // The size a run ships (its profile's exported file, else in-memory float32), labelled.
+  const header = ['ID', 'CREATED', 'STATUS', 'KIND/METHOD', 'MODEL', 'DATASET', ...metrics, 'SHIPPED SIZE', 'TAGS'];
   const rows = items.map((r) => [
     shortId(r.id), r.createdAt.slice(0, 16).replace('T', ' '), r.status, `${r.kind}/${r.method ?? '-'}`, baseName(r.modelSource),
-    r.datasetSource ?? '-', ...metrics.map((m) => (m in r.final ? formatNumber(r.final[m]) : '-')), r.tags.join(','),
+    r.datasetSource ?? '-', ...metrics.map((m) => (m in r.final ? formatNumber(r.final[m]) : '-')),
+    r.shipped ? `${bytes(r.shipped.bytes)} ${r.shipped.label}` : '-', r.tags.join(','),
   ]);
   return listing(header, rows);
 }

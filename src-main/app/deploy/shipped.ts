@@ -48,11 +48,12 @@ export function shippedSize(artifacts: readonly ShippableArtifact[], inMemoryByt
     reason: a.status === 'failed' ? `${reason}; its verification failed` : reason,
   });
   if (order) {
-    const choices = order.prefer.map((p) => artifactLabel(p.format, p.quant)).join(', ');
+    const formats = [...new Set(order.prefer.map((p) => artifactLabel(p.format, 'x').slice(2)))].join(' / ');
+    const types = order.prefer.map((p) => artifactLabel(p.format, p.quant).split(' ').slice(0, -1).join(' ')).join(', then ');
     for (const want of order.prefer) {
       const matches = artifacts.filter((a) => a.format === want.format && a.quant === want.quant).sort((a, b) => rank(a) - rank(b));
       if (matches.length) {
-        return ship(matches[0], `the file profile ${order.profileId} ships: its first choice of ${choices} that this run exported`);
+        return ship(matches[0], `profile ${order.profileId} ships ${formats} files (${types}): the first of these this run exported`);
       }
     }
   }

@@ -5,6 +5,8 @@
  * widths before -> after instead of 0 % sparsity. Every screen at 800x600, 1280x800 and 1920x1080,
  * with no sideways scroll; screenshots `ui-size-fit-*`.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Page } from 'playwright-core';
 import { bytes } from '../../src-main/common/format';
@@ -15,6 +17,7 @@ let browser: Awaited<ReturnType<typeof launchBrowser>>;
 let page: Page;
 let unstructured: { id: string; int8Bytes: number; inMemoryBytes: number };
 let structured: { id: string; conv2: { before: number; after: number } };
+let tight: string;
 
 const small = ['--epochs', '1', '--max-samples', '500', '--eval-limit', '300', '--no-sensitivity', '--json'];
 
@@ -27,6 +30,12 @@ beforeAll(async () => {
   const s = JSON.parse(await topiary(app.home, ['prune', model, '--data', 'demo', '--granularity', 'structured', '--scope', 'layer', '--sparsity', '0.5', '--name', 'half the filters', ...small]));
   const w = s.summary.widths.conv2;
   structured = { id: s.id, conv2: { before: w.before, after: w.after } };
+  // A user profile with a 100 KiB flash budget, both int8 and float32 exported: one fits, one does not.
+  const profile = JSON.parse(await topiary(app.home, ['profiles', 'show', 'mobile-midrange', '--json']));
+  const file = path.join(app.home, 'small-phone.json');
+  fs.writeFileSync(file, JSON.stringify({ ...profile, id: 'small-phone', name: 'Small phone', builtin: false, storageBytes: 100 * 1024 }));
+  await topiary(app.home, ['profiles', 'import', file]);
+  tight = JSON.parse(await topiary(app.home, ['prune', model, '--data', 'demo', '--profile', 'small-phone', '--export', 'tflite:int8,tflite:none', '--name', 'small phone', ...small])).id;
   browser = await launchBrowser();
   page = browser.page;
 });
@@ -87,6 +96,20 @@ describe('decide from the deployed artifact', () => {
     // No export: the headline says so and shows the in-memory size, labelled.
     expect(await page.getByTestId('headline-size').textContent()).toContain('in-memory float32 (no export)');
     noSideScroll(await atEveryViewport(page, 'ui-size-fit-run-structured', () => table.scrollIntoViewIfNeeded()));
+  });
+
+  test('run detail: a float32 file over the flash budget is red, beside the int8 file that fits, with what to change', async () => {
+    await page.goto(`${app.url}#/runs/${tight}`);
+    const verdict = page.getByTestId('fit-verdict');
+    await verdict.waitFor({ timeout: 30_000 });
+    // The profile's preference (float16, then int8...) ships the int8 file, which fits.
+    expect(await verdict.locator('h3').textContent()).toMatch(/Does it fit Small phone\?\s*Yes/);
+    const f32 = verdict.getByTestId('fit-file').filter({ hasText: 'float32 .tflite' });
+    expect(await f32.textContent()).toMatch(/· exported\s*does not fit/);
+    expect(await f32.getByTestId('fit-bar-storage').textContent()).toMatch(/KiB of 100\.0 KiB \(\d+\.\d+ %\)\s*over/);
+    expect(await f32.locator('.bad-bg').count()).toBe(1);
+    expect(await f32.getByTestId('fit-advice').textContent()).toMatch(/storage: .* over the 100\.0 KiB budget: export int8/);
+    noSideScroll(await atEveryViewport(page, 'ui-size-fit-run-over-budget', () => verdict.scrollIntoViewIfNeeded()));
   });
 
   test('History: the size column is the shipped size, labelled', async () => {

@@ -49,6 +49,21 @@ describe('topiary CLI: shipped size and fit verdict', () => {
     expect(shown).toContain(`size: ${bytes(int8.bytes)} (int8 .tflite)`);
   }, 240_000);
 
+  it('a stored profile with a tight flash budget: the int8 file does not fit, and the verdict says what to change', () => {
+    const profile = JSON.parse(topiary(['profiles', 'show', 'mobile-midrange', '--json']).stdout);
+    const file = path.join(home, 'tight-phone.json');
+    fs.writeFileSync(file, JSON.stringify({ ...profile, id: 'tight-phone', name: 'Tight phone', builtin: false, storageBytes: 32 * 1024 }));
+    expect(topiary(['profiles', 'import', file]).code).toBe(0);
+    const r = topiary(['prune', 'demo', '--data', 'demo', ...small, '--profile', 'tight-phone', '--export', 'tflite:int8', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const d = JSON.parse(r.stdout);
+    expect(d.fit.profileId).toBe('tight-phone');
+    expect(d.fit.fits).toBe(false);
+    const int8 = d.fit.files.find((f: { quant: string }) => f.quant === 'int8');
+    expect(int8.report.constraints.find((c: { constraint: string }) => c.constraint === 'storage')).toMatchObject({ passed: false, budget: 32 * 1024 });
+    expect(int8.advice.join(' ')).toMatch(/storage: .* over the 32\.0 KiB budget: prune about \d+ % of the weights/);
+  }, 240_000);
+
   it('a run without an export says its size is in-memory; fit to budget that prunes nothing says so', () => {
     const plain = topiary(['prune', 'demo', '--data', 'demo', ...small, '--json']);
     expect(plain.code, plain.stderr).toBe(0);

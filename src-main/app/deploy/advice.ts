@@ -23,7 +23,7 @@ export function adviceFor(report: FitReport, allowed: readonly string[] = []): s
           c.value === null
             ? 'storage: the model could not be exported for this runtime; replace the unsupported layers first'
             : `storage: ${bytes(c.value)} is ${bytes(over)} over the ${bytes(c.budget)} budget: ` +
-                `${report.numericType === 'int8' ? '' : 'export int8 (about 4x smaller than float32), or '}prune about ${percent(cut, 0)} of the weights (structured pruning shrinks the file; unstructured zeros only help a gzip budget)`,
+                `${report.numericType === 'int8' ? '' : 'export int8 (about 4x smaller than float32), or '}prune about ${percent(cut, 0)} of the weights (structured pruning shrinks any file; unstructured zeros only where the runtime takes sparse weights, or under gzip)`,
         );
         break;
       case 'ram': {

@@ -6,7 +6,7 @@ import { methodLabel } from '../../../../src-main/app/deploy/labels';
 import { shippedOf } from '../../../../src-main/app/deploy/view';
 
 const mobile = shipOrder(builtinProfile('mobile-midrange')!);
-const art = (format: string, quant: string, bytes: number, status = 'ok') => ({ format, quant, bytes, status });
+const art = (format: string, quant: string, bytes: number, status: 'ok' | 'failed' | 'unverified' = 'ok') => ({ format, quant, bytes, status });
 
 describe('shipped size', () => {
   it('is the int8 .tflite file a mobile profile ships, with the in-memory float32 size second', () => {

@@ -32,6 +32,7 @@ export const HISTORY_COLUMNS: readonly HistoryColumn[] = [
   { id: 'accuracy', label: 'Accuracy / MAE', sort: 'metric:accuracy', numeric: true },
   { id: 'size', label: 'Size', sort: `metric:${SIZE_METRIC}`, numeric: true },
   { id: 'latency', label: 'Latency (ms)', sort: 'metric:latencyMs', numeric: true },
+  { id: 'sparsity', label: 'Sparsity', sort: 'metric:sparsity', numeric: true },
   { id: 'duration', label: 'Took', sort: 'duration', numeric: true },
   { id: 'tags', label: 'Tags' },
   { id: 'note', label: 'Note' },
@@ -40,7 +41,7 @@ export const HISTORY_COLUMNS: readonly HistoryColumn[] = [
 export const DEFAULT_COLUMNS: readonly string[] = ['name', 'method', 'status', 'model', 'profile', 'accuracy', 'size', 'tags', 'created'];
 
 /** Metrics the range filters offer (others can still come from a URL). */
-export const FILTER_METRICS: readonly string[] = ['accuracy', 'mae', SIZE_METRIC, 'gzipBytes', 'latencyMs', 'params', 'macs'];
+export const FILTER_METRICS: readonly string[] = ['accuracy', 'mae', SIZE_METRIC, 'gzipBytes', 'sparsity', 'latencyMs', 'params', 'macs'];
 
 export interface HistoryView {
   /** Free text over name, tags, note, model, data, method. */

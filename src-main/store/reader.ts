@@ -377,8 +377,9 @@ function buildWhere(f: RunFilter): { where: string; params: unknown[]; from: str
     params.push(f.kind);
   }
   if (f.method) {
-    clauses.push('r.method = ?');
-    params.push(f.method);
+    // Runs record `magnitude/unstructured`: the method alone matches every granularity of it.
+    clauses.push(`(r.method = ? OR r.method LIKE ? ESCAPE '\\')`);
+    params.push(f.method, `${f.method.replace(/[\\%_]/g, (c) => `\\${c}`)}/%`);
   }
   // An empty status list means "any status" (as an unset filter does), not "no runs".
   const statuses = f.status === undefined ? [] : Array.isArray(f.status) ? f.status : [f.status];

@@ -27,7 +27,7 @@ describe('finding runs in the history (text search, filters, sort)', () => {
     const specs = [
       { name: 'alpha baseline', method: 'magnitude', profile: 'mcu', acc: 0.91, size: 200_000, tags: ['baseline'], note: null, model: modelId },
       { name: 'bravo sparse', method: 'taylor', profile: 'edge', acc: 0.85, size: 90_000, tags: ['candidate', 'q4-review'], note: 'shipped to the kiosk', model: modelId },
-      { name: 'charlie tiny', method: 'magnitude', profile: 'mcu', acc: 0.7, size: 40_000, tags: ['candidate'], note: null, model: other, data: speech },
+      { name: 'charlie tiny', method: 'magnitude/structured', profile: 'mcu', acc: 0.7, size: 40_000, tags: ['candidate'], note: null, model: other, data: speech },
     ];
     for (const s of specs) {
       const id = w.createRun({ config: {}, modelId: s.model, datasetId: 'data' in s ? s.data : datasetId, backend: 'cpu', versions: {}, kind: 'prune', method: s.method, profileId: s.profile, name: s.name });
@@ -63,6 +63,9 @@ describe('finding runs in the history (text search, filters, sort)', () => {
   it('filters by device profile, status, method and metric ranges together with text', () => {
     expect(find(history, 'profile=mcu').sort()).toEqual(['alpha baseline', 'charlie tiny']);
     expect(find(history, 'status=failed')).toEqual(['delta broken']);
+    // A method matches each of its granularities (runs record `magnitude/structured`).
+    expect(find(history, 'method=magnitude').sort()).toEqual(['alpha baseline', 'charlie tiny']);
+    expect(find(history, 'method=magn')).toEqual([]);
     expect(find(history, 'method=magnitude&profile=mcu&where=accuracy>=0.8')).toEqual(['alpha baseline']);
     expect(find(history, 'where=sizeBytes<=100000').sort()).toEqual(['bravo sparse', 'charlie tiny']);
     expect(find(history, 'q=candidate&where=sizeBytes<=100000&where=accuracy>=0.8')).toEqual(['bravo sparse']);

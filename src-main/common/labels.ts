@@ -72,8 +72,9 @@ export function formatMetric(name: string, value: number | null | undefined): st
     case 'count':
       return count(value);
     case 'ms':
-      // The label carries the unit; two decimals, latencies are compared not read to the microsecond.
-      return value.toFixed(2);
+      // The label carries the unit; two decimals (latencies are compared, not read to the
+      // microsecond), two significant digits below 0.1 ms so a small change does not read "0.00".
+      return Math.abs(value) >= 0.1 ? value.toFixed(2) : value.toPrecision(2);
     default:
       return precision(value, 4);
   }
@@ -96,8 +97,9 @@ export function formatMetricDelta(name: string, delta: number | null | undefined
 export function formatTick(name: string, value: number): string {
   if (!isFiniteNumber(value)) return MISSING;
   const unit = metricInfo(name).unit;
-  if (unit === 'fraction') return percent(value, Math.abs(value) < 0.1 && value !== 0 ? 1 : 0, '');
-  if (unit === 'bytes') return bytes(value);
+  if (unit === 'fraction') return `${+(100 * value).toFixed(2)}%`;
+  // Ticks fall on whole KiB / MiB (niceTicks): "210 KiB", not "210.0 KiB".
+  if (unit === 'bytes') return bytes(value).replace(/\.0+ /, ' ');
   if (unit === 'count') return Math.abs(value) >= 1e6 ? `${+(value / 1e6).toFixed(1)}M` : Math.abs(value) >= 1e3 ? `${+(value / 1e3).toFixed(1)}k` : String(Math.round(value));
   return String(+value.toPrecision(3));
 }
@@ -122,7 +124,7 @@ export function niceTicks(min: number, max: number, name: string, target = 5): n
     step = base * ([1, 2, 5, 10, 20, 50, 100, 200, 500, 1000].find((s) => s >= m) ?? Math.ceil(m));
   } else {
     const p = 10 ** Math.floor(Math.log10(raw));
-    step = p * ([1, 2, 5, 10].find((s) => s * p >= raw) ?? 10);
+    step = p * ([1, 2, 2.5, 5, 10].find((s) => s * p >= raw) ?? 10);
   }
   const first = Math.floor(min / step) * step;
   const ticks: number[] = [];

@@ -38,10 +38,10 @@ describe('metric labels and formats', () => {
     const acc = niceTicks(0.81, 0.93, 'accuracy');
     expect(acc[0]).toBeLessThanOrEqual(0.81);
     expect(acc[acc.length - 1]).toBeGreaterThanOrEqual(0.93);
-    expect(acc.map((t) => formatTick('accuracy', t))).toEqual(['80%', '85%', '90%', '95%']);
+    expect(acc.map((t) => formatTick('accuracy', t))).toEqual(['80%', '82.5%', '85%', '87.5%', '90%', '92.5%', '95%']);
     const size = niceTicks(40_000, 250_000, 'sizeBytes');
     expect(size.every((t) => t % 1024 === 0)).toBe(true);
-    expect(size.map((t) => formatTick('sizeBytes', t))).toContain('100.0 KiB');
+    expect(size.map((t) => formatTick('sizeBytes', t))).toContain('100 KiB');
     expect(niceTicks(5, 5, 'latencyMs').length).toBeGreaterThan(1);
   });
 });

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Page } from 'playwright-core';
 import { atEveryViewport, launchBrowser, pageProblems, shot, startWeb, topiary, type WebApp } from './harness';
+import { unlabelledControls } from './keyboard';
 
 let app: WebApp;
 let browser: Awaited<ReturnType<typeof launchBrowser>>;
@@ -96,6 +97,9 @@ describe('finding runs later', () => {
     await page.getByTestId('sort-sparsity').isVisible().then((v) => expect(v).toBe(false)); // not a default column
     await page.getByText('Columns').click();
     await page.getByTestId('column-picker').getByLabel('Sparsity').check();
+    await page.getByTestId('add-range').click();
+    expect(await unlabelledControls(page)).toEqual([]); // every filter, range and column control is labelled
+    await page.getByLabel('remove this range').click();
     await page.getByText('Columns').click();
     await page.getByTestId('sort-sparsity').click(); // highest first
     const col = (await page.locator('[data-testid=runs-table] thead th').allTextContents()).findIndex((t) => t.includes('Sparsity'));
@@ -117,7 +121,7 @@ describe('comparing runs readably', () => {
   test('Compare shows human labels with units and config changes as before → after', async () => {
     await page.goto(`${app.url}#/runs?sort=name&dir=asc`);
     await expect.poll(names, { timeout: 30_000 }).toHaveLength(3);
-    for (const r of RUNS) await page.getByLabel(`select run ${r.name}`).check();
+    for (const r of RUNS) await page.getByLabel(`select run ${ids[r.name].slice(0, 8)}`, { exact: true }).check();
     await page.getByTestId('compare-selected').click();
     await expect.poll(() => page.getByTestId('metrics-compare').isVisible(), { timeout: 30_000 }).toBe(true);
     const metrics = (await page.getByTestId('metrics-compare').textContent()) ?? '';

@@ -5,7 +5,7 @@
  * metric reads the same everywhere. Pure: no Node, DOM or Electron.
  * @example metricLabel('latencyBatchMs') // "Latency, batch (ms)"; formatMetric('gzipBytes', 71577) // "69.9 KiB"
  */
-import { bytes, count, isFiniteNumber, MISSING, percent, precision } from './format';
+import { bytes, count, countShort, isFiniteNumber, MISSING, msValue, percent, percentShort, precision } from './format';
 import type { Json } from './contract/records';
 
 /** How a metric's numbers are written: fractions as percent, sizes in KiB/MiB, latencies in ms. */
@@ -72,9 +72,8 @@ export function formatMetric(name: string, value: number | null | undefined): st
     case 'count':
       return count(value);
     case 'ms':
-      // The label carries the unit; two decimals (latencies are compared, not read to the
-      // microsecond), two significant digits below 0.1 ms so a small change does not read "0.00".
-      return Math.abs(value) >= 0.1 ? value.toFixed(2) : value.toPrecision(2);
+      // The label carries the unit.
+      return msValue(value);
     default:
       return precision(value, 4);
   }
@@ -97,10 +96,10 @@ export function formatMetricDelta(name: string, delta: number | null | undefined
 export function formatTick(name: string, value: number): string {
   if (!isFiniteNumber(value)) return MISSING;
   const unit = metricInfo(name).unit;
-  if (unit === 'fraction') return `${+(100 * value).toFixed(2)}%`;
+  if (unit === 'fraction') return percentShort(value);
   // Ticks fall on whole KiB / MiB (niceTicks): "210 KiB", not "210.0 KiB".
   if (unit === 'bytes') return bytes(value).replace(/\.0+ /, ' ');
-  if (unit === 'count') return Math.abs(value) >= 1e6 ? `${+(value / 1e6).toFixed(1)}M` : Math.abs(value) >= 1e3 ? `${+(value / 1e3).toFixed(1)}k` : String(Math.round(value));
+  if (unit === 'count') return countShort(value);
   return String(+value.toPrecision(3));
 }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { countShort, msValue, percentShort } from '../../../src-main/common/format';
 import { configChange, formatConfigValue, formatMetric, formatMetricDelta, formatTick, metricLabel, niceTicks, orderMetrics } from '../../../src-main/common/labels';
 
 describe('metric labels and formats', () => {
@@ -61,5 +62,22 @@ describe('config values without JSON', () => {
     expect(configChange('prune.method', 'magnitude', 'taylor')).toBe('magnitude → taylor');
     expect(configChange('seed', 1, 1)).toBe('same');
     expect(configChange('name', null, 'b', { before: true })).toBe('(not set) → b');
+  });
+});
+
+describe('short number forms (common/format.ts) for axes and unit-labelled columns', () => {
+  it('msValue keeps small latencies readable', () => {
+    expect(msValue(1.2345)).toBe('1.23');
+    expect(msValue(0.04539)).toBe('0.045');
+    expect(msValue(0)).toBe('0.00');
+    expect(msValue(Number.NaN)).toBe('-');
+  });
+
+  it('percentShort and countShort drop trailing zeros', () => {
+    expect(percentShort(0.825)).toBe('82.5%');
+    expect(percentShort(0.8)).toBe('80%');
+    expect(countShort(416_520)).toBe('416.5k');
+    expect(countShort(3_400_000)).toBe('3.4M');
+    expect(countShort(950)).toBe('950');
   });
 });

@@ -104,3 +104,25 @@ export function table(
     ...(footer.length > 0 ? [rule, ...footer.map(line)] : []),
   ].join('\n');
 }
+
+/**
+ * Milliseconds as a bare number, for columns and labels that already say "(ms)": two decimals, or
+ * two significant digits below 0.1 ms so a small latency or change does not read "0.00".
+ * @example msValue(1.2345) // "1.23"; msValue(0.04539) // "0.045"
+ */
+export function msValue(n: Maybe): string {
+  if (!isFiniteNumber(n)) return MISSING;
+  return Math.abs(n) >= 0.1 || n === 0 ? n.toFixed(2) : n.toPrecision(2);
+}
+
+/** A fraction as a short percentage for axis ticks, no trailing zeros. @example percentShort(0.825) // "82.5%" */
+export function percentShort(fraction: Maybe): string {
+  return isFiniteNumber(fraction) ? `${+(100 * fraction).toFixed(2)}%` : MISSING;
+}
+
+/** A count for axis ticks: 950, 1.2k, 3.4M. @example countShort(416520) // "416.5k" */
+export function countShort(n: Maybe): string {
+  if (!isFiniteNumber(n)) return MISSING;
+  const a = Math.abs(n);
+  return a >= 1e6 ? `${+(n / 1e6).toFixed(1)}M` : a >= 1e3 ? `${+(n / 1e3).toFixed(1)}k` : String(Math.round(n));
+}

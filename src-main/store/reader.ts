@@ -60,6 +60,8 @@ const SORT_COLUMNS: Record<string, string> = {
   status: 'r.status',
   method: 'r.method',
   kind: 'r.kind',
+  name: 'r.name',
+  profile: 'r.profile_id',
 };
 
 const OPS = new Set(['>=', '<=', '>', '<', '=']);
@@ -356,7 +358,8 @@ function buildWhere(f: RunFilter): { where: string; params: unknown[]; from: str
   const clauses: string[] = [];
   const params: unknown[] = [];
   // Counting 10,000 runs through the model/dataset joins costs ~50x more; join only when filtering on them.
-  const from = f.model || f.dataset ? HEAD_FROM : 'runs r';
+  const terms = searchTerms(f.text);
+  const from = f.model || f.dataset || terms.length > 0 ? HEAD_FROM : 'runs r';
   if (f.model) {
     clauses.push(`(r.model_id = ? OR m.source LIKE ? ESCAPE '\\' OR m.name LIKE ? ESCAPE '\\')`);
     params.push(f.model, likeText(f.model), likeText(f.model));
@@ -374,8 +377,9 @@ function buildWhere(f: RunFilter): { where: string; params: unknown[]; from: str
     params.push(f.kind);
   }
   if (f.method) {
-    clauses.push('r.method = ?');
-    params.push(f.method);
+    // Runs record `magnitude/unstructured`: the method alone matches every granularity of it.
+    clauses.push(`(r.method = ? OR r.method LIKE ? ESCAPE '\\')`);
+    params.push(f.method, `${f.method.replace(/[\\%_]/g, (c) => `\\${c}`)}/%`);
   }
   // An empty status list means "any status" (as an unset filter does), not "no runs".
   const statuses = f.status === undefined ? [] : Array.isArray(f.status) ? f.status : [f.status];
@@ -405,11 +409,28 @@ function buildWhere(f: RunFilter): { where: string; params: unknown[]; from: str
     clauses.push(`r.pk IN (SELECT run_pk FROM run_final WHERE name = ? AND value ${t.op} ?)`);
     params.push(t.name, t.value);
   }
+  // Every word must appear (case-insensitively) in one of the fields people remember a run by.
+  for (const term of terms) {
+    const like = likeText(term);
+    clauses.push(
+      `(r.name LIKE ? ESCAPE '\\' OR r.note LIKE ? ESCAPE '\\' OR r.method LIKE ? ESCAPE '\\' OR r.kind LIKE ? ESCAPE '\\'` +
+        ` OR r.profile_id LIKE ? ESCAPE '\\' OR m.source LIKE ? ESCAPE '\\' OR m.name LIKE ? ESCAPE '\\' OR d.source LIKE ? ESCAPE '\\'` +
+        ` OR r.pk IN (SELECT run_pk FROM tags WHERE tag LIKE ? ESCAPE '\\'))`,
+    );
+    params.push(like, like, like, like, like, like, like, like, like);
+  }
   if (f.ids) {
     clauses.push('r.id IN (SELECT value FROM json_each(?))');
     params.push(JSON.stringify(f.ids));
   }
   return { where: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params, from };
+}
+
+/** The words of a free-text search (at most 8; quotes group words: `"fit to budget" mcu`). */
+export function searchTerms(text: string | undefined): string[] {
+  if (!text) return [];
+  const terms = [...text.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => (m[1] ?? m[2]).trim()).filter(Boolean);
+  return terms.slice(0, 8);
 }
 
 function likeText(s: string): string {

@@ -1,7 +1,7 @@
 /** Hash routes: #/wizard, #/runs, #/runs/<id>, #/monitor/<id>, #/fit/<jobId>, #/compare?ids=a,b */
 export type Route =
   | { name: 'wizard'; prefill?: string; derive?: string }
-  | { name: 'runs' }
+  | { name: 'runs'; params?: string }
   | { name: 'run'; id: string }
   | { name: 'monitor'; id: string }
   | { name: 'fit'; id: string }
@@ -12,7 +12,7 @@ export function parseRoute(hash: string): Route {
   const params = new URLSearchParams(query);
   const [head, id] = pathPart.split('/');
   if (head === 'runs' && id) return { name: 'run', id };
-  if (head === 'runs') return { name: 'runs' };
+  if (head === 'runs') return { name: 'runs', params: query };
   if (head === 'monitor' && id) return { name: 'monitor', id };
   if (head === 'fit' && id) return { name: 'fit', id };
   if (head === 'compare') return { name: 'compare', ids: (params.get('ids') ?? '').split(',').filter(Boolean) };
@@ -28,6 +28,16 @@ export class Router {
 
   go(hash: string) {
     location.hash = hash;
+  }
+
+  /**
+   * Rewrites the current history entry (no new Back step), e.g. History's filters as they are
+   * typed: Back still leaves the screen, and coming back or reloading restores them.
+   */
+  replace(hash: string) {
+    if (location.hash === hash) return;
+    history.replaceState(history.state, '', hash);
+    this.route = parseRoute(hash);
   }
 }
 

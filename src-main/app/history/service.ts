@@ -154,7 +154,8 @@ export class HistoryService {
     };
     if (options.includeAll) {
       const on = new Set(frontierIdx);
-      result.points = points.map((p, i) => ({ ...p, onFrontier: on.has(i) }));
+      const names = this.store.reader.getRunHeads(points.map((p) => p.runId)).map((h) => h.name);
+      result.points = points.map((p, i) => ({ ...p, onFrontier: on.has(i), name: names[i] }));
     }
     return result;
   }

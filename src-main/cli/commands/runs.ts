@@ -14,6 +14,7 @@ import type { JsonObject, MetricThreshold, RunComparison, RunDetail, RunFilter, 
 import type { CliContext } from '../context';
 import type { SpeedReceipt } from '../../common/contract';
 import { bytes, formatDeployed, formatReceipts, table } from '../format';
+import { formatConfigValue, formatMetric, formatMetricDelta, metricLabel, orderMetrics } from '../../common/labels';
 
 export interface RunsCommandDeps {
   /** Asks the user a yes/no question (default: a prompt on stderr, refused when stdin is not a terminal). */
@@ -31,6 +32,7 @@ interface FilterOptions {
   since?: string;
   until?: string;
   where?: string[];
+  search?: string;
 }
 
 const STATUSES: readonly RunStatus[] = ['queued', 'running', 'done', 'failed', 'cancelled', 'interrupted'];
@@ -295,7 +297,8 @@ function addFilterOptions(cmd: Command): Command {
     .option('--tag <tag>', 'has this tag (repeatable: all of them)', collect)
     .option('--since <date>', 'created at or after (ISO date)')
     .option('--until <date>', 'created before (ISO date)')
-    .option('--where <cond>', 'final-metric threshold like "accuracy>=0.9" (repeatable)', collect);
+    .option('--where <cond>', 'final-metric threshold like "accuracy>=0.9" (repeatable)', collect)
+    .option('--search <text>', 'words that must appear in the name, tags, note, model, dataset, method or profile');
 }
 
 /** Command-line filter options -> RunFilter, with errors that name the option. */
@@ -312,6 +315,7 @@ export function parseFilter(opts: FilterOptions): RunFilter {
     filter.status = statuses as RunStatus[];
   }
   if (opts.tag?.length) filter.tag = opts.tag;
+  if (opts.search?.trim()) filter.text = opts.search.trim();
   if (opts.where?.length) filter.metrics = opts.where.map(parseThreshold);
   return filter;
 }
@@ -428,17 +432,22 @@ function formatComparison(c: RunComparison): string {
   const out: string[] = [];
   out.push(
     c.config.length
-      ? listing(['CONFIG', ...ids], c.config.map((row) => [row.key, ...row.values.map((v, i) => (row.missing.includes(i) ? '(absent)' : JSON.stringify(v)))]))
+      ? listing(['CONFIG', ...ids], c.config.map((row) => [row.key, ...row.values.map((v, i) => (row.missing.includes(i) ? '(not set)' : formatConfigValue(row.key, v)))]))
       : 'configs are identical',
   );
   out.push(`(${c.identicalConfigKeys} identical config key(s) hidden; * = baseline)`);
   if (c.unfinished.length) out.push(`not finished, partial numbers: ${c.unfinished.map((i) => `${shortId(c.runs[i].id)} ${c.runs[i].status}`).join(', ')}`);
   if (c.metrics.length) {
-    out.push('', listing(['FINAL', ...ids], c.metrics.map((m) => [m.name, ...m.values.map((v, i) => {
-      if (v === null) return '-';
-      const d = m.deltas[i];
-      return i === c.baseline || d === null ? formatNumber(v) : `${formatNumber(v)} (${d >= 0 ? '+' : ''}${formatNumber(d)})`;
-    })])));
+    // The same labels and units as the app's Compare screen (common/labels.ts).
+    const byName = new Map(c.metrics.map((m) => [m.name, m]));
+    out.push('', listing(['FINAL', ...ids], orderMetrics(byName.keys()).map((name) => {
+      const m = byName.get(name) as (typeof c.metrics)[number];
+      return [metricLabel(name), ...m.values.map((v, i) => {
+        if (v === null) return '-';
+        const d = m.deltas[i];
+        return i === c.baseline || d === null ? formatMetric(name, v) : `${formatMetric(name, v)} (${formatMetricDelta(name, d)})`;
+      })];
+    })));
   }
   if (c.layers.length) {
     out.push('', listing(['LAYER SPARSITY', ...ids], c.layers.map((l) => [l.layer, ...l.sparsity.map((s) => (s === null ? '-' : `${(s * 100).toFixed(1)}%`))])));

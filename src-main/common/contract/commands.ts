@@ -28,7 +28,9 @@ export const RunQuerySchema = z.object({
   /** Final-metric thresholds, e.g. {name: 'accuracy', op: '>=', value: 0.9}. */
   metrics: z.array(z.object({ name: z.string().min(1), op: z.enum(['>=', '<=', '>', '<', '=']), value: z.number() })).optional(),
   ids: z.array(RunId).max(1000).optional(),
-  sort: z.string().regex(/^(created|started|finished|duration|status|method|kind|metric:[A-Za-z0-9_.-]+)$/).optional(),
+  /** Free-text search over name, tags, note, model, dataset, method, kind and profile. */
+  text: z.string().max(500).optional(),
+  sort: z.string().regex(/^(created|started|finished|duration|status|method|kind|name|profile|metric:[A-Za-z0-9_.-]+)$/).optional(),
   direction: z.enum(['asc', 'desc']).optional(),
   limit: z.number().int().positive().max(1000).default(50),
   offset: z.number().int().nonnegative().default(0),

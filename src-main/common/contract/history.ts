@@ -78,8 +78,8 @@ export interface ParetoResult {
    * results (a run killed in epoch 2 has partial metrics, not a result).
    */
   unfinished: { status: RunStatus; runs: number }[];
-  /** Every considered point, when asked for (for scatter plots). */
-  points?: (ParetoPoint & { onFrontier: boolean })[];
+  /** Every considered point, when asked for (for scatter plots), with the run's name to label it. */
+  points?: (ParetoPoint & { onFrontier: boolean; name?: string | null })[];
 }
 
 export interface ExportedRun extends RunHead {

@@ -274,10 +274,15 @@ export interface RunFilter {
   metrics?: MetricThreshold[];
   /** Only these run ids (used by export and compare). */
   ids?: string[];
+  /**
+   * Free text: every word (or "quoted phrase") must appear, in any case, in the run's name, tags,
+   * note, model, dataset, method, kind or profile.
+   */
+  text?: string;
 }
 
 /** Sort keys: a column, or `metric:NAME` for a final metric (runs without it sort last). */
-export type RunSortKey = 'created' | 'started' | 'finished' | 'duration' | 'status' | 'method' | 'kind' | `metric:${string}`;
+export type RunSortKey = 'created' | 'started' | 'finished' | 'duration' | 'status' | 'method' | 'kind' | 'name' | 'profile' | `metric:${string}`;
 
 export interface RunQuery extends RunFilter {
   sort?: RunSortKey;

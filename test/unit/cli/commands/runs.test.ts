@@ -52,9 +52,11 @@ describe('topiary runs', () => {
     it('compare prints only differing config keys and deltas', async () => {
       await env.run('compare', env.ids[0].slice(0, 6), env.ids[1]);
       const text = env.out.join('\n');
-      expect(text).toMatch(/sparsity\s+0\.5\s+0\.8/);
+      expect(text).toMatch(/sparsity\s+0\.5 \(50 %\)\s+0\.8 \(80 %\)/);
       expect(text).not.toMatch(/^epochs/m);
-      expect(text).toContain('(-0.03)');
+      // Metrics by label with units, the change in points: the same words as the app's Compare.
+      expect(text).toMatch(/^Accuracy\s+\d+\.\d\d %\s+\d+\.\d\d % \(−3\.00 pts\)/m);
+      expect(text).not.toContain('sizeBytes');
     });
 
     it('pareto prints the frontier', async () => {
@@ -96,6 +98,9 @@ describe('topiary runs', () => {
       const page = JSON.parse(env.out.pop() ?? '');
       expect(page.total).toBe(1);
       expect(page.items[0]).toMatchObject({ id: env.ids[1], note: 'good trade-off', tags: ['best', 'keep'] });
+      // --search finds words in notes and tags (the History screen's search box).
+      await env.run('list', '--search', 'TRADE-OFF best');
+      expect(JSON.parse(env.out.pop() ?? '').items.map((r: { id: string }) => r.id)).toEqual([env.ids[1]]);
       await env.run('delete', env.ids[2], '--yes');
       expect(env.questions).toEqual([]);
       expect(JSON.parse(env.out.pop() ?? '').deleted[0].runId).toBe(env.ids[2]);

@@ -41,7 +41,7 @@ export const HISTORY_COLUMNS: readonly HistoryColumn[] = [
 export const DEFAULT_COLUMNS: readonly string[] = ['name', 'method', 'status', 'model', 'profile', 'accuracy', 'size', 'tags', 'created'];
 
 /** Metrics the range filters offer (others can still come from a URL). */
-export const FILTER_METRICS: readonly string[] = ['accuracy', 'mae', SIZE_METRIC, 'gzipBytes', 'sparsity', 'latencyMs', 'params', 'macs'];
+export const FILTER_METRICS: readonly string[] = ['accuracy', 'mae', SIZE_METRIC, 'sizeBytes', 'gzipBytes', 'sparsity', 'latencyMs', 'params', 'macs'];
 
 export interface HistoryView {
   /** Free text over name, tags, note, model, data, method. */

@@ -31,7 +31,7 @@ describe('finding runs in the history (text search, filters, sort)', () => {
     ];
     for (const s of specs) {
       const id = w.createRun({ config: {}, modelId: s.model, datasetId: 'data' in s ? s.data : datasetId, backend: 'cpu', versions: {}, kind: 'prune', method: s.method, profileId: s.profile, name: s.name });
-      w.setSummary(id, { before: {}, after: { accuracy: s.acc, sizeBytes: s.size } });
+      w.setSummary(id, { before: {}, after: { accuracy: s.acc, sizeBytes: s.size, shippedBytes: s.size / 4 } });
       w.setRunStatus(id, 'done');
       w.tag(id, ...s.tags);
       if (s.note) w.setNote(id, s.note);
@@ -85,7 +85,7 @@ describe('finding runs in the history (text search, filters, sort)', () => {
     expect(find(history, 'sort=name&dir=asc')).toEqual(['alpha baseline', 'bravo sparse', 'charlie tiny', 'delta broken']);
     expect(find(history, 'sort=name')).toEqual(['delta broken', 'charlie tiny', 'bravo sparse', 'alpha baseline']);
     expect(find(history, 'sort=metric:accuracy&dir=asc')).toEqual(['charlie tiny', 'bravo sparse', 'alpha baseline', 'delta broken']);
-    expect(find(history, 'sort=metric:sizeBytes')).toEqual(['alpha baseline', 'bravo sparse', 'charlie tiny', 'delta broken']);
+    expect(find(history, 'sort=metric:shippedBytes')).toEqual(['alpha baseline', 'bravo sparse', 'charlie tiny', 'delta broken']);
     expect(find(history, 'sort=profile&dir=asc').slice(0, 1)).toEqual(['bravo sparse']); // edge < mcu
   });
 });

@@ -14,6 +14,7 @@ import type { JsonObject, MetricThreshold, RunComparison, RunDetail, RunFilter, 
 import type { CliContext } from '../context';
 import type { SpeedReceipt } from '../../common/contract';
 import { formatReceipts, table } from '../format';
+import { formatClassDrops } from '../classes-format';
 
 export interface RunsCommandDeps {
   /** Asks the user a yes/no question (default: a prompt on stderr, refused when stdin is not a terminal). */
@@ -408,6 +409,8 @@ function formatRunDetail(r: RunDetail, flatten: (v: JsonObject) => Record<string
   if (r.artifacts.length) {
     lines.push('', listing(['ARTIFACT', 'FORMAT', 'QUANT', 'BYTES', 'STATUS'], r.artifacts.map((a) => [a.path, a.format, a.quant, String(a.bytes), a.status + (a.reason ? ` (${a.reason})` : '')])));
   }
+  const drops = formatClassDrops(r.summary);
+  if (drops) lines.push('', drops);
   const receipts = (r.summary as { receipts?: SpeedReceipt[] } | null)?.receipts ?? [];
   if (receipts.length) lines.push('', formatReceipts(receipts));
   if (r.plan !== null) lines.push('', 'pruning plan stored (replayable; see --json)');

@@ -4,7 +4,7 @@ import type { ClassReport } from '../common/contract';
 import { fixed, percent } from '../common/format';
 
 /**
- * `classes hurt most by pruning (of 300 test samples): Shirt 62.0% -> 41.0% (-21.0 pp), ...`, or a
+ * `classes hurt most by pruning (of 300 test samples): Shirt 62.0% -> 41.0% (-21.0 pts), ...`, or a
  * line saying none lost accuracy; '' when the run has no per-class report (a regressor, an old run).
  */
 export function formatClassDrops(summary: unknown, k = 3): string {
@@ -15,6 +15,6 @@ export function formatClassDrops(summary: unknown, k = 3): string {
   if (!hurt.length) return `per class (${head}): no class lost accuracy`;
   return [
     `classes hurt most by pruning (${head}):`,
-    ...hurt.map((h) => `  ${h.label.padEnd(Math.max(...hurt.map((x) => x.label.length)))}  ${percent(h.before, 1)} -> ${percent(h.after, 1)}  (-${fixed(100 * h.drop, 1)} pp)`),
+    ...hurt.map((h) => `  ${h.label.padEnd(Math.max(...hurt.map((x) => x.label.length)))}  ${percent(h.before, 1)} -> ${percent(h.after, 1)}  (-${fixed(100 * h.drop, 1)} pts)`),
   ].join('\n');
 }

@@ -7,10 +7,11 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Page } from 'playwright-core';
+import type * as tfTypes from '@tensorflow/tfjs';
 import { mostHurt } from '../../src-main/common/classes';
 import type { ClassReport, ModelOutline } from '../../src-main/common/contract';
 import { percent } from '../../src-main/common/format';
-import { atEveryViewport, launchBrowser, modelSpec, pageProblems, shot, startWeb, topiary, type WebApp } from './harness';
+import { atEveryViewport, launchBrowser, modelSpec, pageProblems, shot, SHOTS, startWeb, topiary, type WebApp } from './harness';
 
 let app: WebApp;
 let browser: Awaited<ReturnType<typeof launchBrowser>>;
@@ -29,12 +30,12 @@ async function residualModel(home: string): Promise<string> {
   const { saveModel } = await import('../../src-main/node/models');
   await initBackend({ force: 'cpu' });
   const input = tf.input({ shape: [28, 28, 1] });
-  const a = tf.layers.conv2d({ name: 'stem', filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }).apply(input) as tf.SymbolicTensor;
-  const b = tf.layers.conv2d({ name: 'branch', filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }).apply(a) as tf.SymbolicTensor;
-  const sum = tf.layers.add({ name: 'residual' }).apply([a, b]) as tf.SymbolicTensor;
-  const pool = tf.layers.maxPooling2d({ name: 'pool', poolSize: 4 }).apply(sum) as tf.SymbolicTensor;
-  const flat = tf.layers.flatten({ name: 'flat' }).apply(pool) as tf.SymbolicTensor;
-  const out = tf.layers.dense({ name: 'classes', units: 10, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) }).apply(flat) as tf.SymbolicTensor;
+  const a = tf.layers.conv2d({ name: 'stem', filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }).apply(input) as tfTypes.SymbolicTensor;
+  const b = tf.layers.conv2d({ name: 'branch', filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }).apply(a) as tfTypes.SymbolicTensor;
+  const sum = tf.layers.add({ name: 'residual' }).apply([a, b]) as tfTypes.SymbolicTensor;
+  const pool = tf.layers.maxPooling2d({ name: 'pool', poolSize: 4 }).apply(sum) as tfTypes.SymbolicTensor;
+  const flat = tf.layers.flatten({ name: 'flat' }).apply(pool) as tfTypes.SymbolicTensor;
+  const out = tf.layers.dense({ name: 'classes', units: 10, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) }).apply(flat) as tfTypes.SymbolicTensor;
   const model = tf.model({ inputs: input, outputs: out });
   const dir = path.join(home, 'residual');
   await saveModel(model, dir);
@@ -63,6 +64,14 @@ afterAll(async () => {
   await app?.stop();
 });
 
+/** A screenshot of one section at 800x600 (the full-page shots are tall), `ui-classes-<name>-section-800x600.png`. */
+async function sectionShot(page: Page, testId: string, name: string): Promise<void> {
+  await page.setViewportSize({ width: 800, height: 600 });
+  await page.waitForTimeout(150);
+  await page.getByTestId(testId).screenshot({ path: path.join(SHOTS, `ui-classes-${name}-section-800x600.png`) });
+  await page.setViewportSize({ width: 1280, height: 900 });
+}
+
 const cellSum = (page: Page, testId: string) =>
   page.getByTestId(testId).locator('td[data-count]').evaluateAll((cells) => cells.reduce((a, c) => a + Number(c.getAttribute('data-count')), 0));
 
@@ -89,7 +98,7 @@ describe('per-class accuracy and confusion, before vs after', () => {
     expect(marked.sort()).toEqual(hurt.map((h) => h.label).sort());
     if (hurt.length) {
       const worst = page.getByTestId('class-accuracy').locator(`tr[data-class="${hurt[0].label}"]`);
-      expect(await worst.textContent()).toContain('hurt most');
+      expect(await worst.textContent()).toContain('hurt most #1');
       expect(await worst.locator('td').nth(4).textContent()).toMatch(/^−\d+\.\d pts$/);
     } else {
       await page.getByTestId('no-class-hurt').waitFor();
@@ -97,6 +106,7 @@ describe('per-class accuracy and confusion, before vs after', () => {
     expect(await page.getByTestId('class-accuracy-chart').locator('canvas').count()).toBe(1);
     const scroll = await atEveryViewport(page, 'ui-classes-per-class', () => page.getByTestId('class-results').scrollIntoViewIfNeeded());
     expect(scroll).toEqual({ '800x600': 0, '1280x800': 0, '1920x1080': 0 });
+    await sectionShot(page, 'class-results', 'per-class');
     expect(pageProblems(page)).toEqual([]);
   });
 
@@ -122,6 +132,8 @@ describe('per-class accuracy and confusion, before vs after', () => {
     await page.setViewportSize({ width: 800, height: 600 });
     const box = await page.getByTestId('confusion-after').evaluate((t) => t.parentElement!.getBoundingClientRect().right);
     expect(box).toBeLessThanOrEqual(800);
+    await sectionShot(page, 'class-results', 'confusion-both');
+    await page.setViewportSize({ width: 800, height: 600 });
     await page.getByRole('button', { name: 'Before pruning' }).click();
     expect(await page.getByTestId('confusion-after').count()).toBe(0);
     await page.setViewportSize({ width: 1280, height: 900 });
@@ -150,6 +162,11 @@ describe('graph view of the model, original vs pruned', () => {
     expect(await graph.locator('tr[data-layer="fc3"] [data-testid=kept-width]').textContent()).toBe('10');
     const scroll = await atEveryViewport(page, 'ui-classes-graph', () => graph.scrollIntoViewIfNeeded());
     expect(scroll).toEqual({ '800x600': 0, '1280x800': 0, '1920x1080': 0 });
+    await sectionShot(page, 'model-graph', 'graph');
+    // At 800 px the whole graph table fits its box: nothing hidden behind a scroll.
+    await page.setViewportSize({ width: 800, height: 600 });
+    expect(await graph.locator('.scroll').evaluate((d) => d.scrollWidth - d.clientWidth)).toBe(0);
+    await page.setViewportSize({ width: 1280, height: 900 });
   });
 
   test('a residual model shows its branch indented and the Add naming both inputs', async () => {
@@ -167,6 +184,7 @@ describe('graph view of the model, original vs pruned', () => {
     expect(stem.widthAfter!).toBeLessThan(8);
     const scroll = await atEveryViewport(page, 'ui-classes-graph-residual', () => graph.scrollIntoViewIfNeeded());
     expect(scroll).toEqual({ '800x600': 0, '1280x800': 0, '1920x1080': 0 });
+    await sectionShot(page, 'model-graph', 'graph-residual');
     expect(pageProblems(page)).toEqual([]);
   });
 
@@ -178,6 +196,8 @@ describe('graph view of the model, original vs pruned', () => {
       await dark.page.getByTestId('class-results').scrollIntoViewIfNeeded();
       expect(await cellSum(dark.page, 'confusion-after')).toBe(EVAL);
       await shot(dark.page, 'ui-classes-dark-1280x900');
+      await dark.page.getByTestId('class-results').screenshot({ path: path.join(SHOTS, 'ui-classes-dark-classes-section-1280x900.png') });
+      await dark.page.getByTestId('model-graph').screenshot({ path: path.join(SHOTS, 'ui-classes-dark-graph-section-1280x900.png') });
     } finally {
       await dark.close();
     }

@@ -62,10 +62,10 @@ describe('per-class accuracy', () => {
       take(idx) {
         const x = new Float32Array(idx.length * 3);
         const y = new Int32Array(idx.length);
-        idx.forEach((i, j) => {
-          x[j * 3 + (i % 3)] = 5;
-          y[j] = i % 3;
-        });
+        for (let j = 0; j < idx.length; j++) {
+          x[j * 3 + (idx[j] % 3)] = 5;
+          y[j] = idx[j] % 3;
+        }
         return { x, y };
       },
     };

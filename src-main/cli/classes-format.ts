@@ -10,7 +10,8 @@ import { fixed, percent } from '../common/format';
 export function formatClassDrops(summary: unknown, k = 3): string {
   const classes = (summary as { classes?: ClassReport } | null)?.classes;
   if (!classes || !Array.isArray(classes.labels)) return '';
-  const hurt = mostHurt(classes, k);
+  // A dataset without class names labels classes by index: "class 2" reads better than "2".
+  const hurt = mostHurt(classes, k).map((h) => ({ ...h, label: /^\d+$/.test(h.label) ? `class ${h.label}` : h.label }));
   const head = `of ${classes.samples} test samples, ${classes.labels.length} classes`;
   if (!hurt.length) return `per class (${head}): no class lost accuracy`;
   return [

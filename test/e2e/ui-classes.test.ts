@@ -19,6 +19,7 @@ let page: Page;
 interface Shown { id: string; summary: { classes: ClassReport; graph: ModelOutline; before: { accuracy: number }; after: { accuracy: number } } }
 let demoRun: Shown;
 let residualRun: Shown;
+let wideRun: Shown;
 
 const FASHION = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 const EVAL = 300;
@@ -43,6 +44,24 @@ async function residualModel(home: string): Promise<string> {
   return path.join(dir, 'model.json');
 }
 
+/** An untrained 40-class MLP for 28x28x1 inputs: more classes than a readable matrix (and than the demo data has). */
+async function wideModel(home: string): Promise<string> {
+  const tf = await import('@tensorflow/tfjs');
+  const { saveModel } = await import('../../src-main/node/models');
+  const init = (seed: number) => tf.initializers.glorotUniform({ seed });
+  const model = tf.sequential({
+    layers: [
+      tf.layers.flatten({ inputShape: [28, 28, 1] }),
+      tf.layers.dense({ name: 'hidden', units: 32, activation: 'relu', kernelInitializer: init(4) }),
+      tf.layers.dense({ name: 'classes', units: 40, activation: 'softmax', kernelInitializer: init(5) }),
+    ],
+  });
+  const dir = path.join(home, 'wide');
+  await saveModel(model, dir);
+  model.dispose();
+  return path.join(dir, 'model.json');
+}
+
 async function prune(model: string, name: string): Promise<Shown> {
   const out = await topiary(app.home, [
     'prune', model, '--data', 'demo', '--granularity', 'structured', '--sparsity', '0.5', '--epochs', '1',
@@ -55,6 +74,7 @@ beforeAll(async () => {
   app = await startWeb();
   demoRun = await prune(await modelSpec(app.home), 'classes demo');
   residualRun = await prune(await residualModel(app.home), 'classes residual');
+  wideRun = await prune(await wideModel(app.home), 'classes wide');
   browser = await launchBrowser();
   page = browser.page;
 });
@@ -119,7 +139,7 @@ describe('per-class accuracy and confusion, before vs after', () => {
     expect(await after.locator('tbody tr').count()).toBe(10);
     expect(await after.locator('tbody th').allTextContents()).toEqual(FASHION);
     // Cells show the stored counts: the diagonal of row "Trouser" is the pruned model's right answers.
-    const m = demoRun.summary.classes.after.confusion;
+    const m = demoRun.summary.classes.after.confusion!;
     const trouser = await after.locator('tbody tr').nth(1).locator('td').nth(1).textContent();
     expect(trouser).toBe(m[1][1] === 0 ? '·' : String(m[1][1]));
     await page.getByRole('button', { name: 'Both' }).click();
@@ -137,6 +157,30 @@ describe('per-class accuracy and confusion, before vs after', () => {
     await page.getByRole('button', { name: 'Before pruning' }).click();
     expect(await page.getByTestId('confusion-after').count()).toBe(0);
     await page.setViewportSize({ width: 1280, height: 900 });
+    expect(pageProblems(page)).toEqual([]);
+  });
+});
+
+describe('many classes', () => {
+  test('40 classes: the 30 that fell most are listed, the top mistakes replace the matrix', async () => {
+    await page.goto(app.url + `#/runs/${wideRun.id}`);
+    await page.getByTestId('class-accuracy').waitFor({ timeout: 30_000 });
+    const c = wideRun.summary.classes;
+    expect(c.labels).toHaveLength(40);
+    // The demo data has no names for 40 classes: they are numbered.
+    expect(c.labels[39]).toBe('39');
+    expect(await page.getByTestId('class-accuracy').locator('tbody tr').count()).toBe(30);
+    expect(await page.getByTestId('class-rows-note').textContent()).toContain('30 of 40 classes');
+    expect(await page.getByTestId('confusion-after').count()).toBe(0);
+    const mistakes = page.getByTestId('mistakes').locator('tbody tr');
+    expect(await mistakes.count()).toBe(c.after.mistakes.length);
+    const first = c.after.mistakes[0];
+    expect(await mistakes.first().locator('td').allTextContents()).toEqual([
+      c.labels[first.label], c.labels[first.predicted], String(first.count), String(c.before.confusion![first.label][first.predicted]),
+    ]);
+    const scroll = await atEveryViewport(page, 'ui-classes-many', () => page.getByTestId('class-results').scrollIntoViewIfNeeded());
+    expect(scroll).toEqual({ '800x600': 0, '1280x800': 0, '1920x1080': 0 });
+    await sectionShot(page, 'class-results', 'many');
     expect(pageProblems(page)).toEqual([]);
   });
 });

@@ -12,8 +12,17 @@ export interface ClassSide {
   accuracy: (number | null)[];
   /** Samples whose label is c. */
   support: number[];
-  /** confusion[label][predicted] counts. */
-  confusion: number[][];
+  /** confusion[label][predicted] counts; absent above CONFUSION_MAX_CLASSES classes (its size grows as classes²). */
+  confusion?: number[][];
+  /** The most frequent mistakes (true label, predicted), most first: always there, the whole story for many classes. */
+  mistakes: Mistake[];
+}
+
+/** `count` samples of class `label` were predicted as class `predicted` (indices into labels). */
+export interface Mistake {
+  label: number;
+  predicted: number;
+  count: number;
 }
 
 /** Per-class accuracy before vs after pruning (classification runs only). */

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { mostHurt } from '../../../../src-main/common/classes';
 import { ConfigError } from '../../../../src-main/common/errors';
 import type { DataSplit } from '../../../../src-main/engine/data';
-import { classAccuracy, classReport, classSide, evaluate } from '../../../../src-main/engine/measure';
+import { classAccuracy, classReport, classSide, evaluate, topMistakes } from '../../../../src-main/engine/measure';
 
 describe('per-class accuracy', () => {
   it('is each row\'s diagonal over its sum (recall), null for a class with no samples', () => {
@@ -17,7 +17,25 @@ describe('per-class accuracy', () => {
     expect(s.support).toEqual([4, 6]);
     expect(s.accuracy).toEqual([0.75, 4 / 6]);
     m[0][0] = 99;
-    expect(s.confusion[0][0]).toBe(3);
+    expect(s.confusion![0][0]).toBe(3);
+  });
+
+  it('topMistakes lists off-diagonal cells, most first', () => {
+    expect(topMistakes([[5, 2, 0], [1, 4, 3], [0, 3, 1]], 3)).toEqual([
+      { label: 1, predicted: 2, count: 3 },
+      { label: 2, predicted: 1, count: 3 },
+      { label: 0, predicted: 1, count: 2 },
+    ]);
+    expect(topMistakes([[2, 0], [0, 2]], 5)).toEqual([]);
+  });
+
+  it('above the class limit a side keeps accuracy and mistakes but not the matrix', () => {
+    const m = [[3, 1, 0], [0, 2, 0], [1, 0, 0]];
+    const r = classReport(m, m, [], 2);
+    expect(r.after.confusion).toBeUndefined();
+    expect(r.after.accuracy).toEqual([0.75, 1, 0]);
+    expect(r.after.mistakes).toEqual([{ label: 0, predicted: 1, count: 1 }, { label: 2, predicted: 0, count: 1 }]);
+    expect(classReport(m, m).after.confusion).toEqual(m);
   });
 
   it('the report names classes from the dataset, else by index, and counts the samples', () => {

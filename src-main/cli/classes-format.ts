@@ -16,6 +16,6 @@ export function formatClassDrops(summary: unknown, k = 3): string {
   if (!hurt.length) return `per class (${head}): no class lost accuracy`;
   return [
     `classes hurt most by pruning (${head}):`,
-    ...hurt.map((h) => `  ${h.label.padEnd(Math.max(...hurt.map((x) => x.label.length)))}  ${percent(h.before, 1)} -> ${percent(h.after, 1)}  (-${fixed(100 * h.drop, 1)} pts)`),
+    ...hurt.map((h) => `  ${h.label.padEnd(Math.max(...hurt.map((x) => x.label.length)))}  ${percent(h.before, 1).padStart(7)} -> ${percent(h.after, 1).padStart(7)}  (-${fixed(100 * h.drop, 1)} pts)`),
   ].join('\n');
 }

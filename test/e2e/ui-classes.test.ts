@@ -171,6 +171,10 @@ describe('many classes', () => {
     expect(c.labels[39]).toBe('39');
     expect(await page.getByTestId('class-accuracy').locator('tbody tr').count()).toBe(30);
     expect(await page.getByTestId('class-rows-note').textContent()).toContain('30 of 40 classes');
+    // The 10 classes the data has come first; 30 of the others have no samples.
+    expect(await page.getByTestId('class-rows-note').textContent()).toContain('30 classes have no test samples');
+    const shown = await page.getByTestId('class-accuracy').locator('tbody tr').evaluateAll((trs) => trs.map((t) => t.getAttribute('data-class')));
+    expect(shown.slice(0, 10).map(Number).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(await page.getByTestId('confusion-after').count()).toBe(0);
     const mistakes = page.getByTestId('mistakes').locator('tbody tr');
     expect(await mistakes.count()).toBe(c.after.mistakes.length);

@@ -16,7 +16,7 @@ import { atEveryViewport, launchBrowser, modelSpec, pageProblems, shot, SHOTS, s
 let app: WebApp;
 let browser: Awaited<ReturnType<typeof launchBrowser>>;
 let page: Page;
-interface Shown { id: string; summary: { classes: ClassReport; graph: ModelOutline; before: { accuracy: number }; after: { accuracy: number } } }
+interface Shown { id: string; name: string; summary: { classes: ClassReport; graph: ModelOutline; before: { accuracy: number }; after: { accuracy: number } } }
 let demoRun: Shown;
 let residualRun: Shown;
 let wideRun: Shown;
@@ -92,12 +92,18 @@ async function sectionShot(page: Page, testId: string, name: string): Promise<vo
   await page.setViewportSize({ width: 1280, height: 900 });
 }
 
+/** Opens a run's detail and waits until it shows that run (a hash change keeps the previous run on screen a moment). */
+async function openRun(p: Page, run: Shown): Promise<void> {
+  await p.goto(app.url + `#/runs/${run.id}`);
+  await p.locator('h2', { hasText: `Run ${run.name}` }).waitFor({ timeout: 30_000 });
+}
+
 const cellSum = (page: Page, testId: string) =>
   page.getByTestId(testId).locator('td[data-count]').evaluateAll((cells) => cells.reduce((a, c) => a + Number(c.getAttribute('data-count')), 0));
 
 describe('per-class accuracy and confusion, before vs after', () => {
   test('the run detail lists every class by name with its before/after accuracy, the worst hurt marked', async () => {
-    await page.goto(app.url + `#/runs/${demoRun.id}`);
+    await openRun(page, demoRun);
     await page.getByTestId('class-accuracy').waitFor({ timeout: 30_000 });
     const c = demoRun.summary.classes;
     expect(c.labels).toEqual(FASHION);
@@ -131,7 +137,7 @@ describe('per-class accuracy and confusion, before vs after', () => {
   });
 
   test('the confusion matrices hold every evaluated sample, after by default and both on request', async () => {
-    await page.goto(app.url + `#/runs/${demoRun.id}`);
+    await openRun(page, demoRun);
     const after = page.getByTestId('confusion-after');
     await after.waitFor({ timeout: 30_000 });
     expect(await page.getByTestId('confusion-before').count()).toBe(0);
@@ -163,7 +169,7 @@ describe('per-class accuracy and confusion, before vs after', () => {
 
 describe('many classes', () => {
   test('40 classes: the 30 that fell most are listed, the top mistakes replace the matrix', async () => {
-    await page.goto(app.url + `#/runs/${wideRun.id}`);
+    await openRun(page, wideRun);
     await page.getByTestId('class-accuracy').waitFor({ timeout: 30_000 });
     const c = wideRun.summary.classes;
     expect(c.labels).toHaveLength(40);
@@ -191,7 +197,7 @@ describe('many classes', () => {
 
 describe('graph view of the model, original vs pruned', () => {
   test('every layer in graph order with its kind, kept width and sparsity', async () => {
-    await page.goto(app.url + `#/runs/${demoRun.id}`);
+    await openRun(page, demoRun);
     const graph = page.getByTestId('model-graph');
     await graph.waitFor({ timeout: 30_000 });
     const nodes = demoRun.summary.graph.nodes;
@@ -218,7 +224,7 @@ describe('graph view of the model, original vs pruned', () => {
   });
 
   test('a residual model shows its branch indented and the Add naming both inputs', async () => {
-    await page.goto(app.url + `#/runs/${residualRun.id}`);
+    await openRun(page, residualRun);
     const graph = page.getByTestId('model-graph');
     await graph.waitFor({ timeout: 30_000 });
     expect(await graph.locator('tbody tr').evaluateAll((trs) => trs.map((t) => t.getAttribute('data-layer')))).toEqual(['stem', 'branch', 'residual', 'pool', 'flat', 'classes']);
@@ -239,7 +245,7 @@ describe('graph view of the model, original vs pruned', () => {
   test('dark mode reads the same', async () => {
     const dark = await launchBrowser({ colorScheme: 'dark' });
     try {
-      await dark.page.goto(app.url + `#/runs/${demoRun.id}`);
+      await openRun(dark.page, demoRun);
       await dark.page.getByTestId('confusion-after').waitFor({ timeout: 30_000 });
       await dark.page.getByTestId('class-results').scrollIntoViewIfNeeded();
       expect(await cellSum(dark.page, 'confusion-after')).toBe(EVAL);

@@ -1,5 +1,6 @@
 /** Accuracy, loss and latency of a model on a dataset. */
-import { evaluate, measureLatency, type LatencyResult } from '../engine/measure';
+import { classSide, evaluate, measureLatency, type LatencyResult } from '../engine/measure';
+import type { ClassSide } from '../common/contract/classes';
 import type { InputScale, InputScaleChoice, ResizeMode } from '../common/input-prep';
 import { currentBackend } from '../node/backend';
 import { resolveTask, type Task } from '../engine/task';
@@ -36,6 +37,8 @@ export interface EvaluateResult {
   rmse?: number;
   r2?: number;
   samples: number;
+  /** Classification: per-class accuracy, support and confusion[label][predicted], labelled by the dataset's class names (else indices). */
+  classes?: ClassSide & { labels: string[] };
   latency: LatencyResult[];
 }
 
@@ -84,9 +87,17 @@ export async function evaluateModel(
       loss: metrics.loss,
       ...(task === 'regression' ? { mae: metrics.mae, rmse: metrics.rmse, r2: metrics.r2 } : {}),
       samples: metrics.samples,
+      ...(task === 'classification' && metrics.confusion
+        ? { classes: { labels: classLabels(dataset.classNames, metrics.confusion.length), ...classSide(metrics.confusion) } }
+        : {}),
       latency,
     };
   } finally {
     loaded.model.dispose();
   }
+}
+
+/** The dataset's class names when there is one per class, else the indices as text. */
+function classLabels(names: readonly string[], classes: number): string[] {
+  return names.length === classes ? [...names] : Array.from({ length: classes }, (_, i) => String(i));
 }

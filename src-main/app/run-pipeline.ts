@@ -11,7 +11,8 @@ import type { RunConfig, RunProgress } from '../common/run-config';
 import { analyzeModel, type ModelAnalysis } from '../engine/analyze';
 import { sensitivityScan } from '../engine/analyze/sensitivity';
 import fs from 'node:fs';
-import { evaluate, measureLatency } from '../engine/measure';
+import { classReport, evaluate, measureLatency } from '../engine/measure';
+import { modelOutline } from '../engine/graph/outline';
 import { modelCost, speedVerdict, type ModelCost, type SpeedReceipt } from '../engine/measure/receipt';
 import type { TfliteQuant } from '../engine/export/tflite';
 import { checkSparseEligibility } from '../engine/export/tflite/sparse-check';
@@ -176,6 +177,8 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
     checkPrunable(original, pruneConfig);
 
     // Baseline
+    /** Each measured model's confusion matrix (classification), for the per-class report. */
+    const confusions: Partial<Record<'baseline' | 'final', number[][]>> = {};
     const measure = async (model: tf.LayersModel, phase: 'baseline' | 'final', analysis: ModelAnalysis) => {
       progress({ phase, done: 0, total: Math.min(dataset.test.size, config.evalLimit ?? dataset.test.size) });
       const metrics = await evaluate(model, dataset.test, {
@@ -185,6 +188,7 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
         task,
         onProgress: (done, total) => progress({ phase, done, total }),
       });
+      if (metrics.confusion) confusions[phase] = metrics.confusion;
       // A generous warm-up: the first calls of a fresh model pay for kernel setup (XNNPACK operator
       // creation on wasm), which would otherwise flatter whichever model is measured second.
       const latency = await measureLatency(model, { batchSizes: [1, 64], runs: config.latencyRuns, warmup: 10, budgetMs: LATENCY_BUDGET_MS });
@@ -352,6 +356,12 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
       shipped: deployed.shipped as unknown as Json,
       fit: deployed.fit as unknown as Json,
       widths: deployed.widths as unknown as Json,
+      // Which classes pruning hurt: per-class accuracy and confusion before vs after (classifiers).
+      ...(task === 'classification' && confusions.baseline && confusions.final
+        ? { classes: classReport(confusions.baseline, confusions.final, dataset.classNames) as unknown as Json }
+        : {}),
+      // The layers in graph order with widths and sparsity, original vs pruned, for the graph view.
+      graph: modelOutline(before, after) as unknown as Json,
     };
     emit({ type: 'summary', summary });
     progress({ phase: 'done', done: 1, total: 1 });

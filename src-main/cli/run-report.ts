@@ -9,6 +9,7 @@ import type { CliContext } from './context';
 import { beforeAfter, bytes, fixed, formatDeployed, formatReceipts, table } from './format';
 import type { SpeedReceipt } from '../common/contract';
 import { createProgress, type Progress } from './progress';
+import { formatClassDrops } from './classes-format';
 
 export async function runAndReport(ctx: CliContext, config: RunConfigInput, opts: { out?: string; title?: string } = {}) {
   // Before the run: a destination that cannot take the copy must not cost a whole run (recorded done).
@@ -76,6 +77,8 @@ export async function runAndReport(ctx: CliContext, config: RunConfigInput, opts
           `parameters x${fixed(s.prune.paramsFraction, 3)}, MACs x${fixed(s.prune.macsFraction, 3)}`,
       );
     }
+    const drops = formatClassDrops(detail.summary);
+    if (drops) ctx.print(`\n${drops}`);
     const t = s.training?.[0];
     if (t) {
       const why = t.path === 'native' ? (t.note ?? 'native step') : `tfjs step${t.note ? ` (${t.note})` : ''}`;

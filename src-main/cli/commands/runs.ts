@@ -15,6 +15,7 @@ import type { CliContext } from '../context';
 import type { SpeedReceipt } from '../../common/contract';
 import { bytes, formatDeployed, formatReceipts, table } from '../format';
 import { formatConfigValue, formatMetric, formatMetricDelta, metricLabel, orderMetrics } from '../../common/labels';
+import { formatClassDrops } from '../classes-format';
 
 export interface RunsCommandDeps {
   /** Asks the user a yes/no question (default: a prompt on stderr, refused when stdin is not a terminal). */
@@ -414,6 +415,8 @@ function formatRunDetail(r: RunDetail, flatten: (v: JsonObject) => Record<string
   if (r.artifacts.length) {
     lines.push('', listing(['ARTIFACT', 'FORMAT', 'QUANT', 'BYTES', 'STATUS'], r.artifacts.map((a) => [a.path, a.format, a.quant, String(a.bytes), a.status + (a.reason ? ` (${a.reason})` : '')])));
   }
+  const drops = formatClassDrops(r.summary);
+  if (drops) lines.push('', drops);
   const receipts = (r.summary as { receipts?: SpeedReceipt[] } | null)?.receipts ?? [];
   if (receipts.length) lines.push('', formatReceipts(receipts));
   if (r.shipped || r.fit) lines.push('', formatDeployed(r.shipped, r.fit));

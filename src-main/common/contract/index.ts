@@ -20,3 +20,4 @@ export { BACKEND_NAMES } from './results';
 
 /** What command `C` answers with. */
 export type CommandResult<C extends CommandName> = CommandResults[C];
+export type * from './classes';

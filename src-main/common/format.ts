@@ -104,3 +104,12 @@ export function table(
     ...(footer.length > 0 ? [rule, ...footer.map(line)] : []),
   ].join('\n');
 }
+
+/**
+ * Time elapsed since a start, from milliseconds: tenths of a second below 10 s (a short run's axis
+ * ticks stay distinct), whole seconds above. @example elapsed(4230) // "4.2 s"; elapsed(125000) // "2 min 5 s"
+ */
+export function elapsed(milliseconds: Maybe): string {
+  if (!isFiniteNumber(milliseconds)) return MISSING;
+  return Math.abs(milliseconds) < 10_000 ? `${(milliseconds / 1000).toFixed(1)} s` : duration(milliseconds / 1000);
+}

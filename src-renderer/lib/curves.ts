@@ -41,12 +41,17 @@ export interface CurveValue {
   held?: string;
 }
 
+/** Four significant digits without trailing zeros (axis ticks read 0.8, not 0.8000). */
+const plain = (v: number) => (Number.isFinite(v) ? String(Number(precision(v, 4))) : precision(v, 4));
+/** A percentage that never wraps between the number and its sign. */
+const pct = (v: number) => percent(v, 1, '\u00a0');
+
 export const CURVE_VALUES: readonly CurveValue[] = [
-  { name: 'loss', label: 'Loss', format: (v) => precision(v, 4), held: 'valLoss' },
-  { name: 'accuracy', label: 'Accuracy', format: (v) => percent(v, 1), held: 'valAccuracy' },
-  { name: 'r2', label: 'R²', format: (v) => precision(v, 4), held: 'valR2' },
-  { name: 'sparsity', label: 'Sparsity', format: (v) => percent(v, 1) },
-  { name: 'lr', label: 'Learning rate', format: (v) => precision(v, 3) },
+  { name: 'loss', label: 'Loss', format: plain, held: 'valLoss' },
+  { name: 'accuracy', label: 'Accuracy', format: pct, held: 'valAccuracy' },
+  { name: 'r2', label: 'R²', format: plain, held: 'valR2' },
+  { name: 'sparsity', label: 'Sparsity', format: pct },
+  { name: 'lr', label: 'Learning rate', format: plain },
 ];
 
 /** The values any of the runs recorded, in CURVE_VALUES order. */

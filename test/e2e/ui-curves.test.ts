@@ -4,6 +4,7 @@
  * Compare with one colour per run and the step / epoch / wall-time switch; no sideways scroll at
  * any of the three window sizes; screenshots ui-curves-*.
  */
+import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { RunDetail } from '../../src-main/common/contract';
@@ -130,7 +131,7 @@ describe('curves that last', () => {
     const box = (await canvas.boundingBox())!;
     await page.mouse.move(box.x + box.width * 0.6, box.y + box.height * 0.6);
     await page.waitForTimeout(200);
-    await page.getByTestId('compare-curves').screenshot({ path: \`\${SHOTS}/ui-curves-compare-hover-1280x900.png\` });
+    await page.getByTestId('compare-curves').screenshot({ path: path.join(SHOTS, 'ui-curves-compare-hover-1280x900.png') });
     // The live monitor above was opened before its run was recorded: its one "not found" is expected (it waits).
     expect(pageProblems(page).filter((p) => !(p.includes('/api/getRun') && p.includes(liveId) && p.includes('NotFoundError')))).toEqual([]);
   });

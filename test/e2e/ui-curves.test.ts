@@ -116,7 +116,7 @@ describe('curves that last', () => {
     const legend = page.getByTestId('compare-curves').getByRole('list', { name: 'Runs' });
     expect(await legend.textContent()).toBe(names.join(''));
     const summaries = await page.getByTestId('compare-curves').getByTestId('curve-summary').allTextContents();
-    expect(summaries.map((s) => s.split(':')[0])).toEqual(names);
+    expect(summaries.map((s) => s.split(':')[0].trim())).toEqual(names);
     expect(summaries[1].replace(/\u00a0/g, ' ')).toContain('sparsity 80.0 % → 80.0 %');
     for (const [label, title] of [['step', 'Loss by step'], ['wall time', 'Loss by wall time'], ['epoch', 'Loss by epoch']]) {
       await page.getByTestId('compare-curves').getByLabel(label, { exact: true }).check();

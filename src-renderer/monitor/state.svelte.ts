@@ -49,6 +49,9 @@ export class RunMonitor {
         this.awaitingRecord = false;
         void this.load();
       }
+      // The run's record as it ended: a point stored without a progress event (fine-tuning that
+      // stopped mid-epoch) reaches the curves too.
+      else if (e.name === 'runFinished' && e.payload.recorded) void this.load();
     }, { replay: true });
     if (!this.started) void this.load();
     return off;

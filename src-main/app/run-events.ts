@@ -4,7 +4,7 @@
  */
 import type { RunProgress } from '../common/run-config';
 import type { InputScale, ResizeMode } from '../common/input-prep';
-import type { ArtifactInput, DatasetInput, LayerResultInput, MetricInput, ModelInput, RunSummary } from '../store/types';
+import type { ArtifactInput, CurvePoint, DatasetInput, LayerResultInput, MetricInput, ModelInput, RunSummary } from '../store/types';
 
 export type RunEvent =
   /** Model and data are loaded and checked: the run record can be created. */
@@ -17,6 +17,8 @@ export type RunEvent =
     }
   | { type: 'progress'; progress: Omit<RunProgress, 'runId'> }
   | { type: 'metrics'; points: MetricInput[] }
+  /** Training-curve points (./curve-sampler.ts); each also rides on the progress event it came with. */
+  | { type: 'curve'; points: CurvePoint[] }
   | { type: 'layers'; rows: LayerResultInput[] }
   | { type: 'plan'; plan: unknown }
   | { type: 'artifact'; artifact: ArtifactInput }

@@ -31,6 +31,7 @@ import { exportModel, exportTfliteFor } from './export-service';
 import { versions } from './info-service';
 import { openModel } from './model-service';
 import { loadDatasetForModel } from './model-data';
+import { CurveSampler } from './curve-sampler';
 import { pauseIfAsked } from './pause-hook';
 import { inPhase, type RunPlace } from './run-errors';
 import type { RunEvent, RunResult } from './run-events';
@@ -231,6 +232,13 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
     // Prune + fine-tune
     progress({ phase: 'prune', done: 0, total: 1, message: `${pruneConfig.method} ${pruneConfig.granularity} to ${pruneConfig.sparsity}` });
     let step = 0;
+    // Loss, accuracy, sparsity and learning rate every few steps (./curve-sampler.ts), stored with the run.
+    const curves = new CurveSampler({
+      epochs: pruneConfig.finetune.epochs,
+      startedAt: started,
+      learningRate: pruneConfig.finetune.learningRate,
+      quality: task === 'regression' ? 'r2' : 'accuracy',
+    });
     const result = await runPruning(original, dataset, pruneConfig, {
       signal,
       onProgress: (p) => {
@@ -246,6 +254,8 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
         const epochs = Math.max(1, pruneConfig.finetune.epochs);
         const done = p.epoch * p.batches + p.batch;
         place.batch = p.batch + 1;
+        const curve = curves.observe(p);
+        if (curve) emit({ type: 'curve', points: [curve] });
         progress({
           phase: 'finetune',
           done,
@@ -255,7 +265,8 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
           accuracy: p.accuracy,
           valAccuracy: p.valAccuracy,
           sparsity: p.sparsity,
-        }, p.phase === 'epoch');
+          ...(curve ? { curve } : {}),
+        }, p.phase === 'epoch' || curve !== undefined);
         if (p.phase === 'epoch') {
           step++;
           // A regressor's per-epoch "accuracy" is R² (see EpochRecord).
@@ -272,6 +283,8 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
       },
     });
     pruned = result.model;
+    const lastCurve = curves.flush();
+    if (lastCurve) emit({ type: 'curve', points: [lastCurve] });
     emit({ type: 'plan', plan: result.plan });
     checkCancel();
     if (result.diverged) await stopDiverged(pruned, result.diverged, job.runDir, emit);

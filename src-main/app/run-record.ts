@@ -12,8 +12,10 @@ import { ConfigError, inFile } from '../common/errors';
 import type { Store } from '../store/db';
 import { currentOwner } from '../store/process-owner';
 import { TERMINAL_STATUSES } from '../store/types';
+import { finiteValues } from '../store/writer';
 import type {
   ArtifactInput,
+  CurvePoint,
   DatasetInput,
   Json,
   JsonObject,
@@ -79,7 +81,7 @@ export class RunFolderRecord {
         id: '', source: start.dataset.source, sha256: start.dataset.sha256 ?? null, sampleShape: start.dataset.sampleShape,
         classNames: start.dataset.classNames, trainSize: start.dataset.trainSize, testSize: start.dataset.testSize, createdAt: now,
       },
-      profile: null, childRunIds: [], metrics: [], layers: [], artifacts: [],
+      profile: null, childRunIds: [], metrics: [], layers: [], artifacts: [], curves: [],
     };
   }
 
@@ -99,6 +101,16 @@ export class RunFolderRecord {
       const same = series.points.findIndex((q) => q.step === p.step);
       if (same >= 0) series.points[same] = point;
       else series.points.push(point);
+    }
+  }
+
+  /** Adds training-curve points (a point at a step already held replaces it), as the store does. */
+  addCurvePoints(points: readonly CurvePoint[]): void {
+    for (const p of points) {
+      const point = { ...p, values: finiteValues(p.values) };
+      const same = this.run.curves.findIndex((q) => q.step === p.step);
+      if (same >= 0) this.run.curves[same] = point;
+      else this.run.curves.push(point);
     }
   }
 
@@ -254,6 +266,9 @@ export function readRunRecord(file: string): RunRecordFile {
   for (const key of ['metrics', 'layers', 'artifacts', 'tags'] as const) {
     if (!Array.isArray(r[key])) throw new ConfigError(inFile(file, `run.${key} must be an array`), { file });
   }
+  // Records written before curves were kept have none.
+  if (r.curves === undefined) r.curves = [];
+  else if (!Array.isArray(r.curves)) throw new ConfigError(inFile(file, 'run.curves must be an array'), { file });
   // JSON has no NaN: a diverged loss was written as null and reads back as NaN, as from the store.
   for (const s of r.metrics) for (const p of s.points) if (p.value === null) p.value = Number.NaN;
   return doc as RunRecordFile;

@@ -214,10 +214,14 @@ export class RunService {
  * database is left alone for this run, and the run ends with `recordError` saying how to record it
  * again (`topiary runs recover`).
  */
+/** Least time between two rewrites of run.json for curve points alone. */
+const CURVE_SAVE_MS = 1000;
+
 class RunRecorder {
   private recorded = false;
   private folder: RunFolderRecord | undefined;
   private dbError: ErrorInfo | undefined;
+  private curveSavedAt = 0;
 
   constructor(
     private readonly store: Store,
@@ -274,6 +278,16 @@ class RunRecorder {
         folder.addMetrics(e.points);
         folder.save();
         this.toDb((w) => w.appendMetrics(runId, e.points));
+        break;
+      case 'curve':
+        folder.addCurvePoints(e.points);
+        // At most one rewrite of run.json a second for curves (a point can come every few ms);
+        // the next other event, and the run's end, write whatever is still held.
+        if (Date.now() - this.curveSavedAt >= CURVE_SAVE_MS) {
+          folder.save();
+          this.curveSavedAt = Date.now();
+        }
+        this.toDb((w) => w.appendCurvePoints(runId, e.points));
         break;
       case 'layers':
         folder.setLayers(e.rows);

@@ -126,3 +126,12 @@ export function countShort(n: Maybe): string {
   const a = Math.abs(n);
   return a >= 1e6 ? `${+(n / 1e6).toFixed(1)}M` : a >= 1e3 ? `${+(n / 1e3).toFixed(1)}k` : String(Math.round(n));
 }
+
+/**
+ * Time elapsed since a start, from milliseconds: tenths of a second below 10 s (a short run's axis
+ * ticks stay distinct), whole seconds above. @example elapsed(4230) // "4.2 s"; elapsed(125000) // "2 min 5 s"
+ */
+export function elapsed(milliseconds: Maybe): string {
+  if (!isFiniteNumber(milliseconds)) return MISSING;
+  return Math.abs(milliseconds) < 10_000 ? `${(milliseconds / 1000).toFixed(1)} s` : duration(milliseconds / 1000);
+}

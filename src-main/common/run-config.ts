@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { INPUT_SCALES, RESIZE_MODES } from './input-prep';
 import { PruneConfigInputSchema } from './prune-config';
+import type { CurvePoint } from './contract/records';
 
 export const QUANT_MODES = ['none', 'float16', 'dynamic-int8', 'int8'] as const;
 export const TFJS_QUANT_MODES = ['none', 'float16', 'uint8', 'uint16'] as const;
@@ -84,4 +85,6 @@ export interface RunProgress {
   /** Kernel sparsity per prunable layer, sent when a pruning step has been applied. */
   layerSparsity?: Record<string, number>;
   message?: string;
+  /** The training-curve point recorded with this event (fine-tuning), as stored with the run. */
+  curve?: CurvePoint;
 }

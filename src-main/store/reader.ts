@@ -10,6 +10,7 @@ import { fromReal, iso, parseJson, toMs } from './internal';
 import {
   RUN_STATUSES,
   type ArtifactRecord,
+  type CurvePoint,
   type DatasetRecord,
   type JsonObject,
   type LayerPhase,
@@ -182,7 +183,26 @@ export class StoreReader {
       metrics: this.getMetricSeries([id]).get(id) ?? [],
       layers: this.getLayerResults([id]).get(id) ?? [],
       artifacts: this.getArtifacts(id),
+      curves: this.getCurves([id]).get(id) ?? [],
     };
+  }
+
+  /** Training curves of several runs, keyed by run id, each in step order (runs without any are absent). */
+  getCurves(runIds: readonly string[]): Map<string, CurvePoint[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT r.id, c.step, c.epoch, c.wall_ms, c.vals FROM runs r JOIN curve_points c ON c.run_pk = r.pk
+         WHERE r.id IN (SELECT value FROM json_each(?)) ORDER BY r.pk, c.step`,
+      )
+      .raw()
+      .all(JSON.stringify(runIds)) as [string, number, number, number, string][];
+    const out = new Map<string, CurvePoint[]>();
+    for (const [id, step, epoch, wallMs, vals] of rows) {
+      let list = out.get(id);
+      if (!list) out.set(id, (list = []));
+      list.push({ step, epoch, wallMs, values: JSON.parse(vals) as Record<string, number> });
+    }
+    return out;
   }
 
   /**

@@ -12,6 +12,7 @@ import {
   RUN_STATUSES,
   TERMINAL_STATUSES,
   type ArtifactInput,
+  type CurvePoint,
   type DatasetInput,
   type Json,
   type JsonObject,
@@ -42,12 +43,14 @@ export interface ImportRefs {
 export class StoreWriter {
   private readonly pkCache = new Map<string, number>();
   private readonly insertMetric: Stmt;
+  private readonly insertCurvePoint: Stmt;
   private readonly selectPk: Stmt;
 
   constructor(private readonly db: Database.Database) {
     this.insertMetric = db.prepare(
       'INSERT OR REPLACE INTO metrics (run_pk, phase, name, step, epoch, value, t) VALUES (?, ?, ?, ?, ?, ?, ?)',
     );
+    this.insertCurvePoint = db.prepare('INSERT OR REPLACE INTO curve_points (run_pk, step, epoch, wall_ms, vals) VALUES (?, ?, ?, ?, ?)');
     this.selectPk = db.prepare('SELECT pk FROM runs WHERE id = ?').pluck();
   }
 
@@ -169,6 +172,18 @@ export class StoreWriter {
     this.db.transaction(() => {
       for (const p of points) checkPoint(p);
       for (const p of points) this.insertMetric.run(pk, p.phase, p.name, p.step, p.epoch ?? null, realOrNull(p.value), p.time ?? now);
+    })();
+  }
+
+  /**
+   * Appends training-curve points in one transaction (a point at a step already stored replaces
+   * it). Values that are not finite numbers are dropped: JSON cannot hold them.
+   */
+  appendCurvePoints(runId: string, points: readonly CurvePoint[]): void {
+    const pk = this.pk(runId);
+    for (const p of points) checkCurvePoint(p);
+    this.db.transaction(() => {
+      for (const p of points) this.insertCurvePoint.run(pk, p.step, p.epoch, Math.round(p.wallMs), JSON.stringify(finiteValues(p.values)));
     })();
   }
 
@@ -323,6 +338,8 @@ export class StoreWriter {
       for (const s of detail.metrics) {
         for (const p of s.points) this.insertMetric.run(pk, s.phase, s.name, p.step, p.epoch, realOrNull(p.value), p.time);
       }
+      // Bundles and run records written before curves were kept have none.
+      for (const p of detail.curves ?? []) this.insertCurvePoint.run(pk, p.step, p.epoch, Math.round(p.wallMs), JSON.stringify(finiteValues(p.values)));
       const layer = this.db.prepare(
         `INSERT INTO layer_results (run_pk, phase, ord, layer, class_name, params, non_zeros, macs, sparsity, sensitivity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       );
@@ -376,6 +393,20 @@ function checkPoint(p: MetricInput): void {
   if (!Number.isInteger(p.step)) throw new ConfigError(`metric ${p.phase}/${p.name}: step must be an integer, got ${String(p.step)}`);
   if (typeof p.value !== 'number') throw new ConfigError(`metric ${p.phase}/${p.name}: value must be a number, got ${typeof p.value}`);
   if (!p.phase || !p.name) throw new ConfigError('a metric point needs a phase and a name');
+}
+
+function checkCurvePoint(p: CurvePoint): void {
+  if (!Number.isInteger(p.step) || p.step < 0) throw new ConfigError(`curve point: step must be a non-negative integer, got ${String(p.step)}`);
+  if (!Number.isFinite(p.epoch)) throw new ConfigError(`curve point at step ${p.step}: epoch must be a number, got ${String(p.epoch)}`);
+  if (!Number.isFinite(p.wallMs)) throw new ConfigError(`curve point at step ${p.step}: wallMs must be a number, got ${String(p.wallMs)}`);
+  if (p.values === null || typeof p.values !== 'object') throw new ConfigError(`curve point at step ${p.step}: values must be an object`);
+}
+
+/** The finite numbers of `values` (NaN and ±Infinity have no JSON form). */
+export function finiteValues(values: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(values)) if (typeof v === 'number' && Number.isFinite(v)) out[k] = v;
+  return out;
 }
 
 function requireText(value: unknown, field: string): void {

@@ -3,21 +3,12 @@
  * where the run is and how it ended), then progress events as they arrive, the curves, the log.
  */
 import type { RunConfigInput, RunProgress } from '../../src-main/common/run-config';
-import type { CommandResults } from '../../src-main/common/contract';
+import type { CommandResults, CurvePoint } from '../../src-main/common/contract';
 import { transport } from '../lib/transport';
 import { startedRuns } from '../lib/started';
-
-export interface CurvePoint {
-  /** Fractional epoch: 0.5 is half way through the first epoch. */
-  x: number;
-  loss: number;
-  accuracy: number;
-  sparsity: number;
-}
+import { curveOrEpochs, mergeCurve } from '../lib/curves';
 
 const FINAL = new Set(['done', 'failed', 'cancelled', 'interrupted']);
-/** Enough points for a smooth curve without redrawing on every batch. */
-const POINTS_PER_EPOCH = 40;
 
 export class RunMonitor {
   run = $state<CommandResults['getRun'] | null>(null);
@@ -29,17 +20,14 @@ export class RunMonitor {
   /** The run failed while loading its model or data, so the history has no entry to open. */
   notRecorded = $state(false);
   cancelling = $state(false);
-  private epochs = 1;
   /** Kernel sparsity per layer after the latest pruning step. */
   layerSparsity = $state<Record<string, number> | null>(null);
-  private anchor = 0;
   /** The store has no row for the run yet (still queued or loading): read it once it has. */
   private awaitingRecord = false;
   private readonly started: RunConfigInput | undefined;
 
   constructor(readonly runId: string) {
     this.started = startedRuns.get(runId);
-    if (this.started) this.epochs = epochsOf(this.started.prune);
   }
 
   get title(): string {
@@ -61,6 +49,9 @@ export class RunMonitor {
         this.awaitingRecord = false;
         void this.load();
       }
+      // The run's record as it ended: a point stored without a progress event (fine-tuning that
+      // stopped mid-epoch) reaches the curves too.
+      else if (e.name === 'runFinished' && e.payload.recorded) void this.load();
     }, { replay: true });
     if (!this.started) void this.load();
     return off;
@@ -70,10 +61,11 @@ export class RunMonitor {
     try {
       const run = await transport.call('getRun', { runId: this.runId });
       this.run = run;
-      this.epochs = epochsOf(run.config.prune);
+      // The points stored so far first (a reopened monitor, a reloaded page), then the live ones
+      // that arrived meanwhile or arrive later; a step present in both is the same point.
+      this.curve = mergeCurve(curveOrEpochs(run.curves ?? [], run.metrics, run.startedAt), this.curve);
       if (FINAL.has(run.status) && !this.finished) {
         this.onFinished({ status: run.status, ...(run.error ? { error: { message: run.error } } : {}) });
-        if (!this.curve.length) this.curve = storedCurve(run.metrics);
       }
     } catch (err) {
       // Opened on a queued run (e.g. after a reload): wait for it to start instead of failing.
@@ -93,14 +85,7 @@ export class RunMonitor {
     if (this.progress?.phase !== p.phase) this.log.push(`${p.phase}${p.message ? `: ${p.message}` : ''}`);
     this.progress = p;
     if (p.layerSparsity) this.layerSparsity = p.layerSparsity;
-    if (p.phase !== 'finetune' || p.loss === undefined || !p.total) return;
-    const x = (p.done / p.total) * this.epochs;
-    const point = { x, loss: p.loss, accuracy: p.accuracy ?? NaN, sparsity: p.sparsity ?? NaN };
-    // A new point each 1/POINTS_PER_EPOCH of an epoch; in between the newest point follows the run.
-    if (!this.curve.length || x - this.anchor >= 1 / POINTS_PER_EPOCH) {
-      this.curve.push(point);
-      this.anchor = x;
-    } else this.curve[this.curve.length - 1] = point;
+    if (p.curve) this.curve = mergeCurve(this.curve, [p.curve]);
   }
 
   async cancel() {
@@ -114,17 +99,3 @@ export class RunMonitor {
   }
 }
 
-/** The per-epoch training curve a finished run stored. */
-function storedCurve(metrics: CommandResults['getRun']['metrics']): CurvePoint[] {
-  const train = (name: string) => metrics.find((m) => m.phase === 'train' && m.name === name)?.points ?? [];
-  const loss = train('loss');
-  // A regression run stores its per-epoch quality as R² (the live progress carries it as accuracy).
-  const acc = train('accuracy').length ? train('accuracy') : train('r2');
-  const sp = train('sparsity');
-  return loss.map((p, i) => ({ x: p.epoch ?? p.step, loss: p.value, accuracy: acc[i]?.value ?? NaN, sparsity: sp[i]?.value ?? NaN }));
-}
-
-function epochsOf(prune: unknown): number {
-  const epochs = (prune as { finetune?: { epochs?: unknown } } | undefined)?.finetune?.epochs;
-  return typeof epochs === 'number' && epochs >= 1 ? epochs : 1;
-}

@@ -129,6 +129,7 @@ export class HistoryService {
       metrics: compareMetrics(runs.map((r) => r.final), baseline),
       series: [...overlays.values()],
       layers: compareLayers(ids, reader.getLayerResults(ids, 'after')),
+      curves: ((byRun) => ids.map((runId) => ({ runId, points: byRun.get(runId) ?? [] })))(reader.getCurves(ids)),
     };
   }
 

@@ -408,6 +408,11 @@ function formatRunDetail(r: RunDetail, flatten: (v: JsonObject) => Record<string
   if (r.metrics.length) {
     lines.push('', listing(['SERIES', 'POINTS', 'FIRST', 'LAST'], r.metrics.map((s) => [`${s.phase}/${s.name}`, String(s.points.length), formatNumber(s.points[0].value), formatNumber(s.points[s.points.length - 1].value)])));
   }
+  if (r.curves.length) {
+    const [first, last] = [r.curves[0], r.curves[r.curves.length - 1]];
+    const loss = first.values.loss !== undefined && last.values.loss !== undefined ? `, loss ${formatNumber(first.values.loss)} -> ${formatNumber(last.values.loss)}` : '';
+    lines.push('', `curves    ${r.curves.length} points, steps ${first.step}-${last.step}, epoch ${last.epoch.toFixed(2)} at the end${loss} (all in --json)`);
+  }
   const after = r.layers.filter((l) => l.phase === 'after');
   if (after.length) {
     lines.push('', listing(['LAYER', 'CLASS', 'PARAMS', 'NON-ZEROS', 'SPARSITY'], after.map((l) => [l.layer, l.className, String(l.params), String(l.nonZeros), `${(l.sparsity * 100).toFixed(1)}%`])));

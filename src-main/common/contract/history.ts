@@ -2,7 +2,7 @@
  * What the run history returns: comparisons, Pareto frontiers, exports, bundle import/export and
  * deletion reports (built by src-main/app/history/).
  */
-import type { Json, JsonObject, MetricPoint, RunDetail, RunFilter, RunHead, RunStatus, RunSummary } from './records';
+import type { CurvePoint, Json, JsonObject, MetricPoint, RunDetail, RunFilter, RunHead, RunStatus, RunSummary } from './records';
 
 /** One config key whose value differs between the compared runs. */
 export interface ConfigDiffRow {
@@ -52,6 +52,8 @@ export interface RunComparison {
   metrics: MetricComparisonRow[];
   series: SeriesOverlay[];
   layers: LayerComparisonRow[];
+  /** Each run's training curves, in the order of `runs`. */
+  curves: { runId: string; points: CurvePoint[] }[];
 }
 
 export interface ParetoObjective {

@@ -207,6 +207,25 @@ export interface MetricSeries {
   points: MetricPoint[];
 }
 
+/**
+ * One point of a run's training curves, taken every few optimizer steps during fine-tuning (see
+ * src-main/app/curve-sampler.ts), so a run has a few hundred points at most whatever its length.
+ */
+export interface CurvePoint {
+  /** Optimizer step, 1-based, counted across epochs. */
+  step: number;
+  /** Fractional epoch: 0.5 is half way through the first epoch, 1 its end. */
+  epoch: number;
+  /** Milliseconds since the run started. */
+  wallMs: number;
+  /**
+   * Values by name: `loss` and `accuracy` (`r2` for a regressor) averaged over the steps since the
+   * previous point, `sparsity` and `lr` as they were at the point; `valLoss` and `valAccuracy` at
+   * an epoch's end when the run holds data out. Values that are not finite numbers are left out.
+   */
+  values: Record<string, number>;
+}
+
 export interface LayerResultRecord extends Omit<LayerResultInput, 'sensitivity'> {
   sensitivity: Json | null;
 }
@@ -239,6 +258,8 @@ export interface RunDetail extends RunHead {
   fit?: RunFitVerdict | null;
   /** Per-layer width, params and MACs before -> after (history show adds it). */
   structure?: LayerStructureRow[];
+  /** Training curves, in step order (empty for runs recorded before curves were kept). */
+  curves: CurvePoint[];
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { migrate, openStore } from '../../../../src-main/store/db';
-import { MIGRATIONS } from '../../../../src-main/store/migrations';
+import { MIGRATIONS, SCHEMA_VERSION } from '../../../../src-main/store/migrations';
 import { tempDir } from '../helpers';
 
 /** A version-1 database with three runs: one with a summary, one without, one still running. */
@@ -32,7 +32,7 @@ describe('migration 0002-final-metrics', () => {
     populatedV1(file);
     const store = openStore(file);
     try {
-      expect(store.schemaVersion).toBe(2);
+      expect(store.schemaVersion).toBe(SCHEMA_VERSION);
       expect(store.integrityCheck()).toBe('ok');
       const page = store.reader.listRuns({ sort: 'created', direction: 'asc' });
       expect(page.items.map((r) => r.id)).toEqual(['with-summary', 'no-summary', 'still-running']);

@@ -54,6 +54,35 @@ export function ms(n: Maybe, digits = 3): string {
   return isFiniteNumber(n) ? `${n.toFixed(digits)} ms` : MISSING;
 }
 
+/** What a latency figure needs to be written: its median, spread and whether it settled. */
+export interface TimingLike {
+  medianMs: number;
+  iqrMs: number;
+  unstable: boolean;
+  runtime?: string;
+}
+
+/**
+ * A latency as its median and half its interquartile range, flagged when the median did not settle.
+ * @example timing({ medianMs: 1.234, iqrMs: 0.1, unstable: false }) // "1.23 ms ± 0.05"
+ */
+export function timing(t: TimingLike | null | undefined, digits = 2): string {
+  if (!t || !isFiniteNumber(t.medianMs)) return MISSING;
+  return `${ms(t.medianMs, digits)} ± ${fixed(t.iqrMs / 2, digits)}${t.unstable ? ' (unstable)' : ''}`;
+}
+
+/**
+ * after / before of two latency figures as `×0.52`; `unstable` when either did not settle (a ratio
+ * of noise is not a speed-up), `not comparable` when different runtimes ran them.
+ * @example latencyChange(before, after) // "×0.52" or "unstable"
+ */
+export function latencyChange(before: TimingLike | null | undefined, after: TimingLike | null | undefined): string {
+  if (!before || !after || !isFiniteNumber(before.medianMs) || !isFiniteNumber(after.medianMs) || !(before.medianMs > 0)) return MISSING;
+  if (before.unstable || after.unstable) return 'unstable';
+  if (before.runtime !== undefined && after.runtime !== undefined && before.runtime !== after.runtime) return 'not comparable';
+  return `×${(after.medianMs / before.medianMs).toFixed(2)}`;
+}
+
 /** A duration in seconds, rounded to whole seconds. @example duration(125) // "2 min 5 s" */
 export function duration(seconds: Maybe): string {
   if (!isFiniteNumber(seconds)) return MISSING;

@@ -100,6 +100,29 @@ export function precision(n: Maybe, digits: number): string {
   return isFiniteNumber(n) ? n.toPrecision(digits) : MISSING;
 }
 
+const STATUS_LABELS: Record<string, string> = {
+  queued: 'Queued',
+  running: 'Running',
+  done: 'Done',
+  failed: 'Failed',
+  cancelled: 'Cancelled',
+  interrupted: 'Interrupted',
+};
+
+/** A run's status for people. @example runStatus('cancelled') // "Cancelled" */
+export function runStatus(status: string): string {
+  return STATUS_LABELS[status] ?? status;
+}
+
+/**
+ * What a run's stored error says to a person: nothing for a cancelled run (cancelling is what the
+ * user asked for; its stored `CancelledError: cancelled` is not news), else the error.
+ * @example runError('cancelled', 'CancelledError: cancelled') // ""
+ */
+export function runError(status: string, error: string | null | undefined): string {
+  return !error || status === 'cancelled' ? '' : error;
+}
+
 /** Table layout beyond per-column alignment. */
 export interface TableOptions {
   /** A dashed rule under the header. Default true. */

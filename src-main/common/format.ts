@@ -4,7 +4,7 @@
  *
  * Conventions:
  * - Sizes use binary (IEC) units, 1 KiB = 1024 B: whole bytes below 1 KiB, KiB with one decimal
- *   below 1 MiB, MiB with two decimals above (model files are compared to budgets given in KiB/MiB,
+ *   below 1 MiB, MiB with two decimals below 1 GiB, GiB with two above (model files are compared to budgets given in KiB/MiB,
  *   and device RAM is binary).
  * - Percentages take a fraction (0.123 -> "12.30 %").
  * - A missing or non-finite value (undefined, null, NaN, ±Infinity) prints as `MISSING`, never as
@@ -26,14 +26,19 @@ export function isFiniteNumber(n: unknown): n is number {
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
+const GIB = 1024 * MIB;
 
-/** Bytes as B / KiB (one decimal) / MiB (two decimals). @example bytes(3 * 1024 * 1024) // "3.00 MiB" */
+/**
+ * Bytes as B / KiB (one decimal) / MiB / GiB (two decimals), so a 2 GiB budget does not read "2048.00 MiB".
+ * @example bytes(3 * 1024 * 1024) // "3.00 MiB"
+ */
 export function bytes(n: Maybe): string {
   if (!isFiniteNumber(n)) return MISSING;
   const size = Math.abs(n);
   if (size < KIB) return `${Math.round(n)} B`;
   if (size < MIB) return `${(n / KIB).toFixed(1)} KiB`;
-  return `${(n / MIB).toFixed(2)} MiB`;
+  if (size < GIB) return `${(n / MIB).toFixed(2)} MiB`;
+  return `${(n / GIB).toFixed(2)} GiB`;
 }
 
 /** A whole count with thousands separators. @example count(1234567.4) // "1,234,567" */
@@ -64,11 +69,13 @@ export interface TimingLike {
 
 /**
  * A latency as its median and half its interquartile range, flagged when the median did not settle.
+ * Without `digits`: two decimals, three below 1 ms (a 0.045 ms model must not read "0.04 ± 0.00").
  * @example timing({ medianMs: 1.234, iqrMs: 0.1, unstable: false }) // "1.23 ms ± 0.05"
  */
-export function timing(t: TimingLike | null | undefined, digits = 2): string {
+export function timing(t: TimingLike | null | undefined, digits?: number): string {
   if (!t || !isFiniteNumber(t.medianMs)) return MISSING;
-  return `${ms(t.medianMs, digits)} ± ${fixed(t.iqrMs / 2, digits)}${t.unstable ? ' (unstable)' : ''}`;
+  const d = digits ?? (Math.abs(t.medianMs) < 1 ? 3 : 2);
+  return `${ms(t.medianMs, d)} ± ${fixed(t.iqrMs / 2, d)}${t.unstable ? ' (unstable)' : ''}`;
 }
 
 /**

@@ -172,6 +172,12 @@ export class WizardState {
     }
   }
 
+  /** Problems not already shown beside their field (the always-visible sparsity and epochs). */
+  get otherProblems(): string[] {
+    if (this.step !== 3) return this.problems;
+    return this.problems.filter((p) => !p.startsWith(`${FIELD_PATHS.sparsity} `) && !p.startsWith(`${FIELD_PATHS.epochs} `));
+  }
+
   /**
    * The problem of one method-step field, shown beside it. An emptied field says so in words (the
    * schema's "got null"), as it is not a default: the run must not quietly use 0.5.

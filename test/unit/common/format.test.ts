@@ -35,6 +35,8 @@ describe('latency figures', () => {
     expect(timing(stable(1.234))).toBe('1.23 ms ± 0.10');
     expect(timing({ ...stable(14.8), unstable: true })).toBe('14.80 ms ± 0.10 (unstable)');
     expect(timing(undefined)).toBe(MISSING);
+    expect(bytes(2048 * 1024 * 1024)).toBe('2.00 GiB');
+    expect(timing({ medianMs: 0.045, iqrMs: 0.004, unstable: false })).toBe('0.045 ms ± 0.002');
   });
   it('latencyChange is a ratio only between two stable figures of the same runtime', () => {
     expect(latencyChange(stable(2), stable(1))).toBe('×0.50');

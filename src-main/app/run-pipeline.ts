@@ -11,7 +11,8 @@ import type { RunConfig, RunProgress } from '../common/run-config';
 import { analyzeModel, type ModelAnalysis } from '../engine/analyze';
 import { sensitivityScan } from '../engine/analyze/sensitivity';
 import fs from 'node:fs';
-import { evaluate, measureLatency, measureStableLatency } from '../engine/measure';
+import { evaluate, measureLatency, measureStableLatencies } from '../engine/measure';
+import { cloneModel } from '../engine/finetune/clone';
 import type { LatencyFigure, RunLatency } from '../common/contract/receipts';
 import { modelCost, speedVerdict, type ModelCost, type SpeedReceipt } from '../engine/measure/receipt';
 import type { TfliteQuant } from '../engine/export/tflite';
@@ -127,6 +128,8 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
   const original = loaded.model;
   for (const w of loaded.warnings ?? []) emit({ type: 'log', level: 'warn', message: w });
   let pruned: tf.LayersModel | undefined;
+  /** The unpruned model, timed interleaved with the pruned one at the end (a copy where pruning works in place). */
+  let latencyParent: tf.LayersModel | undefined;
   try {
     const task = resolveTask(original, config.task, config.model);
     progress({ phase: 'load', done: 1, total: 2, message: `loading ${config.data}` });
@@ -190,9 +193,15 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
       // A generous warm-up: the first calls of a fresh model pay for kernel setup (XNNPACK operator
       // creation on wasm), which would otherwise flatter whichever model is measured second.
       // Batch 1 repeats until stable (median and IQR, flagged when not); batch 64 is a throughput figure.
+      // At the end the parent is timed again, interleaved with the pruned model, so that the two
+      // figures compared come from the same minutes of a shared machine.
       const minRuns = Math.max(3, Math.min(config.latencyRuns, 15));
-      const batch1 = await measureStableLatency(model, { warmup: 10, minRuns, maxRuns: Math.max(minRuns, 2000), budgetMs: STABLE_LATENCY_BUDGET_MS, signal });
-      inAppLatency[phase === 'baseline' ? 'before' : 'after'] = batch1;
+      const models = phase === 'final' && latencyParent ? [latencyParent, model] : [model];
+      const figures = await measureStableLatencies(models, { warmup: 10, minRuns, maxRuns: Math.max(minRuns, 2000), budgetMs: STABLE_LATENCY_BUDGET_MS, signal });
+      const batch1 = figures[figures.length - 1];
+      if (figures.length === 2) inAppLatency.before = figures[0];
+      else if (phase === 'baseline') inAppLatency.before = batch1;
+      if (phase === 'final') inAppLatency.after = batch1;
       const latency = await measureLatency(model, { batchSizes: [64], runs: config.latencyRuns, warmup: 10, budgetMs: LATENCY_BUDGET_MS, signal });
       return {
         ...qualityMetrics(task, metrics),
@@ -208,6 +217,12 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
       };
     };
     const baseline = await measure(original, 'baseline', before);
+    // Structured pruning builds a new model and leaves `original` as it was; the others prune it in place.
+    try {
+      latencyParent = pruneConfig.granularity === 'structured' ? original : await cloneModel(original);
+    } catch (err) {
+      emit({ type: 'log', level: 'warn', message: `latency: the parent and pruned models are timed apart (no copy of the parent: ${err instanceof Error ? err.message : String(err)})` });
+    }
     // The parent's .tflite files for the speedup receipts, exported now: unstructured pruning
     // changes `original` in place.
     const parentFiles = config.receiptBudgetMs > 0 ? parentTflites(original, config, dataset, emit) : new Map<string, Uint8Array>();
@@ -281,6 +296,9 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
     // Final measure
     const after = analyzeModel(pruned);
     const final = await measure(pruned, 'final', after);
+    // The summary's before/after latency are the interleaved pair (the baseline's own figure was
+    // recorded as a metric when it was taken).
+    if (inAppLatency.before) baseline.latencyMs = inAppLatency.before.medianMs;
     checkFinite(final, 'final');
     emit({ type: 'metrics', points: Object.entries(final).map(([name, value]) => ({ step: step + 1, phase: 'final', name, value })) });
     emit({ type: 'layers', rows: layerRows(after, 'after') });
@@ -357,6 +375,7 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
   } finally {
     // Unstructured pruning works in place (pruned === original); structured returns a new model.
     if (pruned && pruned !== original) pruned.dispose();
+    if (latencyParent && latencyParent !== original) latencyParent.dispose();
     original.dispose();
   }
 }

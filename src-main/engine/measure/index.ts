@@ -1,2 +1,2 @@
 export { evaluate, EPSILON, type EvaluateOptions, type EvaluateResult } from './evaluate';
-export { measureLatency, measureStableLatency, median, percentile, type LatencyOptions, type LatencyResult, type StableLatencyOptions } from './latency';
+export { measureLatency, measureStableLatency, measureStableLatencies, median, percentile, type LatencyOptions, type LatencyResult, type StableLatencyOptions } from './latency';

@@ -101,19 +101,37 @@ export interface StableLatencyOptions extends StableTimingOptions {
  * @example const t = await measureStableLatency(model, { budgetMs: 2000 }); t.unstable ? 'unstable' : t.medianMs
  */
 export async function measureStableLatency(model: tf.LayersModel, opts: StableLatencyOptions = {}): Promise<LatencyFigure> {
+  const [figure] = await measureStableLatencies([model], opts);
+  return figure;
+}
+
+/**
+ * measureStableLatency for several models timed interleaved (A B, B A, ...), so a burst of load
+ * from elsewhere slows all of them alike: the way to compare a parent and its pruned model, whose
+ * figures taken minutes apart on a shared machine differ by the load, not by the model.
+ * @example const [parent, pruned] = await measureStableLatencies([original, pruned], { budgetMs: 3000 })
+ */
+export async function measureStableLatencies(models: tf.LayersModel[], opts: StableLatencyOptions = {}): Promise<LatencyFigure[]> {
   const batchSize = opts.batchSize ?? 1;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new ConfigError(`batchSize must be a positive integer, got ${batchSize}`);
-  const inShapes = staticInputShapes(model);
-  const fast = opts.fast !== false ? fastForward(model) : 'off';
-  const xs = inShapes.map((inShape) => tf.randomUniform([batchSize, ...inShape], 0, 1, 'float32', 42));
+  const inShapes = models.map(staticInputShapes);
+  const fasts: (FastForward | string)[] = [];
+  const inputs: tf.Tensor[][] = [];
   try {
-    const once = predictOnce(model, xs, fast, batchSize);
-    const [timing] = await timeUntilStable([once], opts);
-    const runtime = typeof fast === 'string' ? 'tfjs' : fast.label;
-    return { ...timing, batch: batchSize, runtime, measured: `in-app tfjs model, batch ${batchSize}` };
+    for (const [i, model] of models.entries()) {
+      fasts.push(opts.fast !== false ? fastForward(model) : 'off');
+      inputs.push(inShapes[i].map((inShape) => tf.randomUniform([batchSize, ...inShape], 0, 1, 'float32', 42)));
+    }
+    const calls = models.map((model, i) => predictOnce(model, inputs[i], fasts[i], batchSize));
+    const timings = await timeUntilStable(calls, opts);
+    const together = models.length > 1 ? ', timed interleaved' : '';
+    return timings.map((t, i) => {
+      const fast = fasts[i];
+      return { ...t, batch: batchSize, runtime: typeof fast === 'string' ? 'tfjs' : fast.label, measured: `in-app tfjs model, batch ${batchSize}${together}` };
+    });
   } finally {
-    tf.dispose(xs);
-    if (typeof fast !== 'string') fast.dispose();
+    for (const xs of inputs) tf.dispose(xs);
+    for (const fast of fasts) if (typeof fast !== 'string') fast.dispose();
   }
 }
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { CancelledError, ConfigError } from '../../../../src-main/common/errors';
-import { measureStableLatency } from '../../../../src-main/engine/measure';
+import { measureStableLatencies, measureStableLatency } from '../../../../src-main/engine/measure';
 import { lenet300100 } from '../../../../src-main/engine/models';
 
 /** A fake clock that moves on by `step(i)` ms after its i-th read, so a timed call takes the step of its start read. */
@@ -58,5 +58,18 @@ describe('measureStableLatency', () => {
     ac.abort();
     await expect(measureStableLatency(model, { fast: false, warmup: 1, signal: ac.signal })).rejects.toBeInstanceOf(CancelledError);
     model.dispose();
+  });
+
+  it('times a parent and its pruned model interleaved, one figure each, saying so', async () => {
+    const parent = lenet300100();
+    const pruned = lenet300100();
+    const start = tf.memory().numTensors;
+    const [a, b] = await measureStableLatencies([parent, pruned], { fast: false, warmup: 1, minRuns: 5, maxRuns: 5, budgetMs: 1e9, now: scriptedClock(() => 1) });
+    expect([a.runs, b.runs]).toEqual([5, 5]);
+    expect(a.measured).toBe('in-app tfjs model, batch 1, timed interleaved');
+    expect(b.medianMs).toBe(1);
+    expect(tf.memory().numTensors).toBe(start);
+    parent.dispose();
+    pruned.dispose();
   });
 });

@@ -11,7 +11,7 @@ import type { RunConfig, RunProgress } from '../common/run-config';
 import { analyzeModel, type ModelAnalysis } from '../engine/analyze';
 import { sensitivityScan } from '../engine/analyze/sensitivity';
 import fs from 'node:fs';
-import { evaluate, measureLatency, measureStableLatencies } from '../engine/measure';
+import { evaluate, measureStableLatencies } from '../engine/measure';
 import { cloneModel } from '../engine/finetune/clone';
 import type { LatencyFigure, RunLatency } from '../common/contract/receipts';
 import { modelCost, speedVerdict, type ModelCost, type SpeedReceipt } from '../engine/measure/receipt';
@@ -181,6 +181,7 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
 
     // Baseline
     const inAppLatency: Partial<RunLatency['inApp']> = {};
+    const inAppBatch: Partial<RunLatency['inApp']> = {};
     const measure = async (model: tf.LayersModel, phase: 'baseline' | 'final', analysis: ModelAnalysis) => {
       progress({ phase, done: 0, total: Math.min(dataset.test.size, config.evalLimit ?? dataset.test.size) });
       const metrics = await evaluate(model, dataset.test, {
@@ -192,17 +193,23 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
       });
       // A generous warm-up: the first calls of a fresh model pay for kernel setup (XNNPACK operator
       // creation on wasm), which would otherwise flatter whichever model is measured second.
-      // Batch 1 repeats until stable (median and IQR, flagged when not); batch 64 is a throughput figure.
+      // Each repeats until its median is stable (median and IQR, flagged when not).
       // At the end the parent is timed again, interleaved with the pruned model, so that the two
-      // figures compared come from the same minutes of a shared machine.
-      const minRuns = Math.max(3, Math.min(config.latencyRuns, 15));
+      // figures compared come from the same minutes of a shared machine. Batch 1 is the latency;
+      // batch 64 the throughput, with fewer runs (a large model takes a second a call there).
       const models = phase === 'final' && latencyParent ? [latencyParent, model] : [model];
-      const figures = await measureStableLatencies(models, { warmup: 10, minRuns, maxRuns: Math.max(minRuns, 2000), budgetMs: STABLE_LATENCY_BUDGET_MS, signal });
-      const batch1 = figures[figures.length - 1];
-      if (figures.length === 2) inAppLatency.before = figures[0];
-      else if (phase === 'baseline') inAppLatency.before = batch1;
-      if (phase === 'final') inAppLatency.after = batch1;
-      const latency = await measureLatency(model, { batchSizes: [64], runs: config.latencyRuns, warmup: 10, budgetMs: LATENCY_BUDGET_MS, signal });
+      const timed = async (batchSize: number, budgetMs: number, most: number) => {
+        const minRuns = Math.max(3, Math.min(config.latencyRuns, most));
+        const figures = await measureStableLatencies(models, { batchSize, warmup: batchSize === 1 ? 10 : 2, minRuns, maxRuns: Math.max(minRuns, 2000), budgetMs, signal });
+        const mine = figures[figures.length - 1];
+        return { before: figures.length === 2 ? figures[0] : phase === 'baseline' ? mine : undefined, after: phase === 'final' ? mine : undefined, mine };
+      };
+      const one = await timed(1, STABLE_LATENCY_BUDGET_MS, 15);
+      const many = await timed(64, LATENCY_BUDGET_MS, 5);
+      if (one.before) inAppLatency.before = one.before;
+      if (one.after) inAppLatency.after = one.after;
+      if (many.before) inAppBatch.before = many.before;
+      if (many.after) inAppBatch.after = many.after;
       return {
         ...qualityMetrics(task, metrics),
         loss: metrics.loss,
@@ -212,8 +219,8 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
         sizeBytes: analysis.sizeBytes,
         gzipBytes: analysis.gzipBytes,
         peakActivationBytes: analysis.peakActivationBytes,
-        latencyMs: batch1.medianMs,
-        latencyBatchMs: latency[0].medianMs,
+        latencyMs: one.mine.medianMs,
+        latencyBatchMs: many.mine.medianMs,
       };
     };
     const baseline = await measure(original, 'baseline', before);
@@ -299,6 +306,7 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
     // The summary's before/after latency are the interleaved pair (the baseline's own figure was
     // recorded as a metric when it was taken).
     if (inAppLatency.before) baseline.latencyMs = inAppLatency.before.medianMs;
+    if (inAppBatch.before) baseline.latencyBatchMs = inAppBatch.before.medianMs;
     checkFinite(final, 'final');
     emit({ type: 'metrics', points: Object.entries(final).map(([name, value]) => ({ step: step + 1, phase: 'final', name, value })) });
     emit({ type: 'layers', rows: layerRows(after, 'after') });
@@ -367,7 +375,7 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
       // Measured LiteRT latency of each .tflite export vs the parent model's, beside the MACs.
       receipts: receipts as unknown as Json[],
       // What each latency figure measured, with its spread; the exported file's is the device's.
-      latency: runLatency(inAppLatency as RunLatency['inApp'], receipts[0]) as unknown as Json,
+      latency: runLatency(inAppLatency as RunLatency['inApp'], receipts[0], inAppBatch as RunLatency['inApp']) as unknown as Json,
     };
     emit({ type: 'summary', summary });
     progress({ phase: 'done', done: 1, total: 1 });
@@ -415,14 +423,18 @@ function parentTflites(model: tf.LayersModel, config: RunConfig, dataset: Parame
 }
 
 /** The run's latency figures: in-app before/after, and the first receipt's LiteRT timings of the exported files. */
-export function runLatency(inApp: RunLatency['inApp'], receipt: SpeedReceipt | undefined): RunLatency {
+export function runLatency(inApp: RunLatency['inApp'], receipt: SpeedReceipt | undefined, inAppBatch?: RunLatency['inApp']): RunLatency {
   const file = (r: SpeedReceipt, side: 'parent' | 'pruned'): LatencyFigure => ({
     ...r[side].latency,
     batch: r.batch,
     runtime: r.runtime,
     measured: `exported .tflite (${r.quant === 'none' ? 'float32' : r.quant}) in LiteRT, batch ${r.batch}`,
   });
-  return { inApp, exported: receipt ? { quant: receipt.quant, before: file(receipt, 'parent'), after: file(receipt, 'pruned') } : null };
+  return {
+    inApp,
+    ...(inAppBatch?.before && inAppBatch.after ? { inAppBatch } : {}),
+    exported: receipt ? { quant: receipt.quant, before: file(receipt, 'parent'), after: file(receipt, 'pruned') } : null,
+  };
 }
 
 /** Times the parent's and the pruned model's files interleaved in LiteRT and writes the receipt. */

@@ -53,7 +53,7 @@ export function beforeAfter(before: Record<string, number | null> = {}, after: R
  */
 export function latencyLines(latency: RunLatency | null | undefined): string {
   if (!latency?.inApp?.before || !latency.inApp.after) return '';
-  const figures = [...(latency.exported ? [latency.exported] : []), latency.inApp];
+  const figures = [...(latency.exported ? [latency.exported] : []), latency.inApp, ...(latency.inAppBatch ? [latency.inAppBatch] : [])];
   return figures.map((f) => `latency, ${f.before.measured}: ${timing(f.before, 3)} -> ${timing(f.after, 3)} (${latencyChange(f.before, f.after)})`).join('\n');
 }
 

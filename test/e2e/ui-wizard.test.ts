@@ -215,12 +215,13 @@ describe('latency figures (issue 15 item 7)', () => {
     await page.goto(`${app.url}#/runs/${runId}`);
     const rows = page.getByTestId('latency-row');
     await rows.first().waitFor({ timeout: 30_000 });
-    expect(await rows.count()).toBe(2);
+    expect(await rows.count()).toBe(3);
     expect(await rows.nth(0).textContent()).toMatch(/^Latency: exported \.tflite \(int8\) in LiteRT, batch 1/);
     expect(await rows.nth(1).textContent()).toMatch(/^Latency: in-app tfjs model, batch 1/);
     expect(await rows.nth(1).textContent()).toMatch(/\d\.\d{2,3} ms ± \d\.\d{2,3}/);
     // A ratio only between settled figures; otherwise the word, never "×0.014" from noise.
-    for (const i of [0, 1]) expect(await rows.nth(i).locator('td').last().textContent()).toMatch(/^(×\d+\.\d\d|unstable|not comparable)$/);
+    expect(await rows.nth(2).textContent()).toMatch(/^Latency: in-app tfjs model, batch 64, timed interleaved/);
+    for (const i of [0, 1, 2]) expect(await rows.nth(i).locator('td').last().textContent()).toMatch(/^(×\d+\.\d\d|unstable|not comparable)$/);
     await atEveryViewport(page, 'ui-wizard-run-detail-latency');
     expect(pageProblems(page)).toEqual([]);
   });

@@ -37,6 +37,8 @@ export interface LatencyFigure extends StableTiming {
 export interface RunLatency {
   /** The model in the app (tfjs), measured at the start and at the end of the run. */
   inApp: { before: LatencyFigure; after: LatencyFigure };
+  /** The same at batch 64 (throughput), with a smaller budget: large models take a second a call. */
+  inAppBatch?: { before: LatencyFigure; after: LatencyFigure };
   /**
    * The exported file in LiteRT, parent vs pruned timed interleaved (the first speedup receipt):
    * the device-relevant number. Null when the run made no .tflite receipt.

@@ -66,8 +66,9 @@ export class ProfileEditorState {
     try {
       this.profile = await transport.call('saveProfile', { id: this.profile.id, profile: fromForm(this.profile, this.form) });
       this.form = toForm(this.profile);
-      this.saved = `Saved ${this.profile.name}.`;
+      // The list shows the new budgets by the time "Saved" does.
       await this.loadList();
+      this.saved = `Saved ${this.profile.name}.`;
       return true;
     } catch (err) {
       this.error = (err as Error).message;

@@ -157,7 +157,7 @@ describe('the wizard (issue 15 items 8, 9)', () => {
     await page.getByTestId('profile-name').fill('My sensor board');
     await page.getByTestId('save-profile').click();
     await expect.poll(() => page.getByTestId('profile-saved').textContent()).toBe('Saved My sensor board.');
-    expect(await page.getByTestId('profile-list').textContent()).toMatch(/My sensor board.*96\.0 KiB\s*512\.0 KiB/s);
+    await expect.poll(() => page.getByTestId('profile-list').textContent()).toMatch(/My sensor board.*96\.0 KiB\s*512\.0 KiB/s);
     await noSideScroll(await atEveryViewport(page, 'ui-wizard-profile-editor'));
 
     await page.getByTestId('use-profile').click();

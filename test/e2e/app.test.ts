@@ -322,7 +322,7 @@ describe('keyboard only, light and dark', () => {
     expect(await page.getByTestId('fit-log').textContent()).toMatch(/candidate 1/);
     await shot(page, '17-fit-to-budget');
     await page.getByTestId('fit-open-run').click();
-    await expect.poll(() => page.getByRole('heading', { level: 2 }).first().textContent(), { timeout: 30_000 }).toMatch(/\(done\)/);
+    await expect.poll(() => page.getByRole('heading', { level: 2 }).first().textContent(), { timeout: 30_000 }).toMatch(/\(Done\)/);
     await expect.poll(() => page.getByTestId('artifacts').textContent(), { timeout: 30_000 }).toMatch(/tflite/);
   });
 

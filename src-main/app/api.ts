@@ -79,6 +79,10 @@ export async function createApi(opts: { home?: string; dbPath?: string } = {}): 
       return fits.start(req);
     },
     cancelFit: ({ jobId }) => ({ cancelled: fits.cancel(jobId) }),
+    getProfile: ({ id }) => profiles.get(id),
+    duplicateProfile: ({ id, newId, name }) => profiles.duplicate(id, newId, name),
+    saveProfile: ({ id, profile }) => profiles.update(id, profile, `profile ${id}`),
+    deleteProfile: ({ id }) => profiles.delete(id),
   };
 
   return {

@@ -11,8 +11,10 @@ import type { RunConfig, RunProgress } from '../common/run-config';
 import { analyzeModel, type ModelAnalysis } from '../engine/analyze';
 import { sensitivityScan } from '../engine/analyze/sensitivity';
 import fs from 'node:fs';
-import { classReport, evaluate, measureLatency } from '../engine/measure';
+import { classReport, evaluate, measureStableLatencies } from '../engine/measure';
 import { modelOutline } from '../engine/graph/outline';
+import { cloneModel } from '../engine/finetune/clone';
+import type { LatencyFigure, RunLatency } from '../common/contract/receipts';
 import { modelCost, speedVerdict, type ModelCost, type SpeedReceipt } from '../engine/measure/receipt';
 import type { TfliteQuant } from '../engine/export/tflite';
 import { checkSparseEligibility } from '../engine/export/tflite/sparse-check';
@@ -56,6 +58,11 @@ const PROGRESS_MIN_MS = 100;
  * runs were timed.
  */
 const LATENCY_BUDGET_MS = 4000;
+/**
+ * Batch-1 latency (the figure the summary shows) repeats until its median is known within 3% or
+ * this much time is spent; then it is flagged unstable.
+ */
+const STABLE_LATENCY_BUDGET_MS = 3000;
 
 /** Share of the whole run each phase takes, for the overall progress bar and ETA. */
 const PHASE_SPAN: Record<RunProgress['phase'], [number, number]> = {
@@ -128,6 +135,8 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
   const original = loaded.model;
   for (const w of loaded.warnings ?? []) emit({ type: 'log', level: 'warn', message: w });
   let pruned: tf.LayersModel | undefined;
+  /** The unpruned model, timed interleaved with the pruned one at the end (a copy where pruning works in place). */
+  let latencyParent: tf.LayersModel | undefined;
   try {
     const task = resolveTask(original, config.task, config.model);
     progress({ phase: 'load', done: 1, total: 2, message: `loading ${config.data}` });
@@ -180,6 +189,8 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
     // Baseline
     /** Each measured model's confusion matrix (classification), for the per-class report. */
     const confusions: Partial<Record<'baseline' | 'final', number[][]>> = {};
+    const inAppLatency: Partial<RunLatency['inApp']> = {};
+    const inAppBatch: Partial<RunLatency['inApp']> = {};
     const measure = async (model: tf.LayersModel, phase: 'baseline' | 'final', analysis: ModelAnalysis) => {
       progress({ phase, done: 0, total: Math.min(dataset.test.size, config.evalLimit ?? dataset.test.size) });
       const metrics = await evaluate(model, dataset.test, {
@@ -192,7 +203,23 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
       if (metrics.confusion) confusions[phase] = metrics.confusion;
       // A generous warm-up: the first calls of a fresh model pay for kernel setup (XNNPACK operator
       // creation on wasm), which would otherwise flatter whichever model is measured second.
-      const latency = await measureLatency(model, { batchSizes: [1, 64], runs: config.latencyRuns, warmup: 10, budgetMs: LATENCY_BUDGET_MS });
+      // Each repeats until its median is stable (median and IQR, flagged when not).
+      // At the end the parent is timed again, interleaved with the pruned model, so that the two
+      // figures compared come from the same minutes of a shared machine. Batch 1 is the latency;
+      // batch 64 the throughput, with fewer runs (a large model takes a second a call there).
+      const models = phase === 'final' && latencyParent ? [latencyParent, model] : [model];
+      const timed = async (batchSize: number, budgetMs: number, most: number) => {
+        const minRuns = Math.max(3, Math.min(config.latencyRuns, most));
+        const figures = await measureStableLatencies(models, { batchSize, warmup: batchSize === 1 ? 10 : 2, minRuns, maxRuns: Math.max(minRuns, 2000), budgetMs, signal });
+        const mine = figures[figures.length - 1];
+        return { before: figures.length === 2 ? figures[0] : phase === 'baseline' ? mine : undefined, after: phase === 'final' ? mine : undefined, mine };
+      };
+      const one = await timed(1, STABLE_LATENCY_BUDGET_MS, 15);
+      const many = await timed(64, LATENCY_BUDGET_MS, 5);
+      if (one.before) inAppLatency.before = one.before;
+      if (one.after) inAppLatency.after = one.after;
+      if (many.before) inAppBatch.before = many.before;
+      if (many.after) inAppBatch.after = many.after;
       return {
         ...qualityMetrics(task, metrics),
         loss: metrics.loss,
@@ -202,11 +229,17 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
         sizeBytes: analysis.sizeBytes,
         gzipBytes: analysis.gzipBytes,
         peakActivationBytes: analysis.peakActivationBytes,
-        latencyMs: latency[0].medianMs,
-        latencyBatchMs: latency[1].medianMs,
+        latencyMs: one.mine.medianMs,
+        latencyBatchMs: many.mine.medianMs,
       };
     };
     const baseline = await measure(original, 'baseline', before);
+    // Structured pruning builds a new model and leaves `original` as it was; the others prune it in place.
+    try {
+      latencyParent = pruneConfig.granularity === 'structured' ? original : await cloneModel(original);
+    } catch (err) {
+      emit({ type: 'log', level: 'warn', message: `latency: the parent and pruned models are timed apart (no copy of the parent: ${err instanceof Error ? err.message : String(err)})` });
+    }
     // The parent's .tflite files for the speedup receipts, exported now: unstructured pruning
     // changes `original` in place.
     const parentFiles = config.receiptBudgetMs > 0 ? parentTflites(original, config, dataset, emit) : new Map<string, Uint8Array>();
@@ -292,6 +325,10 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
     // Final measure
     const after = analyzeModel(pruned);
     const final = await measure(pruned, 'final', after);
+    // The summary's before/after latency are the interleaved pair (the baseline's own figure was
+    // recorded as a metric when it was taken).
+    if (inAppLatency.before) baseline.latencyMs = inAppLatency.before.medianMs;
+    if (inAppBatch.before) baseline.latencyBatchMs = inAppBatch.before.medianMs;
     checkFinite(final, 'final');
     emit({ type: 'metrics', points: Object.entries(final).map(([name, value]) => ({ step: step + 1, phase: 'final', name, value })) });
     emit({ type: 'layers', rows: layerRows(after, 'after') });
@@ -375,6 +412,8 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
         : {}),
       // The layers in graph order with widths and sparsity, original vs pruned, for the graph view.
       graph: modelOutline(before, after) as unknown as Json,
+      // What each latency figure measured, with its spread; the exported file's is the device's.
+      latency: runLatency(inAppLatency as RunLatency['inApp'], receipts[0], inAppBatch as RunLatency['inApp']) as unknown as Json,
     };
     emit({ type: 'summary', summary });
     progress({ phase: 'done', done: 1, total: 1 });
@@ -382,6 +421,7 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
   } finally {
     // Unstructured pruning works in place (pruned === original); structured returns a new model.
     if (pruned && pruned !== original) pruned.dispose();
+    if (latencyParent && latencyParent !== original) latencyParent.dispose();
     original.dispose();
   }
 }
@@ -418,6 +458,21 @@ function parentTflites(model: tf.LayersModel, config: RunConfig, dataset: Parame
     }
   }
   return out;
+}
+
+/** The run's latency figures: in-app before/after, and the first receipt's LiteRT timings of the exported files. */
+export function runLatency(inApp: RunLatency['inApp'], receipt: SpeedReceipt | undefined, inAppBatch?: RunLatency['inApp']): RunLatency {
+  const file = (r: SpeedReceipt, side: 'parent' | 'pruned'): LatencyFigure => ({
+    ...r[side].latency,
+    batch: r.batch,
+    runtime: r.runtime,
+    measured: `exported .tflite (${r.quant === 'none' ? 'float32' : r.quant}) in LiteRT, batch ${r.batch}`,
+  });
+  return {
+    inApp,
+    ...(inAppBatch?.before && inAppBatch.after ? { inAppBatch } : {}),
+    exported: receipt ? { quant: receipt.quant, before: file(receipt, 'parent'), after: file(receipt, 'pruned') } : null,
+  };
 }
 
 /** Times the parent's and the pruned model's files interleaved in LiteRT and writes the receipt. */

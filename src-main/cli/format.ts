@@ -1,8 +1,8 @@
 /** Plain-text tables for the terminal. */
 import type { SpeedReceipt } from '../common/contract';
-import type { RunFitVerdict, ShippedSize, StableTiming } from '../common/contract';
+import type { RunFitVerdict, RunLatency, ShippedSize, StableTiming } from '../common/contract';
 
-import { bytes, count, fixed, isFiniteNumber, MISSING, ms, percent, precision, table } from '../common/format';
+import { bytes, count, fixed, isFiniteNumber, latencyChange, MISSING, ms, percent, precision, table, timing } from '../common/format';
 
 // The one formatter module; re-exported so commands keep importing the CLI's own names.
 export { bytes, count, fixed, table } from '../common/format';
@@ -46,6 +46,16 @@ export function beforeAfter(before: Record<string, number | null> = {}, after: R
       }),
     [false, true, true, true],
   );
+}
+
+/**
+ * What each latency figure measured, before -> after with its spread, the exported file's (the
+ * device-relevant one) first; the change is `unstable` rather than a ratio of unsettled timings.
+ */
+export function latencyLines(latency: RunLatency | null | undefined): string {
+  if (!latency?.inApp?.before || !latency.inApp.after) return '';
+  const figures = [...(latency.exported ? [latency.exported] : []), latency.inApp, ...(latency.inAppBatch ? [latency.inAppBatch] : [])];
+  return figures.map((f) => `latency, ${f.before.measured}: ${timing(f.before, 3)} -> ${timing(f.after, 3)} (${latencyChange(f.before, f.after)})`).join('\n');
 }
 
 /**

@@ -6,8 +6,8 @@ import { TopiaryError } from '../common/errors';
 import { openAppServices, StoreError } from '../app/services';
 import { checkOutputFolder } from '../node/output-paths';
 import type { CliContext } from './context';
-import { beforeAfter, bytes, fixed, formatDeployed, formatReceipts, table } from './format';
-import type { SpeedReceipt } from '../common/contract';
+import { beforeAfter, bytes, fixed, formatDeployed, formatReceipts, latencyLines, table } from './format';
+import type { RunLatency, SpeedReceipt } from '../common/contract';
 import { createProgress, type Progress } from './progress';
 import { formatClassDrops } from './classes-format';
 
@@ -71,6 +71,8 @@ export async function runAndReport(ctx: CliContext, config: RunConfigInput, opts
     ctx.print(`${opts.title ?? 'Run'} ${runId}  (${detail.method}, ${s.task ?? 'classification'}, backend ${detail.backend})`);
     ctx.print(formatDeployed(detail.shipped, detail.fit));
     ctx.print(beforeAfter(s.before, s.after));
+    const latency = latencyLines((detail.summary as { latency?: RunLatency } | null)?.latency);
+    if (latency) ctx.print(latency);
     if (s.prune) {
       ctx.print(
         `\nsparsity target ${fixed(100 * (s.prune.targetSparsity ?? NaN), 1)} %, achieved ${fixed(100 * (s.prune.achievedSparsity ?? NaN), 1)} %; ` +

@@ -4,7 +4,7 @@
  *
  * Conventions:
  * - Sizes use binary (IEC) units, 1 KiB = 1024 B: whole bytes below 1 KiB, KiB with one decimal
- *   below 1 MiB, MiB with two decimals above (model files are compared to budgets given in KiB/MiB,
+ *   below 1 MiB, MiB with two decimals below 1 GiB, GiB with two above (model files are compared to budgets given in KiB/MiB,
  *   and device RAM is binary).
  * - Percentages take a fraction (0.123 -> "12.30 %").
  * - A missing or non-finite value (undefined, null, NaN, ±Infinity) prints as `MISSING`, never as
@@ -26,14 +26,19 @@ export function isFiniteNumber(n: unknown): n is number {
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
+const GIB = 1024 * MIB;
 
-/** Bytes as B / KiB (one decimal) / MiB (two decimals). @example bytes(3 * 1024 * 1024) // "3.00 MiB" */
+/**
+ * Bytes as B / KiB (one decimal) / MiB / GiB (two decimals), so a 2 GiB budget does not read "2048.00 MiB".
+ * @example bytes(3 * 1024 * 1024) // "3.00 MiB"
+ */
 export function bytes(n: Maybe): string {
   if (!isFiniteNumber(n)) return MISSING;
   const size = Math.abs(n);
   if (size < KIB) return `${Math.round(n)} B`;
   if (size < MIB) return `${(n / KIB).toFixed(1)} KiB`;
-  return `${(n / MIB).toFixed(2)} MiB`;
+  if (size < GIB) return `${(n / MIB).toFixed(2)} MiB`;
+  return `${(n / GIB).toFixed(2)} GiB`;
 }
 
 /** A whole count with thousands separators. @example count(1234567.4) // "1,234,567" */
@@ -54,6 +59,37 @@ export function ms(n: Maybe, digits = 3): string {
   return isFiniteNumber(n) ? `${n.toFixed(digits)} ms` : MISSING;
 }
 
+/** What a latency figure needs to be written: its median, spread and whether it settled. */
+export interface TimingLike {
+  medianMs: number;
+  iqrMs: number;
+  unstable: boolean;
+  runtime?: string;
+}
+
+/**
+ * A latency as its median and half its interquartile range, flagged when the median did not settle.
+ * Without `digits`: two decimals, three below 1 ms (a 0.045 ms model must not read "0.04 ± 0.00").
+ * @example timing({ medianMs: 1.234, iqrMs: 0.1, unstable: false }) // "1.23 ms ± 0.05"
+ */
+export function timing(t: TimingLike | null | undefined, digits?: number): string {
+  if (!t || !isFiniteNumber(t.medianMs)) return MISSING;
+  const d = digits ?? (Math.abs(t.medianMs) < 1 ? 3 : 2);
+  return `${ms(t.medianMs, d)} ± ${fixed(t.iqrMs / 2, d)}${t.unstable ? ' (unstable)' : ''}`;
+}
+
+/**
+ * after / before of two latency figures as `×0.52`; `unstable` when either did not settle (a ratio
+ * of noise is not a speed-up), `not comparable` when different runtimes ran them.
+ * @example latencyChange(before, after) // "×0.52" or "unstable"
+ */
+export function latencyChange(before: TimingLike | null | undefined, after: TimingLike | null | undefined): string {
+  if (!before || !after || !isFiniteNumber(before.medianMs) || !isFiniteNumber(after.medianMs) || !(before.medianMs > 0)) return MISSING;
+  if (before.unstable || after.unstable) return 'unstable';
+  if (before.runtime !== undefined && after.runtime !== undefined && before.runtime !== after.runtime) return 'not comparable';
+  return `×${(after.medianMs / before.medianMs).toFixed(2)}`;
+}
+
 /** A duration in seconds, rounded to whole seconds. @example duration(125) // "2 min 5 s" */
 export function duration(seconds: Maybe): string {
   if (!isFiniteNumber(seconds)) return MISSING;
@@ -69,6 +105,29 @@ export function fixed(n: Maybe, digits: number): string {
 /** A plain number with `digits` significant digits. @example precision(12.3456, 4) // "12.35" */
 export function precision(n: Maybe, digits: number): string {
   return isFiniteNumber(n) ? n.toPrecision(digits) : MISSING;
+}
+
+const STATUS_LABELS: Record<string, string> = {
+  queued: 'Queued',
+  running: 'Running',
+  done: 'Done',
+  failed: 'Failed',
+  cancelled: 'Cancelled',
+  interrupted: 'Interrupted',
+};
+
+/** A run's status for people. @example runStatus('cancelled') // "Cancelled" */
+export function runStatus(status: string): string {
+  return STATUS_LABELS[status] ?? status;
+}
+
+/**
+ * What a run's stored error says to a person: nothing for a cancelled run (cancelling is what the
+ * user asked for; its stored `CancelledError: cancelled` is not news), else the error.
+ * @example runError('cancelled', 'CancelledError: cancelled') // ""
+ */
+export function runError(status: string, error: string | null | undefined): string {
+  return !error || status === 'cancelled' ? '' : error;
 }
 
 /** Table layout beyond per-column alignment. */

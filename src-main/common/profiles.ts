@@ -149,7 +149,7 @@ const builtin = (p: ProfileInput): Profile => parseProfile({ ...p, builtin: true
 export const BUILTIN_PROFILES: readonly Profile[] = Object.freeze([
   builtin({
     id: 'mcu-cortex-m4',
-    name: 'Microcontroller (Cortex-M4F, 256 KB RAM, 1 MB flash)',
+    name: 'Microcontroller (Cortex-M4F, 256 KiB RAM, 1 MiB flash)',
     class: 'mcu',
     description: 'nRF52840 / STM32F4-class board running TensorFlow Lite Micro with CMSIS-NN kernels. Full int8 only.',
     ramBytes: 256 * KiB,
@@ -243,7 +243,7 @@ export const BUILTIN_PROFILES: readonly Profile[] = Object.freeze([
   }),
   builtin({
     id: 'web-browser',
-    name: 'Web browser (tfjs, 5 MB download)',
+    name: 'Web browser (tfjs, 5 MiB download)',
     class: 'web',
     description: 'tfjs in a browser tab (WebGL or WASM backend); the model is downloaded on page load, so the gzip size is the budget.',
     ramBytes: 512 * MiB,

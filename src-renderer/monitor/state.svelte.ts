@@ -77,8 +77,11 @@ export class RunMonitor {
   }
 
   private onFinished(f: { status: string; error?: { message: string } }) {
+    const live = !this.finished && !FINAL.has(this.run?.status ?? '');
     this.finished = f;
     this.log.push(`run ${f.status}${f.error ? `: ${f.error.message}` : ''}`);
+    // Read the record again for how long the run took (unless it is still being recorded).
+    if (live && !this.awaitingRecord) void this.load();
   }
 
   private onProgress(p: RunProgress) {

@@ -11,6 +11,8 @@ export type FitState = { status: 'checking' } | { status: 'done'; fit: FitResult
 
 /** The export quantization a profile's preferred numeric type maps to. */
 export const QUANT_FOR_TYPE = { float32: 'none', float16: 'float16', 'dynamic-int8': 'dynamic-int8', int8: 'int8' } as const;
+/** tfjs has no int8 kernels: 8-bit types become uint8 affine weights (as engine/fit/check.ts tfjsQuantFor). */
+export const TFJS_QUANT_FOR_TYPE = { float32: 'none', float16: 'float16', 'dynamic-int8': 'uint8', int8: 'uint8' } as const;
 
 export class DeviceState {
   profiles = $state<ProfileSummary[]>([]);

@@ -1,14 +1,28 @@
 /** The wizard's state: what the user picked so far, each step's validation, and the run config. */
-import type { RunConfigInput } from '../../src-main/common/run-config';
+import { EXPORT_FORMATS, QUANT_MODES, TFJS_QUANT_MODES, type RunConfigInput } from '../../src-main/common/run-config';
 import type { InputScaleChoice, ResizeMode } from '../../src-main/common/input-prep';
 import type { CommandResults } from '../../src-main/common/contract';
 import { pruneConfigProblems, type PruneConfigInput } from '../../src-main/common/prune-config';
 import { transport } from '../lib/transport';
 import { startedRuns } from '../lib/started';
-import { DeviceState, QUANT_FOR_TYPE, type FitResult } from './device.svelte';
+import { DeviceState, QUANT_FOR_TYPE, TFJS_QUANT_FOR_TYPE, type FitResult } from './device.svelte';
 
 export type MethodChoice = 'magnitude' | 'taylor' | 'structured';
-const QUANT_NAMES = { none: 1, float16: 1, 'dynamic-int8': 1, int8: 1 } as const;
+export type ExportFormatChoice = 'none' | (typeof EXPORT_FORMATS)[number];
+/** Quantizations per export format, as `topiary prune --export format:quant` takes them. */
+export const EXPORT_QUANTS: Record<(typeof EXPORT_FORMATS)[number], readonly string[]> = { tflite: QUANT_MODES, tfjs: TFJS_QUANT_MODES };
+export const QUANT_LABELS: Record<string, string> = {
+  none: 'float32',
+  float16: 'float16',
+  'dynamic-int8': 'dynamic-range int8',
+  int8: 'full int8',
+  uint8: 'uint8 weights',
+  uint16: 'uint16 weights',
+};
+/** Fields of the method step and the prune-config paths whose problems they show inline. */
+const FIELD_PATHS = { sparsity: 'sparsity', epochs: 'finetune.epochs', batchSize: 'finetune.batchSize', learningRate: 'finetune.learningRate' } as const;
+export type MethodField = keyof typeof FIELD_PATHS;
+const FIELD_LABELS: Record<MethodField, string> = { sparsity: 'the target sparsity', epochs: 'the fine-tuning epochs', batchSize: 'the batch size', learningRate: 'the learning rate' };
 export const STEPS = ['Model', 'Data', 'Device', 'Method', 'Review'] as const;
 
 export class WizardState {
@@ -47,11 +61,12 @@ export class WizardState {
     this.#method = m;
     this.scope = m === 'magnitude' ? 'global' : 'layer';
   }
-  sparsity = $state(0.5);
+  /** null: the field was emptied (a number input's empty value), which the schema refuses. */
+  sparsity = $state<number | null>(0.5);
   schedule = $state('oneshot');
-  epochs = $state(2);
-  batchSize = $state(64);
-  learningRate = $state(0.001);
+  epochs = $state<number | null>(2);
+  batchSize = $state<number | null>(64);
+  learningRate = $state<number | null>(0.001);
   scope = $state<'global' | 'layer'>('global');
   granularity = $state<'unstructured' | 'nm'>('unstructured');
   roundTo = $state(0);
@@ -59,8 +74,9 @@ export class WizardState {
   evalLimit = $state(0);
   /** 'auto': what the model's output layer says (ModelDescription.task); else the user's choice. */
   task = $state<'auto' | 'classification' | 'regression'>('auto');
-  exportTflite = $state(true);
-  exportQuant = $state<'none' | 'float16' | 'dynamic-int8' | 'int8'>('int8');
+  /** The export the run makes and verifies: every format and quantization the CLI's --export offers. */
+  exportFormat = $state<ExportFormatChoice>('tflite');
+  exportQuant = $state<string>('int8');
   name = $state('');
 
   starting = $state(false);
@@ -149,10 +165,30 @@ export class WizardState {
         return [];
       case 3:
         // The same schema the services validate with, so the wizard refuses exactly what a run would.
-        return pruneConfigProblems(this.toConfig().prune);
+        return this.fitToBudget ? [] : pruneConfigProblems(this.toConfig().prune);
       default:
-        return [];
+        // Review: Start is refused for whatever an earlier step would refuse.
+        return this.fitToBudget ? [] : pruneConfigProblems(this.toConfig().prune);
     }
+  }
+
+  /** Problems not already shown beside their field (the always-visible sparsity and epochs). */
+  get otherProblems(): string[] {
+    if (this.step !== 3) return this.problems;
+    return this.problems.filter((p) => !p.startsWith(`${FIELD_PATHS.sparsity} `) && !p.startsWith(`${FIELD_PATHS.epochs} `));
+  }
+
+  /**
+   * The problem of one method-step field, shown beside it. An emptied field says so in words (the
+   * schema's "got null"), as it is not a default: the run must not quietly use 0.5.
+   */
+  fieldProblem(field: MethodField): string {
+    if (this.fitToBudget) return '';
+    const value = this[field];
+    if (value === null || value === undefined || Number.isNaN(value)) return `Enter ${FIELD_LABELS[field]}: the field is empty.`;
+    const path = FIELD_PATHS[field];
+    const problem = pruneConfigProblems(this.toConfig().prune).find((p) => p.startsWith(`${path} `));
+    return problem ?? '';
   }
 
   toConfig(): RunConfigInput {
@@ -160,7 +196,8 @@ export class WizardState {
     const prune: PruneConfigInput = {
       method: this.method === 'taylor' ? 'taylor' : 'magnitude',
       granularity: structured ? 'structured' : this.granularity,
-      sparsity: this.sparsity,
+      // An emptied field stays null here, so the schema refuses it (it is not filled with the default).
+      sparsity: this.sparsity as number,
       scope: structured ? 'layer' : this.scope,
       schedule: this.schedule.startsWith('iterative')
         ? { kind: 'iterative', rounds: Number(this.schedule.split(':')[1] ?? 3) }
@@ -168,9 +205,9 @@ export class WizardState {
           ? { kind: 'poly', initialSparsity: 0 }
           : { kind: 'oneshot' },
       finetune: {
-        epochs: this.epochs,
-        batchSize: this.batchSize,
-        learningRate: this.learningRate,
+        epochs: this.epochs as number,
+        batchSize: this.batchSize as number,
+        learningRate: this.learningRate as number,
         ...(this.maxSamples > 0 ? { maxSamplesPerEpoch: this.maxSamples } : {}),
       },
     };
@@ -185,7 +222,7 @@ export class WizardState {
       ...(this.device.profileId ? { profile: this.device.profileId } : {}),
       ...(this.evalLimit > 0 ? { evalLimit: this.evalLimit } : {}),
       ...(this.task !== 'auto' ? { task: this.task } : {}),
-      exports: this.exportTflite ? [{ format: 'tflite', quant: this.exportQuant }] : [],
+      exports: this.exportFormat === 'none' ? [] : [{ format: this.exportFormat, quant: this.exportQuant as 'none' }],
     };
   }
 
@@ -209,9 +246,9 @@ export class WizardState {
     this.task = config.task ?? 'auto';
     if (p.granularity === 'nm' || p.granularity === 'unstructured') this.granularity = p.granularity;
     if (typeof p.roundTo === 'number') this.roundTo = p.roundTo;
-    const tflite = (config.exports ?? []).find((e) => e.format === 'tflite');
-    this.exportTflite = !!tflite;
-    if (tflite?.quant && tflite.quant in QUANT_NAMES) this.exportQuant = tflite.quant as keyof typeof QUANT_NAMES;
+    const first = (config.exports ?? [])[0];
+    this.exportFormat = first ? first.format : 'none';
+    if (first) this.exportQuant = EXPORT_QUANTS[first.format].includes(first.quant ?? 'none') ? (first.quant ?? 'none') : 'none';
     if (config.profile) this.device.profileId = config.profile;
   }
 
@@ -221,8 +258,14 @@ export class WizardState {
 
   /** The profile's export: its format and preferred numeric type become the export defaults. */
   applyProfileDefaults(fit: FitResult) {
-    this.exportTflite = fit.format === 'tflite';
-    if (this.exportTflite) this.exportQuant = QUANT_FOR_TYPE[fit.numericType];
+    this.exportFormat = fit.format;
+    this.exportQuant = fit.format === 'tfjs' ? TFJS_QUANT_FOR_TYPE[fit.numericType] : QUANT_FOR_TYPE[fit.numericType];
+  }
+
+  /** Switching the format keeps the quantization when the new format has it, else float32. */
+  chooseExportFormat(format: ExportFormatChoice) {
+    this.exportFormat = format;
+    if (format !== 'none' && !EXPORT_QUANTS[format].includes(this.exportQuant)) this.exportQuant = 'none';
   }
 
   /** Starts fit to budget for the chosen profile; resolves with the job id. */
@@ -234,7 +277,7 @@ export class WizardState {
         model: this.modelSpec.trim(),
         data: this.dataSpec.trim(),
         profile: this.device.profileId!,
-        epochs: this.epochs,
+        epochs: this.epochs ?? undefined,
         inputScale: this.inputScale,
         resize: this.resize,
         ...(this.maxSamples > 0 ? { maxSamplesPerEpoch: this.maxSamples } : {}),

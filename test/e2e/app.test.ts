@@ -103,7 +103,7 @@ describe('a new user on the demo model', () => {
     await shot(page, '06-monitor-running');
     const status = await waitFinished();
     await shot(page, '07-monitor-finished');
-    expect(status, (await page.getByTestId('run-log').textContent()) ?? '').toContain('Run done');
+    expect(status, (await page.getByTestId('run-log').textContent()) ?? '').toContain('Done');
     expect(await page.getByTestId('run-log').textContent()).toMatch(/finetune/);
   });
 
@@ -122,7 +122,7 @@ describe('a new user on the demo model', () => {
   test('a second run with another method finishes', async () => {
     const id = await runWizard('taylor', 'taylor 50%', false);
     runIds.push(id);
-    expect(await waitFinished()).toContain('Run done');
+    expect(await waitFinished()).toContain('Done');
   });
 
   test('compare shows the differing keys and both curves', async () => {
@@ -214,7 +214,7 @@ describe('keyboard only, light and dark', () => {
     await page.waitForURL(/#\/monitor\//, { timeout: 30_000 });
     // The Start button is gone: focus lands on the new screen, not on <body>.
     await expect.poll(() => page.evaluate(() => document.activeElement?.tagName)).toBe('MAIN');
-    expect(await waitFinished()).toContain('Run done');
+    expect(await waitFinished()).toContain('Done');
     await tabTo(page, { text: 'Open run details' });
     await page.keyboard.press('Enter');
     await page.getByTestId('run-summary').waitFor({ timeout: 30_000 });
@@ -277,9 +277,9 @@ describe('keyboard only, light and dark', () => {
     await page.waitForURL(/#\/monitor\//, { timeout: 30_000 });
     await expect.poll(() => page.getByTestId('run-progress').locator('xpath=..').textContent(), { timeout: 120_000 }).toMatch(/finetune/);
     await page.getByTestId('cancel-run').click();
-    expect(await waitFinished()).toContain('Run cancelled');
+    expect(await waitFinished()).toContain('Cancelled');
     await page.getByRole('button', { name: 'Open run details' }).click();
-    await expect.poll(() => page.getByRole('heading', { level: 2 }).first().textContent(), { timeout: 30_000 }).toMatch(/to be cancelled.*cancelled/);
+    await expect.poll(() => page.getByRole('heading', { level: 2 }).first().textContent(), { timeout: 30_000 }).toMatch(/to be cancelled.*Cancelled/);
   });
 
   test('a run that fails at once shows its reason in the monitor', async () => {
@@ -294,7 +294,7 @@ describe('keyboard only, light and dark', () => {
     await page.waitForURL(/#\/monitor\//, { timeout: 30_000 });
     failedRunId = decodeURIComponent(new URL(page.url()).hash.split('/')[2]);
     const status = await waitFinished();
-    expect(status).toContain('Run failed');
+    expect(status).toContain('Failed');
     expect(status).toMatch(/does not divide/);
     await expect.poll(() => page.getByText('ended before it was recorded').count(), { timeout: 10_000 }).toBe(1);
     await shot(page, '16-monitor-failed');
@@ -322,7 +322,7 @@ describe('keyboard only, light and dark', () => {
     expect(await page.getByTestId('fit-log').textContent()).toMatch(/candidate 1/);
     await shot(page, '17-fit-to-budget');
     await page.getByTestId('fit-open-run').click();
-    await expect.poll(() => page.getByRole('heading', { level: 2 }).first().textContent(), { timeout: 30_000 }).toMatch(/\(done\)/);
+    await expect.poll(() => page.getByRole('heading', { level: 2 }).first().textContent(), { timeout: 30_000 }).toMatch(/\(Done\)/);
     await expect.poll(() => page.getByTestId('artifacts').textContent(), { timeout: 30_000 }).toMatch(/tflite/);
   });
 

@@ -13,6 +13,7 @@ export { describeIssues } from '../errors';
 
 const RunId = z.string().min(1).max(100);
 const Spec = z.string().min(1).max(4096);
+const ProfileId = z.string().min(1).max(200);
 
 export const RunQuerySchema = z.object({
   model: z.string().max(4096).optional(),
@@ -107,6 +108,14 @@ export const commands = {
     resize: z.enum(RESIZE_MODES).optional(),
   }),
   cancelFit: z.object({ jobId: z.string().min(1).max(100) }),
+  /** One profile's whole definition (budgets, numeric types, ops), for the profile editor. */
+  getProfile: z.object({ id: ProfileId }),
+  /** Copies a profile (built-in or user) as a new user profile (`topiary profiles duplicate`). */
+  duplicateProfile: z.object({ id: ProfileId, newId: ProfileId.optional(), name: z.string().min(1).max(200).optional() }),
+  /** Replaces a user profile's definition; checked by the one ProfileSchema (built-ins are refused). */
+  saveProfile: z.object({ id: ProfileId, profile: z.record(z.string(), z.unknown()) }),
+  /** Deletes a user profile; runs that used it keep its id. */
+  deleteProfile: z.object({ id: ProfileId }),
 } as const;
 
 export type CommandName = keyof typeof commands;

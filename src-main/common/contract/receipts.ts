@@ -20,6 +20,32 @@ export interface StableTiming {
   unstable: boolean;
 }
 
+/**
+ * One latency figure of a run, with what was timed: the in-app tfjs model, or the exported file in
+ * LiteRT. Timed by warming up, then repeating until the median's CI is within the target
+ * (engine/measure/stable.ts); `unstable` when the budget ran out first.
+ */
+export interface LatencyFigure extends StableTiming {
+  /** In words, for people: `in-app tfjs model, batch 1`, `exported .tflite (int8) in LiteRT, batch 1`. */
+  measured: string;
+  batch: number;
+  /** What ran the calls: `tfjs`, the fused native forward's label, or the LiteRT runtime. */
+  runtime: string;
+}
+
+/** A run's latency before and after pruning (summary.latency). */
+export interface RunLatency {
+  /** The model in the app (tfjs), measured at the start and at the end of the run. */
+  inApp: { before: LatencyFigure; after: LatencyFigure };
+  /** The same at batch 64 (throughput), with a smaller budget: large models take a second a call. */
+  inAppBatch?: { before: LatencyFigure; after: LatencyFigure };
+  /**
+   * The exported file in LiteRT, parent vs pruned timed interleaved (the first speedup receipt):
+   * the device-relevant number. Null when the run made no .tflite receipt.
+   */
+  exported: { quant: string; before: LatencyFigure; after: LatencyFigure } | null;
+}
+
 /** What a model costs on paper. */
 export interface ModelCost {
   params: number;

@@ -5,7 +5,7 @@
  * objects such as a model analysis on every call). Zod is kept for what crosses a trust boundary:
  * command payloads (commands.ts), and files read back from disk (run bundles, profiles).
  */
-import type { ConstraintName, FitReport, NumericType, ProfileClass, ProfileRuntime } from '../profiles';
+import type { ConstraintName, FitReport, NumericType, Profile, ProfileClass, ProfileRuntime } from '../profiles';
 import type { InputScale, ResizeMode } from '../input-prep';
 import type { ArtifactInput, RunDetail, RunPage } from './records';
 import type { DeleteResult, ParetoResult, RunComparison } from './history';
@@ -304,4 +304,8 @@ export interface CommandResults {
   checkFit: FitCheckResult;
   startFit: { jobId: string };
   cancelFit: { cancelled: boolean };
+  getProfile: Profile;
+  duplicateProfile: Profile;
+  saveProfile: Profile;
+  deleteProfile: { deleted: true; keptForRuns: number };
 }

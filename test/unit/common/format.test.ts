@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bytes, count, duration, MISSING, ms, percent, table } from '../../../src-main/common/format';
+import { bytes, count, duration, latencyChange, MISSING, ms, percent, table, timing } from '../../../src-main/common/format';
 
 describe('formatters', () => {
   it('bytes use binary units: whole B, KiB with one decimal, MiB with two', () => {
@@ -26,5 +26,24 @@ describe('formatters', () => {
     expect(table(['name', 'n'], [['a', 10], ['bbb', 2]], [false, true])).toBe('name   n\n----  --\na     10\nbbb    2');
     expect(table(['k', 'v'], [['x', 'y']], [], { rule: false })).toBe('k  v\nx  y');
     expect(table(['k', 'v'], [['x', '1']], [false, true], { footer: [['total', '1']] })).toBe('k      v\n-----  -\nx      1\n-----  -\ntotal  1');
+  });
+});
+
+describe('latency figures', () => {
+  const stable = (medianMs: number, runtime = 'tfjs') => ({ medianMs, iqrMs: 0.2, unstable: false, runtime });
+  it('timing writes median ± half the IQR and flags an unstable figure', () => {
+    expect(timing(stable(1.234))).toBe('1.23 ms ± 0.10');
+    expect(timing({ ...stable(14.8), unstable: true })).toBe('14.80 ms ± 0.10 (unstable)');
+    expect(timing(undefined)).toBe(MISSING);
+    expect(bytes(2048 * 1024 * 1024)).toBe('2.00 GiB');
+    expect(timing({ medianMs: 0.045, iqrMs: 0.004, unstable: false })).toBe('0.045 ms ± 0.002');
+  });
+  it('latencyChange is a ratio only between two stable figures of the same runtime', () => {
+    expect(latencyChange(stable(2), stable(1))).toBe('×0.50');
+    // The case: 14.8 ms vs 0.45 ms from unsettled timings is not a speed-up.
+    expect(latencyChange({ ...stable(14.8), unstable: true }, stable(0.45))).toBe('unstable');
+    expect(latencyChange(stable(2), { ...stable(1), unstable: true })).toBe('unstable');
+    expect(latencyChange(stable(2, 'tfjs'), stable(1, 'native'))).toBe('not comparable');
+    expect(latencyChange(stable(0), stable(1))).toBe(MISSING);
   });
 });

@@ -43,3 +43,10 @@ describe('the prune config schema', () => {
     expect(RunConfigSchema.parse({ model: 'demo', data: 'demo' }).prune).toEqual({});
   });
 });
+
+describe('an emptied field (the wizard sends null)', () => {
+  it('is refused by name, not filled with the default', () => {
+    expect(pruneConfigProblems({ sparsity: null })).toEqual(['sparsity must be in [0, 1), got null']);
+    expect(pruneConfigProblems({ finetune: { epochs: null } })).toEqual(['finetune.epochs must be a non-negative integer, got null']);
+  });
+});

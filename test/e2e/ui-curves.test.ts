@@ -70,7 +70,7 @@ describe('curves that last', () => {
   test('a monitor of a finished run, reloaded, still shows its curves', async () => {
     await page.goto(`${app.url}#/monitor/${runs[1].id}`);
     await page.reload();
-    await expect.poll(() => page.getByTestId('run-finished').textContent(), { timeout: 30_000 }).toContain('Run done');
+    await expect.poll(() => page.getByTestId('run-finished').textContent(), { timeout: 30_000 }).toMatch(/^Done in /);
     await expect.poll(() => points('curve-loss'), { timeout: 30_000 }).toBe(40);
     expect(await page.getByTestId('curve-summary').textContent()).toMatch(/^40 points · steps 1–40/);
     const scroll = await atEveryViewport(page, 'ui-curves-monitor');
@@ -93,7 +93,7 @@ describe('curves that last', () => {
     await expect.poll(() => points('curve-loss'), { timeout: 30_000 }).toBeGreaterThanOrEqual(seen);
     await expect.poll(() => points('curve-loss'), { timeout: 60_000 }).toBeGreaterThan(seen);
     await api('cancelRun', { runId });
-    await expect.poll(() => page.getByTestId('run-finished').textContent(), { timeout: 60_000 }).toContain('cancelled');
+    await expect.poll(() => page.getByTestId('run-finished').textContent(), { timeout: 60_000 }).toMatch(/^Cancelled after /);
     const stored = await api<RunDetail>('getRun', { runId });
     expect(stored.curves.length).toBeGreaterThan(seen);
     await expect.poll(() => points('curve-loss'), { timeout: 10_000 }).toBe(stored.curves.length);

@@ -143,7 +143,7 @@ describe('comparing runs readably', () => {
     expect(chart).toMatch(/\d+%/); // accuracy axis in percent
     const point = page.locator(`[data-testid=pareto-point][data-run="${ids['bravo-taylor']}"]`);
     await point.hover();
-    await expect.poll(() => page.getByTestId('pareto-tip').textContent()).toMatch(/bravo-taylor: Accuracy \d+\.\d+ %, Size \(float32\) \d+\.\d KiB/);
+    await expect.poll(() => page.getByTestId('pareto-tip').textContent()).toMatch(/bravo-taylor: Accuracy \d+\.\d+ %, Size \(shipped file\) \d+\.\d KiB/);
     await shot(page, 'ui-find-compare-pareto-hover');
     await point.locator('circle').click();
     await expect.poll(() => page.evaluate(() => location.hash)).toBe(`#/runs/${ids['bravo-taylor']}`);

@@ -75,7 +75,8 @@ struct tp_trainer {
   long batch;         /* samples in the current step */
   int eval;           /* inside tp_trainer_predict: BatchNorm normalises with its moving statistics */
   lane *lanes;
-  double *prof; /* TOPIARY_TRAIN_PROFILE: lane 0's seconds per node, forward then backward */
+  double *prof; /* TOPIARY_TRAIN_PROFILE: lane 0's seconds per node, forward, backward, then inference forward */
+  long predicts; /* tp_trainer_predict calls (for the profile) */
 };
 
 static void *zalloc(size_t bytes) { return calloc(1, bytes > 0 ? bytes : 1); }
@@ -132,6 +133,13 @@ void tp_trainer_free(tp_trainer *t) {
     for (int i = 0; i < t->nnodes; i++)
       fprintf(stderr, "  %3d %-10s out %7ld  fwd %7.3f ms  bwd %7.3f ms\n", i, names[t->nodes[i].kind], t->nodes[i].out_size, 1e3 * t->prof[i] / (t->step ? t->step : 1),
               1e3 * t->prof[t->nnodes + i] / (t->step ? t->step : 1));
+    if (t->predicts) {
+      double inference = 0.0;
+      for (int i = 0; i < t->nnodes; i++) inference += t->prof[2 * t->nnodes + i];
+      fprintf(stderr, "topiary inference profile (lane 0 CPU time, %ld calls, %.3f ms/call):\n", t->predicts, 1e3 * inference / (double)t->predicts);
+      for (int i = 0; i < t->nnodes; i++)
+        fprintf(stderr, "  %3d %-10s out %7ld  fwd %7.3f ms\n", i, names[t->nodes[i].kind], t->nodes[i].out_size, 1e3 * t->prof[2 * t->nnodes + i] / (double)t->predicts);
+    }
   }
   free(t->prof);
   free(t->nodes);
@@ -322,7 +330,7 @@ tp_trainer *tp_trainer_create(int nnodes, const int *codes, const double *reals,
     t->m[p] = zalloc(sizeof(float) * t->size[p]);
     t->v[p] = zalloc(sizeof(float) * t->size[p]);
   }
-  if (getenv("TOPIARY_TRAIN_PROFILE")) t->prof = zalloc(sizeof(double) * 2 * nnodes);
+  if (getenv("TOPIARY_TRAIN_PROFILE")) t->prof = zalloc(sizeof(double) * 3 * nnodes);
   for (int k = 0; k < t->nlanes; k++) {
     lane *ln = &t->lanes[k];
     ln->buf = zalloc(sizeof(float *) * nnodes);
@@ -1169,7 +1177,12 @@ int tp_trainer_step(tp_trainer *t, const float *x, const int *labels, long n, do
 static void predict_lane(tp_trainer *t, int k, const float *x, long n, float *out) {
   node_fn forward_node, backward_node;
   pick_drivers(&forward_node, &backward_node);
-  for (int i = 0; i < t->nnodes; i++) forward_node(t, k, i, x, n);
+  double *prof = k == 0 && t->prof ? t->prof + 2 * t->nnodes : 0;
+  for (int i = 0; i < t->nnodes; i++) {
+    const double t0 = prof ? now() : 0.0;
+    forward_node(t, k, i, x, n);
+    if (prof) prof[i] += now() - t0;
+  }
   const node *last = &t->nodes[t->nnodes - 1];
   const long classes = last->out_size;
   const float *z = out_of(t, &t->lanes[k], t->nnodes - 1, x);
@@ -1195,6 +1208,7 @@ int tp_trainer_predict(tp_trainer *t, const float *x, long n, float *out) {
   for (int k = 0; k < lanes; k++)
     if (!ensure_capacity(t, &t->lanes[k], n * (k + 1) / lanes - n * k / lanes)) return -1;
   t->eval = 1;
+  t->predicts++;
   const long in = t->nodes[0].in_size, classes = t->nodes[t->nnodes - 1].out_size;
 #pragma omp parallel num_threads(lanes) if (lanes > 1)
   {

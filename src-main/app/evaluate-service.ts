@@ -36,6 +36,8 @@ export interface EvaluateResult {
   rmse?: number;
   r2?: number;
   samples: number;
+  /** What ran the evaluation's forward passes: "tfjs" or the native forward pass ("native graph step"); each latency row has its own path. */
+  path: string;
   latency: LatencyResult[];
 }
 
@@ -84,6 +86,7 @@ export async function evaluateModel(
       loss: metrics.loss,
       ...(task === 'regression' ? { mae: metrics.mae, rmse: metrics.rmse, r2: metrics.r2 } : {}),
       samples: metrics.samples,
+      path: metrics.path,
       latency,
     };
   } finally {

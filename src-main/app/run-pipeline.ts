@@ -170,6 +170,8 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
     // After 'loaded' (so the run is recorded as failed) and before any measuring or training.
     checkPrunable(original, pruneConfig);
 
+    // What ran each measurement's forward passes (native graph step or tfjs), recorded in the summary.
+    const inference: Record<string, { evaluate: string; latency: string }> = {};
     // Baseline
     const measure = async (model: tf.LayersModel, phase: 'baseline' | 'final', analysis: ModelAnalysis) => {
       progress({ phase, done: 0, total: Math.min(dataset.test.size, config.evalLimit ?? dataset.test.size) });
@@ -183,6 +185,7 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
       // A generous warm-up: the first calls of a fresh model pay for kernel setup (XNNPACK operator
       // creation on wasm), which would otherwise flatter whichever model is measured second.
       const latency = await measureLatency(model, { batchSizes: [1, 64], runs: config.latencyRuns, warmup: 10, budgetMs: LATENCY_BUDGET_MS });
+      inference[phase] = { evaluate: metrics.path, latency: latency[0].path };
       return {
         ...qualityMetrics(task, metrics),
         loss: metrics.loss,
@@ -335,6 +338,8 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
       // Which path trained the weights (native graph step or tfjs, shards, micro-batches), so a run
       // can be replayed on the same path (TOPIARY_FUSED_STEP=0 forces tfjs).
       training: result.training.map((t) => ({ ...t })),
+      // Which path evaluated and timed the model before and after (native forward pass or tfjs).
+      inference,
       // Measured LiteRT latency of each .tflite export vs the parent model's, beside the MACs.
       receipts: receipts as unknown as Json[],
     };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bytes, count, duration, MISSING, ms, percent, table } from '../../../src-main/common/format';
+import { bytes, count, duration, inferencePath, MISSING, ms, percent, runPaths, table, trainingPath } from '../../../src-main/common/format';
 
 describe('formatters', () => {
   it('bytes use binary units: whole B, KiB with one decimal, MiB with two', () => {
@@ -26,5 +26,28 @@ describe('formatters', () => {
     expect(table(['name', 'n'], [['a', 10], ['bbb', 2]], [false, true])).toBe('name   n\n----  --\na     10\nbbb    2');
     expect(table(['k', 'v'], [['x', 'y']], [], { rule: false })).toBe('k  v\nx  y');
     expect(table(['k', 'v'], [['x', '1']], [false, true], { footer: [['total', '1']] })).toBe('k      v\n-----  -\nx      1\n-----  -\ntotal  1');
+  });
+});
+
+describe('run paths (what trained, evaluated and timed a run)', () => {
+  it('says the native step, or the tfjs step with its reason and memory note', () => {
+    expect(trainingPath({ path: 'native', note: 'native graph step' })).toBe('native graph step');
+    expect(trainingPath({ path: 'tfjs', note: 'conv1 is dilated', memoryNote: 'micro-batches of 16' })).toBe('tfjs step (conv1 is dilated); micro-batches of 16');
+    expect(trainingPath(undefined)).toBeUndefined();
+  });
+
+  it('names one path when evaluation and latency agree, both when not, and the baseline only where it differs', () => {
+    const native = { evaluate: 'native graph step', latency: 'native graph step' };
+    expect(inferencePath({ baseline: native, final: native })).toBe('native graph step');
+    expect(inferencePath({ final: { evaluate: 'tfjs', latency: 'native graph step' } })).toBe('evaluated by tfjs, latency by native graph step');
+    expect(inferencePath({ baseline: { evaluate: 'tfjs', latency: 'tfjs' }, final: native })).toBe('native graph step (before pruning: tfjs)');
+    expect(inferencePath({})).toBeUndefined();
+  });
+
+  it('reads a stored summary defensively and joins both on one line', () => {
+    const summary = { training: [{ path: 'native', note: 'native graph step' }], inference: { final: { evaluate: 'tfjs', latency: 'tfjs' } } };
+    expect(runPaths(summary)).toBe('fine-tuned by native graph step · inference by tfjs');
+    expect(runPaths({ training: 'garbage', inference: 3 })).toBeUndefined();
+    expect(runPaths(null)).toBeUndefined();
   });
 });

@@ -10,6 +10,7 @@ import { ConfigError } from '../../../../src-main/common/errors';
 import { arraySplit, seededRandom, type DataSplit } from '../../../../src-main/engine/data';
 import { evaluateModel } from '../../../../src-main/engine/finetune/evaluate';
 import { fastForward, FUSED_LAYERS, fusedLayerKinds, fusedSpecOf } from '../../../../src-main/engine/finetune/fused-step';
+import { evaluate } from '../../../../src-main/engine/measure/evaluate';
 import { measureLatency } from '../../../../src-main/engine/measure/latency';
 import { finetuneMasked, type FinetuneOptions } from '../../../../src-main/engine/finetune/trainer';
 import type { FinetuneConfig } from '../../../../src-main/engine/prune/types';
@@ -532,10 +533,18 @@ describe.runIf(addon !== undefined)('inference on the native forward pass (fastF
     const [lat] = await measureLatency(model, { batchSizes: [4], runs: 2, warmup: 1 });
     expect(lat.path).toBe('native graph step');
     expect((await measureLatency(model, { batchSizes: [4], runs: 2, warmup: 1, fast: false }))[0].path).toBe('tfjs');
+    // The app's full evaluation (engine/measure: accuracy, loss, confusion) on the same path, same figures.
+    const full = await evaluate(model, split, { batchSize: 64 });
+    const fullSlow = await evaluate(model, split, { batchSize: 64, fast: false });
+    expect([full.path, fullSlow.path]).toEqual(['native graph step', 'tfjs']);
+    expect(full.accuracy).toBe(fullSlow.accuracy);
+    expect(full.loss).toBeCloseTo(fullSlow.loss, 5);
+    expect(full.confusion).toEqual(fullSlow.confusion);
     // Not covered (dropout above zero): tfjs, with the reason from fusedSpecOf.
     const other = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [4, 5] }), tf.layers.dropout({ rate: 0.5 }), tf.layers.dense({ units: 2, activation: 'softmax' })] });
     expect(fastForward(other, nativeFusedTrainer(addon!))).toMatch(/dropout/);
     expect(evaluateModel(other, data(10, 20, 2, 1)).path).toBe('tfjs');
+    expect((await evaluate(other, data(10, 20, 2, 1))).path).toBe('tfjs');
     model.dispose();
     other.dispose();
   });

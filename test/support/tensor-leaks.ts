@@ -25,8 +25,6 @@ const NOT_YET_LEAK_FREE = [
   'test/unit/engine/kernels/training.test.ts',
   // Found when the check met the whole suite: tests that build a model per test and never dispose it
   // (the exporters and readers under test free their own tensors; checked for exportTflite).
-  'test/unit/node/verify/litert-layers.test.ts',
-  'test/unit/node/verify/litert-modes.test.ts',
 ];
 
 let start: number | undefined;

@@ -21,7 +21,6 @@ interface TfEngine {
  * other file fails the test.
  */
 const NOT_YET_LEAK_FREE = [
-  'test/unit/engine/kernels/native-kernels.test.ts',
   'test/unit/engine/kernels/training.test.ts',
   // Found when the check met the whole suite: tests that build a model per test and never dispose it
   // (the exporters and readers under test free their own tensors; checked for exportTflite).

@@ -725,8 +725,31 @@ HOT int pointwise(const conv_shape *s) {
          s->out_h == s->in_h && s->out_w == s->in_w;
 }
 
+/* Products with at most this many rows skip the packed GEMM (linear_forward). */
+#define SMALL_ROWS 2
+
 /* y[rows, out] = act(x[rows, in] · w[in, out] + bias): Dense, and 1x1 convolutions over their pixels. */
 HOT void linear_forward(long rows, long in, long out, const float *x, const float *w, const float *bias, int act, float *y) {
+  if (rows <= SMALL_ROWS) {
+    /*
+     * A few rows (inference at batch 1, a lane's last samples): each output row streams the kernel
+     * once, row by row (contiguous, 8 wide), instead of packing all of it into panels for a 6x16
+     * tile that 1 row of 6 would fill.
+     */
+    for (long r = 0; r < rows; r++) {
+      const float *restrict xr = x + r * in;
+      float *restrict yr = y + r * out;
+      if (bias) memcpy(yr, bias, sizeof(float) * out);
+      else memset(yr, 0, sizeof(float) * out);
+      for (long i = 0; i < in; i++) {
+        const float a = xr[i];
+        const float *restrict wr = w + i * out;
+        for (long j = 0; j < out; j++) yr[j] += a * wr[j];
+      }
+      activate(act, yr, out);
+    }
+    return;
+  }
   gemm_args g = {0};
   g.m = rows;
   g.n = out;

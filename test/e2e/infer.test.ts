@@ -3,7 +3,7 @@
  * summary.inference), on its summary line, at every window size.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Page } from 'playwright';
+import type { Page } from 'playwright-core';
 import { atEveryViewport, launchBrowser, modelSpec, startWeb, topiary, type WebApp } from './harness';
 
 let app: WebApp;

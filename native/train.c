@@ -74,8 +74,18 @@ struct tp_trainer {
   int max_lanes;      /* lanes a step may use (TOPIARY_GRAPH_LANES caps it; 1: one lane, threaded kernels) */
   long batch;         /* samples in the current step */
   int eval;           /* inside tp_trainer_predict: BatchNorm normalises with its moving statistics */
+  /*
+   * Inference folds a BatchNorm into the Dense/Conv2D/depthwise node it reads when it is that
+   * node's only reader: per node, the BatchNorm it folds into (-1: none), and its kernel and bias
+   * with the BatchNorm's scale and shift applied, made from weights at version fold_version.
+   */
+  int *fold_into;
+  char *folded; /* per node: a BatchNorm whose work its input node does in inference */
+  float **fold_w, **fold_b;
+  long version, fold_version; /* version: bumped whenever a weight changes */
   lane *lanes;
-  double *prof; /* TOPIARY_TRAIN_PROFILE: lane 0's seconds per node, forward then backward */
+  double *prof; /* TOPIARY_TRAIN_PROFILE: lane 0's seconds per node, forward, backward, then inference forward */
+  long predicts; /* tp_trainer_predict calls (for the profile) */
 };
 
 static void *zalloc(size_t bytes) { return calloc(1, bytes > 0 ? bytes : 1); }
@@ -128,12 +138,27 @@ void tp_trainer_free(tp_trainer *t) {
     static const char *names[] = {"?", "dense", "conv", "maxpool", "identity", "depthwise", "batchnorm", "activation", "add", "pad", "avgpool", "gap"};
     double total = 0.0;
     for (int i = 0; i < 2 * t->nnodes; i++) total += t->prof[i];
-    fprintf(stderr, "topiary train profile (lane 0 CPU time, %ld steps, %.1f ms/step):\n", t->step, 1e3 * total / (t->step ? t->step : 1));
-    for (int i = 0; i < t->nnodes; i++)
+    if (t->step) fprintf(stderr, "topiary train profile (lane 0 CPU time, %ld steps, %.1f ms/step):\n", t->step, 1e3 * total / (t->step ? t->step : 1));
+    for (int i = 0; t->step && i < t->nnodes; i++)
       fprintf(stderr, "  %3d %-10s out %7ld  fwd %7.3f ms  bwd %7.3f ms\n", i, names[t->nodes[i].kind], t->nodes[i].out_size, 1e3 * t->prof[i] / (t->step ? t->step : 1),
               1e3 * t->prof[t->nnodes + i] / (t->step ? t->step : 1));
+    if (t->predicts) {
+      double inference = 0.0;
+      for (int i = 0; i < t->nnodes; i++) inference += t->prof[2 * t->nnodes + i];
+      fprintf(stderr, "topiary inference profile (lane 0 CPU time, %ld calls, %.3f ms/call):\n", t->predicts, 1e3 * inference / (double)t->predicts);
+      for (int i = 0; i < t->nnodes; i++)
+        fprintf(stderr, "  %3d %-10s out %7ld  fwd %7.3f ms\n", i, names[t->nodes[i].kind], t->nodes[i].out_size, 1e3 * t->prof[2 * t->nnodes + i] / (double)t->predicts);
+    }
   }
   free(t->prof);
+  for (int i = 0; t->fold_w && i < t->nnodes; i++) {
+    free(t->fold_w[i]);
+    free(t->fold_b[i]);
+  }
+  free(t->fold_w);
+  free(t->fold_b);
+  free(t->fold_into);
+  free(t->folded);
   free(t->nodes);
   free(t);
 }
@@ -299,6 +324,26 @@ tp_trainer *tp_trainer_create(int nnodes, const int *codes, const double *reals,
     a->kind = TP_IDENTITY;
     a->act = TP_LINEAR;
   }
+  /* BatchNorms that inference folds into the node before them (after the activations moved, so the BatchNorm's own is kept). */
+  memset(readers, 0, sizeof(int) * nnodes);
+  for (int i = 0; i < nnodes; i++)
+    for (int j = 0; j < t->nodes[i].nin; j++)
+      if (t->nodes[i].in[j] >= 0) readers[t->nodes[i].in[j]]++;
+  t->fold_into = zalloc(sizeof(int) * nnodes);
+  t->folded = zalloc(nnodes);
+  t->fold_w = zalloc(sizeof(float *) * nnodes);
+  t->fold_b = zalloc(sizeof(float *) * nnodes);
+  t->fold_version = -1;
+  for (int i = 0; i < nnodes; i++) t->fold_into[i] = -1;
+  for (int i = 0; i < nnodes; i++) {
+    const node *b = &t->nodes[i];
+    if (b->kind != TP_BATCHNORM || b->in[0] < 0) continue;
+    const node *f = &t->nodes[b->in[0]];
+    const long channels = f->kind == TP_DENSE ? f->out_size : f->kind == TP_CONV || f->kind == TP_DEPTHWISE ? f->conv.out_c : -1;
+    if (channels != b->c || f->act != TP_LINEAR || f->softmax || readers[b->in[0]] != 1) continue;
+    t->fold_into[b->in[0]] = i;
+    t->folded[i] = 1;
+  }
   free(readers);
     /* Owners (identities alias their input) and which outputs need a gradient. */
   for (int i = 0; i < nnodes; i++) {
@@ -322,7 +367,7 @@ tp_trainer *tp_trainer_create(int nnodes, const int *codes, const double *reals,
     t->m[p] = zalloc(sizeof(float) * t->size[p]);
     t->v[p] = zalloc(sizeof(float) * t->size[p]);
   }
-  if (getenv("TOPIARY_TRAIN_PROFILE")) t->prof = zalloc(sizeof(double) * 2 * nnodes);
+  if (getenv("TOPIARY_TRAIN_PROFILE")) t->prof = zalloc(sizeof(double) * 3 * nnodes);
   for (int k = 0; k < t->nlanes; k++) {
     lane *ln = &t->lanes[k];
     ln->buf = zalloc(sizeof(float *) * nnodes);
@@ -347,7 +392,10 @@ long tp_trainer_param_size(const tp_trainer *t, int p) { return p >= 0 && p < t-
 long tp_trainer_input_size(const tp_trainer *t) { return t->nodes[0].in_size; }
 long tp_trainer_classes(const tp_trainer *t) { return t->nodes[t->nnodes - 1].out_size; }
 
-void tp_trainer_set_param(tp_trainer *t, int p, const float *values) { memcpy(t->w[p], values, sizeof(float) * t->size[p]); }
+void tp_trainer_set_param(tp_trainer *t, int p, const float *values) {
+  memcpy(t->w[p], values, sizeof(float) * t->size[p]);
+  t->version++;
+}
 void tp_trainer_get_param(const tp_trainer *t, int p, float *values) { memcpy(values, t->w[p], sizeof(float) * t->size[p]); }
 
 void tp_trainer_set_mask(tp_trainer *t, int p, const float *mask) {
@@ -507,11 +555,33 @@ HOT void maxpool_backward(const node *L, long n, const float *x, const float *dy
 
 /* ---- element-wise, depthwise, padding, pooling to 1x1, batch normalisation (NHWC) ----------- */
 
+typedef float act_v8 __attribute__((vector_size(32)));
+typedef int act_vi8 __attribute__((vector_size(32)));
+
 HOT void activate(int act, float *restrict y, long count) {
   if (act == TP_RELU)
     for (long j = 0; j < count; j++) y[j] = y[j] > 0.0f ? y[j] : 0.0f;
-  else if (act == TP_RELU6)
-    for (long j = 0; j < count; j++) y[j] = y[j] > 0.0f ? (y[j] < 6.0f ? y[j] : 6.0f) : 0.0f;
+  else if (act == TP_RELU6) {
+    /*
+     * Written with vector masks: GCC compiled the plain loop (nested or not) to a scalar branch
+     * per value at some of its inlined sites (perf: a third of MobileNetV2-28's batch-64
+     * inference). Same values, NaN included: v > 0 is false for NaN, so it becomes 0.
+     */
+    const act_v8 zero = {0}, six = {6, 6, 6, 6, 6, 6, 6, 6};
+    long j = 0;
+    for (; j + 8 <= count; j += 8) {
+      act_v8 v;
+      memcpy(&v, y + j, sizeof v);
+      v = (act_v8)((act_vi8)(v > zero) & (act_vi8)v);
+      const act_vi8 below = (act_vi8)(v < six);
+      v = (act_v8)((below & (act_vi8)v) | (~below & (act_vi8)six));
+      memcpy(y + j, &v, sizeof v);
+    }
+    for (; j < count; j++) {
+      const float v = y[j] > 0.0f ? y[j] : 0.0f;
+      y[j] = v < 6.0f ? v : 6.0f;
+    }
+  }
 }
 
 /*
@@ -655,8 +725,31 @@ HOT int pointwise(const conv_shape *s) {
          s->out_h == s->in_h && s->out_w == s->in_w;
 }
 
+/* Products with at most this many rows skip the packed GEMM (linear_forward). */
+#define SMALL_ROWS 2
+
 /* y[rows, out] = act(x[rows, in] · w[in, out] + bias): Dense, and 1x1 convolutions over their pixels. */
 HOT void linear_forward(long rows, long in, long out, const float *x, const float *w, const float *bias, int act, float *y) {
+  if (rows <= SMALL_ROWS) {
+    /*
+     * A few rows (inference at batch 1, a lane's last samples): each output row streams the kernel
+     * once, row by row (contiguous, 8 wide), instead of packing all of it into panels for a 6x16
+     * tile that 1 row of 6 would fill.
+     */
+    for (long r = 0; r < rows; r++) {
+      const float *restrict xr = x + r * in;
+      float *restrict yr = y + r * out;
+      if (bias) memcpy(yr, bias, sizeof(float) * out);
+      else memset(yr, 0, sizeof(float) * out);
+      for (long i = 0; i < in; i++) {
+        const float a = xr[i];
+        const float *restrict wr = w + i * out;
+        for (long j = 0; j < out; j++) yr[j] += a * wr[j];
+      }
+      activate(act, yr, out);
+    }
+    return;
+  }
   gemm_args g = {0};
   g.m = rows;
   g.n = out;
@@ -668,7 +761,7 @@ HOT void linear_forward(long rows, long in, long out, const float *x, const floa
   g.c = y;
   g.ldc = out;
   g.bias = bias;
-  g.relu = act != TP_LINEAR;
+  g.relu = act == TP_RELU;
   tp_gemm(&g);
   if (act == TP_RELU6) activate(TP_RELU6, y, rows * out);
 }
@@ -924,25 +1017,34 @@ HOT void forward_body(tp_trainer *t, int k, int i, const float *x, long n) {
   float *y = ln->buf[i];
   const float *kernel = L->p[0] >= 0 ? t->w[L->p[0]] : 0;
   const float *bias = L->p[1] >= 0 ? t->w[L->p[1]] : 0;
+  int act = L->act;
   const long count = n * L->out_size;
+  if (t->eval && t->folded[i]) return; /* its input node wrote this BatchNorm's output */
+  if (t->eval && t->fold_into[i] >= 0) {
+    /* Kernel and bias with the BatchNorm folded in, writing straight into the BatchNorm's output. */
+    kernel = t->fold_w[i];
+    bias = t->fold_b[i];
+    act = t->nodes[t->fold_into[i]].act;
+    y = ln->buf[t->fold_into[i]];
+  }
   switch (L->kind) {
     case TP_DENSE:
-      linear_forward(n, L->in_size, L->out_size, in, kernel, bias, L->act, y);
+      linear_forward(n, L->in_size, L->out_size, in, kernel, bias, act, y);
       break;
     case TP_CONV: {
       conv_shape s = L->conv;
       s.batch = n;
       if (pointwise(&s)) {
-        linear_forward(n * s.in_h * s.in_w, s.in_c, s.out_c, in, kernel, bias, L->act, y);
+        linear_forward(n * s.in_h * s.in_w, s.in_c, s.out_c, in, kernel, bias, act, y);
         break;
       }
-      tp_conv2d(&s, in, kernel, bias, L->act != TP_LINEAR, y);
-      if (L->act == TP_RELU6) activate(TP_RELU6, y, count);
+      tp_conv2d(&s, in, kernel, bias, act != TP_LINEAR, y);
+      if (act == TP_RELU6) activate(TP_RELU6, y, count);
       break;
     }
     case TP_DEPTHWISE:
       depthwise_forward(&L->conv, n, in, kernel, bias, y);
-      activate(L->act, y, count);
+      activate(act, y, count);
       break;
     case TP_MAXPOOL:
       maxpool_forward(L, n, in, y);
@@ -1149,6 +1251,7 @@ int tp_trainer_step(tp_trainer *t, const float *x, const int *labels, long n, do
 
   /* Masked Adam: pruned weights get no gradient (their moments stay zero) and stay exactly zero. */
   t->step++;
+  t->version++;
   const double c1 = 1.0 / (1.0 - pow((double)t->b1, (double)t->step));
   const double c2 = 1.0 / (1.0 - pow((double)t->b2, (double)t->step));
   for (int p = 0; p < t->nparams; p++) {
@@ -1169,7 +1272,12 @@ int tp_trainer_step(tp_trainer *t, const float *x, const int *labels, long n, do
 static void predict_lane(tp_trainer *t, int k, const float *x, long n, float *out) {
   node_fn forward_node, backward_node;
   pick_drivers(&forward_node, &backward_node);
-  for (int i = 0; i < t->nnodes; i++) forward_node(t, k, i, x, n);
+  double *prof = k == 0 && t->prof ? t->prof + 2 * t->nnodes : 0;
+  for (int i = 0; i < t->nnodes; i++) {
+    const double t0 = prof ? now() : 0.0;
+    forward_node(t, k, i, x, n);
+    if (prof) prof[i] += now() - t0;
+  }
   const node *last = &t->nodes[t->nnodes - 1];
   const long classes = last->out_size;
   const float *z = out_of(t, &t->lanes[k], t->nnodes - 1, x);
@@ -1189,12 +1297,47 @@ static void predict_lane(tp_trainer *t, int k, const float *x, long n, float *ou
   }
 }
 
+/*
+ * The folded kernels and biases for the current weights: with s = gamma / sqrt(variance + eps)
+ * per channel c (the kernel's last axis; a depthwise kernel's channel axis), kernel' = kernel * s
+ * and bias' = (bias - mean) * s + beta, so BatchNorm(x·kernel + bias) = x·kernel' + bias'.
+ */
+static int update_folds(tp_trainer *t) {
+  if (t->fold_version == t->version) return 1;
+  for (int i = 0; i < t->nnodes; i++) {
+    const int b = t->fold_into[i];
+    if (b < 0) continue;
+    const node *L = &t->nodes[i], *B = &t->nodes[b];
+    const long size = t->size[L->p[0]], C = B->c;
+    if (!t->fold_w[i]) t->fold_w[i] = malloc(sizeof(float) * size);
+    if (!t->fold_b[i]) t->fold_b[i] = malloc(sizeof(float) * C);
+    float *scale = malloc(sizeof(float) * C);
+    if (!t->fold_w[i] || !t->fold_b[i] || !scale) {
+      free(scale);
+      return 0;
+    }
+    const float *gamma = t->w[B->p[0]], *beta = t->w[B->p[1]], *mm = t->w[B->p[2]], *mv = t->w[B->p[3]];
+    const float *w = t->w[L->p[0]], *bias = L->p[1] >= 0 ? t->w[L->p[1]] : 0;
+    for (long c = 0; c < C; c++) {
+      scale[c] = 1.0f / sqrtf(mv[c] + B->bn_eps) * gamma[c];
+      t->fold_b[i][c] = ((bias ? bias[c] : 0.0f) - mm[c]) * scale[c] + beta[c];
+    }
+    for (long j = 0; j < size; j += C)
+      for (long c = 0; c < C; c++) t->fold_w[i][j + c] = w[j + c] * scale[c];
+    free(scale);
+  }
+  t->fold_version = t->version;
+  return 1;
+}
+
 int tp_trainer_predict(tp_trainer *t, const float *x, long n, float *out) {
+  if (!update_folds(t)) return -1;
   int lanes = t->max_lanes;
   while (lanes > 1 && n / lanes < 8) lanes--;
   for (int k = 0; k < lanes; k++)
     if (!ensure_capacity(t, &t->lanes[k], n * (k + 1) / lanes - n * k / lanes)) return -1;
   t->eval = 1;
+  t->predicts++;
   const long in = t->nodes[0].in_size, classes = t->nodes[t->nnodes - 1].out_size;
 #pragma omp parallel num_threads(lanes) if (lanes > 1)
   {

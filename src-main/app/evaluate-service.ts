@@ -39,6 +39,8 @@ export interface EvaluateResult {
   samples: number;
   /** Classification: per-class accuracy, support and confusion[label][predicted], labelled by the dataset's class names (else indices). */
   classes?: ClassSide & { labels: string[] };
+  /** What ran the evaluation's forward passes: "tfjs" or the native forward pass ("native graph step"); each latency row has its own path. */
+  path: string;
   latency: LatencyResult[];
 }
 
@@ -90,6 +92,7 @@ export async function evaluateModel(
       ...(task === 'classification' && metrics.confusion
         ? { classes: { labels: classLabels(dataset.classNames, metrics.confusion.length), ...classSide(metrics.confusion) } }
         : {}),
+      path: metrics.path,
       latency,
     };
   } finally {

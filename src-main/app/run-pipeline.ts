@@ -186,6 +186,8 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
     // After 'loaded' (so the run is recorded as failed) and before any measuring or training.
     checkPrunable(original, pruneConfig);
 
+    // What ran each measurement's forward passes (native graph step or tfjs), recorded in the summary.
+    const inference: Record<string, { evaluate: string; latency: string }> = {};
     // Baseline
     /** Each measured model's confusion matrix (classification), for the per-class report. */
     const confusions: Partial<Record<'baseline' | 'final', number[][]>> = {};
@@ -220,6 +222,7 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
       if (one.after) inAppLatency.after = one.after;
       if (many.before) inAppBatch.before = many.before;
       if (many.after) inAppBatch.after = many.after;
+      inference[phase] = { evaluate: metrics.path, latency: one.mine.runtime };
       return {
         ...qualityMetrics(task, metrics),
         loss: metrics.loss,
@@ -401,6 +404,8 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
       // Which path trained the weights (native graph step or tfjs, shards, micro-batches), so a run
       // can be replayed on the same path (TOPIARY_FUSED_STEP=0 forces tfjs).
       training: result.training.map((t) => ({ ...t })),
+      // Which path evaluated and timed the model before and after (native forward pass or tfjs).
+      inference,
       // Measured LiteRT latency of each .tflite export vs the parent model's, beside the MACs.
       receipts: receipts as unknown as Json[],
       shipped: deployed.shipped as unknown as Json,

@@ -8,6 +8,7 @@ import { checkOutputFolder } from '../node/output-paths';
 import type { CliContext } from './context';
 import { beforeAfter, bytes, fixed, formatDeployed, formatReceipts, latencyLines, table } from './format';
 import type { RunLatency, SpeedReceipt } from '../common/contract';
+import { inferencePath, trainingPath, type InferencePathRecord } from '../common/format';
 import { createProgress, type Progress } from './progress';
 import { formatClassDrops } from './classes-format';
 
@@ -67,6 +68,7 @@ export async function runAndReport(ctx: CliContext, config: RunConfigInput, opts
       after?: Record<string, number | null>;
       prune?: Record<string, number | null>;
       training?: { path: string; note?: string; microBatch: number; memoryNote?: string }[];
+      inference?: InferencePathRecord;
     };
     ctx.print(`${opts.title ?? 'Run'} ${runId}  (${detail.method}, ${s.task ?? 'classification'}, backend ${detail.backend})`);
     ctx.print(formatDeployed(detail.shipped, detail.fit));
@@ -81,11 +83,10 @@ export async function runAndReport(ctx: CliContext, config: RunConfigInput, opts
     }
     const drops = formatClassDrops(detail.summary);
     if (drops) ctx.print(`\n${drops}`);
-    const t = s.training?.[0];
-    if (t) {
-      const why = t.path === 'native' ? (t.note ?? 'native step') : `tfjs step${t.note ? ` (${t.note})` : ''}`;
-      ctx.print(`fine-tuned by: ${why}${t.memoryNote ? `; ${t.memoryNote}` : ''}`);
-    }
+    const trained = trainingPath(s.training?.[0]);
+    if (trained) ctx.print(`fine-tuned by: ${trained}`);
+    const inferred = inferencePath(s.inference);
+    if (inferred) ctx.print(`inference by: ${inferred}`);
     if (detail.artifacts.length) {
       ctx.print('\nExports (verified with an independent runtime):');
       const num = (x: unknown): string => (typeof x === 'number' && Number.isFinite(x) ? x.toPrecision(4) : '-');

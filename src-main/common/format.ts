@@ -194,3 +194,51 @@ export function elapsed(milliseconds: Maybe): string {
   if (!isFiniteNumber(milliseconds)) return MISSING;
   return Math.abs(milliseconds) < 10_000 ? `${(milliseconds / 1000).toFixed(1)} s` : duration(milliseconds / 1000);
 }
+
+/** A run summary's record of what trained it (summary.training[0]); fields may be absent in old runs. */
+export interface TrainingPathRecord {
+  path?: string;
+  note?: string;
+  memoryNote?: string;
+}
+
+/** Per measured phase (baseline, final): what ran the evaluation's and the latency's forward passes. */
+export type InferencePathRecord = Record<string, { evaluate?: string; latency?: string } | undefined>;
+
+/**
+ * What fine-tuned a run, in words: "native graph step", or "tfjs step (why not native)".
+ * @example trainingPath({ path: 'native', note: 'native graph step' }) // 'native graph step'
+ */
+export function trainingPath(t: TrainingPathRecord | undefined): string | undefined {
+  if (!t?.path) return undefined;
+  const why = t.path === 'native' ? (t.note ?? 'native step') : `tfjs step${t.note ? ` (${t.note})` : ''}`;
+  return `${why}${t.memoryNote ? `; ${t.memoryNote}` : ''}`;
+}
+
+/**
+ * What evaluated and latency-timed a run, in words; the final measurement's, with the baseline's
+ * too where it differs. Undefined for runs recorded before this was stored.
+ * @example inferencePath({ final: { evaluate: 'tfjs', latency: 'native graph step' } }) // 'evaluated by tfjs, latency by native graph step'
+ */
+export function inferencePath(inference: InferencePathRecord | undefined): string | undefined {
+  const one = (p: { evaluate?: string; latency?: string } | undefined) =>
+    p && (p.evaluate === p.latency ? `${p.evaluate ?? '-'}` : `evaluated by ${p.evaluate ?? '-'}, latency by ${p.latency ?? '-'}`);
+  const final = one(inference?.final);
+  const baseline = one(inference?.baseline);
+  if (!final && !baseline) return undefined;
+  if (!final || !baseline || final === baseline) return (final ?? baseline) as string;
+  return `${final} (before pruning: ${baseline})`;
+}
+
+/**
+ * A stored run summary's training and inference paths on one line ("fine-tuned by … · inference by
+ * …"), read defensively (the summary is JSON from any Topiary version); undefined when neither is there.
+ */
+export function runPaths(summary: unknown): string | undefined {
+  const s = (summary && typeof summary === 'object' ? summary : {}) as { training?: unknown; inference?: unknown };
+  const first = Array.isArray(s.training) ? (s.training[0] as TrainingPathRecord | undefined) : undefined;
+  const trained = trainingPath(first && typeof first === 'object' ? first : undefined);
+  const inferred = inferencePath(s.inference && typeof s.inference === 'object' ? (s.inference as InferencePathRecord) : undefined);
+  const parts = [trained && `fine-tuned by ${trained}`, inferred && `inference by ${inferred}`].filter(Boolean);
+  return parts.length ? parts.join(' · ') : undefined;
+}

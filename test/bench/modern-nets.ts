@@ -17,6 +17,11 @@
  *
  * Run: npx tsx test/bench/modern-nets.ts [--nets mbv2-28,resnet-8] [--pairs 3] (~8-10 min on 2
  * busy cores), or npm run bench -- modern-nets. Internally `--child NAME` measures one net.
+ *
+ * `--infer [--rounds N]`: inference latency only, no training: per net N rounds (default 5) of
+ * PyTorch (eval, no_grad, faster of 1 and 2 threads and of both memory formats) then ours
+ * (measureLatency, the app's path) at batch 1 and the net's batch, each in a fresh process, and
+ * the median over rounds of ours/PyTorch (below 1: ours is faster). ~1-3 min for the five small nets.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -88,6 +93,76 @@ function pathOf(r: FinetuneResult): string {
   return `tfjs step${r.fused.note ? ` (fused: ${r.fused.note})` : ''}`;
 }
 
+interface OursLatency {
+  path: string;
+  b1: number;
+  bN: number;
+}
+
+/** `--child NAME --infer-only`: the app's inference latency of a freshly built net; one JSON line. */
+async function childLatency(name: AnyNet): Promise<void> {
+  await initBackend({ force: 'wasm' });
+  const { batch, latencyRuns } = BUDGET[name];
+  const model = buildNet(name);
+  const [b1, bN] = await measureLatency(model, { batchSizes: [1, batch], runs: Math.max(latencyRuns, 10), warmup: 3 });
+  model.dispose();
+  console.log(JSON.stringify({ path: b1.path, b1: b1.medianMs, bN: bN.medianMs } satisfies OursLatency));
+}
+
+function runOursLatency(name: AnyNet): OursLatency | string {
+  try {
+    const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', name, '--infer-only'];
+    const out = execFileSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return JSON.parse(out.trim().split('\n').pop() as string) as OursLatency;
+  } catch (err) {
+    return `failed: ${String((err as { stderr?: string }).stderr ?? err).trim().split('\n').pop()}`;
+  }
+}
+
+/** `--infer`: alternating rounds of PyTorch then ours, inference only; median ratios per net. */
+function inferenceOnly(nets: AnyNet[], rounds: number): void {
+  const load = () => os.loadavg().map((l) => l.toFixed(1)).join(' ');
+  console.log(`modern-nets --infer: ${new Date().toISOString()}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), load ${load()}, ${rounds} rounds`);
+  const lines = [['net', 'batch', 'path', 'b1 ours', 'b1 torch', 'b1 x', 'bN ours', 'bN torch', 'bN x', 'bN ratios']];
+  for (const name of nets) {
+    const ours: OursLatency[] = [];
+    const torch: { b1: number; bN: number }[] = [];
+    const ratios1: number[] = [];
+    const ratiosN: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const peers = [runTorch(name, 2, true), runTorch(name, 1, true)].filter((t): t is TorchResult => typeof t !== 'string');
+      const mine = runOursLatency(name);
+      if (typeof mine === 'string' || peers.length === 0) {
+        console.log(`  ${name} round ${r + 1}: ${typeof mine === 'string' ? `ours ${mine}` : 'PyTorch failed'}`);
+        continue;
+      }
+      const t = { b1: Math.min(...peers.map((p) => p.infer_ms_b1)), bN: Math.min(...peers.map((p) => p.infer_ms_batch)) };
+      ours.push(mine);
+      torch.push(t);
+      ratios1.push(mine.b1 / t.b1);
+      ratiosN.push(mine.bN / t.bN);
+    }
+    if (ours.length === 0) continue;
+    lines.push([
+      name,
+      String(BUDGET[name].batch),
+      ours[0].path,
+      fmt(median(ours.map((o) => o.b1)), 2),
+      fmt(median(torch.map((t) => t.b1)), 2),
+      fmt(median(ratios1), 2),
+      fmt(median(ours.map((o) => o.bN)), 2),
+      fmt(median(torch.map((t) => t.bN)), 2),
+      fmt(median(ratiosN), 2),
+      ratiosN.map((x) => x.toFixed(2)).join('/'),
+    ]);
+    process.stderr.write(`${lines[lines.length - 1].join(' | ')}\n`);
+  }
+  const widths = lines[0].map((_, c) => Math.max(...lines.map((l) => l[c].length)));
+  for (const l of lines) console.log(l.map((cell, c) => (c === 0 || c === 2 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '));
+  console.log('Median ms over rounds; x = median over rounds of ours/PyTorch (below 1: ours faster). PyTorch: eval + no_grad, faster of 1/2 threads and NCHW/channels-last.');
+  console.log(`load at the end ${load()}`);
+}
+
 /** `--child NAME [--no-infer]`: one net in this process; prints one JSON line. */
 async function child(name: AnyNet, infer: boolean): Promise<void> {
   await initBackend({ force: 'wasm' });
@@ -155,11 +230,11 @@ function runOurs(name: AnyNet, infer: boolean): OursResult | string {
 
 const PYTHON = '/usr/bin/python3';
 
-function runTorch(name: AnyNet, threads: number): TorchResult | string {
+function runTorch(name: AnyNet, threads: number, inferOnly = false): TorchResult | string {
   const { batch, batches, warm, latencyRuns } = BUDGET[name];
   // Passive OpenMP waits, as Topiary's addon uses (src-main/node/native.ts): spinning collapses 2-thread runs on a shared box.
   const env = { OMP_WAIT_POLICY: 'PASSIVE', ...process.env, LD_LIBRARY_PATH: '/usr/lib/x86_64-linux-gnu/openblas-openmp', TORCH_THREADS: String(threads) };
-  const args = [path.join(here, 'torch_train.py'), '--net', name, '--batch', String(batch), '--batches', String(batches), '--warm', String(warm), '--latency-runs', String(latencyRuns)];
+  const args = [path.join(here, 'torch_train.py'), '--net', name, '--batch', String(batch), '--batches', String(batches), '--warm', String(warm), '--latency-runs', String(inferOnly ? Math.max(latencyRuns, 10) : latencyRuns), ...(inferOnly ? ['--infer-only'] : [])];
   try {
     const out = execFileSync(PYTHON, args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     return JSON.parse(out.trim().split('\n').pop() as string) as TorchResult;
@@ -172,10 +247,15 @@ const fmt = (n: number | undefined, d = 1): string => (n === undefined || !Numbe
 
 async function main(): Promise<void> {
   const childAt = process.argv.indexOf('--child');
+  if (childAt >= 0 && process.argv.includes('--infer-only')) return childLatency(process.argv[childAt + 1] as AnyNet);
   if (childAt >= 0) return child(process.argv[childAt + 1] as AnyNet, !process.argv.includes('--no-infer'));
   const netsAt = process.argv.indexOf('--nets');
   const nets = netsAt >= 0 ? (process.argv[netsAt + 1].split(',') as AnyNet[]) : NETS;
   for (const n of nets) if (!BUDGET[n]) throw new Error(`unknown net ${n}; have ${NETS.join(', ')}`);
+  if (process.argv.includes('--infer')) {
+    const roundsAt = process.argv.indexOf('--rounds');
+    return inferenceOnly(nets, roundsAt >= 0 ? Number(process.argv[roundsAt + 1]) : 5);
+  }
   const pairsAt = process.argv.indexOf('--pairs');
   const started = new Date();
   console.log(`modern-nets: ${started.toISOString()}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model}), load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);

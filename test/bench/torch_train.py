@@ -205,13 +205,14 @@ def macs_of(model: nn.Module, shape: tuple) -> int:
     return total[0]
 
 
-def one_net(name: str, batch: int, batches: int, warm: int, latency_runs: int) -> dict:
+def one_net(name: str, batch: int, batches: int, warm: int, latency_runs: int, train: bool = True) -> dict:
     """
     Training samples/s over `batches` Adam steps after `warm`, latencies at batch 1 and `batch`, peak RSS.
     Each is measured in both memory formats (NCHW and channels-last: oneDNN runs BatchNorm and
     depthwise convolutions 1.5-2x faster channels-last on this CPU) and the faster one is kept, so
     the peer is PyTorch at its best, as a user who tuned it would run it. The loop is the plain
     one (zero_grad(set_to_none=True), forward, loss, backward, step); loss.item() synchronises.
+    train=False (--infer-only) times the latencies only (batch 1 and `batch`, `latency_runs` each).
     """
     import resource
 
@@ -237,18 +238,19 @@ def one_net(name: str, batch: int, batches: int, warm: int, latency_runs: int) -
             opt.step()
             loss.item()
 
-        for _ in range(max(warm, 2)):
-            step()
+        if train:
+            for _ in range(max(warm, 2)):
+                step()
         t0 = time.perf_counter()
-        for _ in range(batches):
+        for _ in range(batches if train else 0):
             step()
-        rate = batches * batch / (time.perf_counter() - t0)
-        if rate > best.get("train_samples_per_s", 0.0):
+        rate = batches * batch / (time.perf_counter() - t0) if train else 0.0
+        if train and rate > best.get("train_samples_per_s", 0.0):
             best["train_samples_per_s"] = rate
             best["train_format"] = fmt
         model.eval()
         with torch.no_grad():
-            for b, runs in ((1, latency_runs), (batch, max(1, latency_runs // 4))):
+            for b, runs in ((1, latency_runs), (batch, latency_runs if not train else max(1, latency_runs // 4))):
                 xb = torch.rand(b, *shape).contiguous(memory_format=memory_format)
                 for _ in range(2):
                     model(xb).sum().item()
@@ -324,7 +326,7 @@ def main() -> None:
         torch.set_num_threads(threads)
         torch.manual_seed(0)
         name = sys.argv[sys.argv.index("--net") + 1]
-        out = one_net(name, arg("--batch", BATCH), arg("--batches", 10), arg("--warm", 2), arg("--latency-runs", 20))
+        out = one_net(name, arg("--batch", BATCH), arg("--batches", 10), arg("--warm", 2), arg("--latency-runs", 20), "--infer-only" not in sys.argv)
         out["threads"] = torch.get_num_threads()
         out["torch"] = torch.__version__
         json.dump(out, sys.stdout)

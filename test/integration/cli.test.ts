@@ -55,6 +55,11 @@ describe('topiary CLI', () => {
     expect(e.samples).toBe(300);
     expect(e.accuracy).toBeGreaterThan(0.75);
     expect(e.latency.map((l: { batchSize: number }) => l.batchSize)).toEqual([1, 64]);
+    // What ran the forward passes: the native forward pass where it covers the model, else tfjs.
+    expect(['native graph step', 'tfjs']).toContain(e.path);
+    expect(r.stdout).not.toMatch(/^inference/m);
+    const text = topiary(['evaluate', 'demo', '--data', 'demo', '--limit', '100', '--latency-runs', '2']);
+    expect(text.stdout).toMatch(/^inference (native graph step|tfjs|evaluated by .+, latency by .+)$/m);
   });
 
   it('evaluate with a dataset whose samples do not fit the model is bad input', () => {
@@ -82,6 +87,19 @@ describe('topiary CLI', () => {
     expect(['native', 'tfjs']).toContain(training.path);
     if (training.path === 'tfjs') expect(training.note).toMatch(/\w/);
     expect(training.microBatch).toBe(64);
+    // ... and what evaluated and timed it, before and after: the native forward pass when the native step trained it.
+    const inference = run.summary.inference as Record<'baseline' | 'final', { evaluate: string; latency: string }>;
+    for (const phase of ['baseline', 'final'] as const) {
+      expect(['native graph step', 'tfjs']).toContain(inference[phase].evaluate);
+      expect(['native graph step', 'tfjs']).toContain(inference[phase].latency);
+    }
+    if (training.path === 'native') expect(inference.final).toEqual({ evaluate: 'native graph step', latency: 'native graph step' });
+    const shown = topiary(['runs', 'show', run.id.slice(0, 8)]);
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toMatch(/^paths {5}fine-tuned by .+ · inference by .+$/m);
+    expect(shown.stdout).toContain(`inference by ${inference.final.evaluate === inference.final.latency ? inference.final.evaluate : 'evaluated by'}`);
+    const shownJson = JSON.parse(topiary(['runs', 'show', run.id.slice(0, 8), '--json']).stdout);
+    expect(shownJson.summary.inference).toEqual(inference);
 
     const list = topiary(['runs', 'list', '--json']);
     expect(list.code, list.stderr).toBe(0);

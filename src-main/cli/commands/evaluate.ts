@@ -1,4 +1,5 @@
 import { ConfigError } from '../../common/errors';
+import { inferencePath } from '../../common/format';
 import type { RegisterCommand } from '../context';
 import { createProgress } from '../progress';
 import { addDataPrepOptions, dataPrep } from '../data-options';
@@ -63,6 +64,7 @@ export function formatEvaluation(r: import('../../app/evaluate-service').Evaluat
       ? [`MAE       ${r.mae?.toPrecision(4)}`, `RMSE      ${r.rmse?.toPrecision(4)}`, `R²        ${r.r2?.toFixed(4)}`, `loss      ${r.loss.toFixed(4)} (MSE)`]
       : [`accuracy  ${(100 * r.accuracy).toFixed(2)} %`, `loss      ${r.loss.toFixed(4)}`]),
     ...r.latency.map((l) => `latency   batch ${String(l.batchSize).padEnd(4)} median ${l.medianMs.toFixed(3)} ms  p90 ${l.p90Ms.toFixed(3)} ms`),
+    `inference ${inferencePath({ final: { evaluate: r.path, latency: r.latency[0]?.path } })}`,
   ];
   return lines.join('\n');
 }

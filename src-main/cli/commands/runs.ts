@@ -9,6 +9,7 @@ import path from 'node:path';
 import readline from 'node:readline/promises';
 import type { HistoryService } from '../../app/history-service';
 import { ConfigError } from '../../common/errors';
+import { runPaths } from '../../common/format';
 import { checkOutputFile, checkOutputFolder } from '../../node/output-paths';
 import type { JsonObject, MetricThreshold, RunComparison, RunDetail, RunFilter, RunHead, RunQuery, RunSortKey, RunStatus } from '../../common/contract';
 import type { CliContext } from '../context';
@@ -389,6 +390,7 @@ function formatRunDetail(r: RunDetail, flatten: (v: JsonObject) => Record<string
     `run       ${r.id}${r.name ? `  (${r.name})` : ''}`,
     `status    ${r.status}${r.error ? `: ${r.error}` : ''}`,
     `kind      ${r.kind}/${r.method ?? '-'}   backend ${r.backend}`,
+    `paths     ${runPaths(r.summary) ?? '-'}`,
     `model     ${r.model.source} (${r.model.format}, ${r.model.params} params, sha256 ${r.model.sha256.slice(0, 12)})`,
     `dataset   ${r.dataset ? `${r.dataset.source} (${r.dataset.trainSize} train / ${r.dataset.testSize} test)` : '-'}`,
     `profile   ${r.profileId ?? '-'}`,

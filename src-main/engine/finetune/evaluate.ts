@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { DataSplit } from '../data';
 import type { RegressionLoss, Task } from '../task';
 import { batchArrays, batchTensors, sampleShapeOf } from './batches';
-import { fastForward } from './fused-step';
+import { fastForward, type FastForward } from './fused-step';
 import { objectiveFor, outputIsProbabilities } from './loss';
 import { fitInferenceBatch } from './memory';
 
@@ -36,7 +36,7 @@ export function evaluateModel(
   const fast = !regression && opts.fast !== false ? fastForward(model) : 'off';
   if (typeof fast !== 'string') {
     try {
-      const batch = Math.max(1, Math.min(FAST_BATCH, Math.floor(FAST_BYTES / fast.sampleBytes)));
+      const batch = fastBatch(fast, FAST_BATCH);
       return { ...evaluateFast(model, split, n, opts.indices, shape, batch, fast.predict), path: fast.label };
     } finally {
       fast.dispose();
@@ -88,6 +88,11 @@ export function evaluateModel(
 /** Samples, and bytes of activations, the native forward pass runs at once (outside the wasm heap). */
 const FAST_BATCH = 256;
 const FAST_BYTES = 512 * 2 ** 20;
+
+/** Samples per call of `fast` for at most `want`: what keeps its activations under FAST_BYTES. */
+export function fastBatch(fast: FastForward, want: number): number {
+  return Math.max(1, Math.min(want, Math.floor(FAST_BYTES / fast.sampleBytes)));
+}
 
 /** evaluateModel's classification loop on `predict` (model.predict's values) instead of tfjs. */
 function evaluateFast(

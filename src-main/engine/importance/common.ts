@@ -62,28 +62,38 @@ export function accumulateGradients(
   const batches = batchIndices(ctx.data.size, batchSize, ctx.seed ?? 0).slice(0, ctx.batches ?? 8);
   const shape = sampleShapeOf(ctx.model);
   const tfVars = vars.map((v) => v.variable.read() as tf.Variable);
-  const acc: tf.Tensor[] = tfVars.map((v) => tf.zerosLike(v));
   const objective = objectiveFor(ctx.model, ctx.task, ctx.loss);
-  for (const idx of batches) {
-    const { x, y } = batchTensors(ctx.data, idx, shape);
-    tf.tidy(() => {
-      const { grads, value } = tf.variableGrads(() => objective.loss(objective.forward(ctx.model, x, false), y), tfVars);
-      value.dispose();
-      tfVars.forEach((v, i) => {
-        const next: tf.Tensor = tf.add(acc[i], combine(v, grads[v.name]));
-        acc[i].dispose();
-        acc[i] = tf.keep(next);
-      });
-    });
-    x.dispose();
-    y.dispose();
+  const acc: tf.Tensor[] = tfVars.map((v) => tf.zerosLike(v));
+  // Freed on every path: a loss that throws (bad labels, a task the model cannot take) leaked the
+  // sums and the batch before.
+  try {
+    for (const [b, idx] of batches.entries()) {
+      const { x, y } = batchTensors(ctx.data, idx, shape);
+      try {
+        // The first batch's loss once outside the gradient tape: a loss that throws inside
+        // tf.variableGrads leaves the tape's intermediate tensors behind (tfjs frees them only on
+        // success); here it throws the same error with nothing left over.
+        if (b === 0) tf.tidy(() => void objective.loss(objective.forward(ctx.model, x, false), y));
+        tf.tidy(() => {
+          const { grads, value } = tf.variableGrads(() => objective.loss(objective.forward(ctx.model, x, false), y), tfVars);
+          value.dispose();
+          tfVars.forEach((v, i) => {
+            const next: tf.Tensor = tf.add(acc[i], combine(v, grads[v.name]));
+            acc[i].dispose();
+            acc[i] = tf.keep(next);
+          });
+        });
+      } finally {
+        x.dispose();
+        y.dispose();
+      }
+    }
+    const out = new Map<string, Float32Array>();
+    vars.forEach((v, i) => out.set(v.name, acc[i].dataSync() as Float32Array));
+    return out;
+  } finally {
+    tf.dispose(acc);
   }
-  const out = new Map<string, Float32Array>();
-  vars.forEach((v, i) => {
-    out.set(v.name, acc[i].dataSync() as Float32Array);
-    acc[i].dispose();
-  });
-  return out;
 }
 
 /** A weight's current value as a flat array (row-major). */

@@ -5,6 +5,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { CancelledError, ConfigError } from '../../common/errors';
 import { targetsOf, type DataSplit } from '../data';
+import { fastBatch } from '../finetune/evaluate';
+import { fastForward, type FastForward } from '../finetune/fused-step';
 import type { Task } from '../task';
 
 export interface EvaluateOptions {
@@ -25,6 +27,11 @@ export interface EvaluateOptions {
   confusion?: boolean;
   /** What the model predicts. Default classification. */
   task?: Task;
+  /**
+   * A classifier the installed fused trainer covers runs on its native forward pass (fastForward:
+   * model.predict's values, one call per batch); false: always model.predict. Default true.
+   */
+  fast?: boolean;
 }
 
 export interface EvaluateResult {
@@ -45,6 +52,8 @@ export interface EvaluateResult {
   rmse?: number;
   /** Regression: 1 - SSE / SST, SST around each target's mean; 1 is perfect, 0 is "predict the mean". */
   r2?: number;
+  /** What ran the forward passes: "tfjs" (model.predict) or the fused trainer's label (e.g. "native graph step"). */
+  path: string;
 }
 
 /** Probabilities are clipped to [EPSILON, 1 - EPSILON] before the log, as Keras does. */
@@ -95,7 +104,24 @@ export async function evaluate(model: tf.LayersModel, split: DataSplit, opts: Ev
   const mode = opts.outputs ?? 'auto';
   const probabilities = mode === 'auto' ? (binary ? act === 'sigmoid' : act === 'softmax') : mode === 'probabilities';
   const confusion = opts.confusion === false ? undefined : Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
+  const fast = opts.fast !== false ? fastForward(model) : 'off';
+  try {
+    return await evaluateClasses(model, split, opts, { total, batchSize, inShape: inShape as number[], sampleSize, units, binary, classes, probabilities, confusion }, fast);
+  } finally {
+    if (typeof fast !== 'string') fast.dispose();
+  }
+}
 
+/** evaluate's classification loop, on `fast` where there is one, else model.predict. */
+async function evaluateClasses(
+  model: tf.LayersModel,
+  split: DataSplit,
+  opts: EvaluateOptions,
+  c: { total: number; batchSize: number; inShape: number[]; sampleSize: number; units: number; binary: boolean; classes: number; probabilities: boolean; confusion?: number[][] },
+  fast: FastForward | string,
+): Promise<EvaluateResult> {
+  const { total, inShape, sampleSize, units, binary, classes, probabilities, confusion } = c;
+  const batchSize = typeof fast === 'string' ? c.batchSize : fastBatch(fast, c.batchSize);
   let correct = 0;
   let lossSum = 0;
   for (let start = 0; start < total; start += batchSize) {
@@ -114,7 +140,7 @@ export async function evaluate(model: tf.LayersModel, split: DataSplit, opts: Ev
       );
     }
     const out = tf.tidy(() => {
-      const raw = model.predict(tf.tensor(x, [n, ...(inShape as number[])])) as tf.Tensor;
+      const raw = typeof fast === 'string' ? (model.predict(tf.tensor(x, [n, ...inShape])) as tf.Tensor) : tf.tensor2d(fast.predict(x as Float32Array, n), [n, units]);
       if (probabilities) return raw;
       return binary ? tf.sigmoid(raw) : tf.softmax(raw);
     });
@@ -155,6 +181,7 @@ export async function evaluate(model: tf.LayersModel, split: DataSplit, opts: Ev
     loss: total === 0 ? 0 : lossSum / total,
     samples: total,
     ...(confusion ? { confusion } : {}),
+    path: typeof fast === 'string' ? 'tfjs' : fast.label,
   };
 }
 
@@ -214,5 +241,5 @@ async function evaluateRegression(
   for (let j = 0; j < units; j++) sst += sumY2[j] - (sumY[j] * sumY[j]) / Math.max(1, total);
   const mse = count ? sqSum / count : 0;
   const r2 = count ? 1 - sqSum / Math.max(sst, 1e-12) : 0;
-  return { task: 'regression', accuracy: r2, loss: mse, samples: total, mae: count ? absSum / count : 0, rmse: Math.sqrt(mse), r2 };
+  return { task: 'regression', accuracy: r2, loss: mse, samples: total, mae: count ? absSum / count : 0, rmse: Math.sqrt(mse), r2, path: 'tfjs' };
 }

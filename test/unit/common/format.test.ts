@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bytes, count, duration, latencyChange, MISSING, ms, percent, table, timing } from '../../../src-main/common/format';
+import { bytes, count, duration, inferencePath, latencyChange, MISSING, ms, percent, runPaths, table, timing, trainingPath } from '../../../src-main/common/format';
 
 describe('formatters', () => {
   it('bytes use binary units: whole B, KiB with one decimal, MiB with two', () => {
@@ -45,5 +45,28 @@ describe('latency figures', () => {
     expect(latencyChange(stable(2), { ...stable(1), unstable: true })).toBe('unstable');
     expect(latencyChange(stable(2, 'tfjs'), stable(1, 'native'))).toBe('not comparable');
     expect(latencyChange(stable(0), stable(1))).toBe(MISSING);
+  });
+});
+
+describe('run paths (what trained, evaluated and timed a run)', () => {
+  it('says the native step, or the tfjs step with its reason and memory note', () => {
+    expect(trainingPath({ path: 'native', note: 'native graph step' })).toBe('native graph step');
+    expect(trainingPath({ path: 'tfjs', note: 'conv1 is dilated', memoryNote: 'micro-batches of 16' })).toBe('tfjs step (conv1 is dilated); micro-batches of 16');
+    expect(trainingPath(undefined)).toBeUndefined();
+  });
+
+  it('names one path when evaluation and latency agree, both when not, and the baseline only where it differs', () => {
+    const native = { evaluate: 'native graph step', latency: 'native graph step' };
+    expect(inferencePath({ baseline: native, final: native })).toBe('native graph step');
+    expect(inferencePath({ final: { evaluate: 'tfjs', latency: 'native graph step' } })).toBe('evaluated by tfjs, latency by native graph step');
+    expect(inferencePath({ baseline: { evaluate: 'tfjs', latency: 'tfjs' }, final: native })).toBe('native graph step (before pruning: tfjs)');
+    expect(inferencePath({})).toBeUndefined();
+  });
+
+  it('reads a stored summary defensively and joins both on one line', () => {
+    const summary = { training: [{ path: 'native', note: 'native graph step' }], inference: { final: { evaluate: 'tfjs', latency: 'tfjs' } } };
+    expect(runPaths(summary)).toBe('fine-tuned by native graph step · inference by tfjs');
+    expect(runPaths({ training: 'garbage', inference: 3 })).toBeUndefined();
+    expect(runPaths(null)).toBeUndefined();
   });
 });

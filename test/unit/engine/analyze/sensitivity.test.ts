@@ -13,7 +13,9 @@ describe('sensitivityScan', () => {
   it('returns one row per layer and sparsity, restores the weights and leaks nothing', async () => {
     const data = syntheticDataset([16], 3, 8, 200);
     const model = mlp();
-    model.compile({ optimizer: tf.train.adam(0.05), loss: 'sparseCategoricalCrossentropy' });
+    // A model does not own an optimizer instance it was compiled with: the test frees it.
+    const optimizer = tf.train.adam(0.05);
+    model.compile({ optimizer, loss: 'sparseCategoricalCrossentropy' });
     const before = model.getWeights().map((w) => Array.from(w.dataSync()));
     const start = tf.memory().numTensors;
     const report = await sensitivityScan(model, data.test, { sparsities: [0, 0.5, 0.95] });
@@ -31,6 +33,7 @@ describe('sensitivityScan', () => {
     }
     expect(JSON.parse(JSON.stringify(report))).toEqual(report);
     model.dispose();
+    optimizer.dispose();
   });
 
   it('measures the layer it prunes: pruning 95% of the output layer changes the loss', async () => {

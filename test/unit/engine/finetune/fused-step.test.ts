@@ -10,6 +10,7 @@ import { ConfigError } from '../../../../src-main/common/errors';
 import { arraySplit, seededRandom, type DataSplit } from '../../../../src-main/engine/data';
 import { evaluateModel } from '../../../../src-main/engine/finetune/evaluate';
 import { fastForward, FUSED_LAYERS, fusedLayerKinds, fusedSpecOf } from '../../../../src-main/engine/finetune/fused-step';
+import { evaluate } from '../../../../src-main/engine/measure/evaluate';
 import { measureLatency } from '../../../../src-main/engine/measure/latency';
 import { finetuneMasked, type FinetuneOptions } from '../../../../src-main/engine/finetune/trainer';
 import type { FinetuneConfig } from '../../../../src-main/engine/prune/types';
@@ -453,8 +454,32 @@ describe.runIf(addon !== undefined)('the native graph step matches the tfjs step
   });
 });
 
+/**
+ * Every layer class of FUSED_LAYERS in one graph, with each way inference treats a BatchNorm: folded
+ * into the Conv2D (then ReLU6), depthwise conv with a bias (then relu) and Dense (then ReLU) before
+ * it; not folded where it reads the padding (no kernel), or a conv whose output the Add reads too.
+ */
+function everyKind(): tf.LayersModel {
+  const seeds = new Seeds(400);
+  const on = (layer: tf.layers.Layer, x: tf.SymbolicTensor | tf.SymbolicTensor[]) => layer.apply(x) as tf.SymbolicTensor;
+  const input = tf.input({ shape: [9, 8, 3] });
+  const padded = on(tf.layers.zeroPadding2d({ padding: [[1, 0], [0, 1]] }), input);
+  const normed = on(batchNorm(seeds), padded);
+  const c0 = on(tf.layers.reLU({ maxValue: 6 }), on(batchNorm(seeds), on(tf.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: seeds.kernel() }), normed)));
+  const dw = on(tf.layers.activation({ activation: 'relu' }), on(batchNorm(seeds), on(tf.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', depthwiseInitializer: seeds.kernel(), biasInitializer: seeds.uniform(-0.2, 0.2) }), c0)));
+  const c1 = on(tf.layers.conv2d({ filters: 4, kernelSize: 1, kernelInitializer: seeds.kernel() }), c0);
+  const sum = on(tf.layers.add(), [dw, on(batchNorm(seeds), c1), c1]);
+  const pooled = on(tf.layers.maxPooling2d({ poolSize: 2, strides: 1 }), on(tf.layers.averagePooling2d({ poolSize: 2 }), sum));
+  const gap = on(tf.layers.globalAveragePooling2d({}), pooled);
+  const dense = on(tf.layers.reLU(), on(batchNorm(seeds), on(tf.layers.dense({ units: 6, kernelInitializer: seeds.kernel() }), gap)));
+  const flat = on(tf.layers.dropout({ rate: 0 }), on(tf.layers.flatten(), on(tf.layers.reshape({ targetShape: [6, 1, 1] }), dense)));
+  const out = on(tf.layers.softmax(), on(tf.layers.dense({ units: 3, kernelInitializer: seeds.kernel() }), flat));
+  return tf.model({ inputs: input, outputs: out });
+}
+
 describe.runIf(addon !== undefined)('inference on the native forward pass (fastForward) matches model.predict', () => {
   const nets: [string, () => tf.LayersModel, number[]][] = [
+    ['every layer kind, BatchNorm folded and not', () => everyKind(), [9, 8, 3]],
     ['MobileNetV2-style (BN on moving statistics, ReLU6, depthwise, Add, GAP, softmax)', () => mobileNetV2Like({ inputShape: [12, 12, 2], stem: 4, blocks: [[1, 4, 1], [2, 6, 2], [2, 6, 1]], head: 8, classes: 3 }), [12, 12, 2]],
     ['ResNet-style', () => resNetLike({ inputShape: [10, 10, 2], stages: [4, 6], classes: 3 }), [10, 10, 2]],
     ['DS-CNN-style', () => dsCnn({ inputShape: [13, 6, 1], filters: 5, blocks: 2, classes: 4 }), [13, 6, 1]],
@@ -468,20 +493,32 @@ describe.runIf(addon !== undefined)('inference on the native forward pass (fastF
       const classes = model.outputs[0].shape[1] as number;
       // Train first, so the BatchNorm moving statistics are not their initial 0 and 1.
       await finetuneMasked(model, data(32, per, classes, 9), { ...cfg, epochs: 1 }, { masks: new Map(), fusedTrainer: nativeFusedTrainer(addon!) });
-      const split = data(37, per, classes, 4);
-      const { x } = split.take(Int32Array.from({ length: 37 }, (_, i) => i));
       const ff = fastForward(model, nativeFusedTrainer(addon!));
       if (typeof ff === 'string') throw new Error(ff);
-      const before = tf.memory().numTensors;
-      const ours = ff.predict(x as Float32Array, 37);
-      expect(tf.memory().numTensors).toBe(before);
+      // Batch 1 (one lane) and 37 (split into lanes), as latency is measured.
+      for (const n of [1, 37]) {
+        const { x } = data(n, per, classes, 4).take(Int32Array.from({ length: n }, (_, i) => i));
+        const before = tf.memory().numTensors;
+        const ours = ff.predict(x as Float32Array, n);
+        expect(tf.memory().numTensors).toBe(before);
+        const ref = tf.tidy(() => (model.predict(tf.tensor(x, [n, ...shape])) as tf.Tensor).dataSync() as Float32Array);
+        expect(ours.length).toBe(ref.length);
+        expect(maxDiff([ours], [ref])).toBeLessThan(1e-5);
+      }
       ff.dispose();
-      const ref = tf.tidy(() => (model.predict(tf.tensor(x, [37, ...shape])) as tf.Tensor).dataSync() as Float32Array);
-      expect(ours.length).toBe(ref.length);
-      expect(maxDiff([ours], [ref])).toBeLessThan(1e-5);
       model.dispose();
     });
   }
+
+  it('the nets above use every layer class the native path covers', () => {
+    const seen = new Set<string>();
+    for (const [, make] of nets) {
+      const model = make();
+      model.layers.forEach((l) => seen.add(l.getClassName()));
+      model.dispose();
+    }
+    expect(fusedLayerKinds().filter((k) => !seen.has(k))).toEqual([]);
+  });
 
   it('evaluateModel and measureLatency run it where the installed trainer covers the model, and say so; fast: false is tfjs', async () => {
     const model = mobileNetV2Like({ inputShape: [12, 12, 2], stem: 4, blocks: [[1, 4, 1], [2, 6, 1]], head: 8, classes: 3 });
@@ -496,10 +533,18 @@ describe.runIf(addon !== undefined)('inference on the native forward pass (fastF
     const [lat] = await measureLatency(model, { batchSizes: [4], runs: 2, warmup: 1 });
     expect(lat.path).toBe('native graph step');
     expect((await measureLatency(model, { batchSizes: [4], runs: 2, warmup: 1, fast: false }))[0].path).toBe('tfjs');
+    // The app's full evaluation (engine/measure: accuracy, loss, confusion) on the same path, same figures.
+    const full = await evaluate(model, split, { batchSize: 64 });
+    const fullSlow = await evaluate(model, split, { batchSize: 64, fast: false });
+    expect([full.path, fullSlow.path]).toEqual(['native graph step', 'tfjs']);
+    expect(full.accuracy).toBe(fullSlow.accuracy);
+    expect(full.loss).toBeCloseTo(fullSlow.loss, 5);
+    expect(full.confusion).toEqual(fullSlow.confusion);
     // Not covered (dropout above zero): tfjs, with the reason from fusedSpecOf.
     const other = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [4, 5] }), tf.layers.dropout({ rate: 0.5 }), tf.layers.dense({ units: 2, activation: 'softmax' })] });
     expect(fastForward(other, nativeFusedTrainer(addon!))).toMatch(/dropout/);
     expect(evaluateModel(other, data(10, 20, 2, 1)).path).toBe('tfjs');
+    expect((await evaluate(other, data(10, 20, 2, 1))).path).toBe('tfjs');
     model.dispose();
     other.dispose();
   });

@@ -185,7 +185,12 @@ describe.runIf(addon !== undefined)('native kernels match the cpu backend', () =
     const x = tf.randomUniform([2, 6, 6, 4]);
     const dy = tf.randomUniform([2, 6, 6, 4]);
     const attrs = { strides: 1, dilations: 1, pad: 'same', filterShape: [3, 3, 4, 1] };
-    const run = () => tf.tidy(() => tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy }, attrs) as tf.Tensor).dataSync() as Float32Array;
+    const run = () => {
+      const dw = tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy }, attrs) as tf.Tensor;
+      const values = dw.dataSync() as Float32Array;
+      dw.dispose();
+      return values;
+    };
     const reference = run();
     for (const withIt of [true, false]) {
       unregisterNativeKernels();
@@ -228,7 +233,7 @@ describe.runIf(addon !== undefined)('native kernels match the cpu backend', () =
     const shapes = [[7, 5], [300, 300]];
     const start = shapes.map((s, i) => randomValues(size(s), 80 + i));
     const trainWith = (opt: { applyGradients(g: tf.NamedTensorMap): void; dispose(): void }, tag: string) => {
-      const vars = shapes.map((s, i) => tf.variable(tf.tensor(start[i], s), true, `${tag}_${i}`));
+      const vars = shapes.map((s, i) => tf.tidy(() => tf.variable(tf.tensor(start[i], s), true, `${tag}_${i}`)));
       for (let k = 0; k < 4; k++) {
         tf.tidy(() => {
           const grads: tf.NamedTensorMap = {};

@@ -27,7 +27,7 @@ function batch(n: number, seed: number): { x: tf.Tensor; y: tf.Tensor } {
   const labels = Array.from({ length: n }, (_, i) => (i * 7 + seed) % 3);
   return {
     x: tf.tensor4d(randomValues(n * 10 * 10 * 2, seed), [n, 10, 10, 2]),
-    y: tf.oneHot(tf.tensor1d(labels, 'int32'), 3),
+    y: tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), 3)),
   };
 }
 
@@ -36,7 +36,9 @@ async function trainSteps(backend: 'cpu' | 'wasm', init: tf.Tensor[] | null, ste
   const model = convNet(0);
   if (init) model.setWeights(init);
   const initial = model.getWeights().map((w) => w.clone());
-  model.compile({ optimizer: tf.train.adam(0.01), loss: 'categoricalCrossentropy' });
+  // A model does not own an optimizer instance it was compiled with: freed below with the model.
+  const optimizer = tf.train.adam(0.01);
+  model.compile({ optimizer, loss: 'categoricalCrossentropy' });
   for (let s = 0; s < steps; s++) {
     const { x, y } = batch(6, s + 1);
     await model.trainOnBatch(x, y);
@@ -45,6 +47,7 @@ async function trainSteps(backend: 'cpu' | 'wasm', init: tf.Tensor[] | null, ste
   }
   const trained = await Promise.all(model.getWeights().map((w) => w.data()));
   model.dispose();
+  optimizer.dispose();
   return { initial, trained };
 }
 
@@ -91,7 +94,8 @@ describe('training on wasm', () => {
   it('model.fit with dropout runs on wasm and 100 steps leak no tensors', async () => {
     await tf.setBackend('wasm');
     const model = convNet(0.25);
-    model.compile({ optimizer: tf.train.adam(0.01), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+    const optimizer = tf.train.adam(0.01);
+    model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
     const { x, y } = batch(8, 3);
     const first = await model.fit(x, y, { epochs: 1, batchSize: 4, verbose: 0 });
     expect(Number.isFinite(first.history.loss[0] as number)).toBe(true);
@@ -99,6 +103,7 @@ describe('training on wasm', () => {
     for (let s = 0; s < 100; s++) await model.trainOnBatch(x, y);
     expect(tf.memory().numTensors).toBe(before);
     model.dispose();
+    optimizer.dispose();
     x.dispose();
     y.dispose();
   });

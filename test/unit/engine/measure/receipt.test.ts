@@ -62,7 +62,9 @@ describe('modelCost', () => {
     const first = model.layers.find((l) => l.getClassName() === 'Dense')!;
     const w = first.getWeights();
     expect(w[0].shape).toEqual([784, 300]);
-    first.setWeights([tf.zerosLike(w[0]), w[1]]);
+    const zeros = tf.zerosLike(w[0]);
+    first.setWeights([zeros, w[1]]);
+    zeros.dispose();
     const pruned = modelCost(analyzeModel(model));
     expect(pruned.macs).toBe(dense.macs);
     expect(pruned.nonZeroMacs).toBeCloseTo(dense.macs - 784 * 300, 0);

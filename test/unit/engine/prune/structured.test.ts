@@ -324,9 +324,10 @@ describe('pruneStructured', () => {
     expect(pruned.getLayer('down').getWeights()[0].shape).toEqual([3, 3, 1, 2]);
     expect(pruned.getLayer('up').getWeights()[0].shape).toEqual([3, 3, 2, 2]);
     expect(pruned.getLayer('head').getWeights()[0].shape).toEqual([6 * 6 * 2, 2]);
-    const y = pruned.predict(tf.ones([1, 6, 6, 1])) as tf.Tensor;
+    const ones = tf.ones([1, 6, 6, 1]);
+    const y = pruned.predict(ones) as tf.Tensor;
     expect(y.shape).toEqual([1, 2]);
-    tf.dispose(y);
+    tf.dispose([ones, y]);
     pruned.dispose();
     model.dispose();
   });

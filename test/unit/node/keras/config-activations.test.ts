@@ -42,7 +42,9 @@ describe('Keras activations at import', () => {
     for (const [name, want] of Object.entries(expected)) {
       const topology = translateKerasConfig(seq([act(name)]), 'm.keras', '3.5.0');
       const model = await tf.models.modelFromJSON({ modelTopology: topology as unknown as tf.serialization.ConfigDict });
-      const y = Array.from((model.predict(x) as tf.Tensor).dataSync());
+      const out = model.predict(x) as tf.Tensor;
+      const y = Array.from(out.dataSync());
+      out.dispose();
       y.forEach((v, i) => expect(v, `${name}[${i}]`).toBeCloseTo(want[i], 5));
       model.dispose();
     }
@@ -59,8 +61,10 @@ describe('Keras activations at import', () => {
     };
     const model = await tf.models.modelFromJSON({ modelTopology: translateKerasConfig(cfg, 'm.keras', '3.5.0') as unknown as tf.serialization.ConfigDict });
     expect(model.outputs[0].shape).toEqual([null, 1, 1, 2]);
-    const y = model.predict(tf.ones([1, 3, 3, 2])) as tf.Tensor;
+    const x = tf.ones([1, 3, 3, 2]);
+    const y = model.predict(x) as tf.Tensor;
     expect(y.shape).toEqual([1, 1, 1, 2]);
+    tf.dispose([x, y]);
     expect(model.layers[0].getConfig().keepdims).toBe(true);
     model.dispose();
   });

@@ -232,6 +232,7 @@ describe('loadKerasModel: nested models', () => {
     const model = await loadKerasModel(file);
     expect(maxAbsDiff(model, ref, xFunc)).toBeLessThan(1e-6);
     model.dispose();
+    ref.dispose();
   });
 
   it('Keras 3 .keras: nested layers are read from layers/<model group>/layers/<layer group>/vars', async () => {
@@ -250,6 +251,7 @@ describe('loadKerasModel: nested models', () => {
     const model = await loadKerasModel(file);
     expect(maxAbsDiff(model, ref, xFunc)).toBeLessThan(1e-6);
     model.dispose();
+    ref.dispose();
   });
 });
 

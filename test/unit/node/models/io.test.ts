@@ -122,11 +122,12 @@ describe('saveModel / loadModel round trip', () => {
     writeFileSync(path.join(dir, 'model.json'), JSON.stringify(tm));
     await fs.rename(shard, path.join(dir, 'weights.bin'));
     const loaded = await loadModel(dir);
-    const y = loaded.model.predict(tf.tensor2d([[1, 1, 1]])) as tf.Tensor;
+    const x = tf.tensor2d([[1, 1, 1]]);
+    const y = loaded.model.predict(x) as tf.Tensor;
     // [1,1,1] . kernel + bias = [9 + 0.5, 12 - 0.5]
     expect(Array.from(y.dataSync())).toEqual([9.5, 11.5]);
     expect(loaded.files.map((f) => path.basename(f))).toEqual(['model.json', 'weights.bin']);
-    tf.dispose(y);
+    tf.dispose([x, y]);
     loaded.model.dispose();
   });
 });

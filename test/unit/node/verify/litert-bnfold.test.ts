@@ -5,15 +5,20 @@
  * identity (means up to +-3, variances 1e-2..10, gammas of both signs), so a wrong fold shows.
  */
 import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../../../src-main/engine/data';
 import { exportTflite } from '../../../../src-main/engine/export/tflite/index';
 import { loadLiteRtNode } from '../../../../src-main/node/verify/litert';
 import { verifyTflite } from '../../../../src-main/node/verify/verify';
 import { samplesFor } from './helpers';
 
+/** Each test's models, freed when it ends (seedBnWeights registers them). */
+const made: tf.LayersModel[] = [];
+afterEach(() => made.splice(0).forEach((m) => m.dispose()));
+
 /** Random weights; BN statistics spread over realistic ranges. */
 function seedBnWeights(model: tf.LayersModel, seed = 5): void {
+  made.push(model);
   const rand = seededRandom(seed);
   const u = (a: number, b: number) => a + (b - a) * rand();
   for (const layer of model.layers) {

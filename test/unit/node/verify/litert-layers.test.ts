@@ -1,12 +1,20 @@
 import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { exportTflite, readTflite } from '../../../../src-main/engine/export/tflite/index';
 import { loadLiteRtNode } from '../../../../src-main/node/verify/litert';
 import { verifyTflite } from '../../../../src-main/node/verify/verify';
 import { samplesFor, seedWeights } from './helpers';
 
+/** Each test's models, freed when it ends (expectSameInLiteRt registers them). */
+const made = new Set<tf.LayersModel>();
+afterEach(() => {
+  made.forEach((m) => m.dispose());
+  made.clear();
+});
+
 /** Exports float32, runs in LiteRT on a few samples, expects the tfjs outputs to within 1e-4. */
 async function expectSameInLiteRt(model: tf.LayersModel, sampleShape: number[], n = 4): Promise<string[]> {
+  made.add(model);
   seedWeights(model);
   const { bytes, ops } = exportTflite(model, { quant: 'none', sparse: 'never' });
   const r = await verifyTflite(bytes, model, samplesFor(sampleShape, n), { latencyRuns: 0 });
@@ -161,6 +169,7 @@ describe('float32 TFLite export through LiteRT, per layer type', () => {
     const cat = tf.layers.concatenate().apply([a, b]) as tf.SymbolicTensor;
     const out = tf.layers.dense({ units: 2, name: 'probs' }).apply(cat) as tf.SymbolicTensor;
     const m = tf.model({ inputs: [a, b], outputs: out });
+    made.add(m);
     seedWeights(m);
     const { lib } = await loadLiteRtNode();
     const compiled = await lib.loadAndCompile(exportTflite(m, { quant: 'none' }).bytes, { accelerator: 'wasm' });
@@ -180,6 +189,7 @@ describe('float32 TFLite export through LiteRT, per layer type', () => {
 
   it('writes a schema v3 file with the TFL3 identifier, an empty buffer 0 and 16-byte aligned buffers', () => {
     const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [3], units: 130 }), tf.layers.dense({ units: 2, activation: 'softmax' })] });
+    made.add(m);
     const { bytes } = exportTflite(m, { quant: 'none', sparse: 'never' });
     const info = readTflite(bytes);
     expect(new TextDecoder().decode(bytes.subarray(4, 8))).toBe('TFL3');

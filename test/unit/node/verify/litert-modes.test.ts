@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { exportTflite, readTflite } from '../../../../src-main/engine/export/tflite/index';
 import { loadLiteRtNode } from '../../../../src-main/node/verify/litert';
 import { detectMode, verifyTflite } from '../../../../src-main/node/verify/verify';
@@ -25,6 +25,13 @@ function convNet(): tf.LayersModel {
   seedWeights(m);
   return m;
 }
+
+/** Models a test makes for itself, freed when it ends (the shared one lives for the file). */
+const made = new Set<tf.LayersModel>();
+afterEach(() => {
+  made.forEach((m) => m.dispose());
+  made.clear();
+});
 
 /** Labels = the float model's own decisions, so the reference accuracy is 1. */
 function labelled(model: tf.LayersModel, n: number, seed = 11): { x: Float32Array; y: Int32Array; sampleShape: number[] } {
@@ -126,6 +133,7 @@ describe('numeric modes through LiteRT', () => {
 
   it('a model that disagrees with the file fails verification with the numbers in the reason', async () => {
     const other = convNet();
+    made.add(other);
     seedWeights(other, 99);
     const { bytes } = exportTflite(model, { quant: 'none' });
     const r = await verifyTflite(bytes, other, labelled(model, 6), { latencyRuns: 0 });
@@ -178,6 +186,7 @@ describe('the other layer types in every numeric mode', () => {
   for (const quant of ['float16', 'dynamic-int8', 'int8'] as const) {
     it(`${quant}: runs in LiteRT and stays close to tfjs`, async () => {
       const m = mixedNet();
+      made.add(m);
       const s = samplesFor([8, 8, 3], 12, 21);
       const { bytes, ops } = exportTflite(m, { quant, calibration: randomFloats(32 * 192, 8) });
       for (const op of ['PAD', 'AVERAGE_POOL_2D', 'MUL', 'ADD', 'LOGISTIC', 'RESHAPE', 'MEAN', 'SOFTMAX']) expect(ops.map((o) => o.op)).toContain(op);
@@ -201,11 +210,13 @@ describe('per-channel weight scales', () => {
   for (const [name, make, shape, scaleShape] of cases) {
     it(`${name}: a channel 10^4 times smaller than its neighbour keeps its precision in dynamic-int8`, async () => {
       const m = make();
+      made.add(m);
       seedWeights(m);
       const [k, b] = m.layers[0].getWeights();
       const scaled = tf.tidy(() => tf.mul(k, tf.tensor([100, 1, 0.01, 3], scaleShape)));
-      m.layers[0].setWeights([scaled, tf.zerosLike(b)]);
-      scaled.dispose();
+      const zeros = tf.zerosLike(b);
+      m.layers[0].setWeights([scaled, zeros]);
+      tf.dispose([scaled, zeros]);
       const { bytes } = exportTflite(m, { quant: 'dynamic-int8' });
       const s = samplesFor(shape, 1, 4);
       const got = await runLiteRt(bytes, s.x, [1, ...shape]);
@@ -242,6 +253,7 @@ describe('sparse weight encoding', () => {
 
   it('auto encodes a 90%-sparse dense layer as CSR + DENSIFY, shrinks the file and still matches', async () => {
     const m = prunedMlp(0.1);
+    made.add(m);
     const dense = exportTflite(m, { quant: 'none', sparse: 'never' });
     const sparse = exportTflite(m, { quant: 'none', sparse: 'auto' });
     expect(sparse.ops.map((o) => o.op)).toEqual(['DENSIFY', 'FULLY_CONNECTED', 'FULLY_CONNECTED']);
@@ -254,6 +266,7 @@ describe('sparse weight encoding', () => {
 
   it('auto keeps a dense layer dense; always forces CSR and the result still matches', async () => {
     const m = prunedMlp(1);
+    made.add(m);
     expect(exportTflite(m, { quant: 'none', sparse: 'auto' }).ops.some((o) => o.op === 'DENSIFY')).toBe(false);
     const forced = exportTflite(m, { quant: 'none', sparse: 'always' });
     expect(forced.ops.filter((o) => o.op === 'DENSIFY')).toHaveLength(2);

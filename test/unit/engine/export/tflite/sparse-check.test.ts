@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { exportTflite } from '../../../../../src-main/engine/export/tflite/index';
 import { checkSparseEligibility, type SparseRuleId } from '../../../../../src-main/engine/export/tflite/sparse-check';
 
@@ -41,7 +41,9 @@ function net(o: NetOptions = {}): tf.LayersModel {
     const sorted = Float32Array.from(v, Math.abs).sort();
     const threshold = sorted[Math.floor(sorted.length * sparsity)];
     for (let i = 0; i < v.length; i++) if (Math.abs(v[i]) < threshold) v[i] = 0;
-    l.setWeights([tf.tensor(v, k.shape), b]);
+    const pruned = tf.tensor(v, k.shape);
+    l.setWeights([pruned, b]);
+    pruned.dispose();
   }
   return model;
 }
@@ -54,7 +56,8 @@ function failed(o: NetOptions, exportOpts: Parameters<typeof exportTflite>[1] = 
   for (const rule of r.rules) if (!rule.passed) expect(rule.fix, rule.id).toBeTruthy();
   return r.rules.filter((x) => !x.passed).map((x) => x.id);
 }
-afterAll(() => models.forEach((m) => m.dispose()));
+// Each test's models are freed when it ends (the global tensor-leak check counts them).
+afterEach(() => models.splice(0).forEach((m) => m.dispose()));
 
 describe('checkSparseEligibility', () => {
   it('passes a net built to the rules, exported float32 with sparse 1x1 weights', () => {

@@ -1,0 +1,50 @@
+/**
+ * The GPU engine page (gpu.html): picks WebGPU or WebGL (`?backend=webgpu|webgl|auto`), self-tests
+ * it against the cpu backend, shows what it found, and exposes the engine to whoever drives the
+ * window (the e2e tests, later the job host) as `window.topiaryGpu`.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { GpuBackendChoice, GpuInfo } from '../common/contract/gpu';
+import { initGpu } from './backend';
+import { runConformance, CONFORMANCE_CASES } from './conformance';
+import { gpuSummary } from './summary';
+
+/** What the page exposes as window.topiaryGpu once it has chosen (or given up on) a GPU. */
+export interface GpuWindowApi {
+  info: GpuInfo;
+  conformance: typeof runConformance;
+  cases: string[];
+  memory: () => tf.MemoryInfo;
+}
+
+declare global {
+  interface Window {
+    topiaryGpu?: GpuWindowApi;
+  }
+}
+
+function choiceFromQuery(): GpuBackendChoice {
+  const raw = new URLSearchParams(location.search).get('backend') ?? 'auto';
+  if (raw === 'webgpu' || raw === 'webgl' || raw === 'auto') return raw;
+  throw new Error(`?backend= must be webgpu, webgl or auto; got "${raw}"`);
+}
+
+function show(lines: string[], state: 'ready' | 'none' | 'error'): void {
+  const status = document.getElementById('status');
+  if (!status) return;
+  status.textContent = lines.join('\n');
+  status.dataset.state = state;
+}
+
+async function main(): Promise<void> {
+  show(['Looking for a GPU…'], 'none');
+  try {
+    const info = await initGpu(choiceFromQuery());
+    window.topiaryGpu = { info, conformance: runConformance, cases: CONFORMANCE_CASES.map((c) => c.name), memory: () => tf.memory() };
+    show(gpuSummary(info), info.backend ? 'ready' : 'none');
+  } catch (err) {
+    show([`GPU check failed: ${err instanceof Error ? err.message : String(err)}`], 'error');
+  }
+}
+
+void main();

@@ -78,9 +78,11 @@ async function adapterOf(backend: GpuBackendName): Promise<string | undefined> {
 }
 
 /** Why the browser offers no such backend, when it can say before tfjs tries. */
-function unavailable(backend: GpuBackendName): string | undefined {
+async function unavailable(backend: GpuBackendName): Promise<string | undefined> {
   if (backend === 'webgpu') {
-    if (!('gpu' in navigator)) return window.isSecureContext ? 'this browser exposes no WebGPU (navigator.gpu)' : 'WebGPU needs a secure context (https or localhost)';
+    const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+    if (!gpu) return window.isSecureContext ? 'this browser exposes no WebGPU (navigator.gpu)' : 'WebGPU needs a secure context (https or localhost)';
+    if (!(await gpu.requestAdapter().catch(() => null))) return 'the browser offers no WebGPU adapter (blocklisted GPU or driver; Chromium on Linux needs --enable-unsafe-webgpu)';
     return undefined;
   }
   const canvas = document.createElement('canvas');
@@ -99,7 +101,7 @@ export async function initGpu(choice: GpuBackendChoice = 'auto'): Promise<GpuInf
   const order: GpuBackendName[] = choice === 'auto' ? [...GPU_BACKEND_NAMES] : [choice];
   const skipped: GpuInfo['skipped'] = [];
   for (const name of order) {
-    const why = unavailable(name);
+    const why = await unavailable(name);
     if (why) {
       skipped.push({ name, reason: why });
       continue;

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { GpuBackendChoice, GpuInfo } from '../common/contract/gpu';
 import { initGpu } from './backend';
 import { runConformance, CONFORMANCE_CASES } from './conformance';
+import { trainSpeed } from './speed';
 import { gpuSummary } from './summary';
 
 /** What the page exposes as window.topiaryGpu once it has chosen (or given up on) a GPU. */
@@ -15,6 +16,8 @@ export interface GpuWindowApi {
   conformance: typeof runConformance;
   cases: string[];
   memory: () => tf.MemoryInfo;
+  /** LeNet-5 training samples/s on `backend` (the bench's GPU row); the chosen backend is active again after. */
+  trainSpeed: (backend: string, opts?: Parameters<typeof trainSpeed>[0]) => ReturnType<typeof trainSpeed>;
 }
 
 declare global {
@@ -36,11 +39,20 @@ function show(lines: string[], state: 'ready' | 'none' | 'error'): void {
   status.dataset.state = state;
 }
 
+async function speedOn(backend: string, info: GpuInfo, opts?: Parameters<typeof trainSpeed>[0]) {
+  if (!(await tf.setBackend(backend))) throw new Error(`backend "${backend}" did not initialize`);
+  try {
+    return await trainSpeed(opts);
+  } finally {
+    await tf.setBackend(info.backend ?? 'cpu');
+  }
+}
+
 async function main(): Promise<void> {
   show(['Looking for a GPU…'], 'none');
   try {
     const info = await initGpu(choiceFromQuery());
-    window.topiaryGpu = { info, conformance: runConformance, cases: CONFORMANCE_CASES.map((c) => c.name), memory: () => tf.memory() };
+    window.topiaryGpu = { info, conformance: runConformance, cases: CONFORMANCE_CASES.map((c) => c.name), memory: () => tf.memory(), trainSpeed: (backend, opts) => speedOn(backend, info, opts) };
     show(gpuSummary(info), info.backend ? 'ready' : 'none');
   } catch (err) {
     show([`GPU check failed: ${err instanceof Error ? err.message : String(err)}`], 'error');

@@ -17,69 +17,25 @@
  * Before adamEpsilon() (engine/finetune/adam.ts) WebGL's Adam used eps 1e-4 (a tfjs-backend-webgl
  * 4.22 bug) and the same run drifted by up to 30% of its update in 5 steps; these bounds catch that.
  */
-import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConformanceResult } from '../../src-main/gpu/conformance';
-// Brings in the page's `window.topiaryGpu` declaration (types only; the page runs in Chromium).
-import type { GpuWindowApi as _GpuWindowApi } from '../../src-main/gpu/page';
 import type { GpuInfo } from '../../src-main/common/contract/gpu';
-import { ROOT, shot } from './harness';
+import { CHROMIUM, hasChromium, openGpuPage as open, serveGpuPage, SOFTWARE_GPU, type GpuPageServer } from '../support/gpu-page';
+import { shot } from './harness';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const hasChromium = fs.existsSync(CHROMIUM) && spawnSync(CHROMIUM, ['--version']).status === 0;
-if (!hasChromium) console.warn(`gpu.test.ts: skipped, no Chromium at ${CHROMIUM} (set CHROMIUM_PATH)`);
+const chromiumHere = hasChromium();
+if (!chromiumHere) console.warn(`gpu.test.ts: skipped, no Chromium at ${CHROMIUM} (set CHROMIUM_PATH)`);
 
-/** Software GPU flags: SwiftShader for WebGL (ANGLE) and for WebGPU (Dawn's SwiftShader adapter). */
-// Without --enable-features=Vulkan --use-vulkan=swiftshader, Chromium 156 offers the SwiftShader
-// adapter but every buffer mapped at creation fails ("size (768) is too large for the implementation").
-const SOFTWARE_GPU = [
-  '--use-gl=angle',
-  '--use-angle=swiftshader',
-  '--enable-unsafe-swiftshader',
-  '--enable-unsafe-webgpu',
-  '--use-webgpu-adapter=swiftshader',
-  '--enable-features=Vulkan',
-  '--use-vulkan=swiftshader',
-];
 export const TOLERANCE = { loss: 1e-5, update: 1e-3, weight: 1e-5 };
 
-let dist = '';
-let server: http.Server;
-let base = '';
-let browser: Browser;
-
-async function serve(dir: string): Promise<{ server: http.Server; url: string }> {
-  const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm' };
-  const s = http.createServer((req, res) => {
-    const rel = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname).replace(/^\/+/, '');
-    const file = path.join(dir, rel);
-    if (!file.startsWith(dir) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': types[path.extname(file)] ?? 'application/octet-stream' });
-    fs.createReadStream(file).pipe(res);
-  });
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  return { server: s, url: `http://127.0.0.1:${(s.address() as { port: number }).port}` };
-}
+let pages: GpuPageServer;
 
 async function openGpuPage(choice: string, args = SOFTWARE_GPU): Promise<{ page: Page; info: GpuInfo; close(): Promise<void> }> {
-  const b = args === SOFTWARE_GPU ? browser : await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', ...args] });
-  const page = await b.newPage({ viewport: { width: 1000, height: 600 } });
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(`${base}/gpu.html?backend=${choice}`);
-  await page.waitForFunction(() => document.getElementById('status')?.dataset.state !== 'none' || window.topiaryGpu !== undefined, undefined, { timeout: 120_000 });
+  const browser = await pages.launch(args);
+  const { page, info, errors } = await open(browser, pages.base, choice);
   expect(errors).toEqual([]);
-  const info = await page.evaluate(() => window.topiaryGpu?.info);
-  if (!info) throw new Error(`the GPU page did not start: ${await page.textContent('#status')}`);
-  return { page, info, close: async () => (b === browser ? page.close() : b.close()) };
+  return { page, info, close: () => browser.close() };
 }
 
 function report(label: string, rows: ConformanceResult[]): void {
@@ -105,18 +61,12 @@ function expectConformant(rows: ConformanceResult[], cases: string[]): void {
   for (const r of rows) expect(r.cpuLosses[0], r.name).not.toBe(r.cpuLosses.at(-1));
 }
 
-describe.skipIf(!hasChromium)('GPU engine page in Chromium with SwiftShader', () => {
+describe.skipIf(!chromiumHere)('GPU engine page in Chromium with SwiftShader', () => {
   beforeAll(async () => {
-    dist = fs.mkdtempSync(path.join(os.tmpdir(), 'topiary-gpu-dist-'));
-    const { build } = await import('vite');
-    await build({ configFile: path.join(ROOT, 'vite.config.ts'), logLevel: 'error', build: { outDir: dist, emptyOutDir: true } });
-    ({ server, url: base } = await serve(dist));
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', ...SOFTWARE_GPU] });
+    pages = await serveGpuPage();
   });
   afterAll(async () => {
-    await browser?.close();
-    server?.close();
-    if (dist) fs.rmSync(dist, { recursive: true, force: true });
+    await pages?.close();
   });
 
   it('auto picks a GPU backend that passes the self-test and names its adapter', async () => {

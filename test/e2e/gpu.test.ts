@@ -22,7 +22,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConformanceResult } from '../../src-main/gpu/conformance';
 import type { GpuInfo } from '../../src-main/common/contract/gpu';
 import { CHROMIUM, hasChromium, openGpuPage as open, serveGpuPage, SOFTWARE_GPU, type GpuPageServer } from '../support/gpu-page';
-import { shot } from './harness';
+import { atEveryViewport, shot, startWeb } from './harness';
 
 const chromiumHere = hasChromium();
 if (!chromiumHere) console.warn(`gpu.test.ts: skipped, no Chromium at ${CHROMIUM} (set CHROMIUM_PATH)`);
@@ -143,6 +143,25 @@ describe.skipIf(!chromiumHere)('GPU engine page in Chromium with SwiftShader', (
       console.log(`no webgpu: ${text}`);
     } finally {
       await close();
+    }
+  });
+
+  it('web mode serves the GPU page: it picks WebGL in the browser, under the server\'s CSP, and fits every window size', async () => {
+    const web = await startWeb();
+    const browser = await pages.launch(SOFTWARE_GPU);
+    try {
+      const origin = new URL(web.url).origin;
+      const { page, info, errors } = await open(browser, origin, 'webgl');
+      expect(errors).toEqual([]);
+      expect(info.backend).toBe('webgl');
+      expect(info.selfTest?.passed).toBe(true);
+      const text = (await page.textContent('#status')) ?? '';
+      expect(text).toMatch(/^GPU: webgl on ANGLE .*SwiftShader/);
+      const scroll = await atEveryViewport(page, 'gpu-web-page');
+      expect(scroll).toEqual({ '800x600': 0, '1280x800': 0, '1920x1080': 0 });
+    } finally {
+      await browser.close();
+      await web.stop();
     }
   });
 });

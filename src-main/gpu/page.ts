@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { GpuBackendChoice, GpuInfo } from '../common/contract/gpu';
 import { initGpu } from './backend';
 import { runConformance, CONFORMANCE_CASES } from './conformance';
+import { runFinetuneJob, type GpuFinetuneJob, type GpuFinetuneResult } from './job';
 import { trainSpeed } from './speed';
 import { gpuSummary } from './summary';
 
@@ -18,6 +19,8 @@ export interface GpuWindowApi {
   memory: () => tf.MemoryInfo;
   /** LeNet-5 training samples/s on `backend` (the bench's GPU row); the chosen backend is active again after. */
   trainSpeed: (backend: string, opts?: Parameters<typeof trainSpeed>[0]) => ReturnType<typeof trainSpeed>;
+  /** Runs a fine-tuning job on the chosen GPU backend (the cpu backend when none). */
+  finetune: (job: GpuFinetuneJob) => Promise<GpuFinetuneResult & { adapter?: string }>;
 }
 
 declare global {
@@ -52,7 +55,12 @@ async function main(): Promise<void> {
   show(['Looking for a GPU…'], 'none');
   try {
     const info = await initGpu(choiceFromQuery());
-    window.topiaryGpu = { info, conformance: runConformance, cases: CONFORMANCE_CASES.map((c) => c.name), memory: () => tf.memory(), trainSpeed: (backend, opts) => speedOn(backend, info, opts) };
+    window.topiaryGpu = { info, conformance: runConformance, cases: CONFORMANCE_CASES.map((c) => c.name), memory: () => tf.memory(), trainSpeed: (backend, opts) => speedOn(backend, info, opts),
+      finetune: async (job) => {
+        await tf.setBackend(info.backend ?? 'cpu');
+        return { ...(await runFinetuneJob(job)), ...(info.adapter ? { adapter: info.adapter } : {}) };
+      },
+    };
     show(gpuSummary(info), info.backend ? 'ready' : 'none');
   } catch (err) {
     show([`GPU check failed: ${err instanceof Error ? err.message : String(err)}`], 'error');

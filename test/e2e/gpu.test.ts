@@ -22,6 +22,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConformanceResult } from '../../src-main/gpu/conformance';
 import type { GpuInfo } from '../../src-main/common/contract/gpu';
 import { CHROMIUM, hasChromium, openGpuPage as open, serveGpuPage, SOFTWARE_GPU, type GpuPageServer } from '../support/gpu-page';
+import * as tf from '@tensorflow/tfjs';
+import { seededRandom } from '../../src-main/engine/data';
+import { lenet5 } from '../../src-main/engine/models';
+import { validatePruneConfig } from '../../src-main/engine/prune/config';
+import { pruneUnstructured } from '../../src-main/engine/prune/unstructured';
+import { jobModel, runFinetuneJob, type GpuFinetuneJob } from '../../src-main/gpu/job';
+import { initBackend } from '../../src-main/node/backend';
 import { atEveryViewport, shot, startWeb } from './harness';
 
 const chromiumHere = hasChromium();
@@ -162,6 +169,58 @@ describe.skipIf(!chromiumHere)('GPU engine page in Chromium with SwiftShader', (
     } finally {
       await browser.close();
       await web.stop();
+    }
+  });
+
+  it('a prune + fine-tune job: pruned in Node, fine-tuned in the GPU window on WebGL, weights back with masks exact and equal to the cpu run', async () => {
+    // Prune LeNet-5 to 70% (global magnitude) in Node, then make the job the window runs.
+    await initBackend({ force: 'cpu' });
+    const model = lenet5({ seed: 3 });
+    const { masks } = await pruneUnstructured(model, validatePruneConfig({ sparsity: 0.7 }, model));
+    const rand = seededRandom(9);
+    const n = 128;
+    const job: GpuFinetuneJob = {
+      model: await jobModel(model),
+      masks: model.weights.filter((w) => masks.has(w.name)).map((w) => ({ name: w.originalName, keep: Array.from(masks.get(w.name)!.dataSync()) })),
+      data: { x: Array.from({ length: n * 784 }, () => rand()), y: Array.from({ length: n }, () => Math.floor(rand() * 10)), sampleSize: 784 },
+      cfg: { epochs: 1, batchSize: 32, learningRate: 1e-3, optimizer: 'adam' },
+      seed: 5,
+    };
+    for (const m of masks.values()) m.dispose();
+    model.dispose();
+    expect(job.masks.map((m) => m.name)).toEqual(['conv1/kernel', 'conv2/kernel', 'fc1/kernel', 'fc2/kernel', 'fc3/kernel']);
+    const cpu = await runFinetuneJob(job);
+    expect(tf.memory().numTensors).toBe(0);
+
+    const { page, info, close } = await openGpuPage('webgl');
+    try {
+      expect(info.backend).toBe('webgl');
+      const gpu = await page.evaluate((j) => window.topiaryGpu!.finetune(j), job);
+      // What a run would record: the backend and the adapter it trained on.
+      expect(gpu.backend).toBe('webgl');
+      expect(gpu.adapter).toMatch(/SwiftShader/);
+      expect(gpu.steps).toBe(4);
+      expect(gpu.history[0].loss).toBeCloseTo(cpu.history[0].loss, 5);
+      expect(gpu.weights.map((w) => w.name)).toEqual(cpu.weights.map((w) => w.name));
+      let pruned = 0;
+      for (const m of job.masks) {
+        const values = gpu.weights.find((w) => w.name === m.name)!.values;
+        const leaks = m.keep.filter((k, i) => k === 0 && values[i] !== 0).length;
+        pruned += m.keep.filter((k) => k === 0).length;
+        expect(leaks, `${m.name}: pruned weights not 0 after fine-tuning on WebGL`).toBe(0);
+      }
+      expect(pruned / job.masks.reduce((a, m) => a + m.keep.length, 0)).toBeCloseTo(0.7, 2);
+      gpu.weights.forEach((w, t) => {
+        const ref = cpu.weights[t].values;
+        const worst = Math.max(...w.values.map((v, i) => Math.abs(v - ref[i])));
+        expect(worst, w.name).toBeLessThanOrEqual(TOLERANCE.weight);
+      });
+      // Training changed the kept weights (the job did something).
+      const start = new Float32Array(job.model.weights.slice(0, job.masks[0].keep.length));
+      expect(gpu.weights[0].values.some((v, i) => Math.abs(v - start[i]) > 1e-5)).toBe(true);
+      console.log(`prune + fine-tune job on webgl: ${gpu.steps} steps in ${gpu.ms.toFixed(0)} ms (cpu ${cpu.ms.toFixed(0)} ms), loss ${gpu.history[0].loss} vs cpu ${cpu.history[0].loss}`);
+    } finally {
+      await close();
     }
   });
 });

@@ -32,6 +32,14 @@ export default tseslint.config(
     },
   },
   {
+    // The GPU engine page runs in a browser window: the engine and the DOM, nothing of Node.
+    files: ['src-main/gpu/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { paths: nodeOnly, patterns: [{ group: ['node:*'], message: 'gpu/ runs in a browser window: no node:* modules.' }] }],
+      'no-restricted-globals': ['error', { name: 'process', message: 'gpu/ runs in a browser window: no process.' }, { name: 'require', message: 'gpu/ runs in a browser window.' }],
+    },
+  },
+  {
     files: ['src-main/common/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', { paths: nodeOnly, patterns: [{ group: ['node:*'], message: 'common/ stays pure.' }, { group: ['**/engine/**', '**/node/**', '**/store/**', '**/app/**', '**/jobs/**', '**/electron/**', '**/web/**', '**/cli/**', '@tensorflow/*'], message: 'common/ depends on nothing.' }] }],

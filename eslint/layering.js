@@ -25,6 +25,8 @@ export const LAYERS = {
   web: ['web', 'common'],
   electron: ['electron', 'app', 'common'],
   renderer: ['renderer', 'common'],
+  // The GPU engine page (gpu.html): the engine in a browser window, on WebGPU/WebGL.
+  gpu: ['gpu', 'engine', 'common'],
 };
 
 /** Packages that only one folder may import. */

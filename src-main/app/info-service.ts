@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { fusedLayerKinds } from '../engine/finetune/fused-step';
-import { initBackend, type BackendInfo } from '../node/backend';
+import { initBackend, requestedWindowBackend, type BackendInfo } from '../node/backend';
 import { appRoot, defaultDbPath, resourcesDir, topiaryHome } from './paths';
 import type { AppInfo } from '../common/contract/results';
 // The contract's types, defined in common/contract, re-exported for this module's callers.
@@ -40,5 +40,21 @@ export async function getInfo(): Promise<AppInfo> {
       nativeGraphStep: { available: backend.native?.loaded === true && backend.name === 'wasm', layers: fusedLayerKinds() },
       tfjsStep: 'every other model (any layer tfjs-layers trains), SGD, distillation, movement scores',
     },
+    gpu: gpuStatus(backend),
   };
+}
+
+/**
+ * The one line about the GPU. Node trains on a GPU only through tfjs-node-gpu (CUDA); WebGPU and
+ * WebGL run in a browser window: web mode's /gpu.html picks one and checks it against the CPU.
+ */
+export function gpuStatus(backend: BackendInfo): NonNullable<AppInfo['gpu']> {
+  const requested = requestedWindowBackend();
+  if (backend.name === 'tensorflow-gpu') return { used: true, detail: `CUDA through ${backend.package}@${backend.version}` };
+  const window = 'WebGPU/WebGL run in a browser window: `topiary web`, then open /gpu.html';
+  if (requested) {
+    return { used: false, requested, detail: `none used here: TOPIARY_BACKEND=${requested} applies to the GPU window, the CLI trains on ${backend.name} (${window})` };
+  }
+  const cuda = backend.skipped.find((s) => s.name === 'tensorflow-gpu');
+  return { used: false, detail: `none used (the CLI trains on the CPU${cuda ? '; tfjs-node-gpu not loaded' : ''}; ${window})` };
 }

@@ -184,14 +184,29 @@ async function tryLoad(name: BackendChoice): Promise<{ tfjsName: string; threads
   }
 }
 
-/** Reads the requested backend from the option or TOPIARY_BACKEND; undefined means "first that loads". */
+/** Backends only a browser window runs (src-main/gpu/); TOPIARY_BACKEND may name them. */
+const WINDOW_BACKENDS = ['webgl', 'webgpu'] as const;
+export type WindowBackend = (typeof WINDOW_BACKENDS)[number];
+
+/** The browser GPU backend TOPIARY_BACKEND asks for (webgl, webgpu), if it names one. */
+export function requestedWindowBackend(): WindowBackend | undefined {
+  const raw = (process.env.TOPIARY_BACKEND ?? '').trim().toLowerCase();
+  return (WINDOW_BACKENDS as readonly string[]).includes(raw) ? (raw as WindowBackend) : undefined;
+}
+
+/**
+ * Reads the requested backend from the option or TOPIARY_BACKEND; undefined means "first that loads".
+ * TOPIARY_BACKEND=webgl|webgpu picks the GPU window's backend; Node itself then takes the first that loads.
+ */
 function requestedBackend(force: string | undefined): BackendChoice | undefined {
   const fromEnv = force === undefined;
   const raw = (force ?? process.env.TOPIARY_BACKEND ?? '').trim().toLowerCase();
   if (raw === '' || raw === 'auto') return undefined;
+  if (fromEnv && (WINDOW_BACKENDS as readonly string[]).includes(raw)) return undefined;
   if (!(BACKEND_NAMES as readonly string[]).includes(raw)) {
     const source = fromEnv ? 'TOPIARY_BACKEND' : 'backend';
-    throw new ConfigError(`${source} must be one of auto, ${BACKEND_NAMES.join(', ')}; got "${force ?? process.env.TOPIARY_BACKEND}"`);
+    const names = fromEnv ? [...BACKEND_NAMES, ...WINDOW_BACKENDS] : BACKEND_NAMES;
+    throw new ConfigError(`${source} must be one of auto, ${names.join(', ')}; got "${force ?? process.env.TOPIARY_BACKEND}"`);
   }
   return raw as BackendChoice;
 }

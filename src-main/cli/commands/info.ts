@@ -24,6 +24,7 @@ export const registerInfoCommand: RegisterCommand = (program, ctx) => {
           : []),
         `training  native graph step${info.training.nativeGraphStep.available ? '' : ' (not available here)'} for models of ${info.training.nativeGraphStep.layers.join(', ')}`,
         `          tfjs step for ${info.training.tfjsStep}`,
+        ...(info.gpu ? [`GPU       ${info.gpu.detail}`] : []),
         `data dir  ${info.dataDir}`,
         `database  ${info.database}`,
         `resources ${info.resources}`,

@@ -21,8 +21,10 @@ export const registerWebCommand: RegisterCommand = (program, ctx) => {
       const { startWebServer } = await import('../../web/server');
       const api = await createApi({ home: topiaryHome(), dbPath: ctx.dbPath() });
       const server = await startWebServer({ staticDir, invoke: api.invoke, subscribe: api.subscribe, port: o.port });
-      if (ctx.json) ctx.printJson({ url: server.url, port: server.port });
-      else ctx.print(`Topiary web mode: open ${server.url}\n(Ctrl+C to stop)`);
+      // The GPU engine page: which of WebGPU/WebGL this browser can train on, self-tested against the CPU.
+      const gpuPage = `http://127.0.0.1:${server.port}/gpu.html`;
+      if (ctx.json) ctx.printJson({ url: server.url, port: server.port, gpuPage });
+      else ctx.print(`Topiary web mode: open ${server.url}\nGPU check for this browser: ${gpuPage}\n(Ctrl+C to stop)`);
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once('SIGINT', stop);

@@ -21,3 +21,5 @@ export { BACKEND_NAMES } from './results';
 /** What command `C` answers with. */
 export type CommandResult<C extends CommandName> = CommandResults[C];
 export type * from './classes';
+export type * from './gpu';
+export { GPU_BACKEND_NAMES } from './gpu';

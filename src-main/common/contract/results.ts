@@ -63,6 +63,11 @@ export interface AppInfo {
    * for models made only of these layer classes (from the table fusedSpecOf reads), else tfjs.
    */
   training: { nativeGraphStep: { available: boolean; layers: string[] }; tfjsStep: string };
+  /**
+   * The GPU, as this process sees it: used (tfjs-node-gpu's CUDA) or not, and why; `requested` when
+   * TOPIARY_BACKEND names a browser GPU backend (webgl, webgpu), which only a window can run.
+   */
+  gpu?: { used: boolean; detail: string; requested?: 'webgl' | 'webgpu' };
 }
 
 // ---------------------------------------------------------------------------------------------

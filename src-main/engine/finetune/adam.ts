@@ -6,6 +6,17 @@ import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../../common/errors';
 import { fusedAdamUpdate, registerFusedAdam } from '../kernels/fused-adam';
 
+/**
+ * Adam's default epsilon for the active backend: its epsilon() (1e-7 on the float32 backends), except
+ * on WebGL with float32 textures. There tfjs-backend-webgl 4.22 answers 1e-4, its float16 value
+ * (floatPrecision() only returns 32 when WEBGL_RENDER_FLOAT32_ENABLED is false and a 1e-8 survives),
+ * which would make the same run take visibly different steps on the GPU than on the CPU.
+ */
+export function adamEpsilon(): number {
+  if (tf.getBackend() === 'webgl' && tf.env().getBool('WEBGL_RENDER_FLOAT32_ENABLED')) return 1e-7;
+  return tf.backend().epsilon();
+}
+
 /** What the trainer needs from an optimizer (tf.train.sgd fits too). */
 export interface StepOptimizer {
   applyGradients(grads: tf.NamedTensorMap): void;
@@ -26,7 +37,7 @@ export class FusedAdam implements StepOptimizer {
     readonly learningRate: number,
     readonly beta1 = 0.9,
     readonly beta2 = 0.999,
-    readonly epsilon = tf.backend().epsilon(),
+    readonly epsilon = adamEpsilon(),
   ) {
     if (!(learningRate > 0)) throw new ConfigError(`Adam learning rate must be > 0, got ${learningRate}`);
     registerFusedAdam();

@@ -44,6 +44,12 @@ describe('folder layering (eslint/layering.js)', () => {
     expect(await lint('src-main/engine/x.ts', "import { loadModel } from '../node/models';\nexport const l = loadModel;\n")).toContainEqual(expect.stringMatching(/topiary\/layering: engine\/ may not import node\//));
   });
 
+  it('gpu/ (the browser GPU page) may use the engine, not node/ or Node itself', async () => {
+    expect(await lint('src-main/gpu/x.ts', "import { finetuneMasked } from '../engine/finetune/trainer';\nexport const f = finetuneMasked;\n")).toEqual([]);
+    expect(await lint('src-main/gpu/x.ts', "import { initBackend } from '../node/backend';\nexport const i = initBackend;\n")).toContainEqual(expect.stringMatching(/gpu\/ may not import node\//));
+    expect(await lint('src-main/gpu/x.ts', "import fs from 'node:fs';\nexport const r = fs.readFileSync;\n")).toContainEqual(expect.stringMatching(/no node:\* modules/));
+  });
+
   it('allows no cycle between folders: the table is a partial order', () => {
     const reaches = (from: string, to: string, seen = new Set<string>()): boolean =>
       (LAYERS as Record<string, string[]>)[from].some((n) => n !== from && (n === to || (!seen.has(n) && (seen.add(n), reaches(n, to, seen)))));

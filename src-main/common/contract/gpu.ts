@@ -1,0 +1,37 @@
+/**
+ * What the GPU side reports: which browser backend (WebGPU, WebGL) it initialized, on which adapter,
+ * whether it passed the self-test against the cpu backend, and why any other was not used. The GPU
+ * engine runs in a browser window (src-main/gpu/), never in Node: the CLI trains on the CPU.
+ */
+
+export const GPU_BACKEND_NAMES = ['webgpu', 'webgl'] as const;
+
+export type GpuBackendName = (typeof GPU_BACKEND_NAMES)[number];
+
+/** `TOPIARY_BACKEND` / the page's `?backend=` choice for the window: one of them, or the first that passes. */
+export type GpuBackendChoice = GpuBackendName | 'auto';
+
+/** The self-test: a few Adam steps of a tiny net, the GPU backend's loss against the cpu backend's. */
+export interface GpuSelfTest {
+  steps: number;
+  cpuLoss: number;
+  gpuLoss: number;
+  /** max |gpu - cpu| / max(|cpu|, 1e-3) over the losses of every step and every weight value. */
+  relDiff: number;
+  tolerance: number;
+  passed: boolean;
+  ms: number;
+}
+
+export interface GpuInfo {
+  /** The backend now active, or null when none initialized and passed. */
+  backend: GpuBackendName | null;
+  /** The adapter as the browser names it: WebGPU adapter info, or WEBGL_debug_renderer_info's renderer. */
+  adapter?: string;
+  /** Software rasterizer (SwiftShader, llvmpipe) rather than a real GPU. */
+  software?: boolean;
+  selfTest?: GpuSelfTest;
+  /** Backends tried before (or instead of) the chosen one, and why each was not used. */
+  skipped: { name: GpuBackendName; reason: string }[];
+  tfjsVersion: string;
+}

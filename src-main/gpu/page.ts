@@ -1,0 +1,70 @@
+/**
+ * The GPU engine page (gpu.html): picks WebGPU or WebGL (`?backend=webgpu|webgl|auto`), self-tests
+ * it against the cpu backend, shows what it found, and exposes the engine to whoever drives the
+ * window (the e2e tests, later the job host) as `window.topiaryGpu`.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { GpuBackendChoice, GpuInfo } from '../common/contract/gpu';
+import { initGpu } from './backend';
+import { runConformance, CONFORMANCE_CASES } from './conformance';
+import { runFinetuneJob, type GpuFinetuneJob, type GpuFinetuneResult } from './job';
+import { trainSpeed } from './speed';
+import { gpuSummary } from './summary';
+
+/** What the page exposes as window.topiaryGpu once it has chosen (or given up on) a GPU. */
+export interface GpuWindowApi {
+  info: GpuInfo;
+  conformance: typeof runConformance;
+  cases: string[];
+  memory: () => tf.MemoryInfo;
+  /** LeNet-5 training samples/s on `backend` (the bench's GPU row); the chosen backend is active again after. */
+  trainSpeed: (backend: string, opts?: Parameters<typeof trainSpeed>[0]) => ReturnType<typeof trainSpeed>;
+  /** Runs a fine-tuning job on the chosen GPU backend (the cpu backend when none). */
+  finetune: (job: GpuFinetuneJob) => Promise<GpuFinetuneResult & { adapter?: string }>;
+}
+
+declare global {
+  interface Window {
+    topiaryGpu?: GpuWindowApi;
+  }
+}
+
+function choiceFromQuery(): GpuBackendChoice {
+  const raw = new URLSearchParams(location.search).get('backend') ?? 'auto';
+  if (raw === 'webgpu' || raw === 'webgl' || raw === 'auto') return raw;
+  throw new Error(`?backend= must be webgpu, webgl or auto; got "${raw}"`);
+}
+
+function show(lines: string[], state: 'ready' | 'none' | 'error'): void {
+  const status = document.getElementById('status');
+  if (!status) return;
+  status.textContent = lines.join('\n');
+  status.dataset.state = state;
+}
+
+async function speedOn(backend: string, info: GpuInfo, opts?: Parameters<typeof trainSpeed>[0]) {
+  if (!(await tf.setBackend(backend))) throw new Error(`backend "${backend}" did not initialize`);
+  try {
+    return await trainSpeed(opts);
+  } finally {
+    await tf.setBackend(info.backend ?? 'cpu');
+  }
+}
+
+async function main(): Promise<void> {
+  show(['Looking for a GPU…'], 'none');
+  try {
+    const info = await initGpu(choiceFromQuery());
+    window.topiaryGpu = { info, conformance: runConformance, cases: CONFORMANCE_CASES.map((c) => c.name), memory: () => tf.memory(), trainSpeed: (backend, opts) => speedOn(backend, info, opts),
+      finetune: async (job) => {
+        await tf.setBackend(info.backend ?? 'cpu');
+        return { ...(await runFinetuneJob(job)), ...(info.adapter ? { adapter: info.adapter } : {}) };
+      },
+    };
+    show(gpuSummary(info), info.backend ? 'ready' : 'none');
+  } catch (err) {
+    show([`GPU check failed: ${err instanceof Error ? err.message : String(err)}`], 'error');
+  }
+}
+
+void main();

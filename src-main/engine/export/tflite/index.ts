@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../../../common/errors';
 import { observeRanges } from './interpret';
 import { SUPPORTED_LAYER_CLASSES, lowerModel } from './lower';
-import { finalizeBytes, sparsifyDense, toDynamicInt8, toFloat16, toFullInt8, type IoType } from './quantize';
+import { finalizeBytes, sparsifyDense, sparsifyInt8, toDynamicInt8, toFloat16, toFullInt8, type IoType } from './quantize';
 import { writeTflite } from './writer';
 
 export { readTflite, type TfliteInfo, type TfliteTensorInfo } from './reader';
@@ -21,7 +21,10 @@ export interface TfliteExportOptions {
   calibration?: Float32Array;
   /** Model I/O type in 'int8' mode; default float32 (QUANTIZE/DEQUANTIZE at the edges). */
   ioType?: IoType;
-  /** CSR weights + DENSIFY for float32 dense layers: 'auto' (default) when smaller, never, always. */
+  /**
+   * CSR weights + DENSIFY for float32 dense layers and 1x1 convs, and for int8 dense layers
+   * (DENSIFY -> RESHAPE, see sparsifyInt8): 'auto' (default) when smaller, never, always.
+   */
   sparse?: 'auto' | 'never' | 'always';
   /** Samples per calibration batch (memory bound); default 64. */
   calibrationBatch?: number;
@@ -101,11 +104,12 @@ export function exportTflite(model: tf.LayersModel, opts: TfliteExportOptions): 
       if (graph.inputs.length !== 1) throw new ConfigError(`quant int8 supports single-input models; this one has ${graph.inputs.length} inputs`);
       const ranges = calibrate(graph, opts.calibration, opts.calibrationBatch ?? 64);
       toFullInt8(graph, ranges, opts.ioType ?? 'float32');
+      if (sparse !== 'never') sparsifyInt8(graph, sparse);
       if (opts.ioType === 'int8') graph.notes.push('int8 model I/O: LiteRT.js cannot feed int8 tensors, so this file cannot be verified in-app');
       break;
     }
   }
-  if (opts.quant !== 'none' && sparse === 'always') graph.notes.push(`sparse weights apply to float32 exports only; ignored for ${opts.quant}`);
+  if (opts.quant !== 'none' && opts.quant !== 'int8' && sparse === 'always') graph.notes.push(`sparse weights apply to float32 and int8 exports only; ignored for ${opts.quant}`);
   finalizeBytes(graph);
   const { bytes, tensors } = writeTflite(graph);
   return { bytes, ops: graph.ops.map((o) => ({ layer: o.layer, op: o.op })), tensors, notes: graph.notes };

@@ -234,7 +234,7 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
           progress({ phase: 'prune', done: 1, total: 1, sparsity: p.sparsity, ...(layerSparsity ? { layerSparsity } : {}) });
           return;
         }
-        const epochs = Math.max(1, pruneConfig.finetune.epochs);
+        const epochs = Math.max(1, pruneConfig.finetune.epochs + (pruneConfig.finetune.qat?.epochs ?? 0));
         const done = p.epoch * p.batches + p.batch;
         place.batch = p.batch + 1;
         progress({
@@ -279,6 +279,8 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
 
     // Export + verify
     const artifacts = [];
+    // Per export: zeros counted in the .tflite file, tfjs shards as downloaded (raw, gzip, brotli).
+    const exportFacts: Json[] = [];
     for (const [i, req] of config.exports.entries()) {
       place.what = `${req.format} ${req.quant}`;
       progress({ phase: 'export', done: i, total: config.exports.length, message: `${req.format} ${req.quant}` });
@@ -296,6 +298,13 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
         },
       });
       artifacts.push(exported.artifact);
+      exportFacts.push({
+        format: req.format,
+        quant: exported.artifact.quant,
+        bytes: exported.sizes.rawBytes,
+        ...(exported.weightZeros ? { weightZeros: { ...exported.weightZeros } } : {}),
+        ...(exported.download ? { download: { rawBytes: exported.download.rawBytes, gzipBytes: exported.download.gzipBytes, brotliBytes: exported.download.brotliBytes } } : {}),
+      });
       emit({ type: 'artifact', artifact: exported.artifact });
       checkCancel();
     }
@@ -337,6 +346,7 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
       training: result.training.map((t) => ({ ...t })),
       // Measured LiteRT latency of each .tflite export vs the parent model's, beside the MACs.
       receipts: receipts as unknown as Json[],
+      exports: exportFacts,
     };
     emit({ type: 'summary', summary });
     progress({ phase: 'done', done: 1, total: 1 });

@@ -56,6 +56,7 @@ export const registerPruneCommand: RegisterCommand = (program, ctx) => {
     .option('--round-to <n>', 'structured: keep channel counts multiples of n (default with --profile: its channelMultiple)', positiveInt('--round-to'))
     .option('--ignore <layers>', 'comma-separated layer names never pruned')
     .option('--distill <T,alpha>', 'knowledge distillation from the unpruned model, e.g. 4,0.5')
+    .option('--qat [epochs]', 'quantization-aware fine-tuning after pruning: fake int8, masks frozen (default 1 epoch)')
     .option('--max-samples <n>', 'cap training samples per epoch', positiveInt('--max-samples'))
     .option('--no-sensitivity', 'skip the per-layer sensitivity scan of the original model')
     .option('--eval-limit <n>', 'test samples used for before/after accuracy', positiveInt('--eval-limit'))
@@ -81,6 +82,7 @@ export const registerPruneCommand: RegisterCommand = (program, ctx) => {
           learningRate: o.lr,
           ...(o.task === 'regression' || o.loss !== 'mse' ? { loss: o.loss } : {}),
           ...(o.maxSamples ? { maxSamplesPerEpoch: o.maxSamples } : {}),
+          ...(o.qat ? { qat: o.qat === true ? true : { epochs: positiveInt('--qat')(String(o.qat)) } } : {}),
           ...(o.distill ? { distill: { temperature: Number(o.distill.split(',')[0]), alpha: Number(o.distill.split(',')[1] ?? 0.5) } } : {}),
         },
       };

@@ -10,6 +10,7 @@ import { finalizeBytes, sparsifyDense, sparsifyInt8, toDynamicInt8, toFloat16, t
 import { writeTflite } from './writer';
 
 export { readTflite, type TfliteInfo, type TfliteTensorInfo } from './reader';
+export { countTfliteZeros, type TfliteWeightZeros } from './zeros';
 export { toFloat16Bits } from '../quantize';
 
 export type TfliteQuant = 'none' | 'float16' | 'dynamic-int8' | 'int8';

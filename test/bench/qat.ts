@@ -14,7 +14,6 @@
  *   npx tsx test/bench/qat.ts [denseEpochs=4] [finetuneEpochs=2] [qatEpochs=1] [--json]
  */
 import os from 'node:os';
-import * as tf from '@tensorflow/tfjs';
 import { parsePruneConfig } from '../../src-main/common/prune-config';
 import { calibrationSamples, verificationSamples } from '../../src-main/app/export-service';
 import { exportTfjs, tfjsFolderFiles } from '../../src-main/engine/export/tfjs';

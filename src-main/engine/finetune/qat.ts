@@ -12,7 +12,7 @@
  * keep their input's grid, so they add no quantization point.
  *
  * Activation ranges are moving averages of the batch min/max (momentum m: r = m * r + (1 - m) * batch),
- * the first batch taken as it is. The export still calibrates its own ranges (min/max over
+ * the first batch taken as it is; kept as numbers (the fake quantization reads values back anyway). The export still calibrates its own ranges (min/max over
  * calibration samples), close to these but not identical.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -64,10 +64,10 @@ export function qatUnsupportedReason(model: tf.LayersModel): string | undefined 
 export class QatForward {
   private readonly layers: tf.layers.Layer[];
   private readonly probs: boolean;
-  /** Moving [min, max] per quantization point (by name), as kept tensors. */
-  private readonly ranges = new Map<string, { min: tf.Scalar; max: tf.Scalar }>();
-  /** Ranges the last training forward used (batch folded into the moving average); committed after the step. */
-  private pending = new Map<string, { min: tf.Scalar; max: tf.Scalar }>();
+  /** Moving [min, max] per quantization point, by name. */
+  private readonly ranges = new Map<string, [number, number]>();
+  /** Ranges the last training forward used (its batch folded into the moving average); committed after the step. */
+  private pending = new Map<string, [number, number]>();
 
   constructor(
     private readonly model: tf.LayersModel,
@@ -80,40 +80,26 @@ export class QatForward {
     this.probs = outputIsProbabilities;
   }
 
-  /** The quantization points seen so far and their moving ranges (reads them back: not for the hot path). */
+  /** The quantization points seen so far and their moving ranges. */
   rangesNow(): Map<string, [number, number]> {
-    return new Map([...this.ranges].map(([k, r]) => [k, [r.min.dataSync()[0], r.max.dataSync()[0]] as [number, number]]));
+    return new Map([...this.ranges].map(([k, r]) => [k, [r[0], r[1]] as [number, number]]));
   }
 
   /** Fake-quantizes `x` at quantization point `key` (training: the batch moves the range; else the range as it is). */
   private quant(key: string, x: tf.Tensor, training: boolean): tf.Tensor {
     const kept = this.ranges.get(key);
-    let min: tf.Scalar;
-    let max: tf.Scalar;
-    if (training || !kept) {
-      const bMin = tf.min(x) as tf.Scalar;
-      const bMax = tf.max(x) as tf.Scalar;
+    if (!training && kept) return fakeQuantActivation(x, kept);
+    return fakeQuantActivation(x, ([lo, hi]) => {
       const m = this.cfg.momentum;
-      min = kept ? tf.add(tf.mul(kept.min, m), tf.mul(bMin, 1 - m)) : bMin;
-      max = kept ? tf.add(tf.mul(kept.max, m), tf.mul(bMax, 1 - m)) : bMax;
-      if (training) {
-        const old = this.pending.get(key);
-        if (old) tf.dispose([old.min, old.max]);
-        this.pending.set(key, { min: tf.keep(min.clone()), max: tf.keep(max.clone()) });
-      }
-    } else {
-      ({ min, max } = kept);
-    }
-    return fakeQuantActivation(x, min, max);
+      const r: [number, number] = kept ? [m * kept[0] + (1 - m) * lo, m * kept[1] + (1 - m) * hi] : [lo, hi];
+      if (training) this.pending.set(key, r);
+      return r;
+    });
   }
 
   /** After an optimizer step: the ranges the step's forward used become the moving ranges. */
   commit(): void {
-    for (const [key, r] of this.pending) {
-      const old = this.ranges.get(key);
-      if (old) tf.dispose([old.min, old.max]);
-      this.ranges.set(key, r);
-    }
+    for (const [key, r] of this.pending) this.ranges.set(key, r);
     this.pending = new Map();
   }
 
@@ -179,7 +165,6 @@ export class QatForward {
   }
 
   dispose(): void {
-    for (const r of [...this.ranges.values(), ...this.pending.values()]) tf.dispose([r.min, r.max]);
     this.ranges.clear();
     this.pending.clear();
   }

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../../../common/errors';
 import { observeRanges } from './interpret';
 import { SUPPORTED_LAYER_CLASSES, lowerModel } from './lower';
-import { finalizeBytes, sparsifyDense, sparsifyInt8, toDynamicInt8, toFloat16, toFullInt8, type IoType } from './quantize';
+import { finalizeBytes, setInt8Weight, sparsifyDense, sparsifyInt8, toDynamicInt8, toFloat16, toFullInt8, type IoType } from './quantize';
 import { writeTflite } from './writer';
 
 export { readTflite, type TfliteInfo, type TfliteTensorInfo } from './reader';
@@ -127,7 +127,7 @@ export interface TfliteLayerOps {
 /**
  * Which TFLite builtin ops each layer needs, without serializing anything (device profiles check
  * these against the ops their runtime supports). Mode-specific ops are included: DEQUANTIZE for
- * float16 weights, QUANTIZE/DEQUANTIZE at the edges for int8, DENSIFY for sparse weights (same
+ * float16 weights, QUANTIZE/DEQUANTIZE at the edges for int8, DENSIFY (+ RESHAPE for int8) for sparse weights (same
  * `sparse` default as exportTflite: 'auto').
  * @example tfliteOpsFor(model).filter((l) => !l.supported)
  */
@@ -137,6 +137,14 @@ export function tfliteOpsFor(model: tf.LayersModel, opts: Partial<TfliteExportOp
   if (quant === 'float16') toFloat16(graph);
   const sparse = opts.sparse ?? 'auto';
   if (quant === 'none' && unsupported.length === 0 && sparse !== 'never') sparsifyDense(graph, sparse);
+  if (quant === 'int8' && unsupported.length === 0 && sparse !== 'never') {
+    // Whether int8 dense weights go sparse depends on their int8 zeros only (not on calibration).
+    for (const op of graph.ops) {
+      const w = op.op === 'FULLY_CONNECTED' ? graph.tensors[op.inputs[1]] : undefined;
+      if (w?.value && w.dtype === 'float32') setInt8Weight(w);
+    }
+    sparsifyInt8(graph, sparse);
+  }
   const byLayer = new Map<string, string[]>();
   for (const op of graph.ops) byLayer.set(op.layer, [...(byLayer.get(op.layer) ?? []), op.op]);
   const rows: TfliteLayerOps[] = [];

@@ -85,7 +85,8 @@ export function quantizePerChannel(t: IrTensor): { q: Int8Array; scales: number[
   return { q, scales };
 }
 
-function setInt8Weight(t: IrTensor): number[] {
+/** Stores a float weight as per-channel symmetric int8 (bytes, scales); returns the scales. */
+export function setInt8Weight(t: IrTensor): number[] {
   const { q, scales } = quantizePerChannel(t);
   t.dtype = 'int8';
   t.bytes = new Uint8Array(q.buffer);

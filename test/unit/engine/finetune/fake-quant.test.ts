@@ -48,7 +48,7 @@ describe('fakeQuantActivation', () => {
   it('rounds to the affine grid of [min, max] the export derives, clips outside it', () => {
     const p = affineParams(-0.5, 2);
     const x = tf.tensor1d([-3, -0.5, 0, 0.123, 1.999, 5]);
-    const y = tf.tidy(() => fakeQuantActivation(x, tf.scalar(-0.5), tf.scalar(2)).dataSync());
+    const y = tf.tidy(() => fakeQuantActivation(x, [-0.5, 2]).dataSync());
     const s = p.scale[0];
     const zp = p.zeroPoint[0];
     const expected = [-3, -0.5, 0, 0.123, 1.999, 5].map((v) => s * (Math.max(-128, Math.min(127, Math.round(v / s) + zp)) - zp));
@@ -57,9 +57,19 @@ describe('fakeQuantActivation', () => {
     x.dispose();
   });
 
+  it('a range function gets the batch min/max and its answer is used', () => {
+    const x = tf.tensor1d([-1, 0.5, 3]);
+    let seen: [number, number] | undefined;
+    const y = tf.tidy(() => fakeQuantActivation(x, (b) => ((seen = b), [0, 1])).dataSync());
+    expect(seen).toEqual([-1, 3]);
+    expect(y[0]).toBe(0);
+    expect(y[2]).toBeCloseTo(1, 6);
+    x.dispose();
+  });
+
   it('gradient is 1 inside the range and 0 where the value was clipped', () => {
     const x = tf.tensor1d([-3, 0.1, 1, 7]);
-    const g = tf.tidy(() => tf.grad((v: tf.Tensor) => tf.sum(fakeQuantActivation(v, tf.scalar(-1), tf.scalar(2))))(x).dataSync());
+    const g = tf.tidy(() => tf.grad((v: tf.Tensor) => tf.sum(fakeQuantActivation(v, [-1, 2])))(x).dataSync());
     expect(Array.from(g)).toEqual([0, 1, 1, 0]);
     x.dispose();
   });

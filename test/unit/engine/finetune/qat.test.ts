@@ -31,8 +31,8 @@ describe('quantization-aware fine-tuning', () => {
     expect(maxDiff).toBeLessThan(0.05);
     // input, conv1 (ReLU fused), dw, conv2, out (logits before the softmax).
     expect([...qat.rangesNow().keys()]).toEqual(['input', 'conv1', 'dw', 'conv2', 'out']);
-    // Committed ranges are the only tensors kept (two per quantization point).
-    expect(tf.memory().numTensors - start).toBe(10);
+    // Ranges are numbers: nothing is left behind in tfjs.
+    expect(tf.memory().numTensors).toBe(start);
     qat.dispose();
     x.dispose();
     model.dispose();

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countTfliteZeros, exportTflite, readTflite } from '../../../../src-main/engine/export/tflite/index';
+import { countTfliteZeros, exportTflite, readTflite, tfliteOpsFor } from '../../../../src-main/engine/export/tflite/index';
 import { lenet5 } from '../../../../src-main/engine/models/lenet';
 import { verifyTflite } from '../../../../src-main/node/verify/verify';
 import { randomFloats, runLiteRt, samplesFor } from './helpers';
@@ -75,5 +75,11 @@ describe('int8 sparse weights in LiteRT (CSR + DENSIFY -> RESHAPE)', () => {
     expect(zs.zeros).toBe(zd.zeros);
     expect(zs.zeros / zs.weights).toBeGreaterThanOrEqual(0.89);
     expect(zs.implicitZeros).toBeGreaterThan(0.85 * zs.weights);
+  });
+
+  it('tfliteOpsFor lists the int8 sparse layout\u2019s ops for device checks', () => {
+    const fc1 = tfliteOpsFor(model, { quant: 'int8' }).find((r) => r.layer === 'fc1');
+    expect(fc1?.ops).toEqual(['DENSIFY', 'RESHAPE', 'FULLY_CONNECTED']);
+    expect(tfliteOpsFor(model, { quant: 'int8', sparse: 'never' }).find((r) => r.layer === 'fc1')?.ops).toEqual(['FULLY_CONNECTED']);
   });
 });

@@ -357,5 +357,11 @@ export function sparsifyInt8(g: IrGraph, mode: 'auto' | 'always'): number {
     g.notes.push(`${op.layer}: int8 weights stored sparse (CSR, ${nnz}/${v.length} non-zeros)`);
     count++;
   }
+  if (count > 0) {
+    g.notes.push(
+      `${count} int8 dense layers stored sparse for size: LiteRT runs them with its builtin kernels, not XNNPACK ` +
+        '(LeNet-5 batch 1: ~3x the dense int8 latency, test/bench/int8-sparse-layout.ts); sparse: never keeps them dense and fast',
+    );
+  }
   return count;
 }

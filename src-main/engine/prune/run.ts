@@ -104,7 +104,6 @@ async function qatPhase(
       seed: o.seed + 7919,
       sparsity: o.sparsity,
       qat: forward,
-      fusedTrainer: false,
       onProgress: o.onProgress && ((p) => o.onProgress?.({ ...p, epoch: p.epoch + o.epochOffset })),
     });
     const record: TrainingRecord = {

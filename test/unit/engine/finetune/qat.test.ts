@@ -4,6 +4,7 @@ import { parsePruneConfig } from '../../../../src-main/common/prune-config';
 import { logitsOf, outputIsProbabilities } from '../../../../src-main/engine/finetune/loss';
 import { QatForward, qatUnsupportedReason } from '../../../../src-main/engine/finetune/qat';
 import { runPruning } from '../../../../src-main/engine/prune/run';
+import { setDefaultFusedTrainer } from '../../../../src-main/engine/finetune/trainer';
 import { convnet, kernelOf, mlp, syntheticDataset } from '../prune/fixtures';
 
 beforeAll(async () => {
@@ -78,6 +79,20 @@ describe('quantization-aware fine-tuning', () => {
     const after = kernelOf(model, 'fc1');
     expect(after.some((v, i) => v !== atPrune![i])).toBe(true);
     model.dispose();
+  });
+
+  it('with a native step installed, the QAT epochs still run the tfjs step and say why', async () => {
+    const data = syntheticDataset([16], 3, 64, 16);
+    const model = mlp();
+    setDefaultFusedTrainer(() => 'test factory: declined');
+    try {
+      const res = await runPruning(model, data, parsePruneConfig({ sparsity: 0.5, finetune: { epochs: 1, batchSize: 32, qat: true } }));
+      expect(res.training[0].note).toBe('test factory: declined');
+      expect(res.training[1]).toMatchObject({ path: 'tfjs', note: expect.stringMatching(/quantization-aware training .* runs in tfjs/) });
+    } finally {
+      setDefaultFusedTrainer(undefined);
+      model.dispose();
+    }
   });
 
   it('refuses a functional model with branches, naming why', () => {

@@ -6,8 +6,7 @@ import { TopiaryError } from '../common/errors';
 import { openAppServices, StoreError } from '../app/services';
 import { checkOutputFolder } from '../node/output-paths';
 import type { CliContext } from './context';
-import { beforeAfter, bytes, fixed, formatReceipts, table } from './format';
-import { count, percent } from '../common/format';
+import { beforeAfter, bytes, exportFactLines, fixed, formatReceipts, table } from './format';
 import type { SpeedReceipt } from '../common/contract';
 import { createProgress, type Progress } from './progress';
 
@@ -122,33 +121,3 @@ export async function runAndReport(ctx: CliContext, config: RunConfigInput, opts
   }
 }
 
-interface ExportFact {
-  format: string;
-  quant: string;
-  weightZeros?: { weights: number; zeros: number; sparseTensors: number };
-  download?: { rawBytes: number; gzipBytes: number; brotliBytes: number };
-}
-
-interface QatTraining {
-  path: string;
-  qat?: { epochs: number; weights: string };
-}
-
-/** Zeros counted in each exported .tflite, tfjs shards as downloaded, and the QAT phase (summary.exports / training). */
-export function exportFactLines(summary: unknown): string[] {
-  const s = (summary ?? {}) as { exports?: ExportFact[]; training?: QatTraining[] };
-  const lines: string[] = [];
-  for (const t of s.training ?? []) {
-    if (t.qat) lines.push(`quantization-aware fine-tuning: ${t.qat.epochs} epoch${t.qat.epochs === 1 ? '' : 's'}, fake int8 (${t.qat.weights} weights), masks frozen, ${t.path} step`);
-  }
-  for (const e of s.exports ?? []) {
-    if (e.weightZeros) {
-      const z = e.weightZeros;
-      lines.push(`${e.format} ${e.quant}: ${count(z.zeros)} of ${count(z.weights)} weights zero in the file (${percent(z.weights ? z.zeros / z.weights : 0, 1)}${z.sparseTensors ? `, ${z.sparseTensors} stored sparse` : ''})`);
-    }
-    if (e.download) {
-      lines.push(`${e.format} ${e.quant}: weight shards ${bytes(e.download.rawBytes)}, as downloaded ${bytes(e.download.gzipBytes)} gzip, ${bytes(e.download.brotliBytes)} brotli`);
-    }
-  }
-  return lines;
-}

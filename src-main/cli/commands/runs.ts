@@ -13,7 +13,7 @@ import { checkOutputFile, checkOutputFolder } from '../../node/output-paths';
 import type { JsonObject, MetricThreshold, RunComparison, RunDetail, RunFilter, RunHead, RunQuery, RunSortKey, RunStatus } from '../../common/contract';
 import type { CliContext } from '../context';
 import type { SpeedReceipt } from '../../common/contract';
-import { formatReceipts, table } from '../format';
+import { exportFactLines, formatReceipts, table } from '../format';
 
 export interface RunsCommandDeps {
   /** Asks the user a yes/no question (default: a prompt on stderr, refused when stdin is not a terminal). */
@@ -410,6 +410,8 @@ function formatRunDetail(r: RunDetail, flatten: (v: JsonObject) => Record<string
   }
   const receipts = (r.summary as { receipts?: SpeedReceipt[] } | null)?.receipts ?? [];
   if (receipts.length) lines.push('', formatReceipts(receipts));
+  const facts = exportFactLines(r.summary);
+  if (facts.length) lines.push('', ...facts);
   if (r.plan !== null) lines.push('', 'pruning plan stored (replayable; see --json)');
   return lines.join('\n');
 }

@@ -121,10 +121,10 @@ function layerRows(a: ModelAnalysis): ExportLayerRow[] {
  * The .tflite bytes `exportModel` writes for `quant` (int8 calibrated on `dataset`'s training
  * split), without writing or verifying anything: speedup receipts export the parent model this way.
  */
-export function exportTfliteFor(model: tf.LayersModel, quant: TfliteQuant, dataset: Dataset | undefined): ReturnType<typeof exportTflite> {
+export function exportTfliteFor(model: tf.LayersModel, quant: TfliteQuant, dataset: Dataset | undefined, sparse?: ExportRequest['sparse']): ReturnType<typeof exportTflite> {
   const calibration = quant === 'int8' && dataset ? calibrationSamples(dataset) : undefined;
   if (quant === 'int8' && !calibration) throw new ConfigError('full-integer int8 export needs calibration data: give a dataset (--calib <data>)');
-  return exportTflite(model, { quant, calibration });
+  return exportTflite(model, { quant, calibration, ...(sparse ? { sparse } : {}) });
 }
 
 /** Exports `model` per `req` into `ctx.outDir`, verifies it, and returns the artifact record. */
@@ -144,7 +144,7 @@ export async function exportModel(model: tf.LayersModel, req: ExportRequest, ctx
     if (!['none', 'float16', 'dynamic-int8', 'int8'].includes(req.quant)) {
       throw new ConfigError(`TF Lite export quant must be none, float16, dynamic-int8 or int8, got "${req.quant}"`);
     }
-    const out = exportTfliteFor(model, req.quant as TfliteQuant, ctx.dataset);
+    const out = exportTfliteFor(model, req.quant as TfliteQuant, ctx.dataset, req.sparse);
     notes.push(...out.notes);
     files = [{ name: 'model.tflite', bytes: out.bytes }];
     weightZeros = countTfliteZeros(out.bytes);
@@ -223,7 +223,7 @@ export async function exportModel(model: tf.LayersModel, req: ExportRequest, ctx
     source: { spec: ctx.source, ...(ctx.runId ? { runId: ctx.runId } : {}) },
     format: req.format,
     quant,
-    config: { verifySamples: req.verifySamples, ...(notes.length ? { notes } : {}) },
+    config: { verifySamples: req.verifySamples, ...(req.sparse ? { sparse: req.sparse } : {}), ...(notes.length ? { notes } : {}) },
     sizes: { ...sizes, baselineRawBytes: analysis.sizeBytes },
     ...(download ? { download } : {}),
     ...(weightZeros ? { weightZeros } : {}),

@@ -383,7 +383,7 @@ function parentTflites(model: tf.LayersModel, config: RunConfig, dataset: Parame
   for (const req of config.exports) {
     if (req.format !== 'tflite' || out.has(req.quant)) continue;
     try {
-      out.set(req.quant, exportTfliteFor(model, req.quant as TfliteQuant, dataset).bytes);
+      out.set(req.quant, exportTfliteFor(model, req.quant as TfliteQuant, dataset, req.sparse).bytes);
     } catch (err) {
       // The pruned model's export will fail the same way and say so; the receipt is just skipped.
       emit({ type: 'log', level: 'warn', message: `no speedup receipt for tflite ${req.quant}: the parent model did not export (${err instanceof Error ? err.message : String(err)})` });

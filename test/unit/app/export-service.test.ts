@@ -70,6 +70,14 @@ describe('export service', () => {
     expect(report.weightZeros).toEqual(out.weightZeros);
   });
 
+  it('sparse: never keeps int8 weights dense, and the report config says so', async () => {
+    const dense = await exportModel(model, { format: 'tflite', quant: 'int8', verifySamples: 50, sparse: 'never' }, { outDir: path.join(root, 'i8-dense'), dataset, source: 'test' });
+    const report = parseExportReport(JSON.parse(await fs.readFile(path.join(root, 'i8-dense', 'report.json'), 'utf8')));
+    expect(report.config.sparse).toBe('never');
+    expect(dense.weightZeros?.sparseTensors).toBe(0);
+    expect(dense.artifact.status).toBe('ok');
+  });
+
   it('a tfjs export reports its weight shards as downloaded: raw, gzip and brotli', async () => {
     const dir = path.join(root, 'tfjs-f32');
     const out = await exportModel(model, { format: 'tfjs', quant: 'none', verifySamples: 20 }, { outDir: dir, dataset, source: 'test' });

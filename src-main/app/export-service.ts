@@ -14,7 +14,8 @@ import type { ExportLayerRow, ExportReportInput, Verification } from '../common/
 import type { Dataset } from '../engine/data';
 import { analyzeModel, type ModelAnalysis } from '../engine/analyze';
 import { exportTfjs, MIN_CHANNEL_LEVELS, tfjsFolderFiles, sizeReport, verifyTfjsExport, type TfjsQuant } from '../engine/export/tfjs';
-import { exportTflite, type TfliteQuant } from '../engine/export/tflite';
+import { countTfliteZeros, exportTflite, type TfliteQuant, type TfliteWeightZeros } from '../engine/export/tflite';
+import { downloadSizes } from '../node/export/download-sizes';
 import { permutation, seededRandom } from '../engine/data';
 import { inferTask, resolveTask, type Task } from '../engine/task';
 import { verifyTflite } from '../node/verify/verify';
@@ -52,6 +53,10 @@ export interface ExportOutcome {
   artifact: ArtifactInput;
   verification: Verification;
   sizes: { rawBytes: number; gzipBytes: number };
+  /** tfjs: weight shards as downloaded (raw, gzip, brotli). */
+  download?: ExportReportInput['download'];
+  /** tflite: zeros of the weight filters, counted in the written file. */
+  weightZeros?: TfliteWeightZeros;
 }
 
 function sha256(bytes: Uint8Array): string {
@@ -116,10 +121,10 @@ function layerRows(a: ModelAnalysis): ExportLayerRow[] {
  * The .tflite bytes `exportModel` writes for `quant` (int8 calibrated on `dataset`'s training
  * split), without writing or verifying anything: speedup receipts export the parent model this way.
  */
-export function exportTfliteFor(model: tf.LayersModel, quant: TfliteQuant, dataset: Dataset | undefined): ReturnType<typeof exportTflite> {
+export function exportTfliteFor(model: tf.LayersModel, quant: TfliteQuant, dataset: Dataset | undefined, sparse?: ExportRequest['sparse']): ReturnType<typeof exportTflite> {
   const calibration = quant === 'int8' && dataset ? calibrationSamples(dataset) : undefined;
   if (quant === 'int8' && !calibration) throw new ConfigError('full-integer int8 export needs calibration data: give a dataset (--calib <data>)');
-  return exportTflite(model, { quant, calibration });
+  return exportTflite(model, { quant, calibration, ...(sparse ? { sparse } : {}) });
 }
 
 /** Exports `model` per `req` into `ctx.outDir`, verifies it, and returns the artifact record. */
@@ -134,13 +139,15 @@ export async function exportModel(model: tf.LayersModel, req: ExportRequest, ctx
   let verification: Verification;
   let quant: string = req.quant;
   const notes: string[] = [];
+  let weightZeros: TfliteWeightZeros | undefined;
   if (req.format === 'tflite') {
     if (!['none', 'float16', 'dynamic-int8', 'int8'].includes(req.quant)) {
       throw new ConfigError(`TF Lite export quant must be none, float16, dynamic-int8 or int8, got "${req.quant}"`);
     }
-    const out = exportTfliteFor(model, req.quant as TfliteQuant, ctx.dataset);
+    const out = exportTfliteFor(model, req.quant as TfliteQuant, ctx.dataset, req.sparse);
     notes.push(...out.notes);
     files = [{ name: 'model.tflite', bytes: out.bytes }];
+    weightZeros = countTfliteZeros(out.bytes);
     ctx.onVerify?.(0, 1);
     const v = await verifyTflite(out.bytes, model, samples, { mode: req.quant as TfliteQuant, task });
     ctx.onVerify?.(1, 1);
@@ -202,6 +209,11 @@ export async function exportModel(model: tf.LayersModel, req: ExportRequest, ctx
   }
   const sizes = sizeReport(files.filter((f) => f.name !== 'model.json' || req.format === 'tfjs').map((f) => f.bytes));
   const analysis = ctx.layers ?? analyzeModel(model);
+  let download: ExportReportInput['download'];
+  if (req.format === 'tfjs') {
+    const shards = downloadSizes(files.filter((f) => f.name !== 'model.json'));
+    download = { ...shards.total, files: shards.files };
+  }
   const report: ExportReportInput = {
     version: 1,
     createdAt: new Date().toISOString(),
@@ -211,8 +223,10 @@ export async function exportModel(model: tf.LayersModel, req: ExportRequest, ctx
     source: { spec: ctx.source, ...(ctx.runId ? { runId: ctx.runId } : {}) },
     format: req.format,
     quant,
-    config: { verifySamples: req.verifySamples, ...(notes.length ? { notes } : {}) },
+    config: { verifySamples: req.verifySamples, ...(req.sparse ? { sparse: req.sparse } : {}), ...(notes.length ? { notes } : {}) },
     sizes: { ...sizes, baselineRawBytes: analysis.sizeBytes },
+    ...(download ? { download } : {}),
+    ...(weightZeros ? { weightZeros } : {}),
     metrics: ctx.metrics ?? { before: {}, after: {} },
     layers: layerRows(analysis),
     verification,
@@ -222,6 +236,8 @@ export async function exportModel(model: tf.LayersModel, req: ExportRequest, ctx
   return {
     dir: written.dir,
     sizes,
+    ...(download ? { download } : {}),
+    ...(weightZeros ? { weightZeros } : {}),
     verification,
     artifact: {
       path: path.join(written.dir, main.name),

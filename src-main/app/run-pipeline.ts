@@ -287,7 +287,7 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
           progress({ phase: 'prune', done: 1, total: 1, sparsity: p.sparsity, ...(layerSparsity ? { layerSparsity } : {}) });
           return;
         }
-        const epochs = Math.max(1, pruneConfig.finetune.epochs);
+        const epochs = Math.max(1, pruneConfig.finetune.epochs + (pruneConfig.finetune.qat?.epochs ?? 0));
         const done = p.epoch * p.batches + p.batch;
         place.batch = p.batch + 1;
         const curve = curves.observe(p);
@@ -341,6 +341,8 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
 
     // Export + verify
     const artifacts = [];
+    // Per export: zeros counted in the .tflite file, tfjs shards as downloaded (raw, gzip, brotli).
+    const exportFacts: Json[] = [];
     for (const [i, req] of config.exports.entries()) {
       place.what = `${req.format} ${req.quant}`;
       progress({ phase: 'export', done: i, total: config.exports.length, message: `${req.format} ${req.quant}` });
@@ -358,6 +360,13 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
         },
       });
       artifacts.push(exported.artifact);
+      exportFacts.push({
+        format: req.format,
+        quant: exported.artifact.quant,
+        bytes: exported.sizes.rawBytes,
+        ...(exported.weightZeros ? { weightZeros: { ...exported.weightZeros } } : {}),
+        ...(exported.download ? { download: { rawBytes: exported.download.rawBytes, gzipBytes: exported.download.gzipBytes, brotliBytes: exported.download.brotliBytes } } : {}),
+      });
       emit({ type: 'artifact', artifact: exported.artifact });
       checkCancel();
     }
@@ -419,6 +428,7 @@ async function runPhases(job: RunJob, emit: (e: RunEvent) => void, place: RunPla
       graph: modelOutline(before, after) as unknown as Json,
       // What each latency figure measured, with its spread; the exported file's is the device's.
       latency: runLatency(inAppLatency as RunLatency['inApp'], receipts[0], inAppBatch as RunLatency['inApp']) as unknown as Json,
+      exports: exportFacts,
     };
     emit({ type: 'summary', summary });
     progress({ phase: 'done', done: 1, total: 1 });
@@ -456,7 +466,7 @@ function parentTflites(model: tf.LayersModel, config: RunConfig, dataset: Parame
   for (const req of config.exports) {
     if (req.format !== 'tflite' || out.has(req.quant)) continue;
     try {
-      out.set(req.quant, exportTfliteFor(model, req.quant as TfliteQuant, dataset).bytes);
+      out.set(req.quant, exportTfliteFor(model, req.quant as TfliteQuant, dataset, req.sparse).bytes);
     } catch (err) {
       // The pruned model's export will fail the same way and say so; the receipt is just skipped.
       emit({ type: 'log', level: 'warn', message: `no speedup receipt for tflite ${req.quant}: the parent model did not export (${err instanceof Error ? err.message : String(err)})` });

@@ -118,3 +118,34 @@ export function formatDeployed(shipped: ShippedSize | undefined, fit: RunFitVerd
   for (const n of fit.notes) lines.push(`  note: ${n}`);
   return lines.join('\n');
 }
+
+interface ExportFact {
+  format: string;
+  quant: string;
+  weightZeros?: { weights: number; zeros: number; sparseTensors: number };
+  download?: { rawBytes: number; gzipBytes: number; brotliBytes: number };
+}
+
+interface QatTraining {
+  path: string;
+  qat?: { epochs: number; weights: string };
+}
+
+/** Zeros counted in each exported .tflite, tfjs shards as downloaded, and the QAT phase (summary.exports / training). */
+export function exportFactLines(summary: unknown): string[] {
+  const s = (summary ?? {}) as { exports?: ExportFact[]; training?: QatTraining[] };
+  const lines: string[] = [];
+  for (const t of s.training ?? []) {
+    if (t.qat) lines.push(`quantization-aware fine-tuning: ${t.qat.epochs} epoch${t.qat.epochs === 1 ? '' : 's'}, fake int8 (${t.qat.weights} weights), masks frozen, ${t.path} step`);
+  }
+  for (const e of s.exports ?? []) {
+    if (e.weightZeros) {
+      const z = e.weightZeros;
+      lines.push(`${e.format} ${e.quant}: ${count(z.zeros)} of ${count(z.weights)} weights zero in the file (${percent(z.weights ? z.zeros / z.weights : 0, 1)}${z.sparseTensors ? `, ${z.sparseTensors} stored sparse` : ''})`);
+    }
+    if (e.download) {
+      lines.push(`${e.format} ${e.quant}: weight shards ${bytes(e.download.rawBytes)}, as downloaded ${bytes(e.download.gzipBytes)} gzip, ${bytes(e.download.brotliBytes)} brotli`);
+    }
+  }
+  return lines;
+}

@@ -6,7 +6,7 @@ import { TopiaryError } from '../common/errors';
 import { openAppServices, StoreError } from '../app/services';
 import { checkOutputFolder } from '../node/output-paths';
 import type { CliContext } from './context';
-import { beforeAfter, bytes, fixed, formatDeployed, formatReceipts, latencyLines, table } from './format';
+import { beforeAfter, bytes, exportFactLines, fixed, formatDeployed, formatReceipts, latencyLines, table } from './format';
 import type { RunLatency, SpeedReceipt } from '../common/contract';
 import { inferencePath, trainingPath, type InferencePathRecord } from '../common/format';
 import { createProgress, type Progress } from './progress';
@@ -120,8 +120,11 @@ export async function runAndReport(ctx: CliContext, config: RunConfigInput, opts
     }
     const receipts = (detail.summary as { receipts?: SpeedReceipt[] } | null)?.receipts ?? [];
     if (receipts.length) ctx.print(`\n${formatReceipts(receipts)}`);
+    const facts = exportFactLines(detail.summary);
+    if (facts.length) ctx.print(`\n${facts.join('\n')}`);
     ctx.print(`\nrecorded in ${ctx.dbPath()} — see \`topiary runs show ${runId.slice(0, 8)}\``);
   } finally {
     await services.close();
   }
 }
+

@@ -90,6 +90,17 @@ export const ExportReportSchema = z.object({
   config: z.record(z.string(), z.unknown()).default({}),
   /** Bytes of the model files (not the report): on disk and after gzip. */
   sizes: z.object({ rawBytes: count, gzipBytes: count, baselineRawBytes: count.optional() }),
+  /** tfjs: the weight shards as a browser downloads them, each compressed on its own (gzip -9, brotli -q 11), and their sum. */
+  download: z
+    .object({
+      rawBytes: count,
+      gzipBytes: count,
+      brotliBytes: count,
+      files: z.array(z.object({ name: z.string(), rawBytes: count, gzipBytes: count, brotliBytes: count })),
+    })
+    .optional(),
+  /** tflite: zeros in the file's weight filters, counted in the file (sparse tensors' left-out elements included). */
+  weightZeros: z.object({ weights: count, zeros: count, implicitZeros: count, sparseTensors: count }).optional(),
   metrics: z.object({ before: MetricSetSchema, after: MetricSetSchema }),
   series: z.array(MetricSeriesSchema).default([]),
   layers: z.array(ExportLayerRowSchema).default([]),

@@ -52,6 +52,21 @@ export interface EarlyStoppingConfig {
   validationFraction: number;
 }
 
+/**
+ * Quantization-aware fine-tuning (engine/finetune/qat.ts): after pruning and fine-tuning, `epochs`
+ * more epochs with kernels and activations fake-quantized to the TF Lite int8 grid (straight-through
+ * gradients) and the pruning masks frozen, so the int8 export loses less accuracy and keeps every zero.
+ */
+export interface QatConfig {
+  epochs: number;
+  /** Default: a tenth of finetune.learningRate (the weights only need to settle on the grid). */
+  learningRate: number;
+  /** Moving-average momentum of the activation ranges, in [0, 1). */
+  momentum: number;
+  /** 'per-channel' (as the TF Lite int8 export stores weights) or 'per-tensor'. */
+  weights: 'per-channel' | 'per-tensor';
+}
+
 export interface FinetuneConfig {
   /** 0 disables fine-tuning (prune only). */
   epochs: number;
@@ -66,7 +81,12 @@ export interface FinetuneConfig {
   task?: Task;
   /** Regression loss: 'mse' (default) or 'mae'. Ignored for classification. */
   loss?: RegressionLoss;
+  /** Quantization-aware fine-tuning after pruning, masks frozen; absent = none. */
+  qat?: QatConfig;
 }
+
+/** Defaults of `finetune.qat: true` (learningRate: a tenth of the fine-tuning rate). */
+export const QAT_DEFAULTS = { epochs: 1, momentum: 0.99, weights: 'per-channel' } as const;
 
 export interface PruneConfig {
   method: PruneMethod;
@@ -180,6 +200,20 @@ const FinetuneInputSchema = obj(
       { patience: posInt.default(2), validationFraction: num((x) => x > 0 && x < 1, 'in (0, 1)').default(0.1) },
       '{patience, validationFraction}',
     ).optional(),
+    qat: z
+      .union(
+        [
+          z.boolean(),
+          z.object({
+            epochs: posInt.optional(),
+            learningRate: positive.optional(),
+            momentum: fraction.optional(),
+            weights: oneOf(['per-channel', 'per-tensor']).optional(),
+          }),
+        ],
+        { error: (iss) => `must be true, false or {epochs, learningRate, momentum, weights}, ${got(iss.input)}` },
+      )
+      .optional(),
   },
   'an object',
 );
@@ -268,6 +302,15 @@ function withDefaults(raw: CheckedInput): PruneConfig {
   if (ft.maxSamplesPerEpoch !== undefined) cfg.finetune.maxSamplesPerEpoch = ft.maxSamplesPerEpoch;
   if (ft.distill !== undefined) cfg.finetune.distill = ft.distill;
   if (ft.earlyStopping !== undefined) cfg.finetune.earlyStopping = ft.earlyStopping;
+  if (ft.qat) {
+    const q = ft.qat === true ? {} : ft.qat;
+    cfg.finetune.qat = {
+      epochs: q.epochs ?? QAT_DEFAULTS.epochs,
+      learningRate: q.learningRate ?? cfg.finetune.learningRate / 10,
+      momentum: q.momentum ?? QAT_DEFAULTS.momentum,
+      weights: q.weights ?? QAT_DEFAULTS.weights,
+    };
+  }
   return cfg;
 }
 

@@ -18,6 +18,11 @@ export const ExportRequestSchema = z.object({
   quant: z.enum([...QUANT_MODES, 'uint8', 'uint16']).default('none'),
   /** Samples of the test split used for verification. */
   verifySamples: z.number().int().positive().max(100_000).default(1000),
+  /**
+   * tflite float32 and int8: weights stored CSR + DENSIFY 'auto' (default: when smaller), 'never',
+   * 'always'. int8 sparse layers run on LiteRT's builtin kernels, not XNNPACK: smaller, slower.
+   */
+  sparse: z.enum(['auto', 'never', 'always']).optional(),
 });
 export type ExportRequest = z.infer<typeof ExportRequestSchema>;
 

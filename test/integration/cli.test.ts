@@ -120,6 +120,22 @@ describe('topiary CLI', () => {
     expect(again.stderr).toMatch(/refusing to overwrite/);
   });
 
+  it('prune --qat records the QAT phase, the zeros in the int8 .tflite and the tfjs shards as downloaded', () => {
+    const r = topiary(['prune', 'demo', '--data', 'demo', '--sparsity', '0.9', '--epochs', '1', '--qat', '--max-samples', '256', '--eval-limit', '200', '--no-sensitivity', '--export', 'tflite:int8,tfjs:none', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const run = JSON.parse(r.stdout);
+    const training = run.summary.training as { path: string; qat?: { epochs: number; weights: string } }[];
+    expect(training[1]).toMatchObject({ path: 'tfjs', qat: { epochs: 1, weights: 'per-channel' } });
+    const exports = run.summary.exports as { format: string; weightZeros?: { zeros: number; weights: number; sparseTensors: number }; download?: { rawBytes: number; gzipBytes: number; brotliBytes: number } }[];
+    const tflite = exports.find((e) => e.format === 'tflite')!;
+    expect(tflite.weightZeros!.zeros / tflite.weightZeros!.weights).toBeGreaterThanOrEqual(0.89);
+    expect(tflite.weightZeros!.sparseTensors).toBeGreaterThan(0);
+    const tfjs = exports.find((e) => e.format === 'tfjs')!;
+    expect(tfjs.download!.brotliBytes).toBeGreaterThan(0);
+    expect(tfjs.download!.gzipBytes).toBeLessThan(tfjs.download!.rawBytes);
+    expect(run.artifacts.every((a: { status: string }) => a.status === 'ok')).toBe(true);
+  });
+
   it('full-integer export of a model file without calibration data is bad input', () => {
     const r = topiary(['export', 'demo', '--format', 'tflite', '--quant', 'int8', '--out', path.join(home, 'int8')]);
     expect(r.code).toBe(2);

@@ -18,15 +18,18 @@ export function parseSchedule(text: string): NonNullable<PruneConfigInput['sched
   throw new ConfigError(`--schedule must be oneshot, iterative:K or poly, got "${text}"`);
 }
 
-/** `tflite:int8,tfjs:uint8` -> export requests. */
-export function parseExports(text: string): { format: 'tflite' | 'tfjs'; quant: string }[] {
+/** `tflite:int8,tfjs:uint8` -> export requests; `tflite:int8:dense` / `:sparse` set the weights' storage (sparse never / always). */
+export function parseExports(text: string): { format: 'tflite' | 'tfjs'; quant: string; sparse?: 'never' | 'always' }[] {
   return text
     .split(',')
     .filter(Boolean)
     .map((part) => {
-      const [format, quant = 'none'] = part.split(':');
+      const [format, quant = 'none', storage, ...rest] = part.split(':');
       if (format !== 'tflite' && format !== 'tfjs') throw new ConfigError(`--export items are tflite[:quant] or tfjs[:quant], got "${part}"`);
-      return { format, quant };
+      if (rest.length || (storage !== undefined && (format !== 'tflite' || !['dense', 'sparse'].includes(storage)))) {
+        throw new ConfigError(`--export storage is tflite:<quant>:dense or tflite:<quant>:sparse, got "${part}"`);
+      }
+      return { format, quant, ...(storage ? { sparse: storage === 'dense' ? ('never' as const) : ('always' as const) } : {}) };
     });
 }
 
@@ -56,10 +59,11 @@ export const registerPruneCommand: RegisterCommand = (program, ctx) => {
     .option('--round-to <n>', 'structured: keep channel counts multiples of n (default with --profile: its channelMultiple)', positiveInt('--round-to'))
     .option('--ignore <layers>', 'comma-separated layer names never pruned')
     .option('--distill <T,alpha>', 'knowledge distillation from the unpruned model, e.g. 4,0.5')
+    .option('--qat [epochs]', 'quantization-aware fine-tuning after pruning: fake int8, masks frozen (default 1 epoch)')
     .option('--max-samples <n>', 'cap training samples per epoch', positiveInt('--max-samples'))
     .option('--no-sensitivity', 'skip the per-layer sensitivity scan of the original model')
     .option('--eval-limit <n>', 'test samples used for before/after accuracy', positiveInt('--eval-limit'))
-    .option('--export <list>', 'exports to make and verify, e.g. tflite:int8,tfjs:uint8')
+    .option('--export <list>', 'exports to make and verify, e.g. tflite:int8,tfjs:uint8 (tflite:int8:dense keeps weights dense: larger, faster in LiteRT)')
     .option('--profile <id>', 'device profile the run targets')
     .option('--name <name>', 'a name for the run')
     .option('--seed <n>', 'random seed', (v) => Number.parseInt(v, 10), 42)
@@ -81,6 +85,7 @@ export const registerPruneCommand: RegisterCommand = (program, ctx) => {
           learningRate: o.lr,
           ...(o.task === 'regression' || o.loss !== 'mse' ? { loss: o.loss } : {}),
           ...(o.maxSamples ? { maxSamplesPerEpoch: o.maxSamples } : {}),
+          ...(o.qat ? { qat: o.qat === true ? true : { epochs: positiveInt('--qat')(String(o.qat)) } } : {}),
           ...(o.distill ? { distill: { temperature: Number(o.distill.split(',')[0]), alpha: Number(o.distill.split(',')[1] ?? 0.5) } } : {}),
         },
       };

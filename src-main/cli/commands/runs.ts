@@ -14,7 +14,7 @@ import { checkOutputFile, checkOutputFolder } from '../../node/output-paths';
 import type { JsonObject, MetricThreshold, RunComparison, RunDetail, RunFilter, RunHead, RunQuery, RunSortKey, RunStatus } from '../../common/contract';
 import type { CliContext } from '../context';
 import type { SpeedReceipt } from '../../common/contract';
-import { bytes, formatDeployed, formatReceipts, table } from '../format';
+import { bytes, exportFactLines, formatDeployed, formatReceipts, table } from '../format';
 import { formatConfigValue, formatMetric, formatMetricDelta, metricLabel, orderMetrics } from '../../common/labels';
 import { formatClassDrops } from '../classes-format';
 
@@ -427,6 +427,8 @@ function formatRunDetail(r: RunDetail, flatten: (v: JsonObject) => Record<string
   const receipts = (r.summary as { receipts?: SpeedReceipt[] } | null)?.receipts ?? [];
   if (receipts.length) lines.push('', formatReceipts(receipts));
   if (r.shipped || r.fit) lines.push('', formatDeployed(r.shipped, r.fit));
+  const facts = exportFactLines(r.summary);
+  if (facts.length) lines.push('', ...facts);
   if (r.plan !== null) lines.push('', 'pruning plan stored (replayable; see --json)');
   return lines.join('\n');
 }

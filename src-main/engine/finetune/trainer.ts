@@ -14,6 +14,7 @@ import { batchArrays, batchIndices, batchTensors, sampleShapeOf } from './batche
 import { DEFAULT_DIVERGENCE, DivergenceGuard, WeightSnapshot, type DivergenceConfig } from './divergence';
 import { evaluateModel } from './evaluate';
 import { fusedSpecOf, installedFusedTrainer, installFusedTrainer, type FusedTrainer, type FusedTrainerFactory } from './fused-step';
+import type { QatForward } from './qat';
 import { shardRanges, type GradientShards, type GradientShardsFactory } from './gradient-shards';
 import { crossEntropy, distillationLoss, logitsOf, objectiveFor, outputIsProbabilities, type Objective } from './loss';
 import { freeTapeOnError, GradientAccumulator, isOutOfMemory, memoryCeiling, microRanges, planTrainingBatches, splitNote, type BatchPlan } from './memory';
@@ -74,6 +75,13 @@ export interface FinetuneOptions {
    * above `factor` x its starting value for `patience` steps in a row. false: never stop for it.
    */
   divergence?: Partial<DivergenceConfig> | false;
+  /**
+   * Quantization-aware training (./qat.ts): the tfjs step runs this fake-quantized forward pass
+   * instead of the model's own, and commits its moving activation ranges after every step. The
+   * native fused step and data-parallel helpers have no fake quantization, so they are skipped
+   * (the reason is in FinetuneResult.fused.note / parallel.note).
+   */
+  qat?: QatForward;
 }
 
 /** Why and where fine-tuning stopped because it diverged, and which weights the model was given back. */
@@ -167,7 +175,11 @@ export async function finetuneMasked(
   }
   const shape = sampleShapeOf(model);
   const probs = outputIsProbabilities(model);
-  const objective = objectiveFor(model, cfg.task, cfg.loss);
+  const plain = objectiveFor(model, cfg.task, cfg.loss);
+  const qat = opts.qat;
+  const objective: Objective = qat
+    ? { ...plain, forward: (m, x, training) => (m === model && training ? qat.forward(x, true) : plain.forward(m, x, training)) }
+    : plain;
   const teacherProbs = opts.teacher ? outputIsProbabilities(opts.teacher) : false;
   const byName = new Map(model.trainableWeights.map((w) => [w.name, w]));
   const stepContext: StepContext = { model, cfg, opts, byName, objective, teacherProbs };
@@ -245,6 +257,7 @@ export async function finetuneMasked(
           const { x, y } = batchTensors(train, batches[b], shape);
           try {
             [loss, acc] = plannedStep(memory as MemoryState, stepContext, optimizer, x, y);
+            qat?.commit();
           } finally {
             x.dispose();
             y.dispose();
@@ -412,6 +425,7 @@ function startFused(
 ): { trainer?: FusedTrainer; note?: string } {
   const factory = opts.fusedTrainer === false ? undefined : (opts.fusedTrainer ?? installedFusedTrainer());
   if (!factory) return {};
+  if (opts.qat) return { note: 'quantization-aware training (fake int8) runs in tfjs: the native step has no fake quantization' };
   // The fused step computes softmax cross-entropy only; a regressor's MSE/MAE runs in tfjs.
   if (cfg.task === 'regression') return { note: `regression (${cfg.loss ?? 'mse'} loss) runs in tfjs: the fused step computes softmax cross-entropy only` };
   if (parallel) return { note: 'data-parallel helpers run the steps' };
@@ -433,6 +447,7 @@ async function startShards(
 ): Promise<{ shards?: GradientShards; note?: string }> {
   const factory = opts.gradientShards ?? defaultShards;
   if (!factory) return {};
+  if (opts.qat) return { note: 'quantization-aware training runs in one thread (helpers have no fake quantization)' };
   if (cfg.task === 'regression') return { note: 'regression runs in one thread (helpers compute cross-entropy only)' };
   if (opts.teacher && cfg.distill) return { note: 'distillation runs in one thread (helpers have no teacher)' };
   if (model.nonTrainableWeights.length > 0) {

@@ -7,6 +7,8 @@ import { ConfigError } from '../../common/errors';
 import type { Dataset } from '../data';
 import { cloneModel } from '../finetune/clone';
 import { batchesPerEpoch, finetuneMasked, splitValidation, type Divergence, type EpochRecord, type FinetuneResult } from '../finetune/trainer';
+import { outputIsProbabilities } from '../finetune/loss';
+import { QatForward, qatUnsupportedReason } from '../finetune/qat';
 import { makeSchedule } from '../schedule';
 import { buildDependencyGraph } from '../graph/depgraph';
 import { validatePruneConfig } from './config';
@@ -55,6 +57,8 @@ export interface TrainingRecord {
   shardsNote?: string;
   microBatch: number;
   memoryNote?: string;
+  /** Set for the quantization-aware fine-tuning (fake int8, masks frozen) that follows pruning. */
+  qat?: { epochs: number; learningRate: number; momentum: number; weights: 'per-channel' | 'per-tensor'; activationPoints: number };
 }
 
 function trainingRecord(r: FinetuneResult): TrainingRecord {
@@ -66,6 +70,57 @@ function trainingRecord(r: FinetuneResult): TrainingRecord {
     microBatch: r.memory.microBatch,
     ...(r.memory.note ? { memoryNote: r.memory.note } : {}),
   };
+}
+
+interface QatPhaseOptions {
+  masks: Map<string, tf.Tensor>;
+  validation?: Dataset['train'];
+  signal?: AbortSignal;
+  seed: number;
+  sparsity: () => number;
+  onProgress?: (p: PruneProgress) => void;
+  /** Epochs already trained (progress and history count on from there). */
+  epochOffset: number;
+}
+
+/**
+ * The quantization-aware epochs after pruning (config.finetune.qat): the masks as they are now,
+ * frozen (no re-pruning), the tfjs step with the fake-quantized forward pass of ../finetune/qat.ts.
+ * A model the fake-quantized pass cannot run (branches, functional) is refused before any work.
+ */
+async function qatPhase(
+  model: tf.LayersModel,
+  train: Dataset['train'],
+  ft: PruneConfig['finetune'],
+  o: QatPhaseOptions,
+): Promise<{ result: FinetuneResult; record: TrainingRecord; history: EpochRecord[] }> {
+  const q = ft.qat as NonNullable<PruneConfig['finetune']['qat']>;
+  const forward = new QatForward(model, q, outputIsProbabilities(model));
+  try {
+    const result = await finetuneMasked(model, train, { ...ft, epochs: q.epochs, learningRate: q.learningRate, earlyStopping: undefined, distill: undefined }, {
+      masks: o.masks,
+      validation: o.validation,
+      signal: o.signal,
+      seed: o.seed + 7919,
+      sparsity: o.sparsity,
+      qat: forward,
+      onProgress: o.onProgress && ((p) => o.onProgress?.({ ...p, epoch: p.epoch + o.epochOffset })),
+    });
+    const record: TrainingRecord = {
+      ...trainingRecord(result),
+      qat: { epochs: q.epochs, learningRate: q.learningRate, momentum: q.momentum, weights: q.weights, activationPoints: forward.rangesNow().size },
+    };
+    return { result, record, history: result.history.map((h) => ({ ...h, epoch: h.epoch + o.epochOffset })) };
+  } finally {
+    forward.dispose();
+  }
+}
+
+/** Refuses QAT for a model its layer-by-layer forward pass cannot run, before any work. */
+function checkQat(model: tf.LayersModel, config: PruneConfig): void {
+  if (!config.finetune.qat) return;
+  const why = qatUnsupportedReason(model);
+  if (why) throw new ConfigError(`finetune.qat: ${why}`);
 }
 
 function maskSparsity(masks: Map<string, tf.Tensor>): number {
@@ -96,6 +151,7 @@ export async function runPruning(
 ): Promise<RunPruningResult> {
   const config = validatePruneConfig(rawConfig, model);
   checkPrunable(model, config);
+  checkQat(model, config);
   if (config.granularity === 'structured') return runStructured(model, dataset, config, opts);
   const ft = config.finetune;
   const teacher = ft.distill && ft.epochs > 0 ? (opts.teacher ?? (await cloneModel(model))) : undefined;
@@ -170,6 +226,12 @@ export async function runPruning(
       if (pruned < finalSparsity) await prune(finalSparsity, result.steps);
     }
     checkUnstructuredResult((plan as PruningPlan).achievedSparsity, finalSparsity);
+    if (ft.qat && !diverged) {
+      const q = await qatPhase(model, train, ft, { masks, validation, signal: opts.signal, seed: config.seed, sparsity: () => sparsity, onProgress: opts.onProgress, epochOffset: history.length });
+      history = [...history, ...q.history];
+      training.push(q.record);
+      diverged = q.result.diverged;
+    }
   } finally {
     for (const m of masks.values()) m.dispose();
     for (const t of movement?.values() ?? []) t.dispose();
@@ -255,6 +317,13 @@ async function runStructured(
         diverged = { ...result.diverged, epoch: result.diverged.epoch + epochOffset - epochs };
         break;
       }
+    }
+    if (ft.qat && !diverged) {
+      const units = 1 - keptUnits;
+      const q = await qatPhase(model, train, ft, { masks: new Map(), validation, signal: opts.signal, seed: config.seed, sparsity: () => units, onProgress: opts.onProgress, epochOffset });
+      history.push(...q.history);
+      training.push(q.record);
+      if (q.result.diverged) diverged = { ...q.result.diverged, epoch: q.result.diverged.epoch + epochOffset };
     }
   } catch (err) {
     if (model !== original) model.dispose();

@@ -62,6 +62,33 @@ describe('export service', () => {
     expect(out.artifact.status).toBe('ok');
     expect(out.verification.maxAbsDiff).toBeLessThanOrEqual(1e-4);
     expect(out.verification.runtime).toMatch(/^litert/);
+    // Zeros counted in the written file: half of the first kernel was pruned.
+    const report = parseExportReport(JSON.parse(await fs.readFile(path.join(root, 'tfl', 'report.json'), 'utf8')));
+    const hZeros = Array.from(model.getLayer('h').getWeights()[0].dataSync()).filter((v) => v === 0).length;
+    expect(out.weightZeros?.weights).toBe(12 * 16 + 16 * 4);
+    expect(out.weightZeros?.zeros).toBeGreaterThanOrEqual(hZeros);
+    expect(report.weightZeros).toEqual(out.weightZeros);
+  });
+
+  it('sparse: never keeps int8 weights dense, and the report config says so', async () => {
+    const dense = await exportModel(model, { format: 'tflite', quant: 'int8', verifySamples: 50, sparse: 'never' }, { outDir: path.join(root, 'i8-dense'), dataset, source: 'test' });
+    const report = parseExportReport(JSON.parse(await fs.readFile(path.join(root, 'i8-dense', 'report.json'), 'utf8')));
+    expect(report.config.sparse).toBe('never');
+    expect(dense.weightZeros?.sparseTensors).toBe(0);
+    expect(dense.artifact.status).toBe('ok');
+  });
+
+  it('a tfjs export reports its weight shards as downloaded: raw, gzip and brotli', async () => {
+    const dir = path.join(root, 'tfjs-f32');
+    const out = await exportModel(model, { format: 'tfjs', quant: 'none', verifySamples: 20 }, { outDir: dir, dataset, source: 'test' });
+    const d = out.download!;
+    expect(d.files.map((f) => f.name)).toEqual(['group1-shard1of1.bin']);
+    expect(d.rawBytes).toBe((12 * 16 + 16 + 16 * 4 + 4) * 4);
+    // Pruned zeros compress: both encodings are well under the raw bytes, and brotli beats gzip here.
+    expect(d.gzipBytes).toBeLessThan(0.9 * d.rawBytes);
+    expect(d.brotliBytes).toBeLessThan(d.gzipBytes);
+    const report = parseExportReport(JSON.parse(await fs.readFile(path.join(dir, 'report.json'), 'utf8')));
+    expect(report.download).toEqual(d);
   });
 
   it('without a dataset it verifies on seeded noise and reports no accuracy', async () => {

@@ -6,10 +6,11 @@ import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../../../common/errors';
 import { observeRanges } from './interpret';
 import { SUPPORTED_LAYER_CLASSES, lowerModel } from './lower';
-import { finalizeBytes, sparsifyDense, toDynamicInt8, toFloat16, toFullInt8, type IoType } from './quantize';
+import { finalizeBytes, setInt8Weight, sparsifyDense, sparsifyInt8, toDynamicInt8, toFloat16, toFullInt8, type IoType } from './quantize';
 import { writeTflite } from './writer';
 
 export { readTflite, type TfliteInfo, type TfliteTensorInfo } from './reader';
+export { countTfliteZeros, type TfliteWeightZeros } from './zeros';
 export { toFloat16Bits } from '../quantize';
 
 export type TfliteQuant = 'none' | 'float16' | 'dynamic-int8' | 'int8';
@@ -21,7 +22,10 @@ export interface TfliteExportOptions {
   calibration?: Float32Array;
   /** Model I/O type in 'int8' mode; default float32 (QUANTIZE/DEQUANTIZE at the edges). */
   ioType?: IoType;
-  /** CSR weights + DENSIFY for float32 dense layers: 'auto' (default) when smaller, never, always. */
+  /**
+   * CSR weights + DENSIFY for float32 dense layers and 1x1 convs, and for int8 dense layers
+   * (DENSIFY -> RESHAPE, see sparsifyInt8): 'auto' (default) when smaller, never, always.
+   */
   sparse?: 'auto' | 'never' | 'always';
   /** Samples per calibration batch (memory bound); default 64. */
   calibrationBatch?: number;
@@ -101,11 +105,12 @@ export function exportTflite(model: tf.LayersModel, opts: TfliteExportOptions): 
       if (graph.inputs.length !== 1) throw new ConfigError(`quant int8 supports single-input models; this one has ${graph.inputs.length} inputs`);
       const ranges = calibrate(graph, opts.calibration, opts.calibrationBatch ?? 64);
       toFullInt8(graph, ranges, opts.ioType ?? 'float32');
+      if (sparse !== 'never') sparsifyInt8(graph, sparse);
       if (opts.ioType === 'int8') graph.notes.push('int8 model I/O: LiteRT.js cannot feed int8 tensors, so this file cannot be verified in-app');
       break;
     }
   }
-  if (opts.quant !== 'none' && sparse === 'always') graph.notes.push(`sparse weights apply to float32 exports only; ignored for ${opts.quant}`);
+  if (opts.quant !== 'none' && opts.quant !== 'int8' && sparse === 'always') graph.notes.push(`sparse weights apply to float32 and int8 exports only; ignored for ${opts.quant}`);
   finalizeBytes(graph);
   const { bytes, tensors } = writeTflite(graph);
   return { bytes, ops: graph.ops.map((o) => ({ layer: o.layer, op: o.op })), tensors, notes: graph.notes };
@@ -122,7 +127,7 @@ export interface TfliteLayerOps {
 /**
  * Which TFLite builtin ops each layer needs, without serializing anything (device profiles check
  * these against the ops their runtime supports). Mode-specific ops are included: DEQUANTIZE for
- * float16 weights, QUANTIZE/DEQUANTIZE at the edges for int8, DENSIFY for sparse weights (same
+ * float16 weights, QUANTIZE/DEQUANTIZE at the edges for int8, DENSIFY (+ RESHAPE for int8) for sparse weights (same
  * `sparse` default as exportTflite: 'auto').
  * @example tfliteOpsFor(model).filter((l) => !l.supported)
  */
@@ -132,6 +137,14 @@ export function tfliteOpsFor(model: tf.LayersModel, opts: Partial<TfliteExportOp
   if (quant === 'float16') toFloat16(graph);
   const sparse = opts.sparse ?? 'auto';
   if (quant === 'none' && unsupported.length === 0 && sparse !== 'never') sparsifyDense(graph, sparse);
+  if (quant === 'int8' && unsupported.length === 0 && sparse !== 'never') {
+    // Whether int8 dense weights go sparse depends on their int8 zeros only (not on calibration).
+    for (const op of graph.ops) {
+      const w = op.op === 'FULLY_CONNECTED' ? graph.tensors[op.inputs[1]] : undefined;
+      if (w?.value && w.dtype === 'float32') setInt8Weight(w);
+    }
+    sparsifyInt8(graph, sparse);
+  }
   const byLayer = new Map<string, string[]>();
   for (const op of graph.ops) byLayer.set(op.layer, [...(byLayer.get(op.layer) ?? []), op.op]);
   const rows: TfliteLayerOps[] = [];

@@ -59,6 +59,10 @@ describe('decide from the deployed artifact', () => {
     expect(summary).toContain('Size (int8 .tflite)');
     expect(summary).toContain(bytes(unstructured.int8Bytes));
     expect(summary).toContain('Size in memory (float32)');
+    // The zeros pruning made, counted in the shipped file itself (issue 17), shown beside its size.
+    const zeros = (await page.getByTestId('artifact-zeros').first().textContent()) ?? '';
+    expect(zeros).toMatch(/^\d+\.\d+ % of weights zero in the file/);
+    expect(Number(zeros.match(/^(\d+\.\d+)/)?.[1])).toBeGreaterThan(70);
   });
 
   test('run detail: does it fit? bars against the budgets, int8 beside float32, ops and what to change', async () => {

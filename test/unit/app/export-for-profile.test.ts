@@ -3,7 +3,7 @@ import { builtinProfile } from '../../../src-main/common/profiles';
 import { exportForProfile } from '../../../src-main/app/run-pipeline';
 
 describe("a run's exports as its device takes them", () => {
-  const int8 = { format: 'tflite', quant: 'int8' } as const;
+  const int8 = { format: 'tflite', quant: 'int8', verifySamples: 20 } as const;
 
   it('keeps weights dense for a runtime without DENSIFY (TFLite Micro), unless the request says otherwise', () => {
     const mcu = builtinProfile('mcu-cortex-m4');
@@ -16,7 +16,7 @@ describe("a run's exports as its device takes them", () => {
     const phone = builtinProfile('mobile-midrange');
     expect(phone?.supportedOps).toContain('DENSIFY');
     expect(exportForProfile(int8, phone)).toEqual(int8);
-    expect(exportForProfile({ format: 'tfjs', quant: 'uint8' }, builtinProfile('mcu-cortex-m4'))).toEqual({ format: 'tfjs', quant: 'uint8' });
+    expect(exportForProfile({ format: 'tfjs', quant: 'uint8', verifySamples: 20 }, builtinProfile('mcu-cortex-m4'))).toEqual({ format: 'tfjs', quant: 'uint8', verifySamples: 20 });
     expect(exportForProfile(int8, undefined)).toEqual(int8);
   });
 });

@@ -3,25 +3,16 @@
  * the demo records them (runs show --json), the report names the classes hurt most, evaluate --json
  * carries them, and a regressor's run has none.
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writeRegressionFixture } from './regression-fixture';
+import { cliIn } from '../support/cli';
 
-const root = path.resolve(__dirname, '..', '..');
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'topiary-classes-'));
 
-function topiary(args: string[]) {
-  const r = spawnSync(process.execPath, [path.join(root, 'bin', 'topiary.mjs'), ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...process.env, TOPIARY_HOME: home, TOPIARY_BACKEND: 'wasm', CI: '1' },
-    timeout: 180_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const topiary = cliIn(home);
 
 const sum = (m: number[][]) => m.flat().reduce((a, b) => a + b, 0);
 

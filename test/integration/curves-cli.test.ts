@@ -1,23 +1,14 @@
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { RunDetail } from '../../src-main/common/contract';
+import { cliIn } from '../support/cli';
 
-const root = path.resolve(__dirname, '..', '..');
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'topiary-curves-cli-'));
 afterAll(() => fs.rmSync(home, { recursive: true, force: true }));
 
-function topiary(args: string[]) {
-  const r = spawnSync(process.execPath, [path.join(root, 'bin', 'topiary.mjs'), ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...process.env, TOPIARY_HOME: home, TOPIARY_BACKEND: 'wasm', CI: '1' },
-    timeout: 180_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const topiary = cliIn(home);
 
 describe('topiary runs show carries the training curves', () => {
   it('a short real run: --json has a point per step with step, epoch, wall time and values; the text says how many', () => {

@@ -3,25 +3,16 @@
  * size is the file the run's profile ships, and the run carries its fit verdict; a fit-to-budget run
  * that pruned nothing is not labelled as if it had pruned.
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bytes } from '../../src-main/common/format';
+import { cliIn } from '../support/cli';
 
-const root = path.resolve(__dirname, '..', '..');
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'topiary-deploy-cli-'));
 
-function topiary(args: string[]) {
-  const r = spawnSync(process.execPath, [path.join(root, 'bin', 'topiary.mjs'), ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...process.env, TOPIARY_HOME: home, TOPIARY_BACKEND: 'wasm', CI: '1' },
-    timeout: 240_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const topiary = cliIn(home, 240_000);
 
 const small = ['--epochs', '1', '--max-samples', '300', '--eval-limit', '200', '--no-sensitivity'];
 

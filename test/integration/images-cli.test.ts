@@ -3,7 +3,6 @@
  * through the CLI on a 224 x 224 x 3 model: every image is fitted to the model input, the input
  * scale `auto` is resolved and recorded with the run.
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,21 +10,13 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { saveModel } from '../../src-main/node/models';
 import { jpegBytes, jpegBytesWithExif, palettePngBytes, pngBytesOf, writeFile } from '../unit/node/datasets/fixtures';
+import { cliIn } from '../support/cli';
 
-const root = path.resolve(__dirname, '..', '..');
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'topiary-images-cli-'));
 const photos = path.join(home, 'photos');
 const modelDir = path.join(home, 'model224');
 
-function topiary(args: string[]) {
-  const r = spawnSync(process.execPath, [path.join(root, 'bin', 'topiary.mjs'), ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...process.env, TOPIARY_HOME: home, TOPIARY_BACKEND: 'wasm', CI: '1' },
-    timeout: 480_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const topiary = cliIn(home, 480_000);
 
 beforeAll(async () => {
   // Two classes told apart by colour; sizes and modes vary inside each class.

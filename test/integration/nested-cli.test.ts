@@ -3,26 +3,17 @@
  * requests that cannot do what they ask: such runs are recorded as failed, never `done`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { saveModel } from '../../src-main/node/models';
 import { handFlattened, teachableMachineModel } from '../fixtures/nested-models';
+import { cliIn } from '../support/cli';
 
-const root = path.resolve(__dirname, '..', '..');
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'topiary-nested-cli-'));
 
-function topiary(args: string[]) {
-  const r = spawnSync(process.execPath, [path.join(root, 'bin', 'topiary.mjs'), ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...process.env, TOPIARY_HOME: home, TOPIARY_BACKEND: 'wasm', CI: '1' },
-    timeout: 120_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const topiary = cliIn(home, 120_000);
 
 /** A CSV of `n` rows of `features` values in [-1, 1) and labels 0..classes-1. */
 function writeCsv(file: string, features: number, n: number, classes: number): void {

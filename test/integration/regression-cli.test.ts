@@ -3,7 +3,6 @@
  * RMSE before and after, exports verified by error (TF Lite fp32 + int8, tfjs uint8); and a run
  * that fails late names the phase in the CLI message and in the stored run.
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,20 +10,12 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { saveModel } from '../../src-main/node/models/save';
 import { writeRegressionFixture } from './regression-fixture';
+import { cliIn } from '../support/cli';
 
-const root = path.resolve(__dirname, '..', '..');
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'topiary-regress-'));
 let fixture: { model: string; csv: string };
 
-function topiary(args: string[]) {
-  const r = spawnSync(process.execPath, [path.join(root, 'bin', 'topiary.mjs'), ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...process.env, TOPIARY_HOME: home, TOPIARY_BACKEND: 'wasm', CI: '1' },
-    timeout: 180_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const topiary = cliIn(home);
 
 beforeAll(async () => {
   fixture = await writeRegressionFixture(path.join(home, 'fixture'), 800);

@@ -272,23 +272,9 @@ export function sparsifyDense(g: IrGraph, mode: 'auto' | 'always'): number {
     const rows = w.shape[0];
     const cols = w.shape[w.shape.length - 1];
     const v = w.value;
-    let nnz = 0;
-    for (const x of v) if (x !== 0) nnz++;
+    const nnz = nonZeros(v);
     if (mode === 'auto' && csrBytes(rows, cols, nnz) >= v.length * 4) continue;
-    const segments = new Int32Array(rows + 1);
-    const indices = new Int32Array(nnz);
-    const values = new Float32Array(nnz);
-    let k = 0;
-    for (let r = 0; r < rows; r++) {
-      for (let c = 0; c < cols; c++) {
-        const x = v[r * cols + c];
-        if (x !== 0) {
-          indices[k] = c;
-          values[k++] = x;
-        }
-      }
-      segments[r + 1] = k;
-    }
+    const { segments, indices, values } = csr(v, rows, cols, nnz, new Float32Array(nnz));
     w.sparse = { rows, segments, indices };
     w.bytes = f32Bytes(values);
     const dense = g.activation(`${w.name}/densified`, w.shape);
@@ -298,6 +284,33 @@ export function sparsifyDense(g: IrGraph, mode: 'auto' | 'always'): number {
     count++;
   }
   return count;
+}
+
+function nonZeros(v: ArrayLike<number>): number {
+  let n = 0;
+  for (let i = 0; i < v.length; i++) if (v[i] !== 0) n++;
+  return n;
+}
+
+/**
+ * A row-major [rows, cols] matrix in CSR (TF Lite's sparsity format with a dense row dimension and a
+ * sparse column one): row start offsets, column indices, and the non-zero values written into `values`.
+ */
+function csr<T extends Float32Array | Int8Array>(v: ArrayLike<number>, rows: number, cols: number, nnz: number, values: T): { segments: Int32Array; indices: Int32Array; values: T } {
+  const segments = new Int32Array(rows + 1);
+  const indices = new Int32Array(nnz);
+  let k = 0;
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const x = v[r * cols + c];
+      if (x !== 0) {
+        indices[k] = c;
+        values[k++] = x;
+      }
+    }
+    segments[r + 1] = k;
+  }
+  return { segments, indices, values };
 }
 
 /**
@@ -322,25 +335,11 @@ export function sparsifyInt8(g: IrGraph, mode: 'auto' | 'always'): number {
     const v = new Int8Array(w.bytes.buffer, w.bytes.byteOffset, w.bytes.byteLength);
     const rows = w.shape[0];
     const cols = w.shape[w.shape.length - 1];
-    let nnz = 0;
-    for (const x of v) if (x !== 0) nnz++;
+    const nnz = nonZeros(v);
     // Values, indices, and the RESHAPE's shape constant + two tensors and two ops (~300 bytes).
     const idx = (max: number): number => (max < 256 ? 1 : max < 65536 ? 2 : 4);
     if (mode === 'auto' && nnz + (rows + 1) * idx(nnz) + nnz * idx(cols - 1) + 300 >= v.length) continue;
-    const segments = new Int32Array(rows + 1);
-    const indices = new Int32Array(nnz);
-    const values = new Int8Array(nnz);
-    let k = 0;
-    for (let r = 0; r < rows; r++) {
-      for (let c = 0; c < cols; c++) {
-        const x = v[r * cols + c];
-        if (x !== 0) {
-          indices[k] = c;
-          values[k++] = x;
-        }
-      }
-      segments[r + 1] = k;
-    }
+    const { segments, indices, values } = csr(v, rows, cols, nnz, new Int8Array(nnz));
     w.sparse = { rows, segments, indices };
     w.bytes = new Uint8Array(values.buffer);
     const densified = g.activation(`${w.name}/densified`, w.shape, 'int8');

@@ -89,6 +89,7 @@ describe('decide from the deployed artifact', () => {
   test('run detail of a structured run: width before -> after, params and MACs per layer, kept chart', async () => {
     await page.goto(`${app.url}#/runs/${structured.id}`);
     const table = page.getByTestId('layer-changes');
+    await expect.poll(() => page.getByRole('heading', { level: 2 }).first().textContent(), { timeout: 30_000 }).toContain('half the filters');
     await expect.poll(() => table.textContent(), { timeout: 30_000 }).toContain('conv2');
     const layerRow = (name: string) => table.locator('tr').filter({ has: page.getByRole('cell', { name, exact: true }) });
     const conv2 = layerRow('conv2');

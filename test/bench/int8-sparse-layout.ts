@@ -59,7 +59,7 @@ async function main(): Promise<void> {
     zeroSmallest(model, fraction);
     const f32 = exportTflite(model, { quant: 'none', sparse: 'never' }).bytes;
     const dense = exportTflite(model, { quant: 'int8', calibration, sparse: 'never' }).bytes;
-    const sparse = exportTflite(model, { quant: 'int8', calibration }).bytes;
+    const sparse = exportTflite(model, { quant: 'int8', calibration, sparse: 'always' }).bytes;
     const [a, b] = [await outputsOf(dense, inputs), await outputsOf(sparse, inputs)];
     const identical = a.every((o, i) => o.every((v, j) => v === b[i][j]));
     const z = countTfliteZeros(sparse);

@@ -83,7 +83,7 @@ async function main(): Promise<void> {
       }
       const seconds = (performance.now() - t0) / 1000;
       const float32Acc = evaluateModel(model, data.test, { batchSize: 1000 }).accuracy;
-      const int8 = exportTflite(model, { quant: 'int8', calibration });
+      const int8 = exportTflite(model, { quant: 'int8', calibration, sparse: 'always' });
       const int8Dense = exportTflite(model, { quant: 'int8', calibration, sparse: 'never' });
       const v = await verifyTflite(int8.bytes, model, samples, { mode: 'int8' });
       const vDense = await verifyTflite(int8Dense.bytes, model, samples, { mode: 'int8' });

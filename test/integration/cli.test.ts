@@ -121,7 +121,7 @@ describe('topiary CLI', () => {
   });
 
   it('prune --qat records the QAT phase, the zeros in the int8 .tflite and the tfjs shards as downloaded', () => {
-    const r = topiary(['prune', 'demo', '--data', 'demo', '--sparsity', '0.9', '--epochs', '1', '--qat', '--max-samples', '256', '--eval-limit', '200', '--no-sensitivity', '--export', 'tflite:int8,tfjs:none', '--json']);
+    const r = topiary(['prune', 'demo', '--data', 'demo', '--sparsity', '0.9', '--epochs', '1', '--qat', '--max-samples', '256', '--eval-limit', '200', '--no-sensitivity', '--export', 'tflite:int8:sparse,tfjs:none', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const run = JSON.parse(r.stdout);
     const training = run.summary.training as { path: string; qat?: { epochs: number; weights: string } }[];

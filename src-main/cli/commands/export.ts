@@ -18,7 +18,7 @@ export const registerExportCommand: RegisterCommand = (program, ctx) => {
     .option('--quant <q>', 'tflite: none|float16|dynamic-int8|int8; tfjs: none|float16|uint8|uint16', 'none')
     .option('--calib <data>', 'dataset for int8 calibration and for verification (demo, fashion-mnist, idx:DIR, ...)')
     .option('--samples <n>', 'test samples used for verification', (v) => Number(v), 1000)
-    .option('--sparse <mode>', 'tflite weights stored CSR + DENSIFY: auto (when smaller) | never | always')
+    .option('--sparse <mode>', 'tflite weights stored CSR + DENSIFY: auto (float32 when smaller) | never | always (int8 too, when smaller)')
     .option('--out <dir>', 'bundle folder to write (refused if it exists and is not empty, unless --overwrite)')
     .option('--overwrite', 'replace an earlier export folder (only the files its .topiary-export.json lists; anything else there is refused)')
     .option('--task <t>', 'classification | regression (default: read from the model\'s output layer)', taskOption);

@@ -33,9 +33,11 @@ describe('int8 sparse weights in LiteRT (CSR + DENSIFY -> RESHAPE)', () => {
 
   it('a 90%-sparse LeNet-5 int8 file is <= 0.15x of float32, stores its dense layers sparse, and LiteRT gives the dense int8 file\u2019s outputs', async () => {
     const float32 = exportTflite(model, { quant: 'none', sparse: 'never' });
-    const sparse = exportTflite(model, { quant: 'int8', calibration });
+    const sparse = exportTflite(model, { quant: 'int8', calibration, sparse: 'always' });
     const dense = exportTflite(model, { quant: 'int8', calibration, sparse: 'never' });
     expect(sparse.bytes.length / float32.bytes.length).toBeLessThanOrEqual(0.15);
+    // Opt-in only: by default int8 weights stay dense (LiteRT's builtin kernels for the sparse layout are slower).
+    expect(exportTflite(model, { quant: 'int8', calibration }).bytes.length).toBe(dense.bytes.length);
     expect(dense.bytes.length / float32.bytes.length).toBeGreaterThan(0.25);
     const ops = sparse.ops.map((o) => o.op);
     expect(ops.filter((o) => o === 'DENSIFY')).toHaveLength(3);
@@ -63,7 +65,7 @@ describe('int8 sparse weights in LiteRT (CSR + DENSIFY -> RESHAPE)', () => {
   });
 
   it('counts the zeros the file keeps: stored and left out by the sparse tensors', () => {
-    const sparse = exportTflite(model, { quant: 'int8', calibration });
+    const sparse = exportTflite(model, { quant: 'int8', calibration, sparse: 'always' });
     const dense = exportTflite(model, { quant: 'int8', calibration, sparse: 'never' });
     const zs = countTfliteZeros(sparse.bytes);
     const zd = countTfliteZeros(dense.bytes);
@@ -78,8 +80,9 @@ describe('int8 sparse weights in LiteRT (CSR + DENSIFY -> RESHAPE)', () => {
   });
 
   it('tfliteOpsFor lists the int8 sparse layout\u2019s ops for device checks', () => {
-    const fc1 = tfliteOpsFor(model, { quant: 'int8' }).find((r) => r.layer === 'fc1');
+    const fc1 = tfliteOpsFor(model, { quant: 'int8', sparse: 'always' }).find((r) => r.layer === 'fc1');
     expect(fc1?.ops).toEqual(['DENSIFY', 'RESHAPE', 'FULLY_CONNECTED']);
     expect(tfliteOpsFor(model, { quant: 'int8', sparse: 'never' }).find((r) => r.layer === 'fc1')?.ops).toEqual(['FULLY_CONNECTED']);
+    expect(tfliteOpsFor(model, { quant: 'int8' }).find((r) => r.layer === 'fc1')?.ops).toEqual(['FULLY_CONNECTED']);
   });
 });

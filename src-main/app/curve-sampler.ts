@@ -11,24 +11,13 @@
  * pixels wide still gets a point every few pixels.
  */
 import type { CurvePoint } from '../common/contract';
+import type { PruneProgress } from '../engine/prune/types';
 
 /** About this many points a run (plus one per epoch end); see the module comment. */
 export const MAX_CURVE_POINTS = 250;
 
-/** What the sampler needs of a fine-tuning progress report (engine PruneProgress). */
-export interface CurveProgress {
-  phase: 'prune' | 'batch' | 'epoch';
-  /** 0-based epoch. */
-  epoch: number;
-  /** 0-based batch within the epoch. */
-  batch: number;
-  batches: number;
-  loss: number;
-  accuracy: number;
-  valLoss?: number;
-  valAccuracy?: number;
-  sparsity: number;
-}
+/** What the sampler reads of a fine-tuning progress report. */
+export type CurveProgress = Omit<PruneProgress, 'note'>;
 
 export interface CurveSamplerOptions {
   /** Epochs the run fine-tunes for (the stride is planned over all of them). */

@@ -10,27 +10,15 @@
  *   npx tsx test/bench/int8-sparse-layout.ts [budgetSeconds=10]
  */
 import os from 'node:os';
-import * as tf from '@tensorflow/tfjs';
 import { exportTflite } from '../../src-main/engine/export/tflite/index';
 import { countTfliteZeros } from '../../src-main/engine/export/tflite/zeros';
 import { lenet5 } from '../../src-main/engine/models/lenet';
 import { initBackend } from '../../src-main/node/backend';
 import { loadLiteRtNode } from '../../src-main/node/verify/litert';
 import { timeTfliteFiles } from '../../src-main/node/verify/litert-latency';
+import { zeroSmallest } from '../support/zero-smallest';
 
 const BUDGET_MS = Number(process.argv[2] ?? 10) * 1000;
-
-function zeroSmallest(model: tf.LayersModel, fraction: number): void {
-  for (const layer of model.layers) {
-    const ws = layer.getWeights();
-    if (ws.length < 2) continue;
-    const k = ws[0].dataSync().slice();
-    const sorted = Float32Array.from(k, Math.abs).sort();
-    const threshold = sorted[Math.floor(fraction * sorted.length)];
-    for (let i = 0; i < k.length; i++) if (Math.abs(k[i]) < threshold) k[i] = 0;
-    layer.setWeights([tf.tensor(k, ws[0].shape), ...ws.slice(1)]);
-  }
-}
 
 async function outputsOf(bytes: Uint8Array, inputs: Float32Array[]): Promise<Float32Array[]> {
   const { lib } = await loadLiteRtNode();

@@ -4,21 +4,7 @@ import { countTfliteZeros, exportTflite, readTflite, tfliteOpsFor } from '../../
 import { lenet5 } from '../../../../src-main/engine/models/lenet';
 import { verifyTflite } from '../../../../src-main/node/verify/verify';
 import { randomFloats, runLiteRt, samplesFor } from './helpers';
-
-/** Zeroes the smallest `fraction` of every kernel (magnitude), as unstructured pruning leaves it. */
-function zeroSmallest(model: tf.LayersModel, fraction: number): void {
-  for (const layer of model.layers) {
-    const ws = layer.getWeights();
-    if (ws.length < 2) continue;
-    const k = ws[0].dataSync().slice();
-    const sorted = Float32Array.from(k, Math.abs).sort();
-    const threshold = sorted[Math.floor(fraction * sorted.length)];
-    for (let i = 0; i < k.length; i++) if (Math.abs(k[i]) < threshold) k[i] = 0;
-    const fresh = tf.tensor(k, ws[0].shape);
-    layer.setWeights([fresh, ...ws.slice(1)]);
-    fresh.dispose();
-  }
-}
+import { zeroSmallest } from '../../../support/zero-smallest';
 
 describe('int8 sparse weights in LiteRT (CSR + DENSIFY -> RESHAPE)', () => {
   let model: tf.LayersModel;

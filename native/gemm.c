@@ -1,8 +1,9 @@
 /*
  * Blocked single-precision GEMM (GotoBLAS-style packing, one 6x16 register tile) and NHWC
  * convolutions built on it. The inner kernel is written once with GCC/Clang vector extensions and
- * compiled twice: for AVX2+FMA and for the baseline instruction set, chosen at run time. Threads
- * come from OpenMP when the compiler has it.
+ * compiled twice: for AVX2+FMA and for the baseline instruction set, chosen at run time; on an
+ * AVX-512 CPU the GEMM tile runs a zmm variant of it (micro_avx512). Threads come from OpenMP when
+ * the compiler has it.
  */
 #include "gemm.h"
 
@@ -222,6 +223,9 @@ static inline __attribute__((always_inline)) v8 relu8(v8 x) {
     storeu(row + 8, x1);                                              \
   }
 
+static inline __attribute__((always_inline)) void micro_store(const tile_out *o, v8 c00, v8 c01, v8 c10, v8 c11, v8 c20, v8 c21, v8 c30, v8 c31,
+                                                              v8 c40, v8 c41, v8 c50, v8 c51);
+
 static inline __attribute__((always_inline)) void micro_body(long kc, const float *restrict a, const float *restrict b, const tile_out *o) {
   v8 c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0};
   v8 c30 = {0}, c31 = {0}, c40 = {0}, c41 = {0}, c50 = {0}, c51 = {0};
@@ -231,6 +235,12 @@ static inline __attribute__((always_inline)) void micro_body(long kc, const floa
     const float *ap = a + p * MR;
     ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5)
   }
+  micro_store(o, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
+}
+
+/* The tile's epilogue (C += or =, bias, ReLU, edges, transposed stores), shared by every kernel. */
+static inline __attribute__((always_inline)) void micro_store(const tile_out *o, v8 c00, v8 c01, v8 c10, v8 c11, v8 c20, v8 c21, v8 c30, v8 c31,
+                                                              v8 c40, v8 c41, v8 c50, v8 c51) {
   if (o->rows == MR && o->cols == NR && !o->trans_c) {
     FULL_ROW(0) FULL_ROW(1) FULL_ROW(2) FULL_ROW(3) FULL_ROW(4) FULL_ROW(5)
     return;
@@ -275,6 +285,49 @@ static void micro_generic(long kc, const float *a, const float *b, const tile_ou
 __attribute__((target("avx2,fma"))) static void micro_avx2(long kc, const float *a, const float *b, const tile_out *o) {
   micro_body(kc, a, b, o);
 }
+
+/*
+ * AVX-512: the same 6x16 tile, one zmm per row. Six accumulators cannot hide the FMA latency on
+ * two FMA ports, so even and odd depth steps go to separate accumulators (12 chains), summed at
+ * the end: the products are the same, their order of addition differs in the last bits.
+ */
+typedef float v16 __attribute__((vector_size(64)));
+
+#define ROW16(r)                          \
+  {                                       \
+    e##r += ap[r] * b0;                   \
+    f##r += ap[MR + r] * b1;              \
+  }
+
+static inline __attribute__((always_inline)) void split16(v16 x, v8 *lo, v8 *hi) {
+  memcpy(lo, &x, sizeof *lo);
+  memcpy(hi, (const char *)&x + sizeof *lo, sizeof *hi);
+}
+
+__attribute__((target("avx512f,avx2,fma"))) static void micro_avx512(long kc, const float *restrict a, const float *restrict b, const tile_out *o) {
+  v16 e0 = {0}, e1 = {0}, e2 = {0}, e3 = {0}, e4 = {0}, e5 = {0};
+  v16 f0 = {0}, f1 = {0}, f2 = {0}, f3 = {0}, f4 = {0}, f5 = {0};
+  long p = 0;
+  for (; p + 1 < kc; p += 2) {
+    const v16 b0 = *(const v16 *)(b + p * NR);
+    const v16 b1 = *(const v16 *)(b + p * NR + NR);
+    const float *ap = a + p * MR;
+    ROW16(0) ROW16(1) ROW16(2) ROW16(3) ROW16(4) ROW16(5)
+  }
+  if (p < kc) {
+    const v16 b0 = *(const v16 *)(b + p * NR);
+    const float *ap = a + p * MR;
+    e0 += ap[0] * b0, e1 += ap[1] * b0, e2 += ap[2] * b0, e3 += ap[3] * b0, e4 += ap[4] * b0, e5 += ap[5] * b0;
+  }
+  v8 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+  split16(e0 + f0, &c00, &c01);
+  split16(e1 + f1, &c10, &c11);
+  split16(e2 + f2, &c20, &c21);
+  split16(e3 + f3, &c30, &c31);
+  split16(e4 + f4, &c40, &c41);
+  split16(e5 + f5, &c50, &c51);
+  micro_store(o, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
+}
 #endif
 
 static micro_fn g_micro = 0;
@@ -291,6 +344,9 @@ static micro_fn pick_micro(void) {
   if (!generic_only && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
     f = micro_avx2;
     g_isa = "avx2+fma";
+    /* The other kernels stay AVX2; TOPIARY_NATIVE_ISA=avx2 keeps this one AVX2 too, to compare. */
+    const int avx2_only = forced && strcmp(forced, "avx2") == 0;
+    if (!avx2_only && __builtin_cpu_supports("avx512f")) f = micro_avx512;
   }
 #elif defined(__aarch64__)
   g_isa = "neon";

@@ -1,7 +1,8 @@
 /**
  * The native addon's baseline kernels (what a CPU without AVX2/FMA runs, or TOPIARY_NATIVE_ISA=
  * generic): the dev and CI machines pick AVX2, so the baseline path is checked in a child process
- * that forces it, against plain JavaScript references.
+ * that forces it, against plain JavaScript references. On an AVX-512 CPU the default GEMM kernel is
+ * the AVX-512 one; TOPIARY_NATIVE_ISA=avx2 checks the AVX2 one beside it.
  */
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
@@ -23,6 +24,11 @@ describe.runIf(addon !== undefined)('native addon instruction sets', () => {
   it('the baseline kernels compute GEMM (every transpose, bias, relu) and Adam like the references', () => {
     const r = check('generic');
     expect(r.isa).toBe('generic');
+    expect(r.maxErr).toBeLessThan(1e-4);
+  });
+
+  it('the AVX2 GEMM kernel does too where the CPU would pick the AVX-512 one (TOPIARY_NATIVE_ISA=avx2)', () => {
+    const r = check('avx2');
     expect(r.maxErr).toBeLessThan(1e-4);
   });
 

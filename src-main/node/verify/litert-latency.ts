@@ -1,5 +1,5 @@
 /**
- * Batch-1 latency of .tflite files in LiteRT (@litertjs/core, wasm), timed interleaved until the
+ * Latency of .tflite files in LiteRT (at each file's own batch, 1 for app exports) (@litertjs/core, wasm), timed interleaved until the
  * medians are stable (engine/measure/stable.ts), for speedup receipts.
  *
  * What this LiteRT build lets us choose (checked on @litertjs/core 2.5.3 under Node 20): the
@@ -31,7 +31,8 @@ function inputFor(bytes: Uint8Array, label: string): { data: Float32Array<ArrayB
   const t = info.tensors[info.inputs[0]];
   if (!t) throw new ConfigError(`${label}: the model has no input tensor`);
   if (t.shape.some((d) => d < 1)) throw new ConfigError(`${label}: input shape [${t.shape.join(', ')}] is not static`);
-  const shape = [1, ...t.shape.slice(1)];
+  // The file's own shape: a batch-N export (exportTflite `batch`) is timed at N samples a call.
+  const shape = t.shape.slice();
   const n = shape.reduce((a, d) => a * d, 1);
   if (t.dtype === 'uint8') return { data: Uint8Array.from({ length: n }, (_, i) => (i * 37) % 256), shape };
   if (t.dtype !== 'float32') throw new ConfigError(`${label}: input type ${t.dtype} cannot be fed by LiteRT.js (float32 or uint8 only)`);
@@ -39,7 +40,7 @@ function inputFor(bytes: Uint8Array, label: string): { data: Float32Array<ArrayB
 }
 
 /**
- * Compiles every file once and times one batch-1 inference each (input copied in, output read
+ * Compiles every file once and times one inference each at the file's own batch (input copied in, output read
  * back), interleaved, until every median's CI is within the target or the budget is spent.
  * @example const { timings: [dense, pruned] } = await timeTfliteFiles([denseBytes, prunedBytes], { budgetMs: 3000 })
  */

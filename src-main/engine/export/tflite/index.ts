@@ -30,6 +30,11 @@ export interface TfliteExportOptions {
   sparse?: 'auto' | 'never' | 'always';
   /** Samples per calibration batch (memory bound); default 64. */
   calibrationBatch?: number;
+  /**
+   * The file's fixed batch dimension; default 1 (what devices run and verification feeds). LiteRT.js
+   * cannot resize inputs, so batch-N latency needs a batch-N file (test/bench/modern-nets.ts).
+   */
+  batch?: number;
 }
 
 export interface TfliteExport {
@@ -49,6 +54,9 @@ function validate(opts: TfliteExportOptions): void {
   }
   if (opts.ioType !== undefined && opts.ioType !== 'float32' && opts.quant !== 'int8') {
     throw new ConfigError(`ioType ${opts.ioType} needs quant int8, got quant ${opts.quant}`);
+  }
+  if (opts.batch !== undefined && !(Number.isInteger(opts.batch) && opts.batch >= 1 && opts.batch <= 65536)) {
+    throw new ConfigError(`batch must be a whole number from 1 to 65536, got ${String(opts.batch)}`);
   }
   if (opts.sparse !== undefined && !['auto', 'never', 'always'].includes(opts.sparse)) {
     throw new ConfigError(`sparse must be auto, never or always, got "${String(opts.sparse)}"`);
@@ -89,7 +97,7 @@ function calibrate(graph: ReturnType<typeof lowerModel>['graph'], calibration: F
  */
 export function exportTflite(model: tf.LayersModel, opts: TfliteExportOptions): TfliteExport {
   validate(opts);
-  const { graph } = lowerModel(model);
+  const { graph } = lowerModel(model, { batch: opts.batch ?? 1 });
   const sparse = opts.sparse ?? 'auto';
   switch (opts.quant) {
     case 'none':

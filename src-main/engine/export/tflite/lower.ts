@@ -3,7 +3,7 @@
  * One registry entry per Keras layer class; anything not in the registry is an UnsupportedLayerError
  * naming the layer and its class.
  *
- * Layout facts (TFLite is NHWC like tfjs, batch fixed at 1):
+ * Layout facts (TFLite is NHWC like tfjs, batch fixed: 1 unless lowerModel's `batch` says otherwise):
  *  - Conv2D filter OHWI = tfjs HWIO transposed [3, 0, 1, 2]
  *  - DepthwiseConv2D filter [1, H, W, C*m] = tfjs [H, W, C, m] reshaped (channel index c*m + j)
  *  - FullyConnected weights [out, in] = tfjs kernel [in, out] transposed
@@ -39,7 +39,7 @@ export interface LowerContext {
   config: Config;
   /** IR tensor indices of the layer's inputs, in call order. */
   inputs: number[];
-  /** Static output shape with batch 1. */
+  /** Static output shape; its first dimension is the exported batch (1 by default). */
   outShape: number[];
 }
 
@@ -400,14 +400,14 @@ function reshapeTo(ctx: LowerContext, input: number, shape: number[], name: stri
 }
 
 /**
- * A 1-D layer over [1, L, C] as its 2-D op over [1, 1, L, C] between two RESHAPEs (what TF Lite's
+ * A 1-D layer over [B, L, C] as its 2-D op over [B, 1, L, C] between two RESHAPEs (what TF Lite's
  * converter does with EXPAND_DIMS / SQUEEZE): `emit` gets the 4-D input and the 4-D output shape.
  */
 function via2D(ctx: LowerContext, emit: (in4: number, out4Shape: number[]) => number): number {
   const inShape = ctx.g.tensors[ctx.inputs[0]].shape;
   if (inShape.length !== 3) throw new UnsupportedLayerError(`layer "${ctx.name}" (${ctx.className}) expects a [batch, steps, channels] input, got rank ${inShape.length}`);
-  const in4 = reshapeTo(ctx, ctx.inputs[0], [1, 1, inShape[1], inShape[2]], `${ctx.name}/as_2d`);
-  const out4 = emit(in4, [1, 1, ctx.outShape[1], ctx.outShape[2]]);
+  const in4 = reshapeTo(ctx, ctx.inputs[0], [inShape[0], 1, inShape[1], inShape[2]], `${ctx.name}/as_2d`);
+  const out4 = emit(in4, [ctx.outShape[0], 1, ctx.outShape[1], ctx.outShape[2]]);
   return reshapeTo(ctx, out4, ctx.outShape, ctx.name);
 }
 
@@ -475,7 +475,7 @@ const lowerSeparable: Lowering = (ctx) => {
   const [kh, kw, c, m] = dk.shape;
   const cout = pk.shape[3];
   const inShape = ctx.g.tensors[ctx.inputs[0]].shape;
-  const dwShape = [1, ctx.outShape[1], ctx.outShape[2], c * m];
+  const dwShape = [ctx.outShape[0], ctx.outShape[1], ctx.outShape[2], c * m];
   if (inShape.length !== 4) throw new UnsupportedLayerError(`layer "${ctx.name}" (SeparableConv2D) expects a 4-D input`);
   const dw = ctx.g.constFloat(`${ctx.name}/depthwise_kernel`, [1, kh, kw, c * m], dk.data.slice(), 'weight', 3);
   const dwBias = ctx.g.constFloat(`${ctx.name}/depthwise_bias`, [c * m], new Float32Array(c * m), 'bias');
@@ -645,11 +645,14 @@ export const LOWERINGS: Record<string, { lower: Lowering; ops: (config: Config) 
 
 export const SUPPORTED_LAYER_CLASSES = ['InputLayer', ...Object.keys(LOWERINGS)];
 
-/** Static shape with the batch dimension fixed to 1; TFLite and LiteRT reject dynamic dims. */
-export function staticShape(shape: (number | null)[], what: string): number[] {
+/**
+ * Static shape with an unknown batch dimension fixed to `batch` (1 by default); TFLite and LiteRT
+ * reject dynamic dims, and LiteRT.js cannot resize inputs, so a batch-N file is exported as such.
+ */
+export function staticShape(shape: (number | null)[], what: string, batch = 1): number[] {
   return shape.map((d, i) => {
     if (d != null && d > 0) return d;
-    if (i === 0) return 1;
+    if (i === 0) return batch;
     throw new UnsupportedLayerError(`${what} has an unknown dimension ${i} (shape [${shape.join(', ')}]); TFLite export needs static shapes`);
   });
 }
@@ -672,7 +675,14 @@ export interface LoweredModel {
  * Lowers a LayersModel to a float32 IrGraph. With `tolerant`, unsupported layers are recorded and
  * replaced by a placeholder output so the rest of the model can still be inspected.
  */
-export function lowerModel(model: tf.LayersModel, opts: { tolerant?: boolean } = {}): LoweredModel {
+export interface LowerOptions {
+  /** Collect unsupported layers instead of throwing on the first. */
+  tolerant?: boolean;
+  /** The exported batch dimension; default 1 (what devices run and verification feeds). */
+  batch?: number;
+}
+
+export function lowerModel(model: tf.LayersModel, opts: LowerOptions = {}): LoweredModel {
   if (hasNestedModels(model)) {
     // A nested model lowers as its flat equivalent (loadModel already flattens; this covers models
     // built in memory). The flat copy shares the original's weight data, so disposing it is safe.
@@ -683,12 +693,13 @@ export function lowerModel(model: tf.LayersModel, opts: { tolerant?: boolean } =
       flat.dispose();
     }
   }
+  const batch = opts.batch ?? 1;
   const g = new IrGraph();
   const unsupported: LoweredModel['unsupported'] = [];
   const bySymbolic = new Map<number, number>();
 
   for (const input of model.inputs as unknown as SymbolicLike[]) {
-    const idx = g.activation(input.sourceLayer.name, staticShape(input.shape, `model input "${input.sourceLayer.name}"`));
+    const idx = g.activation(input.sourceLayer.name, staticShape(input.shape, `model input "${input.sourceLayer.name}"`, batch));
     g.inputs.push(idx);
     bySymbolic.set(input.id, idx);
   }
@@ -721,14 +732,14 @@ export function lowerModel(model: tf.LayersModel, opts: { tolerant?: boolean } =
         className,
         config: layer.getConfig() as Config,
         inputs,
-        outShape: staticShape(outSym.shape, `layer "${layer.name}" (${className}) output`),
+        outShape: staticShape(outSym.shape, `layer "${layer.name}" (${className}) output`, batch),
       };
       bySymbolic.set(outSym.id, entry.lower(ctx));
     } catch (err) {
       if (!(opts.tolerant && err instanceof UnsupportedLayerError)) throw err;
       unsupported.push({ layer: layer.name, className, reason: err.message });
       for (const t of node?.outputTensors ?? []) {
-        bySymbolic.set(t.id, g.activation(`${layer.name}/unsupported`, t.shape.map((d) => d ?? 1)));
+        bySymbolic.set(t.id, g.activation(`${layer.name}/unsupported`, t.shape.map((d, i) => d ?? (i === 0 ? batch : 1))));
       }
     }
   }

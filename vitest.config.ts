@@ -1,6 +1,9 @@
 import { defineConfig } from 'vitest/config';
+import { svelteServerVite } from './scripts/svelte-server.mjs';
 
 export default defineConfig({
+  // The export report renders Svelte components on the server (src-main/node/export/report-html.ts).
+  plugins: [svelteServerVite()],
   test: {
     include: ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts', 'test/hostile/**/*.test.ts'],
     pool: 'forks',

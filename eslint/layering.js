@@ -6,6 +6,7 @@
  *
  *   electron, web, cli  ->  app  ->  jobs, store, node  ->  engine  ->  common
  *   src-renderer        ->  common
+ *   node                ->  src-renderer (server-side rendering of the export report's components)
  *
  * Packages with one home: `electron` only in src-main/electron/, `better-sqlite3` only in
  * src-main/store/. Purity of engine/ and common/ (no node:*, no DOM) is no-restricted-imports'
@@ -17,7 +18,9 @@ import path from 'node:path';
 export const LAYERS = {
   common: ['common'],
   engine: ['engine', 'common'],
-  node: ['node', 'engine', 'common'],
+  // renderer: the HTML export report renders the run detail's Svelte components on the server
+  // (node/export/report-html.ts); the renderer itself still imports only common/.
+  node: ['node', 'engine', 'common', 'renderer'],
   store: ['store', 'common'],
   jobs: ['jobs', 'common'],
   app: ['app', 'jobs', 'store', 'node', 'engine', 'common'],

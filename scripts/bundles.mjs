@@ -1,6 +1,7 @@
 // The esbuild bundles of the desktop app (dist-electron/), shared by scripts/build.mjs and the test
 // that checks what the Electron main bundle may load (test/unit/electron/main-bundle.test.ts).
 import path from 'node:path';
+import { svelteServerEsbuild } from './svelte-server.mjs';
 
 /** Options for every bundle: CommonJS for Electron, npm packages left external so native modules load from node_modules. */
 export const commonOptions = {
@@ -14,6 +15,8 @@ export const commonOptions = {
   // import.meta.url has no CommonJS equivalent; give each bundle its own file URL.
   define: { 'import.meta.url': '__topiaryFileUrl' },
   banner: { js: "const __topiaryFileUrl = require('node:url').pathToFileURL(__filename).href;" },
+  // The export report (report-html.ts) renders Svelte components: compiled for the server, bundled with svelte's runtime.
+  plugins: [svelteServerEsbuild()],
 };
 
 /**

@@ -107,6 +107,18 @@ export function precision(n: Maybe, digits: number): string {
   return isFiniteNumber(n) ? n.toPrecision(digits) : MISSING;
 }
 
+/**
+ * A figure as people read it in a report: counts with separators, other numbers to four significant
+ * digits without trailing zeros, very small or large ones in exponent form.
+ * @example readable(61706) // "61,706"; readable(0.02944) // "0.02944"; readable(0.0000123) // "1.230e-5"
+ */
+export function readable(n: Maybe): string {
+  if (!isFiniteNumber(n)) return precision(n, 4);
+  if (Number.isInteger(n)) return count(n);
+  const a = Math.abs(n);
+  return a < 1e-3 || a >= 1e6 ? n.toExponential(3) : String(Number(n.toPrecision(4)));
+}
+
 const STATUS_LABELS: Record<string, string> = {
   queued: 'Queued',
   running: 'Running',

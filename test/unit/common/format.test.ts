@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bytes, count, duration, inferencePath, latencyChange, MISSING, ms, percent, runPaths, table, timing, trainingPath } from '../../../src-main/common/format';
+import { bytes, count, duration, inferencePath, latencyChange, MISSING, ms, percent, readable, runPaths, table, timing, trainingPath } from '../../../src-main/common/format';
 
 describe('formatters', () => {
   it('bytes use binary units: whole B, KiB with one decimal, MiB with two', () => {
@@ -68,5 +68,17 @@ describe('run paths (what trained, evaluated and timed a run)', () => {
     expect(runPaths(summary)).toBe('fine-tuned by native graph step · inference by tfjs');
     expect(runPaths({ training: 'garbage', inference: 3 })).toBeUndefined();
     expect(runPaths(null)).toBeUndefined();
+  });
+
+  it('readable: counts with separators, four significant digits, exponents at the extremes', () => {
+    expect(readable(61706)).toBe('61,706');
+    expect(readable(0)).toBe('0');
+    expect(readable(0.02944)).toBe('0.02944');
+    expect(readable(0.1)).toBe('0.1');
+    expect(readable(3.14159)).toBe('3.142');
+    expect(readable(0.0000123)).toBe('1.230e-5');
+    expect(readable(2.5e7 + 0.5)).toBe('2.500e+7');
+    expect(readable(null)).toBe(MISSING);
+    expect(readable(NaN)).toBe(MISSING);
   });
 });

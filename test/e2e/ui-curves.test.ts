@@ -78,9 +78,10 @@ describe('curves that last', () => {
   });
 
   test('a live monitor draws points as they arrive and keeps them across a reload', async () => {
+    // Long enough that it cannot finish before the cancel below, on any machine: it is cancelled after ~a minute.
     const { runId } = await api<{ runId: string }>('startRun', {
       model, data: 'demo', name: 'curves live', evalLimit: 200, latencyRuns: 3, sensitivity: false, exports: [], receiptBudgetMs: 0,
-      prune: { method: 'magnitude', sparsity: 0.5, finetune: { epochs: 6, maxSamplesPerEpoch: 4000, batchSize: 16 } },
+      prune: { method: 'magnitude', sparsity: 0.5, finetune: { epochs: 100, maxSamplesPerEpoch: 4000, batchSize: 16 } },
     });
     liveId = runId;
     await page.goto(`${app.url}#/monitor/${runId}`);

@@ -12,6 +12,7 @@ import { openStoreServices, type AppServices } from './store-services';
 import { FitJobs } from './fit-jobs';
 import { defaultDbPath, topiaryHome } from './paths';
 import { ProfileService } from './profile-service';
+import { SettingsService } from './settings-service';
 import { createEngine, type EngineCalls, type EngineCommand } from './engine-worker';
 import type { EngineHost } from '../jobs/engine-host';
 
@@ -41,6 +42,7 @@ export async function createApi(opts: { home?: string; dbPath?: string } = {}): 
   const services = await openStoreServices({ dbPath, home });
   const { history, runs } = services;
   const profiles = new ProfileService(services.store);
+  const settings = new SettingsService(home);
   const listeners = new Set<EventListener>();
   const broadcast = (e: ContractEvent) => {
     for (const l of listeners) l(e.name, e.payload);
@@ -83,6 +85,8 @@ export async function createApi(opts: { home?: string; dbPath?: string } = {}): 
     duplicateProfile: ({ id, newId, name }) => profiles.duplicate(id, newId, name),
     saveProfile: ({ id, profile }) => profiles.update(id, profile, `profile ${id}`),
     deleteProfile: ({ id }) => profiles.delete(id),
+    getSettings: () => settings.view(),
+    updateSettings: (patch) => settings.update(patch),
   };
 
   return {

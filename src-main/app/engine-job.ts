@@ -35,7 +35,7 @@ function stored() {
 const modelPath = (spec: string) => (spec.startsWith('run:') ? resolveRunModel(`run:${stored().history.resolve(spec.slice(4))}`, runsDir) : spec);
 
 serveMethods<EngineCalls>({
-  getInfo: () => getInfo(),
+  getInfo: () => getInfo({ home: init.home }),
   describeModel: ({ spec }) => describeModel(modelPath(spec)),
   describeDataset: async ({ spec, model, inputScale, resize, task }) => {
     if (model === undefined) return describeDataset(await loadDataset(spec, task ? { task } : {}));

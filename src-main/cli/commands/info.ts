@@ -25,6 +25,13 @@ export const registerInfoCommand: RegisterCommand = (program, ctx) => {
         `training  native graph step${info.training.nativeGraphStep.available ? '' : ' (not available here)'} for models of ${info.training.nativeGraphStep.layers.join(', ')}`,
         `          tfjs step for ${info.training.tfjsStep}`,
         ...(info.gpu ? [`GPU       ${info.gpu.detail}`] : []),
+        ...(info.settings
+          ? [
+              `trains on ${info.settings.trainingLine}`,
+              `settings  ${info.settings.file}${info.settings.problem ? '' : `  (GPU memory limit ${info.settings.settings.gpuMemoryLimitMiB} MiB)`}`,
+              ...(info.settings.problem ? [`          problem: ${info.settings.problem}`] : []),
+            ]
+          : []),
         `data dir  ${info.dataDir}`,
         `database  ${info.database}`,
         `resources ${info.resources}`,

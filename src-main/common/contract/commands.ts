@@ -8,6 +8,7 @@ import { ExportRequestSchema, RunConfigSchema } from '../run-config';
 import { NUMERIC_TYPES } from '../profiles';
 import { INPUT_SCALES, RESIZE_MODES } from '../input-prep';
 import { RUN_STATUSES } from './records';
+import { SettingsPatchSchema } from '../settings';
 
 export { describeIssues } from '../errors';
 
@@ -116,6 +117,10 @@ export const commands = {
   saveProfile: z.object({ id: ProfileId, profile: z.record(z.string(), z.unknown()) }),
   /** Deletes a user profile; runs that used it keep its id. */
   deleteProfile: z.object({ id: ProfileId }),
+  /** The settings file (`$TOPIARY_HOME/settings.json`) as it applies, and which backend trains and why. */
+  getSettings: z.object({}),
+  /** Changes some settings (fields left out keep their value; an unknown field is refused) and saves the file. */
+  updateSettings: SettingsPatchSchema,
 } as const;
 
 export type CommandName = keyof typeof commands;

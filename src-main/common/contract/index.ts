@@ -23,3 +23,4 @@ export type CommandResult<C extends CommandName> = CommandResults[C];
 export type * from './classes';
 export type * from './gpu';
 export { GPU_BACKEND_NAMES } from './gpu';
+export type * from './settings';

@@ -9,6 +9,7 @@ import type { ConstraintName, FitReport, NumericType, Profile, ProfileClass, Pro
 import type { InputScale, ResizeMode } from '../input-prep';
 import type { ArtifactInput, RunDetail, RunPage } from './records';
 import type { DeleteResult, ParetoResult, RunComparison } from './history';
+import type { SettingsView } from './settings';
 
 // ---------------------------------------------------------------------------------------------
 // getInfo
@@ -68,6 +69,8 @@ export interface AppInfo {
    * TOPIARY_BACKEND names a browser GPU backend (webgl, webgpu), which only a window can run.
    */
   gpu?: { used: boolean; detail: string; requested?: 'webgl' | 'webgpu' };
+  /** The settings file and the training backend it, or TOPIARY_BACKEND, chooses (and which decided). */
+  settings?: SettingsView;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -313,4 +316,6 @@ export interface CommandResults {
   duplicateProfile: Profile;
   saveProfile: Profile;
   deleteProfile: { deleted: true; keptForRuns: number };
+  getSettings: SettingsView;
+  updateSettings: SettingsView;
 }

@@ -33,6 +33,14 @@ describe('the GPU line of topiary info', () => {
     expect(s.detail).toContain(`TOPIARY_BACKEND=webgl applies to the GPU window, the CLI trains on ${info.name}`);
   });
 
+  it('a GPU chosen in the settings is for the window too, and the line says the settings chose it', () => {
+    delete process.env.TOPIARY_BACKEND;
+    const s = gpuStatus(backend({}), { choice: 'webgpu', source: 'settings' });
+    expect(s).toEqual({ used: false, requested: 'webgpu', detail: 'none used here: the settings choose webgpu for the GPU window, the CLI trains on wasm (WebGPU/WebGL run in a browser window: `topiary web`, then open /gpu.html)' });
+    // A cpu or auto setting changes nothing in the line.
+    expect(gpuStatus(backend({}), { choice: 'cpu', source: 'settings' }).requested).toBeUndefined();
+  });
+
   it('a backend name that is neither is still a ConfigError listing both kinds', async () => {
     process.env.TOPIARY_BACKEND = 'metal';
     expect(requestedWindowBackend()).toBeUndefined();

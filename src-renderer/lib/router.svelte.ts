@@ -1,7 +1,8 @@
-/** Hash routes: #/wizard, #/runs, #/runs/<id>, #/monitor/<id>, #/fit/<jobId>, #/compare?ids=a,b, #/profiles[/<id>] */
+/** Hash routes: #/wizard, #/runs, #/runs/<id>, #/monitor/<id>, #/fit/<jobId>, #/compare?ids=a,b, #/profiles[/<id>], #/settings */
 export type Route =
   | { name: 'wizard'; prefill?: string; derive?: string; profile?: string }
   | { name: 'profiles'; id?: string }
+  | { name: 'settings' }
   | { name: 'runs'; params?: string }
   | { name: 'run'; id: string }
   | { name: 'monitor'; id: string }
@@ -17,6 +18,7 @@ export function parseRoute(hash: string): Route {
   if (head === 'monitor' && id) return { name: 'monitor', id };
   if (head === 'fit' && id) return { name: 'fit', id };
   if (head === 'compare') return { name: 'compare', ids: (params.get('ids') ?? '').split(',').filter(Boolean) };
+  if (head === 'settings') return { name: 'settings' };
   if (head === 'profiles') return { name: 'profiles', ...(id ? { id: decodeURIComponent(id) } : {}) };
   return { name: 'wizard', prefill: params.get('from') ?? undefined, derive: params.get('derive') ?? undefined, profile: params.get('profile') ?? undefined };
 }

@@ -8,6 +8,7 @@ import type { GpuBackendChoice, GpuInfo } from '../common/contract/gpu';
 import { initGpu } from './backend';
 import { runConformance, CONFORMANCE_CASES } from './conformance';
 import { runFinetuneJob, type GpuFinetuneJob, type GpuFinetuneResult } from './job';
+import { capPool, fitBatchToGpu, type GpuBatchFit, type GpuBatchFitOptions } from './memory';
 import { trainSpeed } from './speed';
 import { gpuSummary } from './summary';
 
@@ -21,6 +22,11 @@ export interface GpuWindowApi {
   trainSpeed: (backend: string, opts?: Parameters<typeof trainSpeed>[0]) => ReturnType<typeof trainSpeed>;
   /** Runs a fine-tuning job on the chosen GPU backend (the cpu backend when none). */
   finetune: (job: GpuFinetuneJob) => Promise<GpuFinetuneResult & { adapter?: string }>;
+  /**
+   * The largest batch <= the job's batch size whose training step fits `limitBytes` on the chosen
+   * backend (memory.ts); `opts` overrides what is read from the job (probe size, optimizer, task).
+   */
+  fitBatch: (job: Pick<GpuFinetuneJob, 'model' | 'cfg'>, limitBytes: number, opts?: Partial<GpuBatchFitOptions>) => Promise<GpuBatchFit & { pool: string }>;
 }
 
 declare global {
@@ -59,6 +65,20 @@ async function main(): Promise<void> {
       finetune: async (job) => {
         await tf.setBackend(info.backend ?? 'cpu');
         return { ...(await runFinetuneJob(job)), ...(info.adapter ? { adapter: info.adapter } : {}) };
+      },
+      fitBatch: async (job, limitBytes, opts) => {
+        await tf.setBackend(info.backend ?? 'cpu');
+        const model = await tf.loadLayersModel(
+          tf.io.fromMemory({ modelTopology: job.model.topology as tf.io.ModelArtifacts['modelTopology'], weightSpecs: job.model.weightSpecs, weightData: Float32Array.from(job.model.weights).buffer }),
+        );
+        try {
+          // The window trains under this limit from now on, its pool of freed textures too (probes included).
+          const pool = capPool(limitBytes);
+          const { batchSize, optimizer, task, loss } = job.cfg;
+          return { ...(await fitBatchToGpu(model, { requested: batchSize, limitBytes, optimizer, ...(task ? { task } : {}), ...(loss ? { loss } : {}), ...opts })), pool };
+        } finally {
+          model.dispose();
+        }
       },
     };
     show(gpuSummary(info), info.backend ? 'ready' : 'none');

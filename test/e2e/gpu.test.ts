@@ -172,6 +172,52 @@ describe.skipIf(!chromiumHere)('GPU engine page in Chromium with SwiftShader', (
     }
   });
 
+  it('GPU memory capping on WebGL: a batch that fits is kept, one that does not is lowered with a note, batch 1 over the limit is refused; no tensor left', async () => {
+    await initBackend({ force: 'cpu' });
+    const model = lenet5({ seed: 3 });
+    const job = { model: await jobModel(model), cfg: { epochs: 1, batchSize: 64, learningRate: 1e-3, optimizer: 'adam' as const } };
+    model.dispose();
+    const { page, info, close } = await openGpuPage('webgl');
+    try {
+      expect(info.backend).toBe('webgl');
+      const before = await page.evaluate(() => window.topiaryGpu!.memory().numTensors);
+      const roomy = await page.evaluate((j) => window.topiaryGpu!.fitBatch(j, 2048 * 2 ** 20), job);
+      expect(roomy.batchSize).toBe(64);
+      expect(roomy.note).toBeUndefined();
+      const m = roomy.measured;
+      expect(m.backend).toBe('webgl');
+      expect(m.probes.map((p) => p.batch)).toEqual([8, 16]);
+      expect(m.probes[1].stepBytes).toBeGreaterThan(m.probes[0].stepBytes);
+      expect(m.perSampleBytes).toBeGreaterThan(0);
+      // WebGL's texture pool is read (reported, not used for the fit: see memory.ts).
+      expect(typeof m.poolGrowthBytes).toBe('number');
+      // Room for 16.5 samples: 16 is the largest batch that fits.
+      const limit = Math.floor(m.heldBytes + m.optimizerBytes + m.stepFixedBytes + 16.5 * m.perSampleBytes);
+      const tight = await page.evaluate(([j, l]) => window.topiaryGpu!.fitBatch(j, l), [job, limit] as const);
+      expect(tight.batchSize).toBe(16);
+      expect(tight.estimateBytes).toBeLessThanOrEqual(limit);
+      expect(tight.pool).toMatch(/^webgl: freed textures are deleted once more than [\d.]+ (KiB|MiB) is allocated$/);
+      const refused = await page.evaluate((j) => window.topiaryGpu!.fitBatch(j, 256 * 1024).then(() => 'fitted', (e: Error) => e.message), job);
+      expect(refused).toMatch(/^even batch 1 needs ~[\d.]+ (KiB|MiB) on webgl, over the 256.0 KiB GPU memory limit \(measured on webgl: .*\); raise gpuMemoryLimitMiB in the settings, or train on the CPU$/);
+      expect(await page.evaluate(() => window.topiaryGpu!.memory().numTensors)).toBe(before);
+      console.log(`webgl memory: ${tight.note}; probes ${JSON.stringify(m.probes)}, texture pool grew ${m.poolGrowthBytes} B under a 2 GiB cap`);
+      // The texture pool is capped too: in a fresh window, probing under the tight limit grows it by
+      // at most the limit, where under the roomy one it grew past it (WebGL pools freed textures).
+      expect(m.poolGrowthBytes!).toBeGreaterThan(limit);
+      const fresh = await openGpuPage('webgl');
+      try {
+        const capped = await fresh.page.evaluate(([j, l]) => window.topiaryGpu!.fitBatch(j, l), [job, limit] as const);
+        expect(capped.batchSize).toBe(16);
+        expect(capped.measured.poolGrowthBytes!).toBeLessThanOrEqual(limit);
+        console.log(`webgl texture pool grew ${capped.measured.poolGrowthBytes} B under the ${limit} B cap`);
+      } finally {
+        await fresh.close();
+      }
+    } finally {
+      await close();
+    }
+  });
+
   it('a prune + fine-tune job: pruned in Node, fine-tuned in the GPU window on WebGL, weights back with masks exact and equal to the cpu run', async () => {
     // Prune LeNet-5 to 70% (global magnitude) in Node, then make the job the window runs.
     await initBackend({ force: 'cpu' });

@@ -119,7 +119,7 @@ export function nodeBackendOf(resolved: ResolvedTrainingBackend): BackendChoice 
 export function describeTrainingBackend(resolved: ResolvedTrainingBackend, settings?: Pick<Settings, 'trainingBackend'>): string {
   if (resolved.source === 'env') {
     const node = nodeBackendOf(resolved);
-    const what = node ? `cpu: the Node worker on ${node}` : resolved.choice;
+    const what = node && node !== 'cpu' ? `cpu: the Node worker on ${node}` : resolved.choice;
     const over = settings ? ` overrides the settings' ${settings.trainingBackend}` : '';
     return `${what} (TOPIARY_BACKEND=${resolved.env}${over})`;
   }

@@ -27,6 +27,24 @@ describe('topiary CLI', () => {
     expect(info.dataDir).toBe(home);
   });
 
+  it('info says which backend trains and what decided it: settings.json, overridden by TOPIARY_BACKEND', () => {
+    const file = path.join(home, 'settings.json');
+    fs.writeFileSync(file, JSON.stringify({ trainingBackend: 'webgpu', gpuMemoryLimitMiB: 1024 }));
+    try {
+      const fromFile = topiary(['info'], { TOPIARY_BACKEND: 'auto' });
+      expect(fromFile.code, fromFile.stderr).toBe(0);
+      expect(fromFile.stdout).toMatch(/^trains on webgpu \(settings\.json\)$/m);
+      expect(fromFile.stdout).toContain(`settings  ${file}  (GPU memory limit 1024 MiB)`);
+      expect(fromFile.stdout).toMatch(/^GPU {7}none used here: the settings choose webgpu for the GPU window/m);
+      const over = topiary(['info', '--json'], { TOPIARY_BACKEND: 'cpu' });
+      const info = JSON.parse(over.stdout);
+      expect(info.settings.training).toEqual({ choice: 'cpu', source: 'env', env: 'cpu' });
+      expect(info.settings.trainingLine).toBe("cpu (TOPIARY_BACKEND=cpu overrides the settings' webgpu)");
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+  });
+
   it('an unknown TOPIARY_BACKEND is bad input (exit 2) with a message naming the choices', () => {
     const r = topiary(['info'], { TOPIARY_BACKEND: 'quantum' });
     expect(r.code).toBe(2);

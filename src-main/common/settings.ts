@@ -54,22 +54,27 @@ export type SettingsPatch = z.output<typeof SettingsPatchSchema>;
 /**
  * Reads what can be read of a parsed file: each valid field kept, each invalid one replaced by its
  * default and described (`gpuMemoryLimitMiB must be at least 64 MiB, got 10`), so one bad value
- * neither hides the others nor stops the app. `given` is what the file itself set, validly.
+ * neither hides the others nor stops the app. `given` is what the file itself set, validly;
+ * `byField` each bad field's problem without its name (for a form, under the field).
  */
-export function salvageSettings(raw: unknown): { settings: Settings; given: Partial<Settings>; problems: string[] } {
+export function salvageSettings(raw: unknown): { settings: Settings; given: Partial<Settings>; problems: string[]; byField: Partial<Record<keyof Settings, string>> } {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    return { settings: { ...SETTINGS_DEFAULTS }, given: {}, problems: [`must be a JSON object, got ${Array.isArray(raw) ? 'an array' : raw === null ? 'null' : typeof raw}`] };
+    return { settings: { ...SETTINGS_DEFAULTS }, given: {}, byField: {}, problems: [`must be a JSON object, got ${Array.isArray(raw) ? 'an array' : raw === null ? 'null' : typeof raw}`] };
   }
   const obj = raw as Record<string, unknown>;
   const given: Partial<Settings> = {};
   const problems: string[] = [];
+  const byField: Partial<Record<keyof Settings, string>> = {};
   for (const key of Object.keys(FIELDS) as (keyof typeof FIELDS)[]) {
     if (obj[key] === undefined) continue;
     const r = FIELDS[key].safeParse(obj[key]);
     if (r.success) (given as Record<string, unknown>)[key] = r.data;
-    else problems.push(`${key} ${r.error.issues[0]?.message ?? 'is invalid'}, got ${JSON.stringify(obj[key])}`);
+    else {
+      byField[key] = `${r.error.issues[0]?.message ?? 'is invalid'}, got ${JSON.stringify(obj[key])}`;
+      problems.push(`${key} ${byField[key]}`);
+    }
   }
-  return { settings: { ...SETTINGS_DEFAULTS, ...given }, given, problems };
+  return { settings: { ...SETTINGS_DEFAULTS, ...given }, given, problems, byField };
 }
 
 /** What decided the training backend: `TOPIARY_BACKEND`, the settings file, or neither. */

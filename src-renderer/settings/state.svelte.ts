@@ -24,12 +24,7 @@ export class SettingsState {
   /** Each field's problem, by the same rules the file is read with (common/settings.ts). */
   get problems(): Partial<Record<keyof SettingsForm, string>> {
     if (this.form.gpuMemoryLimitMiB === null) return { gpuMemoryLimitMiB: 'enter the limit in MiB' };
-    const out: Partial<Record<keyof SettingsForm, string>> = {};
-    for (const p of salvageSettings(this.form).problems) {
-      const field = p.split(' ')[0] as keyof SettingsForm;
-      out[field] = p.slice(field.length + 1);
-    }
-    return out;
+    return salvageSettings(this.form).byField;
   }
 
   get changed(): boolean {

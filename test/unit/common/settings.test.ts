@@ -21,6 +21,7 @@ describe('settings schema', () => {
     expect(r.settings).toEqual({ trainingBackend: 'webgl', gpuMemoryLimitMiB: 2048 });
     expect(r.given).toEqual({ trainingBackend: 'webgl' });
     expect(r.problems).toEqual(['gpuMemoryLimitMiB must be at least 64 MiB, got 10']);
+    expect(r.byField).toEqual({ gpuMemoryLimitMiB: 'must be at least 64 MiB, got 10' });
   });
 
   it('refuses a limit above 256 GiB, a fractional one, a string, and an unknown backend', () => {

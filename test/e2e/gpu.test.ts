@@ -218,6 +218,37 @@ describe.skipIf(!chromiumHere)('GPU engine page in Chromium with SwiftShader', (
     }
   });
 
+  it('GPU memory capping on WebGPU where it initializes: measured on webgpu, lowered with a note; its buffer pool cannot be capped and that is said', async () => {
+    await initBackend({ force: 'cpu' });
+    const model = lenet5({ seed: 3 });
+    const job = { model: await jobModel(model), cfg: { epochs: 1, batchSize: 64, learningRate: 1e-3, optimizer: 'adam' as const } };
+    model.dispose();
+    const { page, info, close } = await openGpuPage('webgpu');
+    try {
+      if (info.backend !== 'webgpu') {
+        expect(info.skipped.map((s) => s.name)).toEqual(['webgpu']);
+        console.warn(`webgpu memory capping not run: ${info.skipped[0].reason}`);
+        return;
+      }
+      const before = await page.evaluate(() => window.topiaryGpu!.memory().numTensors);
+      const roomy = await page.evaluate((j) => window.topiaryGpu!.fitBatch(j, 2048 * 2 ** 20), job);
+      const m = roomy.measured;
+      expect(roomy.batchSize).toBe(64);
+      expect(m.backend).toBe('webgpu');
+      expect(m.probes[1].stepBytes).toBeGreaterThan(m.probes[0].stepBytes);
+      expect(typeof m.poolGrowthBytes).toBe('number');
+      expect(roomy.pool).toMatch(/^webgpu: freed buffers stay pooled/);
+      const limit = Math.floor(m.heldBytes + m.optimizerBytes + m.stepFixedBytes + 16.5 * m.perSampleBytes);
+      const tight = await page.evaluate(([j, l]) => window.topiaryGpu!.fitBatch(j, l), [job, limit] as const);
+      expect(tight.batchSize).toBe(16);
+      expect(tight.note).toMatch(/^batch 64 → 16 to fit the [\d.]+ (KiB|MiB) GPU memory limit \(measured on webgpu: /);
+      expect(await page.evaluate(() => window.topiaryGpu!.memory().numTensors)).toBe(before);
+      console.log(`webgpu memory: ${tight.note}; probes ${JSON.stringify(m.probes)}, buffer pool grew ${m.poolGrowthBytes} B`);
+    } finally {
+      await close();
+    }
+  });
+
   it('a prune + fine-tune job: pruned in Node, fine-tuned in the GPU window on WebGL, weights back with masks exact and equal to the cpu run', async () => {
     // Prune LeNet-5 to 70% (global magnitude) in Node, then make the job the window runs.
     await initBackend({ force: 'cpu' });

@@ -21,12 +21,13 @@ const PREFERENCES: readonly GpuPreference[] = ['auto', 'cpu', 'webgpu', 'webgl']
 
 /**
  * The training backend preference. For now TOPIARY_BACKEND (cpu|webgl|webgpu|auto, any case;
- * default auto); the settings resolver replaces this one function. Node backend names such as wasm
- * or tfjs-node pick how the CPU trains, so here they mean auto.
+ * unset or empty: auto); the settings resolver replaces this one function. A Node backend name
+ * (wasm, tfjs-node, ...) forces how the CPU trains, so it means cpu here: no GPU window is used.
  */
 export function trainingBackendPreference(env: Record<string, string | undefined> = process.env): GpuPreference {
   const raw = (env.TOPIARY_BACKEND ?? '').trim().toLowerCase();
-  return (PREFERENCES as readonly string[]).includes(raw) ? (raw as GpuPreference) : 'auto';
+  if (raw === '') return 'auto';
+  return (PREFERENCES as readonly string[]).includes(raw) ? (raw as GpuPreference) : 'cpu';
 }
 
 /** A registered peer as the chooser sees it. */

@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { CancelledError } from '../common/errors';
 import { arraySplit, takeRange, type Dataset } from '../engine/data';
 import { runPruning, type RunPruningResult } from '../engine/prune/run';
-import type { PruneConfig } from '../engine/prune/types';
+import type { PruneConfig, PruningPlan } from '../engine/prune/types';
 import { prunableWeights } from '../engine/prune/weights';
 import type { GpuProgress, GpuPruningRequest, GpuPruningResponse, GpuTrainingDevice, WireModel, WireTrain } from './wire';
 
@@ -56,6 +56,17 @@ export function wireTrain(dataset: Dataset): WireTrain {
 export async function pruningRequest(model: tf.LayersModel, dataset: Dataset, config: PruneConfig): Promise<GpuPruningRequest> {
   return { model: await wireModel(model), train: wireTrain(dataset), config };
 }
+
+/**
+ * The plan with each mask step's `weight` renamed through `names`. Plans name a weight by its
+ * variable (`fc1/kernel`, or `fc1/kernel_3` where other models were loaded first); the two ends'
+ * variables differ in that suffix, so the window answers saved names and the run maps them back.
+ */
+function renameWeights(plan: PruningPlan, names: Map<string, string>): PruningPlan {
+  return { ...plan, steps: plan.steps.map((s) => ('weight' in s && typeof s.weight === 'string' && names.has(s.weight) ? { ...s, weight: names.get(s.weight)! } : s)) };
+}
+
+const savedNames = (m: tf.LayersModel) => new Map(m.weights.map((w) => [w.name, w.originalName]));
 
 /** Fraction of exact zeros in each prunable kernel, by layer name. */
 function kernelSparsity(model: tf.LayersModel): Record<string, number> {
@@ -104,7 +115,7 @@ export async function servePruningRequest(
     });
     return {
       model: await wireModel(result.model),
-      plan: result.plan,
+      plan: renameWeights(result.plan, savedNames(model)),
       history: result.history,
       stoppedEarly: result.stoppedEarly,
       ...(result.structured ? { structured: result.structured } : {}),
@@ -140,7 +151,7 @@ export async function applyPruningResponse(original: tf.LayersModel, res: GpuPru
   }
   return {
     model,
-    plan: res.plan,
+    plan: renameWeights(res.plan, new Map(original.weights.map((w) => [w.originalName, w.name]))),
     history: res.history,
     stoppedEarly: res.stoppedEarly,
     ...(res.structured ? { structured: res.structured } : {}),

@@ -90,6 +90,8 @@ interface Peer {
 export interface GpuPeersOptions {
   /** A peer silent this long is lost. Default 15 s. */
   lostAfterMs?: number;
+  /** A page whose main thread has not run this long (while its heartbeat worker still calls in) is hung. Default 10 min. */
+  stuckAfterMs?: number;
   /** How often silence is checked. Default 1 s. */
   checkEveryMs?: number;
   now?: () => number;
@@ -102,10 +104,12 @@ export class GpuPeers {
   private readonly peers = new Map<string, Peer>();
   private readonly timer: ReturnType<typeof setInterval>;
   readonly lostAfterMs: number;
+  readonly stuckAfterMs: number;
   private readonly now: () => number;
 
   constructor(options: GpuPeersOptions = {}) {
     this.lostAfterMs = options.lostAfterMs ?? 15_000;
+    this.stuckAfterMs = options.stuckAfterMs ?? 600_000;
     this.now = options.now ?? Date.now;
     this.timer = setInterval(() => this.sweep(), options.checkEveryMs ?? 1000);
     this.timer.unref();
@@ -126,9 +130,17 @@ export class GpuPeers {
     return choosePeer(preference, this.list());
   }
 
-  /** The peer is alive; answers the ids of its jobs the run no longer wants (cancelled). */
-  heartbeat(peerId: string): { cancel: string[] } {
+  /**
+   * The peer is alive; answers the ids of its jobs the run no longer wants (cancelled).
+   * `mainSilentMs`: how long the page's main thread has not run (its heartbeat comes from a worker,
+   * so that a long WebGL step does not read as death); past `stuckAfterMs` the page is hung.
+   */
+  heartbeat(peerId: string, mainSilentMs = 0): { cancel: string[] } {
     const peer = this.touch(peerId);
+    if (mainSilentMs > this.stuckAfterMs) {
+      this.lose(peer, `its page has not run for ${Math.round(mainSilentMs / 1000)} s (hung in one step)`);
+      return { cancel: [] };
+    }
     return { cancel: [...peer.jobs.values()].filter((j) => j.cancelled).map((j) => j.id) };
   }
 

@@ -48,6 +48,11 @@ export async function servePeer(opts: PeerOptions): Promise<never> {
     return res;
   };
   const json = async <T>(route: string, body: unknown): Promise<T> => (await (await post(route, body)).json()) as T;
+  // Heartbeats come from a worker (./heartbeat-worker.ts): a long WebGL step blocks this thread.
+  const heart = new Worker(new URL('./heartbeat-worker.ts', import.meta.url), { type: 'module' });
+  let onCancel: (ids: string[]) => void = () => {};
+  heart.onmessage = (e: MessageEvent<{ cancel?: string[] }>) => e.data.cancel?.length && onCancel(e.data.cancel);
+  setInterval(() => heart.postMessage({ type: 'tick' }), 1000);
 
   for (;;) {
     let peerId: string;
@@ -59,6 +64,7 @@ export async function servePeer(opts: PeerOptions): Promise<never> {
       await sleep(2000);
       continue;
     }
+    heart.postMessage({ type: 'start', url: `${opts.base}/api/gpu/heartbeat`, token: opts.token, peerId, intervalMs: heartbeatMs });
     opts.onState?.('connected to Topiary: waiting for a run to train');
     window.addEventListener('pagehide', () => navigator.sendBeacon?.(`${opts.base}/api/gpu/unregister?token=${encodeURIComponent(opts.token)}`, new Blob([JSON.stringify({ peerId })], { type: 'application/json' })), { once: true });
     try {
@@ -66,10 +72,11 @@ export async function servePeer(opts: PeerOptions): Promise<never> {
         const res = await post('next', { peerId });
         if (res.status === 204) continue;
         const { jobId, request } = decodeRequest(new Uint8Array(await res.arrayBuffer()));
-        await runJob(peerId, jobId, request, heartbeatMs);
+        await runJob(peerId, jobId, request);
         opts.onState?.('connected to Topiary: waiting for a run to train');
       }
     } catch (err) {
+      console.warn(`GPU peer: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
       if (!(err instanceof GpuRouteError && err.status === 410)) {
         opts.onState?.(`lost Topiary (${err instanceof Error ? err.message : String(err)}); reconnecting`);
         await sleep(2000);
@@ -77,7 +84,7 @@ export async function servePeer(opts: PeerOptions): Promise<never> {
     }
   }
 
-  async function runJob(peerId: string, jobId: string, request: ReturnType<typeof decodeRequest>['request'], heartbeatMs: number): Promise<void> {
+  async function runJob(peerId: string, jobId: string, request: ReturnType<typeof decodeRequest>['request']): Promise<void> {
     const info = opts.info;
     const abort = new AbortController();
     const queue: GpuProgress[] = [];
@@ -91,25 +98,30 @@ export async function servePeer(opts: PeerOptions): Promise<never> {
       return sending;
     };
     const flusher = setInterval(() => void flush().catch(() => {}), FLUSH_MS);
-    const beat = setInterval(() => {
-      void json<{ cancel: string[] }>('heartbeat', { peerId }).then((r) => r.cancel.includes(jobId) && abort.abort(), () => {});
-    }, heartbeatMs);
+    onCancel = (ids) => ids.includes(jobId) && abort.abort();
     opts.onState?.(`training a run on ${info.backend}: ${request.config.method} ${request.config.granularity} to ${request.config.sparsity}`);
     try {
       if (!info.backend) throw new Error('this window has no usable GPU backend');
       const device: GpuTrainingDevice = { backend: info.backend, ...(info.adapter ? { adapter: info.adapter } : {}), software: info.software ?? false };
-      const response = await servePruningRequest(request, device, { signal: abort.signal, onProgress: (p) => queue.push(p) });
+      const response = await servePruningRequest(request, device, {
+        signal: abort.signal,
+        onProgress: (p) => {
+          queue.push(p);
+          heart.postMessage({ type: 'tick' });
+        },
+      });
       clearInterval(flusher);
       await flush();
       await post('result', undefined, encodeResponse(response), `?peer=${encodeURIComponent(peerId)}&job=${encodeURIComponent(jobId)}`);
     } catch (err) {
+      console.warn(`GPU peer: the run failed here: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
       clearInterval(flusher);
       await flush().catch(() => {});
       const error = err instanceof Error ? { name: err.name, message: err.message } : { name: 'Error', message: String(err) };
       await post('error', { peerId, jobId, error: abort.signal.aborted ? { name: 'CancelledError', message: 'cancelled' } : error }).catch(() => {});
     } finally {
       clearInterval(flusher);
-      clearInterval(beat);
+      onCancel = () => {};
     }
   }
 }

@@ -26,6 +26,7 @@ export const GPU_HEARTBEAT_MS = 3000;
 const POLL_MS = 8000;
 
 const Peer = z.object({ peerId: z.string().max(64) });
+const Heartbeat = Peer.extend({ mainSilentMs: z.number().min(0).optional() });
 const Job = Peer.extend({ jobId: z.string().max(64) });
 const Progress = Job.extend({ events: z.array(z.record(z.string(), z.unknown())).max(10_000) });
 const Failure = Job.extend({ error: z.object({ name: z.string().max(200), message: z.string().max(20_000) }) });
@@ -44,7 +45,10 @@ export function gpuRoutes(peers: GpuPeers, preference: () => GpuPreference) {
       const info = GpuInfoSchema.parse((await r.json()).info);
       return { status: 200, json: { ...peers.register(info as GpuInfo), heartbeatMs: GPU_HEARTBEAT_MS } };
     },
-    heartbeat: async (r) => ({ status: 200, json: peers.heartbeat(Peer.parse(await r.json()).peerId) }),
+    heartbeat: async (r) => {
+      const h = Heartbeat.parse(await r.json());
+      return { status: 200, json: peers.heartbeat(h.peerId, h.mainSilentMs) };
+    },
     unregister: async (r) => {
       peers.unregister(Peer.parse(await r.json()).peerId);
       return { status: 200, json: { ok: true } };

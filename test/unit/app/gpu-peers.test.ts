@@ -138,3 +138,17 @@ describe('GpuPeers with a fake peer', () => {
     await expect(registry.submit(peerId, request)).rejects.toBeInstanceOf(GpuPeerLostError);
   });
 });
+
+describe('GpuPeers: a busy page is not a dead one', () => {
+  it('heartbeats from the worker keep a peer whose main thread is busy; one hung past stuckAfterMs is lost', async () => {
+    registry = new GpuPeers({ stuckAfterMs: 60_000 });
+    const { peerId } = registry.register(info({}));
+    const answer = registry.submit(peerId, request);
+    await registry.nextJob(peerId, 1000);
+    expect(registry.heartbeat(peerId, 20_000)).toEqual({ cancel: [] }); // a long first step: alive
+    expect(registry.list()).toHaveLength(1);
+    registry.heartbeat(peerId, 61_000);
+    await expect(answer).rejects.toThrow(/its page has not run for 61 s \(hung in one step\)/);
+    expect(registry.list()).toEqual([]);
+  });
+});

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { CancelledError, TopiaryError, fromErrorInfo, type ErrorInfo } from '../common/errors';
 import type { GpuBackendName, GpuInfo } from '../common/contract/gpu';
-import type { GpuProgress, GpuPruningRequest, GpuPruningResponse } from '../gpu/wire';
+import type { GpuProgress, GpuPruningRequest, GpuPruningResponse } from '../engine/remote/wire';
 
 /** The GPU window that had a run's training stopped answering (closed, crashed, asleep). */
 export class GpuPeerLostError extends TopiaryError {}

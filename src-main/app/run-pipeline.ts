@@ -39,8 +39,8 @@ import { runContext, type RunContext, type RunJob } from './run/context';
 import { RunMeasurements, type Measured } from './run/measure';
 import { parentTflites, receiptsPhase } from './run/receipts';
 import type { GpuLink } from './run/gpu-link';
-import { applyPruningResponse, pruningRequest } from '../gpu/remote-run';
-import type { GpuProgress, GpuTrainingDevice } from '../gpu/wire';
+import { applyPruningResponse, pruningRequest } from '../engine/remote/run';
+import type { GpuProgress, GpuTrainingDevice } from '../engine/remote/wire';
 
 export type { RunJob } from './run/context';
 export { runLatency } from './run/measure';

@@ -5,8 +5,8 @@
  * answer says whether the run was cancelled). The trained model goes back as one binary body.
  */
 import type { GpuInfo } from '../common/contract/gpu';
-import { servePruningRequest } from './remote-run';
-import { decodeRequest, encodeResponse, type GpuProgress, type GpuTrainingDevice } from './wire';
+import { servePruningRequest } from '../engine/remote/run';
+import { decodeRequest, encodeResponse, type GpuProgress, type GpuTrainingDevice } from '../engine/remote/wire';
 
 export interface PeerOptions {
   /** The server's origin (or '' for this page's). */

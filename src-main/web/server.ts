@@ -10,8 +10,7 @@ import path from 'node:path';
 import { ZodError } from 'zod';
 import { describeIssues, isCommandName, parsePayload, type CommandName, type EventName } from '../common/contract';
 import { toErrorInfo } from '../common/errors';
-import type { GpuPeers, GpuPreference } from '../app/gpu-peers';
-import { gpuRoutes } from './gpu-routes';
+import type { GpuRouteHandler } from '../common/contract/gpu';
 
 export interface WebServerOptions {
   /** Calls a service for a validated command. */
@@ -24,9 +23,10 @@ export interface WebServerOptions {
   token?: string;
   /** Where unexpected errors (with their stacks) are reported; default stderr. They never reach the client. */
   onError?: (err: unknown) => void;
-  /** GPU windows that train runs register here (/api/gpu/*); without it those routes answer 404. */
-  gpu?: { peers: GpuPeers; preference: () => GpuPreference };
+  /** Answers /api/gpu/<route> (GPU windows that train runs: app/gpu-routes.ts); without it those routes answer 404. */
+  gpu?: GpuRouteHandler;
 }
+
 
 export interface WebServer {
   url: string;
@@ -78,7 +78,7 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     return b.length === tokenBytes.length && timingSafeEqual(b, tokenBytes);
   };
   const staticRoot = realOrSelf(path.resolve(opts.staticDir));
-  const gpu = opts.gpu && gpuRoutes(opts.gpu.peers, opts.gpu.preference);
+  const gpu = opts.gpu;
 
   const server = http.createServer((req, res) => {
     // Whatever the answer, an unread body is drained (bounded) so the client reads the answer.

@@ -81,7 +81,8 @@ async function openApp(backend: string): Promise<{ origin: string; token: string
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => m.type() !== 'warning' && console.log(`[page ${m.type()}] ${m.text().slice(0, 300)}`));
+  // The GPU frame's own errors (a failed job, a lost server) say why a run did not train there.
+  page.on('console', (m) => m.type() === 'error' && console.log(`[page error] ${m.text().slice(0, 300)}`));
   await page.goto(web.url);
   // The page opens its hidden GPU frame by itself; it registers once its self-test passed.
   let status: GpuStatus | undefined;

@@ -16,8 +16,8 @@ import { openStoreServices, type AppServices } from '../../src-main/app/store-se
 import type { GpuInfo } from '../../src-main/common/contract/gpu';
 import type { RunConfigInput } from '../../src-main/common/run-config';
 import { lenet300100 } from '../../src-main/engine/models';
-import { servePruningRequest } from '../../src-main/gpu/remote-run';
-import type { GpuProgress } from '../../src-main/gpu/wire';
+import { servePruningRequest } from '../../src-main/engine/remote/run';
+import type { GpuProgress } from '../../src-main/engine/remote/wire';
 import { saveModel } from '../../src-main/node/models';
 
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'topiary-gpu-runs-'));

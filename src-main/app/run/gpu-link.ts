@@ -6,7 +6,7 @@
  */
 import type { HostAnswerer } from '../../jobs/job-host';
 import type { HostCall } from '../../jobs/worker-runtime';
-import type { GpuProgress, GpuPruningRequest, GpuPruningResponse } from '../../gpu/wire';
+import type { GpuProgress, GpuPruningRequest, GpuPruningResponse } from '../../engine/remote/wire';
 import { choosePeer, type GpuPeers, type GpuPreference, type PeerChoice } from '../gpu-peers';
 
 export interface GpuLink {

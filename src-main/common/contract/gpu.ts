@@ -59,3 +59,18 @@ export const GpuInfoSchema = z.object({
   skipped: z.array(z.object({ name: z.enum(GPU_BACKEND_NAMES), reason: z.string().max(2000) })).max(8),
   tfjsVersion: z.string().max(100),
 });
+
+/**
+ * Web mode's GPU routes as the server sees them: /api/gpu/<route> handed to one handler (the app's,
+ * app/gpu-routes.ts), the body read only when the route asks for it, as JSON or as bytes.
+ */
+export interface GpuRouteRequest {
+  method: string;
+  query: URLSearchParams;
+  json(): Promise<Record<string, unknown>>;
+  bytes(): Promise<Uint8Array>;
+}
+
+export type GpuReply = { status: number; json: unknown } | { status: 200; bytes: Uint8Array } | { status: 204 };
+
+export type GpuRouteHandler = (route: string, request: GpuRouteRequest) => Promise<GpuReply>;

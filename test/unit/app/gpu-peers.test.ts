@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { GpuInfo } from '../../../src-main/common/contract/gpu';
 import { CancelledError } from '../../../src-main/common/errors';
 import { choosePeer, GpuPeerLostError, GpuPeers, trainingBackendPreference, UnknownGpuPeerError, type GpuPeerView } from '../../../src-main/app/gpu-peers';
-import type { GpuProgress, GpuPruningRequest, GpuPruningResponse } from '../../../src-main/gpu/wire';
+import type { GpuProgress, GpuPruningRequest, GpuPruningResponse } from '../../../src-main/engine/remote/wire';
 
 const selfTest = { steps: 3, cpuLoss: 1, gpuLoss: 1, relDiff: 0, tolerance: 1e-5, passed: true, ms: 10 };
 const info = (over: Partial<GpuInfo>): GpuInfo => ({ backend: 'webgl', adapter: 'ANGLE (NVIDIA GeForce RTX 4070)', software: false, selfTest, skipped: [], tfjsVersion: '4.22.0', ...over });

@@ -6,13 +6,13 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cloneModel } from '../../../src-main/engine/finetune/clone';
-import { validatePruneConfig } from '../../../src-main/engine/prune/config';
-import { runPruning } from '../../../src-main/engine/prune/run';
-import type { PruneConfig } from '../../../src-main/engine/prune/types';
-import { applyPruningResponse, pruningRequest, servePruningRequest } from '../../../src-main/gpu/remote-run';
-import { decodeRequest, decodeResponse, encodeRequest, encodeResponse, type GpuProgress } from '../../../src-main/gpu/wire';
-import { convnet, mlp, syntheticDataset } from '../engine/prune/fixtures';
+import { cloneModel } from '../../../../src-main/engine/finetune/clone';
+import { validatePruneConfig } from '../../../../src-main/engine/prune/config';
+import { runPruning } from '../../../../src-main/engine/prune/run';
+import type { PruneConfig } from '../../../../src-main/engine/prune/types';
+import { applyPruningResponse, pruningRequest, servePruningRequest } from '../../../../src-main/engine/remote/run';
+import { decodeRequest, decodeResponse, encodeRequest, encodeResponse, type GpuProgress } from '../../../../src-main/engine/remote/wire';
+import { convnet, mlp, syntheticDataset } from '../prune/fixtures';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

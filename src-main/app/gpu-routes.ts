@@ -2,23 +2,15 @@
  * Web mode's GPU peer routes, /api/gpu/* (token-gated by the server like the rest of /api): a
  * GPU window registers with its GpuInfo, long-polls for a job, posts progress (which doubles as
  * heartbeat and tells it of a cancel) and posts the trained model as one binary body. Thin: every
- * decision is in app/gpu-peers.ts; the bodies' framing is gpu/wire.ts.
+ * decision is in ./gpu-peers.ts; the bodies' framing is engine/remote/wire.ts. The web server stays
+ * transport only: it hands /api/gpu/<route> here (cli/commands/web.ts wires the two).
  */
 import { z } from 'zod';
 import { describeIssues } from '../common/contract';
-import { GpuInfoSchema, type GpuInfo } from '../common/contract/gpu';
-import { UnknownGpuPeerError, type GpuPeers, type GpuPreference } from '../app/gpu-peers';
-import { decodeResponse, encodeRequest, GpuWireError, type GpuProgress } from '../gpu/wire';
+import { GpuInfoSchema, type GpuInfo, type GpuReply, type GpuRouteHandler, type GpuRouteRequest } from '../common/contract/gpu';
+import { UnknownGpuPeerError, type GpuPeers, type GpuPreference } from './gpu-peers';
+import { decodeResponse, encodeRequest, GpuWireError, type GpuProgress } from '../engine/remote/wire';
 
-/** What a route needs of its request. */
-export interface GpuRouteRequest {
-  method: string;
-  query: URLSearchParams;
-  json(): Promise<Record<string, unknown>>;
-  bytes(): Promise<Uint8Array>;
-}
-
-export type GpuReply = { status: number; json: unknown } | { status: 200; bytes: Uint8Array } | { status: 204 };
 
 /** How often a window calls in while training (well inside the registry's 15 s). */
 export const GPU_HEARTBEAT_MS = 3000;
@@ -34,7 +26,7 @@ const Failure = Job.extend({ error: z.object({ name: z.string().max(200), messag
 const bad = (message: string): GpuReply => ({ status: 400, json: { error: { name: 'ConfigError', message } } });
 
 /** The /api/gpu/<route> handler over `peers`; `preference` tells a page whether a GPU is wanted. */
-export function gpuRoutes(peers: GpuPeers, preference: () => GpuPreference) {
+export function gpuRoutes(peers: GpuPeers, preference: () => GpuPreference): GpuRouteHandler {
   const routes: Record<string, (r: GpuRouteRequest) => Promise<GpuReply>> = {
     // Whether the UI should start a GPU window, and with which ?backend=.
     status: async () => {

@@ -7,10 +7,10 @@
  * Pure: imported by the GPU page (browser) and by the app (Node).
  */
 import type * as tf from '@tensorflow/tfjs';
-import type { Divergence, EpochRecord } from '../engine/finetune/trainer';
-import type { RunPruningResult, TrainingRecord } from '../engine/prune/run';
-import type { PruneConfig, PruneProgress, PruningPlan } from '../engine/prune/types';
-import type { GpuBackendName } from '../common/contract/gpu';
+import type { Divergence, EpochRecord } from '../finetune/trainer';
+import type { RunPruningResult, TrainingRecord } from '../prune/run';
+import type { PruneConfig, PruneProgress, PruningPlan } from '../prune/types';
+import type { GpuBackendName } from '../../common/contract/gpu';
 
 /** A LayersModel as tfjs saves it: topology JSON, weight specs, and the weights' bytes. */
 export interface WireModel {

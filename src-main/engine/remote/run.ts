@@ -6,11 +6,11 @@
  * same code runs in the browser and in a Node test.
  */
 import * as tf from '@tensorflow/tfjs';
-import { CancelledError } from '../common/errors';
-import { arraySplit, takeRange, type Dataset } from '../engine/data';
-import { runPruning, type RunPruningResult } from '../engine/prune/run';
-import type { PruneConfig, PruningPlan } from '../engine/prune/types';
-import { prunableWeights } from '../engine/prune/weights';
+import { CancelledError } from '../../common/errors';
+import { arraySplit, takeRange, type Dataset } from '../data';
+import { runPruning, type RunPruningResult } from '../prune/run';
+import type { PruneConfig, PruningPlan } from '../prune/types';
+import { prunableWeights } from '../prune/weights';
 import type { GpuProgress, GpuPruningRequest, GpuPruningResponse, GpuTrainingDevice, WireModel, WireTrain } from './wire';
 
 /** The model's artifacts as the wire carries them (any weight dtype; bytes as tfjs saves them). */

@@ -1,6 +1,6 @@
 /** The GPU wire format: a JSON header and raw byte parts, round-tripped and refused when malformed. */
 import { describe, expect, it } from 'vitest';
-import { decodeRequest, decodeResponse, encodeRequest, encodeResponse, GpuWireError, packParts, unpackParts, type GpuPruningRequest, type GpuPruningResponse } from '../../../src-main/gpu/wire';
+import { decodeRequest, decodeResponse, encodeRequest, encodeResponse, GpuWireError, packParts, unpackParts, type GpuPruningRequest, type GpuPruningResponse } from '../../../../src-main/engine/remote/wire';
 
 describe('GPU wire format', () => {
   it('parts come back byte for byte, each aligned for a typed view, the header as it was', () => {

@@ -9,8 +9,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GpuPeers } from '../../../src-main/app/gpu-peers';
 import type { GpuInfo } from '../../../src-main/common/contract/gpu';
-import { decodeRequest, encodeResponse, type GpuPruningRequest, type GpuPruningResponse } from '../../../src-main/gpu/wire';
+import { decodeRequest, encodeResponse, type GpuPruningRequest, type GpuPruningResponse } from '../../../src-main/engine/remote/wire';
 import { startWebServer, type WebServer } from '../../../src-main/web/server';
+import { gpuRoutes } from '../../../src-main/app/gpu-routes';
 
 let server: WebServer;
 let peers: GpuPeers;
@@ -30,7 +31,7 @@ beforeAll(async () => {
   fs.writeFileSync(path.join(dir, 'index.html'), '<!doctype html><title>Topiary</title>');
   fs.writeFileSync(path.join(dir, 'gpu.html'), '<!doctype html><title>GPU</title>');
   peers = new GpuPeers();
-  server = await startWebServer({ staticDir: dir, invoke: async () => ({}), subscribe: () => () => {}, gpu: { peers, preference: () => preference } });
+  server = await startWebServer({ staticDir: dir, invoke: async () => ({}), subscribe: () => () => {}, gpu: gpuRoutes(peers, () => preference) });
   base = `http://127.0.0.1:${server.port}`;
 });
 afterAll(async () => {

@@ -90,8 +90,10 @@ export async function servePeer(opts: PeerOptions): Promise<never> {
     const queue: GpuProgress[] = [];
     let sending: Promise<void> = Promise.resolve();
     const flush = () => {
+      if (queue.length === 0) return sending; // the heartbeat worker calls in meanwhile
       const events = queue.splice(0);
-      sending = sending.then(async () => {
+      // In order, one post at a time; a failed post loses its events, not the ones after it.
+      sending = sending.catch(() => {}).then(async () => {
         const r = await json<{ cancelled: boolean }>('progress', { peerId, jobId, events });
         if (r.cancelled) abort.abort();
       });

@@ -9,6 +9,7 @@
 import type { CommandName, CommandPayload, CommandResults, ContractEvent, EventListener } from '../common/contract';
 import type { RunFilter, RunQuery } from '../store/types';
 import { openStoreServices, type AppServices } from './store-services';
+import type { GpuPeers } from './gpu-peers';
 import { FitJobs } from './fit-jobs';
 import { defaultDbPath, topiaryHome } from './paths';
 import { ProfileService } from './profile-service';
@@ -36,10 +37,10 @@ function toStoreQuery(q: CommandPayload<'listRuns'>): RunQuery {
   return { ...rest, direction, sort: sort as RunQuery['sort'] };
 }
 
-export async function createApi(opts: { home?: string; dbPath?: string } = {}): Promise<Api> {
+export async function createApi(opts: { home?: string; dbPath?: string; gpuPeers?: GpuPeers } = {}): Promise<Api> {
   const home = opts.home ?? topiaryHome();
   const dbPath = opts.dbPath ?? defaultDbPath();
-  const services = await openStoreServices({ dbPath, home });
+  const services = await openStoreServices({ dbPath, home, ...(opts.gpuPeers ? { gpuPeers: opts.gpuPeers } : {}) });
   const { history, runs } = services;
   const profiles = new ProfileService(services.store);
   const settings = new SettingsService(home);

@@ -38,6 +38,9 @@ import { methodLabel } from './deploy/labels';
 import { runContext, type RunContext, type RunJob } from './run/context';
 import { RunMeasurements, type Measured } from './run/measure';
 import { parentTflites, receiptsPhase } from './run/receipts';
+import type { GpuLink } from './run/gpu-link';
+import { applyPruningResponse, pruningRequest } from '../engine/remote/run';
+import type { GpuProgress, GpuTrainingDevice } from '../engine/remote/wire';
 
 export type { RunJob } from './run/context';
 export { runLatency } from './run/measure';
@@ -46,10 +49,10 @@ export { runLatency } from './run/measure';
  * Runs the job; an error names the phase it happened in (see ./run-errors.ts), with a remedy when
  * the cause is a known one such as the wasm heap running out.
  */
-export async function executeRun(job: RunJob, emit: (e: RunEvent) => void, signal?: AbortSignal): Promise<RunResult> {
+export async function executeRun(job: RunJob, emit: (e: RunEvent) => void, signal?: AbortSignal, gpu?: GpuLink): Promise<RunResult> {
   const place: RunPlace = { phase: 'load' };
   try {
-    return await runPhases(runContext(job, emit, place, signal));
+    return await runPhases(runContext(job, emit, place, signal), gpu);
   } catch (err) {
     const batchSize = Number((job.config.prune.finetune as { batchSize?: unknown } | undefined)?.batchSize ?? 64);
     throw inPhase(err, place, Number.isFinite(batchSize) ? batchSize : 64);
@@ -67,7 +70,7 @@ interface RunInputs {
   before: ModelAnalysis;
 }
 
-async function runPhases(ctx: RunContext): Promise<RunResult> {
+async function runPhases(ctx: RunContext, gpu: GpuLink | undefined): Promise<RunResult> {
   const { config } = ctx;
   ctx.progress({ phase: 'load', done: 0, total: 2, message: `loading ${config.model}` });
   const backend = await initBackend();
@@ -84,7 +87,7 @@ async function runPhases(ctx: RunContext): Promise<RunResult> {
     const inputs = await loadPhase(ctx, loaded, backend);
     meter = new RunMeasurements({ dataset: inputs.dataset, task: inputs.task, config, progress: ctx.progress, signal: ctx.signal });
     const { baseline, parentFiles } = await baselinePhase(ctx, inputs, meter, requests);
-    const { result, step } = await pruneAndFinetunePhase(ctx, inputs);
+    const { result, step, device } = await pruneAndFinetunePhase(ctx, inputs, gpu);
     const model = (pruned = result.model);
     const { after, final, modelDir } = await finalPhase(ctx, inputs, meter, model, { baseline, step });
     const { artifacts, facts: exportFacts } = await exportPhase(ctx, inputs, model, { baseline, final, after, requests });
@@ -115,7 +118,8 @@ async function runPhases(ctx: RunContext): Promise<RunResult> {
       },
       // Which path trained the weights (native graph step or tfjs, shards, micro-batches), so a run
       // can be replayed on the same path (TOPIARY_FUSED_STEP=0 forces tfjs).
-      training: result.training.map((t) => ({ ...t })),
+      // Trained in a GPU window: its backend, adapter, and whether that is software rendering.
+      training: result.training.map((t) => ({ ...t, ...(device ? { backend: device.backend, ...(device.adapter ? { adapter: device.adapter } : {}), software: device.software } : {}) })),
       // Which path evaluated and timed the model before and after (native forward pass or tfjs).
       inference: meter.inference,
       // Measured LiteRT latency of each .tflite export vs the parent model's, beside the MACs.
@@ -232,8 +236,10 @@ async function baselinePhase(ctx: RunContext, inputs: RunInputs, meter: RunMeasu
 /**
  * Prune + fine-tune: progress every batch (throttled), training curves every few steps
  * (./curve-sampler.ts), per-epoch metrics; a diverged run stops here, its best weights saved.
+ * With a GPU peer chosen (./gpu-peers.ts), the whole runPruning call runs in that window and its
+ * progress streams back through the same handler; without one, it runs here and one log line says why.
  */
-async function pruneAndFinetunePhase(ctx: RunContext, inputs: RunInputs): Promise<{ result: RunPruningResult; step: number }> {
+async function pruneAndFinetunePhase(ctx: RunContext, inputs: RunInputs, gpu: GpuLink | undefined): Promise<{ result: RunPruningResult; step: number; device?: GpuTrainingDevice }> {
   const { original, dataset, task, pruneConfig } = inputs;
   ctx.progress({ phase: 'prune', done: 0, total: 1, message: `${pruneConfig.method} ${pruneConfig.granularity} to ${pruneConfig.sparsity}` });
   let step = 0;
@@ -243,56 +249,67 @@ async function pruneAndFinetunePhase(ctx: RunContext, inputs: RunInputs): Promis
     learningRate: pruneConfig.finetune.learningRate,
     quality: task === 'regression' ? 'r2' : 'accuracy',
   });
-  const result = await runPruning(original, dataset, pruneConfig, {
-    signal: ctx.signal,
-    onProgress: (p) => {
-      // E.g. batches split into micro-batches to fit the backend's memory (engine/finetune/memory.ts).
-      if (p.note) ctx.log('info', p.note);
-      if (p.phase === 'prune') {
-        // Unstructured and N:M prune the model in place, so its kernels show the new masks now;
-        // structured pruning builds a new model, reported per layer when the run ends.
-        const layerSparsity = pruneConfig.granularity === 'structured' ? undefined : kernelSparsity(original);
-        ctx.progress({ phase: 'prune', done: 1, total: 1, sparsity: p.sparsity, ...(layerSparsity ? { layerSparsity } : {}) });
-        return;
-      }
-      // Quantization-aware fine-tuning (finetune.qat) adds its epochs after the float ones.
-      const epochs = Math.max(1, pruneConfig.finetune.epochs + (pruneConfig.finetune.qat?.epochs ?? 0));
-      const done = p.epoch * p.batches + p.batch;
-      ctx.place.batch = p.batch + 1;
-      const curve = curves.observe(p);
-      if (curve) ctx.emit({ type: 'curve', points: [curve] });
-      ctx.progress({
-        phase: 'finetune',
-        done,
-        total: epochs * p.batches,
-        epoch: p.epoch + 1,
-        loss: p.loss,
-        accuracy: p.accuracy,
-        valAccuracy: p.valAccuracy,
-        sparsity: p.sparsity,
-        ...(curve ? { curve } : {}),
-      }, p.phase === 'epoch' || curve !== undefined);
-      if (p.phase === 'epoch') {
-        step++;
-        // A regressor's per-epoch "accuracy" is R² (see EpochRecord).
-        const quality = task === 'regression' ? 'r2' : 'accuracy';
-        const points: MetricInput[] = [
-          { step, epoch: p.epoch + 1, phase: 'train', name: 'loss', value: p.loss },
-          { step, epoch: p.epoch + 1, phase: 'train', name: quality, value: p.accuracy },
-          { step, epoch: p.epoch + 1, phase: 'train', name: 'sparsity', value: p.sparsity },
-        ];
-        if (p.valLoss !== undefined) points.push({ step, epoch: p.epoch + 1, phase: 'val', name: 'loss', value: p.valLoss });
-        if (p.valAccuracy !== undefined) points.push({ step, epoch: p.epoch + 1, phase: 'val', name: quality, value: p.valAccuracy });
-        ctx.emit({ type: 'metrics', points });
-      }
-    },
-  });
+  const onProgress = (p: GpuProgress) => {
+    // E.g. batches split into micro-batches to fit the backend's memory (engine/finetune/memory.ts).
+    if (p.note) ctx.log('info', p.note);
+    if (p.phase === 'prune') {
+      // Unstructured and N:M prune the model in place, so its kernels show the new masks now;
+      // structured pruning builds a new model, reported per layer when the run ends.
+      // A GPU window measures its own model's kernels (`original` here is not pruned until it answers).
+      const layerSparsity = pruneConfig.granularity === 'structured' ? undefined : (p.layerSparsity ?? kernelSparsity(original));
+      ctx.progress({ phase: 'prune', done: 1, total: 1, sparsity: p.sparsity, ...(layerSparsity ? { layerSparsity } : {}) });
+      return;
+    }
+    // Quantization-aware fine-tuning (finetune.qat) adds its epochs after the float ones.
+    const epochs = Math.max(1, pruneConfig.finetune.epochs + (pruneConfig.finetune.qat?.epochs ?? 0));
+    const done = p.epoch * p.batches + p.batch;
+    ctx.place.batch = p.batch + 1;
+    const curve = curves.observe(p);
+    if (curve) ctx.emit({ type: 'curve', points: [curve] });
+    ctx.progress({
+      phase: 'finetune',
+      done,
+      total: epochs * p.batches,
+      epoch: p.epoch + 1,
+      loss: p.loss,
+      accuracy: p.accuracy,
+      valAccuracy: p.valAccuracy,
+      sparsity: p.sparsity,
+      ...(curve ? { curve } : {}),
+    }, p.phase === 'epoch' || curve !== undefined);
+    if (p.phase === 'epoch') {
+      step++;
+      // A regressor's per-epoch "accuracy" is R² (see EpochRecord).
+      const quality = task === 'regression' ? 'r2' : 'accuracy';
+      const points: MetricInput[] = [
+        { step, epoch: p.epoch + 1, phase: 'train', name: 'loss', value: p.loss },
+        { step, epoch: p.epoch + 1, phase: 'train', name: quality, value: p.accuracy },
+        { step, epoch: p.epoch + 1, phase: 'train', name: 'sparsity', value: p.sparsity },
+      ];
+      if (p.valLoss !== undefined) points.push({ step, epoch: p.epoch + 1, phase: 'val', name: 'loss', value: p.valLoss });
+      if (p.valAccuracy !== undefined) points.push({ step, epoch: p.epoch + 1, phase: 'val', name: quality, value: p.valAccuracy });
+      ctx.emit({ type: 'metrics', points });
+    }
+  };
+  const choice = gpu ? await gpu.choose() : { reason: 'no GPU window connected' };
+  let result: RunPruningResult;
+  let device: GpuTrainingDevice | undefined;
+  if (choice.peer && gpu) {
+    const info = choice.peer.info;
+    ctx.log('info', `GPU: training on ${info.backend} (${info.adapter ?? 'unnamed adapter'}${info.software ? ', software rendering' : ''}) in a GPU window`);
+    const request = await pruningRequest(original, dataset, pruneConfig);
+    const answer = await gpu.runPruning(choice.peer.id, request, { signal: ctx.signal, onProgress });
+    ({ device, ...result } = await applyPruningResponse(original, answer, pruneConfig));
+  } else {
+    ctx.log('info', `GPU: none used (${choice.reason})`);
+    result = await runPruning(original, dataset, pruneConfig, { signal: ctx.signal, onProgress });
+  }
   const lastCurve = curves.flush();
   if (lastCurve) ctx.emit({ type: 'curve', points: [lastCurve] });
   ctx.emit({ type: 'plan', plan: result.plan });
   ctx.checkCancel();
   if (result.diverged) await stopDiverged(result.model, result.diverged, ctx.job.runDir, ctx.emit);
-  return { result, step };
+  return { result, step, ...(device ? { device } : {}) };
 }
 
 /** Final: the pruned model measured (its parent timed beside it), checked finite, and saved. */

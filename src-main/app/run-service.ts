@@ -16,6 +16,8 @@ import { RunFolderRecord } from './run-record';
 import type { RunJob } from './run-pipeline';
 import type { RunEvent, RunResult } from './run-events';
 import { describeIssues, type ContractEvent, type RunFinished } from '../common/contract';
+import { trainingBackendPreference, type GpuPeers, type GpuPreference } from './gpu-peers';
+import { gpuAnswerer, peersGpuLink, type GpuLink } from './run/gpu-link';
 
 /** The contract's run events (common/contract/events.ts). */
 export type RunServiceEvent = Extract<ContractEvent, { name: 'runProgress' | 'runFinished' | 'runLog' }>;
@@ -33,6 +35,10 @@ export interface RunServiceOptions {
   executeRun?: RunExecutor;
   /** Runs executing at once (default 1). */
   concurrency?: number;
+  /** GPU windows that may train runs (web mode registers them); without it every run trains on the CPU. */
+  gpuPeers?: GpuPeers;
+  /** Which backend should train: default trainingBackendPreference() (TOPIARY_BACKEND). */
+  gpuPreference?: () => GpuPreference;
 }
 
 interface Pending {
@@ -49,18 +55,20 @@ function runJobEntry(): string {
   return process.env.TOPIARY_RUN_JOB_ENTRY ?? new URL('./run-job.ts', import.meta.url).href;
 }
 
-export type RunExecutor = (job: RunJob, emit: (e: RunEvent) => void, signal: AbortSignal) => Promise<RunResult>;
+export type RunExecutor = (job: RunJob, emit: (e: RunEvent) => void, signal: AbortSignal, gpu?: GpuLink) => Promise<RunResult>;
 
 export class RunService {
   private readonly queue: Pending[] = [];
   private readonly active = new Map<string, Pending>();
   private readonly listeners = new Set<(e: RunServiceEvent) => void>();
+  private readonly gpu: GpuLink;
 
   constructor(
     private readonly store: Store,
     private readonly options: RunServiceOptions,
   ) {
     if (options.mode === 'in-process' && !options.executeRun) throw new Error('an in-process RunService needs options.executeRun');
+    this.gpu = peersGpuLink(options.gpuPeers, options.gpuPreference ?? (() => trainingBackendPreference()));
   }
 
   on(listener: (e: RunServiceEvent) => void): () => void {
@@ -180,6 +188,7 @@ export class RunService {
         entry: runJobEntry(),
         job,
         onEvent: (e) => recorder.handle(e),
+        answer: gpuAnswerer(this.gpu),
       });
       p.handle = handle;
       outcome = await handle.finished;
@@ -187,7 +196,7 @@ export class RunService {
       const abort = new AbortController();
       p.handle = { cancel: () => abort.abort(new CancelledError()) };
       try {
-        const result = await this.options.executeRun!(job, (e) => recorder.handle(e), abort.signal);
+        const result = await this.options.executeRun!(job, (e) => recorder.handle(e), abort.signal, this.gpu);
         outcome = { status: 'done', result };
       } catch (err) {
         const error = toErrorInfo(err);

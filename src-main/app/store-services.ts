@@ -9,6 +9,7 @@ import { openStore, type Store } from '../store/db';
 import { HistoryService } from './history-service';
 import { topiaryHome } from './paths';
 import { RunService, type RunExecutor } from './run-service';
+import type { GpuPeers } from './gpu-peers';
 
 export interface AppServices {
   store: Store;
@@ -26,6 +27,8 @@ export interface StoreServicesOptions {
   concurrency?: number;
   /** Runs in this thread through this function; without it each run gets a worker thread. */
   executeRun?: RunExecutor;
+  /** GPU windows that may train runs (web mode). */
+  gpuPeers?: GpuPeers;
 }
 
 export async function openStoreServices(opts: StoreServicesOptions): Promise<AppServices> {
@@ -40,6 +43,7 @@ export async function openStoreServices(opts: StoreServicesOptions): Promise<App
   const runs = new RunService(store, {
     runsDir,
     concurrency,
+    ...(opts.gpuPeers ? { gpuPeers: opts.gpuPeers } : {}),
     ...(opts.executeRun ? { mode: 'in-process' as const, executeRun: opts.executeRun } : { mode: 'worker' as const }),
   });
   const history = new HistoryService(store, { runsDir });

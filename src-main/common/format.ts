@@ -212,19 +212,26 @@ export interface TrainingPathRecord {
   path?: string;
   note?: string;
   memoryNote?: string;
+  /** Set when a GPU window trained the run: its browser backend, adapter, and whether that is software rendering. */
+  backend?: string;
+  adapter?: string;
+  software?: boolean;
 }
 
 /** Per measured phase (baseline, final): what ran the evaluation's and the latency's forward passes. */
 export type InferencePathRecord = Record<string, { evaluate?: string; latency?: string } | undefined>;
 
 /**
- * What fine-tuned a run, in words: "native graph step", or "tfjs step (why not native)".
+ * What fine-tuned a run, in words: "native graph step", "tfjs step (why not native)", or the GPU
+ * window's "webgl on <adapter>" when one trained it.
  * @example trainingPath({ path: 'native', note: 'native graph step' }) // 'native graph step'
+ * @example trainingPath({ path: 'tfjs', backend: 'webgl', adapter: 'ANGLE (SwiftShader)', software: true }) // 'webgl on ANGLE (SwiftShader) (software rendering), tfjs step'
  */
 export function trainingPath(t: TrainingPathRecord | undefined): string | undefined {
   if (!t?.path) return undefined;
   const why = t.path === 'native' ? (t.note ?? 'native step') : `tfjs step${t.note ? ` (${t.note})` : ''}`;
-  return `${why}${t.memoryNote ? `; ${t.memoryNote}` : ''}`;
+  const gpu = t.backend ? `${t.backend} on ${t.adapter ?? 'an unnamed adapter'}${t.software ? ' (software rendering)' : ''}, ` : '';
+  return `${gpu}${why}${t.memoryNote ? `; ${t.memoryNote}` : ''}`;
 }
 
 /**

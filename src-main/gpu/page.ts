@@ -1,7 +1,8 @@
 /**
  * The GPU engine page (gpu.html): picks WebGPU or WebGL (`?backend=webgpu|webgl|auto`), self-tests
  * it against the cpu backend, shows what it found, and exposes the engine to whoever drives the
- * window (the e2e tests, later the job host) as `window.topiaryGpu`.
+ * window (the e2e tests) as `window.topiaryGpu`. Opened with `?token=` (web mode's access token,
+ * as the app page's hidden GPU frame does), it also serves runs as a GPU peer of the server (./peer.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import type { GpuBackendChoice, GpuInfo } from '../common/contract/gpu';
@@ -11,6 +12,7 @@ import { runFinetuneJob, type GpuFinetuneJob, type GpuFinetuneResult } from './j
 import { capPool, fitBatchToGpu, type GpuBatchFit, type GpuBatchFitOptions } from './memory';
 import { trainSpeed } from './speed';
 import { gpuSummary } from './summary';
+import { servePeer } from './peer';
 
 /** What the page exposes as window.topiaryGpu once it has chosen (or given up on) a GPU. */
 export interface GpuWindowApi {
@@ -82,6 +84,14 @@ async function main(): Promise<void> {
       },
     };
     show(gpuSummary(info), info.backend ? 'ready' : 'none');
+    const token = new URLSearchParams(location.search).get('token');
+    if (token) {
+      const status = document.getElementById('status');
+      const peerLine = document.createElement('p');
+      peerLine.id = 'peer';
+      status?.after(peerLine);
+      void servePeer({ base: location.origin, token, info, onState: (line) => (peerLine.textContent = line) });
+    }
   } catch (err) {
     show([`GPU check failed: ${err instanceof Error ? err.message : String(err)}`], 'error');
   }

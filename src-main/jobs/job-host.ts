@@ -4,8 +4,8 @@
  * the caller's thread, so the Electron main process and the web server stay responsive.
  */
 import { Worker } from 'node:worker_threads';
-import type { ErrorInfo } from '../common/errors';
-import type { HostToWorker, Unsequenced, WorkerToHost } from './messages';
+import { toErrorInfo, type ErrorInfo } from '../common/errors';
+import type { CallHooks, HostToWorker, Unsequenced, WorkerAsk, WorkerToHost } from './messages';
 
 export type JobOutcome<R> =
   | { status: 'done'; result: R }
@@ -25,7 +25,15 @@ export interface JobOptions<E> {
   job: unknown;
   onEvent?: (event: E) => void;
   resourceLimits?: { maxOldGenerationSizeMb?: number };
+  /**
+   * Answers the job's calls to its host (worker-runtime's callHost), e.g. a run handing its training
+   * to a GPU window. Without it every such call fails with an error saying so.
+   */
+  answer?: HostAnswerer;
 }
+
+/** What answers a job's host calls: the method, its payload, a signal the job's cancel fires, progress back. */
+export type HostAnswerer = (method: string, payload: unknown, hooks: CallHooks<unknown>) => Promise<unknown>;
 
 const BOOT = new URL('./worker-boot.mjs', import.meta.url);
 
@@ -45,6 +53,29 @@ export function startJob<E, R>(options: JobOptions<E>): JobHandle<R> {
     };
   });
   const send = (msg: Unsequenced<HostToWorker>) => worker.postMessage({ ...msg, seq: seq++ } as HostToWorker);
+  // The job's calls to this host in flight, by id, so host-cancel (and the job ending) can abort them.
+  const asks = new Map<number, AbortController>();
+  const ask = (msg: Extract<WorkerAsk, { type: 'host-call' }>) => {
+    const abort = new AbortController();
+    asks.set(msg.id, abort);
+    const answer = options.answer ?? (async (method: string) => Promise.reject(new Error(`this job host answers no calls (${method})`)));
+    const reply = (m: Unsequenced<HostToWorker>) => {
+      if (!asks.delete(msg.id)) return; // withdrawn, or the job ended
+      try {
+        send(m);
+      } catch (err) {
+        send({ type: 'host-error', id: msg.id, error: toErrorInfo(err) });
+      }
+    };
+    new Promise((resolve) => resolve(answer(msg.method, msg.payload, { signal: abort.signal, onProgress: (progress) => asks.has(msg.id) && send({ type: 'host-progress', id: msg.id, progress }) }))).then(
+      (result) => reply({ type: 'host-result', id: msg.id, result }),
+      (err) => reply({ type: 'host-error', id: msg.id, error: toErrorInfo(err) }),
+    );
+  };
+  void finished.then(() => {
+    for (const a of asks.values()) a.abort();
+    asks.clear();
+  });
 
   worker.on('message', (msg: WorkerToHost) => {
     if (msg.seq <= lastSeq) return; // stale or duplicated
@@ -62,6 +93,15 @@ export function startJob<E, R>(options: JobOptions<E>): JobHandle<R> {
       case 'error':
         settle(msg.cancelled || cancelRequested ? { status: 'cancelled', error: msg.error } : { status: 'failed', error: msg.error });
         break;
+      case 'host-call':
+        ask(msg);
+        break;
+      case 'host-cancel': {
+        const a = asks.get(msg.id);
+        asks.delete(msg.id);
+        a?.abort();
+        break;
+      }
     }
   });
   worker.on('error', (err) => {

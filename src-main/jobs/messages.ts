@@ -3,13 +3,30 @@ import type { ErrorInfo } from '../common/errors';
 
 export type HostToWorker =
   | { type: 'start'; seq: number; job: unknown }
-  | { type: 'cancel'; seq: number };
+  | { type: 'cancel'; seq: number }
+  | HostAnswer;
 
 export type WorkerToHost =
   | { type: 'ready'; seq: number }
   | { type: 'event'; seq: number; event: unknown }
   | { type: 'done'; seq: number; result: unknown }
-  | { type: 'error'; seq: number; error: ErrorInfo; cancelled: boolean };
+  | { type: 'error'; seq: number; error: ErrorInfo; cancelled: boolean }
+  | WorkerAsk;
+
+/**
+ * A job asking its host for work only the host can do (a run hands its training to a GPU window
+ * the host knows of): the engine-host protocol turned around. `host-call` names a method and its
+ * payload by `id`; the host streams `host-progress` and ends with one `host-result` or
+ * `host-error`; `host-cancel` withdraws the call.
+ */
+export type WorkerAsk =
+  | { type: 'host-call'; seq: number; id: number; method: string; payload: unknown }
+  | { type: 'host-cancel'; seq: number; id: number };
+
+export type HostAnswer =
+  | { type: 'host-progress'; seq: number; id: number; progress: unknown }
+  | { type: 'host-result'; seq: number; id: number; result: unknown }
+  | { type: 'host-error'; seq: number; id: number; error: ErrorInfo };
 
 /**
  * The long-lived engine worker's protocol: many calls over one worker, each named by `id`. A call

@@ -4,10 +4,13 @@
  * long-lived engine worker calls `serveMethods(handlers)` instead and answers many calls.
  */
 import { parentPort } from 'node:worker_threads';
-import { CancelledError, toErrorInfo } from '../common/errors';
-import type { EngineToHost, HostToEngine, HostToWorker, MethodHandlers, MethodMap, Unsequenced, WorkerToHost } from './messages';
+import { CancelledError, fromErrorInfo, toErrorInfo } from '../common/errors';
+import type { CallHooks, EngineToHost, HostAnswer, HostToEngine, HostToWorker, MethodHandlers, MethodMap, Unsequenced, WorkerToHost } from './messages';
 
-export type JobRunner = (job: unknown, emit: (event: unknown) => void, signal: AbortSignal) => Promise<unknown>;
+/** Calls the job host (its `answer` option): resolves with its result, streams its progress, withdrawn by `signal`. */
+export type HostCall = (method: string, payload: unknown, hooks?: Partial<CallHooks<unknown>>) => Promise<unknown>;
+
+export type JobRunner = (job: unknown, emit: (event: unknown) => void, signal: AbortSignal, callHost: HostCall) => Promise<unknown>;
 
 export function serveJob(runner: JobRunner): void {
   const port = parentPort;
@@ -15,10 +18,47 @@ export function serveJob(runner: JobRunner): void {
   let seq = 0;
   const post = (msg: Unsequenced<WorkerToHost>) => port.postMessage({ ...msg, seq: seq++ } as WorkerToHost);
   const abort = new AbortController();
+  let nextId = 0;
+  const calls = new Map<number, { resolve(r: unknown): void; reject(e: Error): void; onProgress?: (p: unknown) => void }>();
+  const callHost: HostCall = (method, payload, hooks = {}) => {
+    const { signal, onProgress } = hooks;
+    if (signal?.aborted) return Promise.reject(new CancelledError());
+    const id = nextId++;
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        if (!calls.delete(id)) return;
+        post({ type: 'host-cancel', id });
+        reject(new CancelledError());
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const done = () => signal?.removeEventListener('abort', onAbort);
+      calls.set(id, { resolve: (r) => (done(), resolve(r)), reject: (e) => (done(), reject(e)), onProgress });
+      post({ type: 'host-call', id, method, payload });
+    });
+  };
+  const answered = (msg: HostAnswer) => {
+    const call = calls.get(msg.id);
+    if (!call) return; // withdrawn
+    if (msg.type === 'host-progress') {
+      try {
+        call.onProgress?.(msg.progress);
+      } catch (err) {
+        // The job's own progress handler failed: the call is withdrawn and fails with that error.
+        calls.delete(msg.id);
+        post({ type: 'host-cancel', id: msg.id });
+        call.reject(err instanceof Error ? err : new Error(String(err)));
+      }
+      return;
+    }
+    calls.delete(msg.id);
+    if (msg.type === 'host-result') call.resolve(msg.result);
+    else call.reject(fromErrorInfo(msg.error));
+  };
   port.on('message', (msg: HostToWorker) => {
     if (msg.type === 'cancel') abort.abort(new CancelledError());
+    if (msg.type === 'host-progress' || msg.type === 'host-result' || msg.type === 'host-error') answered(msg);
     if (msg.type === 'start') {
-      runner(msg.job, (event) => post({ type: 'event', event }), abort.signal).then(
+      runner(msg.job, (event) => post({ type: 'event', event }), abort.signal, callHost).then(
         (result) => post({ type: 'done', result }),
         (err) => post({ type: 'error', error: toErrorInfo(err), cancelled: err instanceof CancelledError || abort.signal.aborted }),
       );

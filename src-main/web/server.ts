@@ -10,6 +10,7 @@ import path from 'node:path';
 import { ZodError } from 'zod';
 import { describeIssues, isCommandName, parsePayload, type CommandName, type EventName } from '../common/contract';
 import { toErrorInfo } from '../common/errors';
+import type { GpuRouteHandler } from '../common/contract/gpu';
 
 export interface WebServerOptions {
   /** Calls a service for a validated command. */
@@ -22,7 +23,10 @@ export interface WebServerOptions {
   token?: string;
   /** Where unexpected errors (with their stacks) are reported; default stderr. They never reach the client. */
   onError?: (err: unknown) => void;
+  /** Answers /api/gpu/<route> (GPU windows that train runs: app/gpu-routes.ts); without it those routes answer 404. */
+  gpu?: GpuRouteHandler;
 }
+
 
 export interface WebServer {
   url: string;
@@ -43,6 +47,8 @@ const MIME: Record<string, string> = {
 
 /** The largest request body read; larger ones answer 413. */
 const MAX_BODY = 1024 * 1024;
+/** The largest binary body a GPU window posts (a trained model's weights). */
+const MAX_GPU_BODY = 512 * 1024 * 1024;
 /** How much of an unwanted body is read and dropped so the client sees the answer instead of a reset. */
 const MAX_DISCARD = 16 * MAX_BODY;
 /** Nesting a request body may have; contract payloads need a handful of levels. */
@@ -72,6 +78,7 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     return b.length === tokenBytes.length && timingSafeEqual(b, tokenBytes);
   };
   const staticRoot = realOrSelf(path.resolve(opts.staticDir));
+  const gpu = opts.gpu;
 
   const server = http.createServer((req, res) => {
     // Whatever the answer, an unread body is drained (bounded) so the client reads the answer.
@@ -100,6 +107,21 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     if (url.pathname === '/api' || url.pathname.startsWith('/api/')) {
       if (!sameToken(given)) throw new HttpError(401, 'Unauthorized', 'missing or wrong token');
       if (url.pathname === '/api/events' && req.method === 'GET') return serveEvents(req, res);
+      if (url.pathname.startsWith('/api/gpu/')) {
+        if (!gpu) throw new HttpError(404, 'NotFound', 'this server has no GPU peers');
+        const reply = await gpu(url.pathname.slice('/api/gpu/'.length), {
+          method: req.method ?? 'GET',
+          query: url.searchParams,
+          json: () => readJsonBody(req),
+          bytes: () => readBytesBody(req, MAX_GPU_BODY),
+        });
+        if ('bytes' in reply) {
+          res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Cache-Control': 'no-store' });
+          return res.end(reply.bytes);
+        }
+        if (!('json' in reply)) return res.writeHead(reply.status, { 'Cache-Control': 'no-store' }).end();
+        return sendJson(res, reply.status, reply.json);
+      }
       const name = url.pathname.slice('/api/'.length);
       if (req.method !== 'POST') throw new HttpError(405, 'MethodNotAllowed', 'use POST', 'POST');
       if (!isCommandName(name)) throw new HttpError(404, 'NotFound', `unknown command ${name}`);
@@ -130,7 +152,8 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     const data = await readStaticFile(staticRoot, rel);
     res.writeHead(200, {
       'Content-Type': MIME[path.extname(rel)] ?? 'application/octet-stream',
-      'Content-Security-Policy': "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'",
+      // The app's own page frames gpu.html (its hidden GPU window, see src-renderer/lib/gpu-peer.ts); nothing else frames anything.
+      'Content-Security-Policy': `default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors ${rel === 'gpu.html' ? "'self'" : "'none'"}`,
       'Cache-Control': 'no-store',
     });
     res.end(data);
@@ -259,6 +282,32 @@ async function readJsonBody(req: http.IncomingMessage): Promise<Record<string, u
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new HttpError(400, 'BadRequest', 'request body must be a JSON object');
   return value as Record<string, unknown>;
+}
+
+/** Reads a binary body (Content-Type: application/octet-stream) of at most `max` bytes. */
+async function readBytesBody(req: http.IncomingMessage, max: number): Promise<Uint8Array> {
+  const mediaType = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (mediaType !== 'application/octet-stream') throw new HttpError(415, 'UnsupportedMediaType', 'send the body as Content-Type: application/octet-stream');
+  const tooLarge = new HttpError(413, 'PayloadTooLarge', `request body over ${max} bytes`);
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > max) throw tooLarge;
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    const chunks: Buffer[] = [];
+    const onData = (c: Buffer) => {
+      size += c.length;
+      if (size <= max) return chunks.push(c);
+      req.off('data', onData);
+      req.pause();
+      reject(tooLarge);
+    };
+    req.on('data', onData);
+    req.on('end', () => {
+      const all = Buffer.concat(chunks);
+      resolve(new Uint8Array(all.buffer, all.byteOffset, all.byteLength));
+    });
+    req.on('error', () => reject(new HttpError(400, 'BadRequest', 'the request body was cut off')));
+  });
 }
 
 /** Deepest bracket nesting in a JSON text (brackets inside strings do not count). */

@@ -99,3 +99,6 @@ function webTransport(): Transport {
 
 const preload = (globalThis as { topiary?: PreloadApi }).topiary;
 export const transport: Transport = preload ? electronTransport(preload) : webTransport();
+
+/** Web mode's access token (the page's `?token=`, kept for reloads); undefined in the desktop app. */
+export const webToken: string | undefined = preload ? undefined : (sessionStorage.getItem('topiary-token') ?? undefined);

@@ -19,8 +19,13 @@ export const registerWebCommand: RegisterCommand = (program, ctx) => {
       if (!fs.existsSync(path.join(staticDir, 'index.html'))) throw new ConfigError(`the UI is not built (${staticDir}); run without --no-build`);
       const { createApi } = await import('../../app/api');
       const { startWebServer } = await import('../../web/server');
-      const api = await createApi({ home: topiaryHome(), dbPath: ctx.dbPath() });
-      const server = await startWebServer({ staticDir, invoke: api.invoke, subscribe: api.subscribe, port: o.port });
+      const { GpuPeers, trainingBackendPreference } = await import('../../app/gpu-peers');
+      const { gpuRoutes } = await import('../../app/gpu-routes');
+      // GPU windows (the app page opens one; gpu.html on its own registers too) train runs here.
+      const gpuPeers = new GpuPeers();
+      const api = await createApi({ home: topiaryHome(), dbPath: ctx.dbPath(), gpuPeers });
+      const gpu = gpuRoutes(gpuPeers, () => trainingBackendPreference());
+      const server = await startWebServer({ staticDir, invoke: api.invoke, subscribe: api.subscribe, port: o.port, gpu });
       // The GPU engine page: which of WebGPU/WebGL this browser can train on, self-tested against the CPU.
       const gpuPage = `http://127.0.0.1:${server.port}/gpu.html`;
       if (ctx.json) ctx.printJson({ url: server.url, port: server.port, gpuPage });
@@ -32,5 +37,6 @@ export const registerWebCommand: RegisterCommand = (program, ctx) => {
       });
       await server.close();
       await api.close();
+      gpuPeers.close();
     });
 };

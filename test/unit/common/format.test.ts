@@ -53,6 +53,8 @@ describe('run paths (what trained, evaluated and timed a run)', () => {
     expect(trainingPath({ path: 'native', note: 'native graph step' })).toBe('native graph step');
     expect(trainingPath({ path: 'tfjs', note: 'conv1 is dilated', memoryNote: 'micro-batches of 16' })).toBe('tfjs step (conv1 is dilated); micro-batches of 16');
     expect(trainingPath(undefined)).toBeUndefined();
+    expect(trainingPath({ path: 'tfjs', backend: 'webgl', adapter: 'ANGLE (SwiftShader Device)', software: true })).toBe('webgl on ANGLE (SwiftShader Device) (software rendering), tfjs step');
+    expect(trainingPath({ path: 'tfjs', backend: 'webgpu', adapter: 'nvidia ada', software: false })).toBe('webgpu on nvidia ada, tfjs step');
   });
 
   it('names one path when evaluation and latency agree, both when not, and the baseline only where it differs', () => {

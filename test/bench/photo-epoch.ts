@@ -254,6 +254,8 @@ interface CommandResult {
   finetune: ProgressLine[];
   /** Largest sampled VmRSS of the child while each phase (the title of the last progress line) ran. */
   rssByPhase: Map<string, number>;
+  /** When each phase's first and last progress lines arrived (ms after the start). */
+  phaseTimes: Map<string, { first: number; last: number }>;
 }
 
 /** Runs the CLI as a child, sampling its memory and timestamping its progress lines as they arrive. */
@@ -261,7 +263,7 @@ function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CommandResult> 
   return new Promise((resolve) => {
     const t0 = performance.now();
     const child = spawn(process.execPath, [path.join(root, 'bin', 'topiary.mjs'), ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const res: CommandResult = { code: null, signal: null, wallSeconds: 0, hwmBytes: 0, treeRssBytes: 0, stdout: '', stderr: '', finetune: [], rssByPhase: new Map() };
+    const res: CommandResult = { code: null, signal: null, wallSeconds: 0, hwmBytes: 0, treeRssBytes: 0, stdout: '', stderr: '', finetune: [], rssByPhase: new Map(), phaseTimes: new Map() };
     let partial = '';
     let phase = 'start';
     child.stdout.on('data', (d: Buffer) => (res.stdout += d.toString()));
@@ -273,6 +275,10 @@ function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<CommandResult> 
       partial = lines.pop() ?? '';
       for (const line of lines) {
         phase = line.match(/^([a-z]+): [\d.]+\/\d+ \(/)?.[1] ?? phase;
+        const at = performance.now() - t0;
+        const seen = res.phaseTimes.get(phase);
+        if (seen) seen.last = at;
+        else res.phaseTimes.set(phase, { first: at, last: at });
         const m = line.match(/^finetune: (\d+(?:\.\d+)?)\/(\d+) \(\d+%\)(?: ETA (\d+)s)?/);
         if (m) res.finetune.push({ atMs: performance.now() - t0, done: Number(m[1]), total: Number(m[2]), ...(m[3] ? { eta: Number(m[3]) } : {}) });
       }
@@ -376,6 +382,12 @@ async function main(): Promise<void> {
   if (t) console.log(`training: ${t.path}${t.note ? ` (${t.note})` : ''}, micro-batch ${t.microBatch}${t.memoryNote ? `; ${t.memoryNote}` : ''}; backend ${run.backend ?? '-'}`);
   if (withEta[0]) console.log(`first ETA line at ${(withEta[0].atMs / 1000).toFixed(1)} s: finetune ${withEta[0].done}/${withEta[0].total}, ETA ${withEta[0].eta}s`);
   if (run.summary?.before || run.summary?.after) console.log(`accuracy before ${run.summary?.before?.accuracy ?? '-'} after ${run.summary?.after?.accuracy ?? '-'} (synthetic photos; not a quality figure)`);
+  // A phase runs from the previous phase's last line to its own last line.
+  const phases = [...r.phaseTimes];
+  const spans = phases.map(([p, t], i) => `${p} ${((t.last - (i > 0 ? phases[i - 1][1].last : 0)) / 1000).toFixed(1)}`);
+  console.log(`seconds by phase (previous phase's last progress line to its own last): ${spans.join(', ')}`);
+  const prune = r.phaseTimes.get('prune');
+  if (prune && first) console.log(`fine-tuning setup + first step: ${((first.atMs - prune.last) / 1000).toFixed(1)} s (last "prune:" line to the first "finetune:" line)`);
   console.log(`peak RSS by phase (MB): ${[...r.rssByPhase].map(([p, b]) => `${p} ${(b / MiB).toFixed(0)}`).join(', ')}`);
   console.log(`load before ${loadBefore}, after ${loadAfter}`);
 

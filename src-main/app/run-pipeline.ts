@@ -262,7 +262,8 @@ async function pruneAndFinetunePhase(ctx: RunContext, inputs: RunInputs, gpu: Gp
     }
     // Quantization-aware fine-tuning (finetune.qat) adds its epochs after the float ones.
     const epochs = Math.max(1, pruneConfig.finetune.epochs + (pruneConfig.finetune.qat?.epochs ?? 0));
-    const done = p.epoch * p.batches + p.batch;
+    // Batches finished: p.batch is the index of the one just finished, so the last reads N/N.
+    const done = p.epoch * p.batches + p.batch + 1;
     ctx.place.batch = p.batch + 1;
     const curve = curves.observe(p);
     if (curve) ctx.emit({ type: 'curve', points: [curve] });

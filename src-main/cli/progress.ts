@@ -6,7 +6,12 @@ export interface Progress {
   stop(): void;
 }
 
-export function createProgress(title: string): Progress {
+/**
+ * `startedAt` (ms since the epoch): when the work began, for the plain lines' ETA; default now. A
+ * phase's first update usually comes after its first step, so a caller that knows when the phase
+ * began (the previous phase's last update) passes it, and the first update already has an ETA.
+ */
+export function createProgress(title: string, startedAt = Date.now()): Progress {
   const tty = Boolean(process.stderr.isTTY) && !process.env.CI;
   if (tty) {
     const bar = new cliProgress.SingleBar(
@@ -36,7 +41,7 @@ export function createProgress(title: string): Progress {
   }
   // Not a terminal (CI, pipes): a line every 10% so logs show progress without flooding.
   let lastDecile = -1;
-  const start = Date.now();
+  const start = startedAt;
   return {
     update(done, total, label = '') {
       const decile = total > 0 ? Math.floor((10 * done) / total) : 0;

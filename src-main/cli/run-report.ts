@@ -18,14 +18,17 @@ export async function runAndReport(ctx: CliContext, config: RunConfigInput, opts
   const services = await openAppServices({ dbPath: ctx.dbPath(), mode: 'in-process' });
   try {
     const bars = new Map<string, Progress>();
+    // Phases run one after another: a phase began when the one before it last reported.
+    let phaseBegan = Date.now();
     const off = services.runs.on((e) => {
       if (e.name === 'runProgress') {
         const p = e.payload;
         let bar = bars.get(p.phase);
         if (!bar) {
           for (const b of bars.values()) b.stop();
-          bars.set(p.phase, (bar = createProgress(p.phase)));
+          bars.set(p.phase, (bar = createProgress(p.phase, phaseBegan)));
         }
+        phaseBegan = Date.now();
         const extra = [p.epoch ? `epoch ${p.epoch}` : '', p.loss !== undefined ? `loss ${Number.isFinite(p.loss) ? p.loss.toFixed(4) : String(p.loss)}` : '', p.sparsity !== undefined ? `sparsity ${fixed(100 * p.sparsity, 1)}%` : '', p.message ?? '']
           .filter(Boolean)
           .join(' ');

@@ -8,7 +8,7 @@ import type { GradientShardsFactory } from '../../src-main/engine/finetune/gradi
 import { finetuneMasked, type FinetuneOptions } from '../../src-main/engine/finetune/trainer';
 
 export type BenchModel = 'lenet-300-100' | 'lenet-5';
-export type ModernNet = 'mbv2-28' | 'mbv2-0.35-96' | 'mbv2-0.35-224' | 'resnet-8' | 'ds-cnn';
+export type ModernNet = 'mbv2-28' | 'mbv2-0.35-96' | 'mbv2-0.35-224' | 'resnet-8' | 'resnet-20' | 'ds-cnn';
 export type AnyNet = BenchModel | ModernNet;
 
 /** Input sample shape (HWC) and class count of each benchmark net. */
@@ -19,6 +19,7 @@ export const NET_INPUT: Record<AnyNet, { shape: [number, number, number]; classe
   'mbv2-0.35-96': { shape: [96, 96, 3], classes: 10 },
   'mbv2-0.35-224': { shape: [224, 224, 3], classes: 10 },
   'resnet-8': { shape: [32, 32, 3], classes: 10 },
+  'resnet-20': { shape: [32, 32, 3], classes: 10 },
   'ds-cnn': { shape: [49, 10, 1], classes: 12 },
 };
 
@@ -148,18 +149,27 @@ function mobilenetV2(alpha: number, size: number): tf.LayersModel {
   return tf.model({ inputs: input, outputs: head(x, 10) });
 }
 
-/** ResNet-8 (He et al. 2016, CIFAR form): Conv16-BN-ReLU, one basic block per stage (16/32/64, stride 1/2/2). */
-function resnet8(): tf.LayersModel {
+/**
+ * CIFAR-style ResNet (He et al. 2016, section 4.2): Conv16-BN-ReLU, then three stages (16/32/64
+ * filters, stride 1/2/2) of `blocksPerStage` basic blocks (conv-BN-ReLU-conv-BN + shortcut, ReLU),
+ * GAP and the softmax head. The shortcut is a 1x1 conv + BN where the shape changes (option B),
+ * identity elsewhere. One block per stage is ResNet-8 (78,714 parameters with BN statistics),
+ * three is ResNet-20 (6n + 2 with n = 3).
+ */
+function cifarResNet(blocksPerStage: number): tf.LayersModel {
   const input = tf.input({ shape: [32, 32, 3] });
   let x = relu(bn(conv(input, 16, 3)));
-  for (const [filters, stride] of [
+  for (const [filters, firstStride] of [
     [16, 1],
     [32, 2],
     [64, 2],
   ]) {
-    const h = bn(conv(relu(bn(conv(x, filters, 3, stride))), filters, 3));
-    const shortcut = stride === 1 && (x.shape[3] as number) === filters ? x : bn(conv(x, filters, 1, stride));
-    x = relu(apply(tf.layers.add({}), [h, shortcut]));
+    for (let b = 0; b < blocksPerStage; b++) {
+      const stride = b === 0 ? firstStride : 1;
+      const h = bn(conv(relu(bn(conv(x, filters, 3, stride))), filters, 3));
+      const shortcut = stride === 1 && (x.shape[3] as number) === filters ? x : bn(conv(x, filters, 1, stride));
+      x = relu(apply(tf.layers.add({}), [h, shortcut]));
+    }
   }
   return tf.model({ inputs: input, outputs: head(x, 10) });
 }
@@ -176,7 +186,7 @@ function dsCnn(): tf.LayersModel {
 export function buildNet(name: AnyNet): tf.LayersModel {
   if (name === 'lenet-300-100' || name === 'lenet-5') return buildModel(name);
   const m =
-    name === 'mbv2-28' ? mbv2Small() : name === 'mbv2-0.35-96' ? mobilenetV2(0.35, 96) : name === 'mbv2-0.35-224' ? mobilenetV2(0.35, 224) : name === 'resnet-8' ? resnet8() : dsCnn();
+    name === 'mbv2-28' ? mbv2Small() : name === 'mbv2-0.35-96' ? mobilenetV2(0.35, 96) : name === 'mbv2-0.35-224' ? mobilenetV2(0.35, 224) : name === 'resnet-8' ? cifarResNet(1) : name === 'resnet-20' ? cifarResNet(3) : dsCnn();
   m.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
   return m;
 }

@@ -153,11 +153,13 @@ class BasicBlock(nn.Module):
         return torch.relu(self.body(x) + self.shortcut(x))
 
 
-def resnet_8() -> nn.Module:
+def cifar_resnet(blocks_per_stage: int) -> nn.Module:
+    """bench-models.ts cifarResNet: Conv16-BN-ReLU, 3 stages (16/32/64, stride 1/2/2) of basic blocks, GAP, head."""
     net = Net(3, 32, 32)
     layers = [net.conv(16, 3), net.bn(), nn.ReLU()]
-    for filters, stride in [(16, 1), (32, 2), (64, 2)]:
-        layers.append(BasicBlock(net, filters, stride))
+    for filters, first_stride in [(16, 1), (32, 2), (64, 2)]:
+        for b in range(blocks_per_stage):
+            layers.append(BasicBlock(net, filters, first_stride if b == 0 else 1))
     return nn.Sequential(*layers, *head(net, 10))
 
 
@@ -175,7 +177,8 @@ NETS = {
     "mbv2-28": (mbv2_28, (1, 28, 28), 10),
     "mbv2-0.35-96": (lambda: mobilenet_v2(0.35, 96), (3, 96, 96), 10),
     "mbv2-0.35-224": (lambda: mobilenet_v2(0.35, 224), (3, 224, 224), 10),
-    "resnet-8": (resnet_8, (3, 32, 32), 10),
+    "resnet-8": (lambda: cifar_resnet(1), (3, 32, 32), 10),
+    "resnet-20": (lambda: cifar_resnet(3), (3, 32, 32), 10),
     "ds-cnn": (ds_cnn, (1, 49, 10), 12),
 }
 

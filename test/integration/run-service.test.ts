@@ -78,6 +78,10 @@ describe('run service', () => {
 
     const phases = events.filter((e) => e.name === 'runProgress').map((e) => (e.payload as { phase: string }).phase);
     expect(phases).toEqual(expect.arrayContaining(['load', 'baseline', 'finetune', 'final', 'export', 'done']));
+    // Fine-tuning counts finished batches: 256 samples at 64 end at 4/4, the first event already 1 done.
+    const finetune = events.filter((e) => e.name === 'runProgress' && (e.payload as { phase: string }).phase === 'finetune').map((e) => e.payload as { done: number; total: number });
+    expect(finetune[0].done).toBe(1);
+    expect(finetune[finetune.length - 1]).toMatchObject({ done: 4, total: 4 });
     const fractions = events.filter((e) => e.name === 'runProgress').map((e) => (e.payload as { fraction: number }).fraction);
     expect(fractions.every((f, i) => i === 0 || f >= fractions[i - 1] - 1e-9)).toBe(true);
   });

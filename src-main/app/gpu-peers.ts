@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { CancelledError, TopiaryError, fromErrorInfo, type ErrorInfo } from '../common/errors';
 import type { GpuBackendName, GpuInfo } from '../common/contract/gpu';
+import { resolveTrainingBackend, type TrainingBackend } from '../common/settings';
 import type { GpuProgress, GpuPruningRequest, GpuPruningResponse } from '../engine/remote/wire';
 
 /** The GPU window that had a run's training stopped answering (closed, crashed, asleep). */
@@ -17,17 +18,14 @@ export class GpuPeerLostError extends TopiaryError {}
 /** Which training backend the user asked for: any real GPU, the CPU only, or one browser backend (software ones too). */
 export type GpuPreference = 'auto' | 'cpu' | GpuBackendName;
 
-const PREFERENCES: readonly GpuPreference[] = ['auto', 'cpu', 'webgpu', 'webgl'];
-
 /**
- * The training backend preference. For now TOPIARY_BACKEND (cpu|webgl|webgpu|auto, any case;
- * unset or empty: auto); the settings resolver replaces this one function. A Node backend name
- * (wasm, tfjs-node, ...) forces how the CPU trains, so it means cpu here: no GPU window is used.
+ * The training backend preference: TOPIARY_BACKEND (any case) over the settings file's
+ * `trainingBackend` over auto (common/settings.ts resolveTrainingBackend). A Node backend name
+ * (wasm, tensorflow, ...) forces how the CPU trains, so it means cpu here: no GPU window is used.
+ * An unknown value is a ConfigError naming the variable: a typo must not quietly train elsewhere.
  */
-export function trainingBackendPreference(env: Record<string, string | undefined> = process.env): GpuPreference {
-  const raw = (env.TOPIARY_BACKEND ?? '').trim().toLowerCase();
-  if (raw === '') return 'auto';
-  return (PREFERENCES as readonly string[]).includes(raw) ? (raw as GpuPreference) : 'cpu';
+export function trainingBackendPreference(env: Readonly<Record<string, string | undefined>> = process.env, settings?: { trainingBackend?: TrainingBackend }): GpuPreference {
+  return resolveTrainingBackend(settings, env).choice;
 }
 
 /** A registered peer as the chooser sees it. */

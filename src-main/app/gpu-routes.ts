@@ -25,8 +25,11 @@ const Failure = Job.extend({ error: z.object({ name: z.string().max(200), messag
 
 const bad = (message: string): GpuReply => ({ status: 400, json: { error: { name: 'ConfigError', message } } });
 
-/** The /api/gpu/<route> handler over `peers`; `preference` tells a page whether a GPU is wanted. */
-export function gpuRoutes(peers: GpuPeers, preference: () => GpuPreference): GpuRouteHandler {
+/**
+ * The /api/gpu/<route> handler over `peers`; `preference` tells a page whether a GPU is wanted;
+ * `memoryLimitBytes` (the settings' gpuMemoryLimitMiB, read as each job is handed out) goes with every job.
+ */
+export function gpuRoutes(peers: GpuPeers, preference: () => GpuPreference, memoryLimitBytes?: () => number): GpuRouteHandler {
   const routes: Record<string, (r: GpuRouteRequest) => Promise<GpuReply>> = {
     // Whether the UI should start a GPU window, and with which ?backend=.
     status: async () => {
@@ -47,7 +50,9 @@ export function gpuRoutes(peers: GpuPeers, preference: () => GpuPreference): Gpu
     },
     next: async (r) => {
       const job = await peers.nextJob(Peer.parse(await r.json()).peerId, POLL_MS);
-      return job ? { status: 200, bytes: encodeRequest(job.jobId, job.request) } : { status: 204 };
+      if (!job) return { status: 204 };
+      const limit = memoryLimitBytes?.();
+      return { status: 200, bytes: encodeRequest(job.jobId, limit ? { ...job.request, gpuMemoryLimitBytes: limit } : job.request) };
     },
     progress: async (r) => {
       const p = Progress.parse(await r.json());

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, TopiaryError } from '../common/errors';
-import { describeTrainingBackend, salvageSettings, SETTINGS_DEFAULTS, resolveTrainingBackend, type Settings, type SettingsPatch } from '../common/settings';
+import { describeTrainingBackend, salvageSettings, SETTINGS_DEFAULTS, resolveTrainingBackend, type Settings, type SettingsPatch, type TrainingBackend } from '../common/settings';
 import type { SettingsView } from '../common/contract/settings';
 
 export type { SettingsView };
@@ -53,6 +53,14 @@ export class SettingsService {
       view.trainingLine = `unknown: ${view.trainingError}`;
     }
     return view;
+  }
+
+  /**
+   * Which backend trains a run: TOPIARY_BACKEND over the file over auto. A damaged file counts
+   * only for its valid fields (view() reports the rest); an unknown TOPIARY_BACKEND throws a ConfigError.
+   */
+  trainingBackend(env: Readonly<Record<string, string | undefined>> = process.env): TrainingBackend {
+    return resolveTrainingBackend(this.load().given, env).choice;
   }
 
   /**

@@ -9,6 +9,7 @@ import { openStore, type Store } from '../store/db';
 import { HistoryService } from './history-service';
 import { topiaryHome } from './paths';
 import { RunService, type RunExecutor } from './run-service';
+import { SettingsService } from './settings-service';
 import type { GpuPeers } from './gpu-peers';
 
 export interface AppServices {
@@ -38,12 +39,14 @@ export async function openStoreServices(opts: StoreServicesOptions): Promise<App
   // Runs whose process died (crash, kill -9, power loss) are marked interrupted, history kept.
   store.markInterruptedRuns();
   const runsDir = path.join(home, 'runs');
+  const settings = new SettingsService(home);
   // Runs at once: one by default (they share the CPU); TOPIARY_MAX_RUNS raises it on bigger machines.
   const concurrency = opts.concurrency ?? (Number(process.env.TOPIARY_MAX_RUNS) || 1);
   const runs = new RunService(store, {
     runsDir,
     concurrency,
-    ...(opts.gpuPeers ? { gpuPeers: opts.gpuPeers } : {}),
+    // TOPIARY_BACKEND over the settings file, read when each run starts (a change applies to the next run).
+    ...(opts.gpuPeers ? { gpuPeers: opts.gpuPeers, gpuPreference: () => settings.trainingBackend() } : {}),
     ...(opts.executeRun ? { mode: 'in-process' as const, executeRun: opts.executeRun } : { mode: 'worker' as const }),
   });
   const history = new HistoryService(store, { runsDir });

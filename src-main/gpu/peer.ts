@@ -4,9 +4,12 @@
  * PruneProgress back in order, batched a few times a second (each post is also a heartbeat, and its
  * answer says whether the run was cancelled). The trained model goes back as one binary body.
  */
+import type * as tf from '@tensorflow/tfjs';
 import type { GpuInfo } from '../common/contract/gpu';
 import { servePruningRequest } from '../engine/remote/run';
 import { decodeRequest, encodeResponse, type GpuProgress, type GpuTrainingDevice } from '../engine/remote/wire';
+import type { PruneConfig } from '../engine/prune/types';
+import { capPool, fitBatchToGpu } from './memory';
 
 export interface PeerOptions {
   /** The server's origin (or '' for this page's). */
@@ -26,6 +29,19 @@ class GpuRouteError extends Error {
     super(message);
     this.name = 'GpuRouteError';
   }
+}
+
+/**
+ * The run's config with its batch fitted under the GPU memory limit (and the backend's pool capped
+ * there too); the note says what was lowered, or the pool's cap when nothing was.
+ */
+export async function fitConfigToGpu(model: tf.LayersModel, config: PruneConfig, limitBytes: number): Promise<{ config: PruneConfig; note?: string }> {
+  const pool = capPool(limitBytes);
+  const ft = config.finetune;
+  if (ft.epochs === 0) return { config };
+  const fit = await fitBatchToGpu(model, { requested: ft.batchSize, limitBytes, optimizer: ft.optimizer, ...(ft.task ? { task: ft.task } : {}), ...(ft.loss ? { loss: ft.loss } : {}) });
+  if (fit.batchSize === ft.batchSize) return { config };
+  return { config: { ...config, finetune: { ...ft, batchSize: fit.batchSize } }, note: `GPU: ${fit.note} (${pool})` };
 }
 
 /** Progress is posted at most this often (and always at the end). */
@@ -105,8 +121,11 @@ export async function servePeer(opts: PeerOptions): Promise<never> {
     try {
       if (!info.backend) throw new Error('this window has no usable GPU backend');
       const device: GpuTrainingDevice = { backend: info.backend, ...(info.adapter ? { adapter: info.adapter } : {}), software: info.software ?? false };
+      const limitBytes = request.gpuMemoryLimitBytes;
       const response = await servePruningRequest(request, device, {
         signal: abort.signal,
+        // The settings' GPU memory limit: the largest batch <= the asked one whose step fits (gpu/memory.ts).
+        ...(limitBytes ? { prepare: (model, config) => fitConfigToGpu(model, config, limitBytes) } : {}),
         onProgress: (p) => {
           queue.push(p);
           heart.postMessage({ type: 'tick' });

@@ -27,7 +27,6 @@ export interface WebServerOptions {
   gpu?: GpuRouteHandler;
 }
 
-
 export interface WebServer {
   url: string;
   port: number;

@@ -87,7 +87,15 @@ function kernelSparsity(model: tf.LayersModel): Record<string, number> {
 export async function servePruningRequest(
   req: GpuPruningRequest,
   device: GpuTrainingDevice,
-  opts: { signal?: AbortSignal; onProgress?: (p: GpuProgress) => void } = {},
+  opts: {
+    signal?: AbortSignal;
+    onProgress?: (p: GpuProgress) => void;
+    /**
+     * Adjusts the config to the window before anything runs (gpu/memory.ts: the batch that fits
+     * the GPU memory limit); its note rides on the first progress event, so the run logs it.
+     */
+    prepare?: (model: tf.LayersModel, config: PruneConfig) => Promise<{ config: PruneConfig; note?: string }>;
+  } = {},
 ): Promise<GpuPruningResponse> {
   const model = await loadWireModel(req.model);
   const t = req.train;
@@ -104,13 +112,18 @@ export async function servePruningRequest(
   };
   let result: RunPruningResult | undefined;
   try {
-    result = await runPruning(model, dataset, req.config, {
+    const prepared = opts.prepare ? await opts.prepare(model, req.config) : { config: req.config };
+    const config = prepared.config;
+    let note = prepared.note;
+    result = await runPruning(model, dataset, config, {
       signal: opts.signal,
       onProgress: (p) => {
         if (opts.signal?.aborted) throw new CancelledError();
         // Structured pruning builds a new model; its widths are reported when the run ends.
-        const layerSparsity = p.phase === 'prune' && req.config.granularity !== 'structured' ? kernelSparsity(model) : undefined;
-        opts.onProgress?.({ ...p, ...(layerSparsity ? { layerSparsity } : {}) });
+        const layerSparsity = p.phase === 'prune' && config.granularity !== 'structured' ? kernelSparsity(model) : undefined;
+        const notes = [note, p.note].filter(Boolean).join('; ');
+        note = undefined;
+        opts.onProgress?.({ ...p, ...(layerSparsity ? { layerSparsity } : {}), ...(notes ? { note: notes } : {}) });
       },
     });
     return {

@@ -36,6 +36,8 @@ export interface GpuPruningRequest {
   train: WireTrain;
   /** Validated (validatePruneConfig) in the run; the window validates it again against the model. */
   config: PruneConfig;
+  /** The settings' GPU memory limit (gpuMemoryLimitMiB, in bytes): the window fits its batch under it. */
+  gpuMemoryLimitBytes?: number;
 }
 
 /** Which GPU trained the weights, as a run records it (summary.training). */
@@ -129,10 +131,10 @@ function blob(blobs: Record<string, Uint8Array>, name: string): Uint8Array {
 
 /** A request as one HTTP body, `jobId` in its header. */
 export function encodeRequest(jobId: string, req: GpuPruningRequest): Uint8Array {
-  const { model, train, config } = req;
+  const { model, train, config, gpuMemoryLimitBytes } = req;
   const { x, y, ...trainMeta } = train;
   return packParts(
-    { jobId, topology: model.topology, weightSpecs: model.weightSpecs, config, train: { ...trainMeta, yKind: y instanceof Int32Array ? 'int32' : 'float32' } },
+    { jobId, topology: model.topology, weightSpecs: model.weightSpecs, config, train: { ...trainMeta, yKind: y instanceof Int32Array ? 'int32' : 'float32' }, ...(gpuMemoryLimitBytes ? { gpuMemoryLimitBytes } : {}) },
     { weights: model.weights, x, y },
   );
 }
@@ -148,6 +150,7 @@ export function decodeRequest(bytes: Uint8Array): { jobId: string; request: GpuP
       model: { topology: meta.topology, weightSpecs: meta.weightSpecs as tf.io.WeightsManifestEntry[], weights: blob(blobs, 'weights') },
       train: { ...trainMeta, x: f32(blob(blobs, 'x')), y: yKind === 'int32' ? i32(y) : f32(y) },
       config: meta.config as PruneConfig,
+      ...(typeof meta.gpuMemoryLimitBytes === 'number' && meta.gpuMemoryLimitBytes > 0 ? { gpuMemoryLimitBytes: meta.gpuMemoryLimitBytes } : {}),
     },
   };
 }

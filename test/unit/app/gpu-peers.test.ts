@@ -1,3 +1,4 @@
+import { ConfigError } from '../../../src-main/common/errors';
 /**
  * The GPU peer registry with a fake peer (no browser): which peer a preference picks and why none,
  * the preference from TOPIARY_BACKEND, a job's round trip (poll, progress in order, answer), cancel
@@ -56,6 +57,13 @@ describe('trainingBackendPreference', () => {
     expect(trainingBackendPreference({ TOPIARY_BACKEND: 'Auto' })).toBe('auto');
     expect(trainingBackendPreference({ TOPIARY_BACKEND: 'cpu' })).toBe('cpu');
     expect(trainingBackendPreference({ TOPIARY_BACKEND: 'wasm' })).toBe('cpu');
+  });
+
+  it('the settings file decides when TOPIARY_BACKEND is unset or auto; the variable wins otherwise; a typo is refused', () => {
+    expect(trainingBackendPreference({}, { trainingBackend: 'webgl' })).toBe('webgl');
+    expect(trainingBackendPreference({ TOPIARY_BACKEND: 'auto' }, { trainingBackend: 'cpu' })).toBe('cpu');
+    expect(trainingBackendPreference({ TOPIARY_BACKEND: 'webgpu' }, { trainingBackend: 'cpu' })).toBe('webgpu');
+    expect(() => trainingBackendPreference({ TOPIARY_BACKEND: 'gpu' })).toThrow(ConfigError);
   });
 });
 

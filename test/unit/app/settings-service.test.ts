@@ -36,6 +36,18 @@ describe('SettingsService', () => {
     expect(fs.readdirSync(home)).toEqual(['settings.json']);
   });
 
+  it('the training backend a run gets: TOPIARY_BACKEND over the file over auto; a damaged field does not count; an unknown variable is refused', () => {
+    const s = new SettingsService(home);
+    expect(s.trainingBackend(noEnv)).toBe('auto');
+    s.update({ trainingBackend: 'webgl' }, noEnv);
+    expect(s.trainingBackend(noEnv)).toBe('webgl');
+    expect(s.trainingBackend({ TOPIARY_BACKEND: 'WebGPU' })).toBe('webgpu');
+    expect(s.trainingBackend({ TOPIARY_BACKEND: 'wasm' })).toBe('cpu');
+    expect(() => s.trainingBackend({ TOPIARY_BACKEND: 'metal' })).toThrow(/TOPIARY_BACKEND must be one of .*got "metal"/);
+    fs.writeFileSync(file, JSON.stringify({ trainingBackend: 'cuda', gpuMemoryLimitMiB: 1024 }));
+    expect(s.trainingBackend(noEnv)).toBe('auto');
+  });
+
   it('creates the data folder when it does not exist yet', () => {
     const nested = path.join(home, 'new', 'home');
     new SettingsService(nested).update({ gpuMemoryLimitMiB: 512 }, noEnv);

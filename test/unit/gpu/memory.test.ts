@@ -9,6 +9,8 @@ import { ConfigError } from '../../../src-main/common/errors';
 import { lenet5 } from '../../../src-main/engine/models';
 import { objectiveFor } from '../../../src-main/engine/finetune/loss';
 import { fitBatchToGpu, measureStepMemory } from '../../../src-main/gpu/memory';
+import { fitConfigToGpu } from '../../../src-main/gpu/peer';
+import { validatePruneConfig } from '../../../src-main/engine/prune/config';
 import { initBackend } from '../../../src-main/node/backend';
 
 const MIB = 2 ** 20;
@@ -123,6 +125,26 @@ describe('fitBatchToGpu', () => {
     expect(real).toBeLessThanOrEqual(fit.estimateBytes + 24 * 28 * 28 * 4);
     expect(real).toBeGreaterThan(0.5 * fit.estimateBytes);
     optimizer.dispose();
+    model.dispose();
+  });
+});
+
+describe('fitConfigToGpu (what the GPU window does with the settings\' limit before a run)', () => {
+  it('lowers only the batch size, with a note naming both sizes; a limit that fits leaves the config as it was', async () => {
+    const model = lenet5({ seed: 1 });
+    const cfg = validatePruneConfig({ sparsity: 0.5, finetune: { epochs: 1, batchSize: 64 } }, model);
+    const tensors = tf.memory().numTensors;
+    const roomy = await fitConfigToGpu(model, cfg, 4096 * MIB);
+    expect(roomy.config).toBe(cfg);
+    expect(roomy.note).toBeUndefined();
+    const m = await measureStepMemory(model, { requested: 64 });
+    const tight = m.heldBytes + m.optimizerBytes + m.stepFixedBytes + 20 * m.perSampleBytes;
+    const fitted = await fitConfigToGpu(model, cfg, tight);
+    expect(fitted.config.finetune.batchSize).toBeLessThan(64);
+    expect(fitted.config.finetune.batchSize).toBeGreaterThanOrEqual(16);
+    expect({ ...fitted.config, finetune: { ...fitted.config.finetune, batchSize: 64 } }).toEqual(cfg);
+    expect(fitted.note).toMatch(new RegExp(`^GPU: batch 64 → ${fitted.config.finetune.batchSize} to fit the `));
+    expect(tf.memory().numTensors).toBe(tensors);
     model.dispose();
   });
 });

@@ -86,4 +86,26 @@ describe('delegated runPruning', () => {
     await expect(run).rejects.toMatchObject({ name: 'CancelledError' });
     model.dispose();
   });
+  it('prepare adjusts the config before training (the GPU batch fit) and its note rides on the first progress event', async () => {
+    const data = syntheticDataset([16], 3, 96, 16);
+    const model = mlp();
+    const cfg = validatePruneConfig({ sparsity: 0.5, finetune: { epochs: 1, batchSize: 32, learningRate: 0.01 } }, model);
+    const req = decodeRequest(encodeRequest('j', { ...(await pruningRequest(model, data, cfg)), gpuMemoryLimitBytes: 5 * 2 ** 20 })).request;
+    expect(req.gpuMemoryLimitBytes).toBe(5 * 2 ** 20);
+    const seen: number[] = [];
+    const events: GpuProgress[] = [];
+    await servePruningRequest(req, device, {
+      prepare: async (_m, c) => {
+        seen.push(c.finetune.batchSize);
+        return { config: { ...c, finetune: { ...c.finetune, batchSize: 8 } }, note: 'batch 32 → 8 to fit' };
+      },
+      onProgress: (p) => events.push(p),
+    });
+    expect(seen).toEqual([32]);
+    expect(events[0].note).toBe('batch 32 → 8 to fit');
+    expect(events.slice(1).some((e) => e.note === 'batch 32 → 8 to fit')).toBe(false);
+    // 96 samples at batch 8: 12 batches an epoch, not 3.
+    expect(events.find((e) => e.phase === 'batch')?.batches).toBe(12);
+    model.dispose();
+  });
 });

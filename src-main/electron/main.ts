@@ -8,14 +8,20 @@
  * ELECTRON_RUN_AS_NODE, NODE_OPTIONS or --inspect, app code only from the integrity-checked asar)
  * are flipped by electron-builder (electron-builder.yml, electronFuses).
  */
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { app, BrowserWindow, dialog, ipcMain, Menu, protocol, session, shell } from 'electron';
 import { DialogRequestSchema, IPC_DIALOG, IPC_EVENT, IPC_INVOKE } from '../common/contract';
 import { createApi } from '../app/api';
+import { GpuPeers } from '../app/gpu-peers';
+import { gpuRoutes } from '../app/gpu-routes';
+import { SettingsService } from '../app/settings-service';
+import { gpuApiHandler, gpuWindowOptions, gpuWindowUrl } from './gpu-window';
 import {
   APP_INDEX_URL,
+  APP_ORIGIN,
   APP_SCHEME,
   APP_SCHEME_PRIVILEGES,
   CONTENT_SECURITY_POLICY,
@@ -56,9 +62,21 @@ function readWindowState(): { x?: number; y?: number; width: number; height: num
 
 async function start() {
   await app.whenReady();
-  protocol.handle(APP_SCHEME, appProtocolHandler(rendererRoot));
   process.env.TOPIARY_HOME ??= app.getPath('userData');
-  const api = await createApi({ home: process.env.TOPIARY_HOME });
+  // GPU windows train runs (app/gpu-peers.ts): the hidden one below, through app://topiary/api/gpu/*.
+  const gpuPeers = new GpuPeers();
+  const settings = new SettingsService(process.env.TOPIARY_HOME);
+  const preference = () => {
+    try {
+      return settings.trainingBackend();
+    } catch {
+      return 'cpu' as const; // an unknown TOPIARY_BACKEND fails each run with its reason
+    }
+  };
+  const gpuToken = randomBytes(24).toString('base64url');
+  const routes = gpuRoutes(gpuPeers, preference, () => settings.view().settings.gpuMemoryLimitMiB * 2 ** 20);
+  protocol.handle(APP_SCHEME, appProtocolHandler(rendererRoot, gpuApiHandler(routes, gpuToken)));
+  const api = await createApi({ home: process.env.TOPIARY_HOME, gpuPeers });
 
   session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
     callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] } });
@@ -118,7 +136,18 @@ async function start() {
     ]),
   );
   await win.loadURL(appIndexUrl);
+  // The GPU window, when the training backend is not cpu (read at start: a changed setting applies
+  // after a restart). Hidden, it must not keep the app alive: it closes with the main window.
+  const gpuUrl = gpuWindowUrl(APP_ORIGIN, preference(), gpuToken);
+  const gpuWin = gpuUrl ? new BrowserWindow(gpuWindowOptions()) : undefined;
+  if (gpuWin && gpuUrl) {
+    win.on('closed', () => {
+      if (!gpuWin.isDestroyed()) gpuWin.close();
+    });
+    gpuWin.loadURL(gpuUrl).catch((err: unknown) => console.error('the GPU window did not load:', err));
+  }
   app.on('window-all-closed', () => {
+    gpuPeers.close();
     void api.close().finally(() => app.quit());
   });
 }

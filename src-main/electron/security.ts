@@ -147,9 +147,17 @@ export function resolveAppFile(rendererRoot: string, url: string): string | unde
 /**
  * The `protocol.handle(APP_SCHEME, ...)` handler: serves the built renderer's files with the CSP,
  * and answers 404 for anything else (another origin, a path escaping the folder, a missing file).
+ * `gpuApi` answers `app://topiary/api/gpu/*`, the GPU window's routes (./gpu-window.ts).
  */
-export function appProtocolHandler(rendererRoot: string): (request: { url: string; method?: string }) => Promise<Response> {
+export function appProtocolHandler<R extends { url: string; method?: string }>(
+  rendererRoot: string,
+  gpuApi?: (request: R, url: URL) => Promise<Response>,
+): (request: R) => Promise<Response> {
   return async (request) => {
+    if (gpuApi) {
+      const url = new URL(request.url);
+      if (isAppUrl(url) && url.pathname.startsWith('/api/gpu/')) return gpuApi(request, url);
+    }
     if (request.method !== undefined && request.method !== 'GET' && request.method !== 'HEAD') return new Response('method not allowed', { status: 405 });
     const file = resolveAppFile(rendererRoot, request.url);
     if (!file) return new Response('not found', { status: 404, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });

@@ -24,6 +24,8 @@ const electron = vi.hoisted(() => {
     permissionHandler: undefined as undefined | ((wc: unknown, permission: string, cb: (ok: boolean) => void) => void),
     sent: [] as unknown[][],
     loadedUrl: '',
+    /** Every window main.ts made after the first (the hidden GPU window): its options and URL. */
+    others: [] as { options: Record<string, unknown>; url?: string }[],
     showOpenDialog: undefined as unknown as ReturnType<typeof import('vitest').vi.fn>,
   };
   return state;
@@ -41,8 +43,10 @@ vi.mock('electron', () => {
       setWindowOpenHandler: (fn: (d: { url: string }) => unknown) => (electron.windowOpenHandler = fn),
       send: (...args: unknown[]) => electron.sent.push(args),
     };
+    private readonly other?: { options: Record<string, unknown>; url?: string };
     constructor(options: Record<string, unknown>) {
-      electron.windowOptions = options;
+      if (electron.windowOptions === undefined) electron.windowOptions = options;
+      else electron.others.push((this.other = { options }));
     }
     once(name: string, fn: Handler) {
       electron.windowHandlers.set(name, fn);
@@ -58,7 +62,8 @@ vi.mock('electron', () => {
       return { x: 5, y: 6, width: 1111, height: 777 };
     }
     async loadURL(url: string) {
-      electron.loadedUrl = url;
+      if (this.other) this.other.url = url;
+      else electron.loadedUrl = url;
     }
   }
   electron.showOpenDialog = vi.fn(async () => ({ canceled: false, filePaths: ['/picked/model.json'] }));
@@ -185,6 +190,39 @@ describe('Electron main window', () => {
 
   it('denies window.open', () => {
     expect(electron.windowOpenHandler!({ url: 'https://example.com/' })).toEqual({ action: 'deny' });
+  });
+});
+
+describe('the hidden GPU window', () => {
+  const gpuUrl = () => new URL(electron.others[0]?.url ?? 'app://none/');
+
+  it('opens on app://topiary/gpu.html with a token when the training backend is not cpu: hidden, sandboxed, no preload, not throttled', async () => {
+    await vi.waitFor(() => expect(electron.others).toHaveLength(1));
+    const { options } = electron.others[0];
+    expect(options).toMatchObject({ show: false });
+    expect(options.webPreferences).toMatchObject({ contextIsolation: true, sandbox: true, nodeIntegration: false, backgroundThrottling: false });
+    expect(options.webPreferences).not.toHaveProperty('preload');
+    const url = gpuUrl();
+    expect(`${url.protocol}//${url.host}${url.pathname}`).toBe('app://topiary/gpu.html');
+    expect(url.searchParams.get('backend')).toBe('auto');
+    expect(url.searchParams.get('token')?.length).toBeGreaterThanOrEqual(24);
+  });
+
+  it('its /api/gpu routes answer on the app:// scheme, and only with the token', async () => {
+    await vi.waitFor(() => expect(electron.others).toHaveLength(1));
+    const handle = electron.protocolHandlers.get('app')!;
+    const token = gpuUrl().searchParams.get('token')!;
+    const status = await handle({ url: 'app://topiary/api/gpu/status', method: 'GET', headers: new Headers({ 'x-topiary-token': token }) } as never);
+    expect(status.status).toBe(200);
+    expect(await status.json()).toMatchObject({ preference: 'auto', wanted: true, peers: [] });
+    const none = await handle({ url: 'app://topiary/api/gpu/status', method: 'GET', headers: new Headers() } as never);
+    expect(none.status).toBe(401);
+    const wrong = await handle({ url: 'app://topiary/api/gpu/status?token=nope', method: 'GET', headers: new Headers() } as never);
+    expect(wrong.status).toBe(401);
+    // A page's registration is validated like any other body.
+    const bad = new TextEncoder().encode(JSON.stringify({ info: { backend: 'metal' } }));
+    const reg = await handle({ url: 'app://topiary/api/gpu/register', method: 'POST', headers: new Headers({ 'x-topiary-token': token }), arrayBuffer: async () => bad.buffer } as never);
+    expect(reg.status).toBe(400);
   });
 });
 

@@ -68,6 +68,8 @@ void tp_adam(long n, const float *w, const float *g, const float *m, const float
 int tp_threads(void);
 void tp_set_threads(int n);
 const char *tp_isa(void);
+/* What tp_isa names, as a level to dispatch on: 0 baseline, 1 AVX2+FMA, 2 AVX-512F (with AVX2+FMA). */
+int tp_isa_level(void);
 /* Frees the calling thread's scratch buffers (kept between calls otherwise). */
 void tp_release_workspace(void);
 

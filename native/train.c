@@ -1189,7 +1189,7 @@ static void pick_drivers(node_fn *forward, node_fn *backward) {
   *forward = forward_generic;
   *backward = backward_generic;
 #if defined(__x86_64__) || defined(__i386__)
-  if (strcmp(tp_isa(), "avx2+fma") == 0) {
+  if (tp_isa_level() >= 1) {
     *forward = forward_avx2;
     *backward = backward_avx2;
   }

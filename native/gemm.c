@@ -328,9 +328,49 @@ __attribute__((target("avx512f,avx2,fma"))) static void micro_avx512(long kc, co
   split16(e5 + f5, &c50, &c51);
   micro_store(o, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
 }
+
+/*
+ * AVX-512, two adjacent 16-column panels of B against one 6-row panel of A: a 6x32 tile in 12 zmm
+ * sums. Per depth step 2 loads of B and 6 broadcasts of A feed 12 FMAs, where the 6x16 tile needs
+ * 7 loads for 6: on products with 32 or more columns (every conv above 16 channels, their filter
+ * and input gradients) the 6x16 tile is bound by those loads, not by the FMAs.
+ */
+#define ROW32(r)                  \
+  {                               \
+    const float s = ap[r];        \
+    g##r += s * b0;               \
+    h##r += s * b1;               \
+  }
+
+/* A 6x16 tile's sums, row after row (16 floats each), through micro_store. */
+__attribute__((target("avx2,fma"), noinline)) static void store_tile_buf(const tile_out *o, const float *t) {
+  micro_store(o, loadu(t), loadu(t + 8), loadu(t + 16), loadu(t + 24), loadu(t + 32), loadu(t + 40), loadu(t + 48), loadu(t + 56), loadu(t + 64),
+              loadu(t + 72), loadu(t + 80), loadu(t + 88));
+}
+
+__attribute__((target("avx512f,avx2,fma"))) static void micro2_avx512(long kc, const float *restrict a, const float *restrict b0p,
+                                                                      const float *restrict b1p, const tile_out *o0, const tile_out *o1) {
+  v16 g0 = {0}, g1 = {0}, g2 = {0}, g3 = {0}, g4 = {0}, g5 = {0};
+  v16 h0 = {0}, h1 = {0}, h2 = {0}, h3 = {0}, h4 = {0}, h5 = {0};
+  for (long p = 0; p < kc; p++) {
+    const v16 b0 = *(const v16 *)(b0p + p * NR);
+    const v16 b1 = *(const v16 *)(b1p + p * NR);
+    const float *ap = a + p * MR;
+    ROW32(0) ROW32(1) ROW32(2) ROW32(3) ROW32(4) ROW32(5)
+  }
+  /* Stored through a buffer by a separate function: with both epilogues inlined, GCC kept the 12 sums on the stack inside the loop. */
+  v16 t[12];
+  t[0] = g0, t[1] = g1, t[2] = g2, t[3] = g3, t[4] = g4, t[5] = g5;
+  t[6] = h0, t[7] = h1, t[8] = h2, t[9] = h3, t[10] = h4, t[11] = h5;
+  store_tile_buf(o0, (const float *)t);
+  store_tile_buf(o1, (const float *)(t + 6));
+}
 #endif
 
+typedef void (*micro2_fn)(long, const float *, const float *, const float *, const tile_out *, const tile_out *);
+
 static micro_fn g_micro = 0;
+static micro2_fn g_micro2 = 0; /* the 6x32 tile where the CPU has one (AVX-512), else NULL */
 static const char *g_isa = "generic";
 static int g_level = 0; /* 0 baseline, 1 AVX2+FMA, 2 AVX-512F (the GEMM tile and the direct convolutions in zmm) */
 
@@ -350,6 +390,7 @@ static micro_fn pick_micro(void) {
     const int avx2_only = forced && strcmp(forced, "avx2") == 0;
     if (!avx2_only && __builtin_cpu_supports("avx512f")) {
       f = micro_avx512;
+      g_micro2 = micro2_avx512;
       g_isa = "avx512f+fma";
       g_level = 2;
     }
@@ -413,6 +454,7 @@ void tp_release_workspace(void) {
 /* C = op(A)·op(B) with the tile grid shared among `threads` threads. */
 static void gemm_blocked(const gemm_args *g, int bias_per_row, int threads) {
   const micro_fn micro = pick_micro();
+  const micro2_fn micro2 = g_micro2;
   const long M = g->m, N = g->n, K = g->k;
   float *bp = workspace(WS_PACK_B, round_up(min_l(N, NC), NR) * KC);
   float *ap = workspace(WS_PACK_A, round_up(min_l(M, MC), MR) * KC);
@@ -431,19 +473,40 @@ static void gemm_blocked(const gemm_args *g, int bias_per_row, int threads) {
           const long mpan = (mc + MR - 1) / MR;
 #pragma omp for schedule(static)
           for (long ip = 0; ip < mpan; ip++) pack_a(g, ic + ip * MR, min_l(MR, mc - ip * MR), pc, kc, ap + ip * kc * MR);
+#define TILE_AT(ip, jp)                                                                    \
+  {                                                                                        \
+    g->c, g->ldc, g->trans_c,                                                              \
+    ic + (ip) * MR, jc + (jp) * NR, min_l(MR, mc - (ip) * MR), min_l(NR, nc - (jp) * NR), \
+    pc > 0 || g->accumulate,                                                               \
+    last ? g->bias : 0, bias_per_row,                                                      \
+    last && g->relu,                                                                       \
+  }
+          if (micro2 && npan > 1) {
+            /* Pairs of B panels (the last one alone when their count is odd). */
+            const long npair = (npan + 1) / 2;
 #pragma omp for collapse(2) schedule(static)
-          for (long jp = 0; jp < npan; jp++) {
-            for (long ip = 0; ip < mpan; ip++) {
-              tile_out o = {
-                  g->c, g->ldc, g->trans_c,
-                  ic + ip * MR, jc + jp * NR, min_l(MR, mc - ip * MR), min_l(NR, nc - jp * NR),
-                  pc > 0 || g->accumulate,
-                  last ? g->bias : 0, bias_per_row,
-                  last && g->relu,
-              };
-              micro(kc, ap + ip * kc * MR, bp + jp * kc * NR, &o);
+            for (long jq = 0; jq < npair; jq++) {
+              for (long ip = 0; ip < mpan; ip++) {
+                const long jp = 2 * jq;
+                const tile_out o = TILE_AT(ip, jp);
+                if (jp + 1 < npan) {
+                  const tile_out o1 = TILE_AT(ip, jp + 1);
+                  micro2(kc, ap + ip * kc * MR, bp + jp * kc * NR, bp + (jp + 1) * kc * NR, &o, &o1);
+                } else {
+                  micro(kc, ap + ip * kc * MR, bp + jp * kc * NR, &o);
+                }
+              }
+            }
+          } else {
+#pragma omp for collapse(2) schedule(static)
+            for (long jp = 0; jp < npan; jp++) {
+              for (long ip = 0; ip < mpan; ip++) {
+                const tile_out o = TILE_AT(ip, jp);
+                micro(kc, ap + ip * kc * MR, bp + jp * kc * NR, &o);
+              }
             }
           }
+#undef TILE_AT
         }
       }
     }
@@ -1059,13 +1122,25 @@ void tp_conv2d(const conv_shape *s, const float *x, const float *w, const float 
  * With stride 1 and unit dilation the input gradient is itself a convolution, of dy:
  * dx[n, iy, ix, ci] = Σ dy[n, iy - (fh-1-pt) + ky', ix - (fw-1-pl) + kx', co] w[fh-1-ky', fw-1-kx', ci, co],
  * i.e. the filter flipped in space with its channel axes swapped, padded by fh-1-pt (fw-1-pl) at
- * the top (left), taps outside dy reading zero. Run as tp_conv2d it takes the implicit-im2col
- * GEMM or the direct kernels (Ci <= 16) and writes dx once per value: no column buffer and no
- * col2im scatter, which cost as much as the product on ResNet's 16-channel 3x3 layers.
+ * the top (left), taps outside dy reading zero. Run as tp_conv2d on the direct kernels it writes
+ * dx once per value: no column buffer and no col2im scatter, which cost as much as the product on
+ * ResNet's 16-channel 3x3 layers (measured 0.7x their time).
  */
+static int transposed_on_direct(const conv_shape *s);
 static int transposed_input_grad(const conv_shape *s) {
   return s->stride_h == 1 && s->stride_w == 1 && s->dilation_h == 1 && s->dilation_w == 1 && s->pad_top >= 0 && s->pad_left >= 0 &&
-         s->pad_top <= s->filter_h - 1 && s->pad_left <= s->filter_w - 1;
+         s->pad_top <= s->filter_h - 1 && s->pad_left <= s->filter_w - 1 && transposed_on_direct(s);
+}
+
+/*
+ * Only where the transposed convolution takes the direct kernels (Ci <= 16): with more input
+ * channels the implicit-im2col GEMM measured 10-25% slower than GEMM + col2im on ResNet-8's 32- and
+ * 64-channel layers (its packing gathers K = 9 Co values per pixel for only Ci columns).
+ */
+static int transposed_on_direct(const conv_shape *s) {
+  conv_shape t = *s;
+  t.out_c = s->in_c;
+  return direct_conv(&t);
 }
 
 static void conv2d_backprop_input_transposed(const conv_shape *s, const float *dy, const float *w, float *dx) {

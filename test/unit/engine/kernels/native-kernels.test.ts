@@ -133,9 +133,9 @@ describe.runIf(addon !== undefined)('native kernels match the cpu backend', () =
     // Enough images for several chunks, so more than one thread works (and dW sums their parts).
     { n: 21, hw: [28, 28], ci: 1, k: [5, 5], co: 6, s: [1, 1], d: [1, 1], pad: 'valid' },
     { n: 19, hw: [12, 12], ci: 6, k: [5, 5], co: 16, s: [1, 1], d: [1, 1], pad: 'same' },
-    // Stride 1: the input gradient runs as a convolution of dy with the flipped filter, on the
-    // direct kernels (Ci <= 16) or the GEMM (Ci > 16): ResNet's 3x3 layers, odd channel counts,
-    // an even filter with 'same' (padding only after), one-sided explicit padding.
+    // Stride 1 with Ci <= 16: the input gradient runs as a convolution of dy with the flipped
+    // filter on the direct kernels (Ci > 16: GEMM + col2im): ResNet's 3x3 layers, odd channel
+    // counts, an even filter with 'same' (padding only after), one-sided explicit padding.
     { n: 3, hw: [8, 8], ci: 16, k: [3, 3], co: 16, s: [1, 1], d: [1, 1], pad: 'same' },
     { n: 2, hw: [7, 5], ci: 17, k: [3, 3], co: 24, s: [1, 1], d: [1, 1], pad: 'same' },
     { n: 2, hw: [6, 7], ci: 9, k: [2, 2], co: 20, s: [1, 1], d: [1, 1], pad: 'same' },

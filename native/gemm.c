@@ -950,6 +950,101 @@ static inline __attribute__((always_inline)) void direct_filter_body(const conv_
 
 #define ZMM __attribute__((target("avx512f,avx2,fma")))
 
+/*
+ * Forward convolution without the GEMM for 17-64 output channels (AVX-512): the GEMM's implicit
+ * im2col gathers every input value into a 6-pixel panel that only 2-4 vectors of columns then
+ * read, and on ResNet-8's 32- and 64-channel layers that gather cost about as much as the FMAs.
+ * Here a tap's filter row (NV = 2-4 zmm of output channels, padded to 16 each) is loaded once and
+ * each pixel's input value is broadcast straight from x against it: NV FMAs per broadcast, P
+ * pixels of a row at a time (P * NV <= 24 sums in registers), no packing.
+ */
+#define WIDE_MAX_CO 64
+
+static inline __attribute__((always_inline)) ZMM void wide_store(float *dst, v16 a, long count, const float *bias, int relu) {
+  v16 b;
+  memcpy(&b, bias, sizeof b);
+  a += b;
+  if (relu) {
+    typedef int vi16 __attribute__((vector_size(64)));
+    const v16 zero = {0};
+    a = (v16)((vi16)(a > zero) & (vi16)a);
+  }
+  if (count >= 16) {
+    memcpy(dst, &a, sizeof a);
+  } else {
+    float t[16] __attribute__((aligned(64)));
+    memcpy(t, &a, sizeof a);
+    memcpy(dst, t, sizeof(float) * count);
+  }
+}
+
+/* P pixels (P * NV <= 24) of a row whose windows lie inside the image; `inside` 0: one pixel, each tap checked. */
+static inline __attribute__((always_inline)) ZMM void wide_pixels(const int NV, const int P, const int inside, const conv_shape *s, const taps *t,
+                                                                  const float *corner, long iy0, long ix0, const float *wp, const float *bp, int relu,
+                                                                  float *dst) {
+  const long K = conv_depth(s), co = s->out_c, step = s->stride_w * s->in_c;
+  v16 acc[24];
+  _Pragma("GCC unroll 24") for (int i = 0; i < P * NV; i++) acc[i] = (v16){0};
+  for (long k = 0; k < K; k++) {
+    if (!inside) {
+      const long iy = iy0 + t->y[k], ix = ix0 + t->x[k];
+      if (iy < 0 || iy >= s->in_h || ix < 0 || ix >= s->in_w) continue;
+    }
+    const float *xp = corner + t->off[k];
+    const float *wr = wp + k * NV * 16;
+    v16 w[4];
+    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) w[v] = *(const v16 *)(wr + 16 * v);
+    _Pragma("GCC unroll 8") for (int p = 0; p < P; p++) {
+      const float xv = xp[p * step];
+      _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[p * NV + v] += xv * w[v];
+    }
+  }
+  _Pragma("GCC unroll 8") for (int p = 0; p < P; p++) {
+    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) wide_store(dst + p * co + 16 * v, acc[p * NV + v], co - 16 * v, bp + 16 * v, relu);
+  }
+}
+
+static inline __attribute__((always_inline)) ZMM void wide_forward_body(const int NV, const int P, const conv_shape *s, const taps *t, const float *x,
+                                                                        const float *wp, const float *bp, int relu, long n0, long images, float *y) {
+  const long co = s->out_c, ci = s->in_c;
+  for (long n = n0; n < n0 + images; n++) {
+    for (long oy = 0; oy < s->out_h; oy++) {
+      const long iy0 = oy * s->stride_h - s->pad_top;
+      const int rows_in = window_rows_inside(s, iy0);
+      float *yrow = y + (n * s->out_h + oy) * s->out_w * co;
+      long ox = 0;
+      while (ox < s->out_w) {
+        const long ix0 = ox * s->stride_w - s->pad_left;
+        const float *corner = x + ((n * s->in_h + iy0) * s->in_w + ix0) * ci;
+        const int in = rows_in && window_cols_inside(s, ix0);
+        if (in && ox + P <= s->out_w && window_cols_inside(s, ix0 + (P - 1) * s->stride_w)) {
+          wide_pixels(NV, P, 1, s, t, corner, iy0, ix0, wp, bp, relu, yrow + ox * co);
+          ox += P;
+        } else if (in && ox + 2 <= s->out_w && window_cols_inside(s, ix0 + s->stride_w)) {
+          wide_pixels(NV, 2, 1, s, t, corner, iy0, ix0, wp, bp, relu, yrow + ox * co);
+          ox += 2;
+        } else {
+          wide_pixels(NV, 1, in, s, t, corner, iy0, ix0, wp, bp, relu, yrow + ox * co);
+          ox++;
+        }
+      }
+    }
+  }
+}
+
+static ZMM void wide_forward_2(const conv_shape *s, const taps *t, const float *x, const float *wp, const float *bp, int relu, long n0, long images,
+                               float *y) {
+  wide_forward_body(2, 8, s, t, x, wp, bp, relu, n0, images, y);
+}
+static ZMM void wide_forward_3(const conv_shape *s, const taps *t, const float *x, const float *wp, const float *bp, int relu, long n0, long images,
+                               float *y) {
+  wide_forward_body(3, 6, s, t, x, wp, bp, relu, n0, images, y);
+}
+static ZMM void wide_forward_4(const conv_shape *s, const taps *t, const float *x, const float *wp, const float *bp, int relu, long n0, long images,
+                               float *y) {
+  wide_forward_body(4, 6, s, t, x, wp, bp, relu, n0, images, y);
+}
+
 /* direct_filter_body in zmm: kpad is K rounded up to DIRECT_TAPS16. */
 static ZMM void direct_filter_avx512(const conv_shape *s, const taps *t, long kpad, const float *x, const float *dy, long n0, long images,
                                      float *dyrow, float *dwp) {
@@ -1088,11 +1183,52 @@ static void direct_backprop_filter(const conv_shape *s, const float *x, const fl
   free_taps(t);
 }
 
+/* Whether a convolution takes wide_conv2d (AVX-512, 17-64 output channels; TOPIARY_DIRECT_CONV=0 keeps the GEMM). */
+static int wide_conv(const conv_shape *s) {
+  (void)direct_conv(s); /* reads TOPIARY_DIRECT_CONV */
+#if defined(__x86_64__) || defined(__i386__)
+  return g_direct && isa_avx512() && s->out_c > DIRECT_MAX_CO && s->out_c <= WIDE_MAX_CO;
+#else
+  (void)s;
+  return 0;
+#endif
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+static void wide_conv2d(const conv_shape *s, const float *x, const float *w, const float *bias, int relu, float *y) {
+  const long K = conv_depth(s), pix = s->out_h * s->out_w, co = s->out_c, nv = (co + 15) / 16;
+  const long chunk = split_chunk(s), chunks = (s->batch + chunk - 1) / chunk;
+  const int threads = conv_threads((double)s->batch * pix * K * co, chunks);
+  direct_forward_fn f = nv == 2 ? wide_forward_2 : nv == 3 ? wide_forward_3 : wide_forward_4;
+  /* The filter as K rows of nv * 16 floats, zero beyond Co; the bias the same way. */
+  float *wp = alloc_floats(K * nv * 16);
+  if (!wp) abort();
+  memset(wp, 0, sizeof(float) * K * nv * 16);
+  for (long k = 0; k < K; k++) memcpy(wp + k * nv * 16, w + k * co, sizeof(float) * co);
+  float bp[WIDE_MAX_CO] __attribute__((aligned(64))) = {0};
+  if (bias) memcpy(bp, bias, sizeof(float) * co);
+  const taps t = make_taps(s);
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+  for (long c = 0; c < chunks; c++) {
+    const long n0 = c * chunk;
+    f(s, &t, x, wp, bp, relu, n0, min_l(chunk, s->batch - n0), y);
+  }
+  free_taps(t);
+  free(wp);
+}
+#endif
+
 void tp_conv2d(const conv_shape *s, const float *x, const float *w, const float *bias, int relu, float *y) {
   if (direct_conv(s)) {
     direct_conv2d(s, x, w, bias, relu, y);
     return;
   }
+#if defined(__x86_64__) || defined(__i386__)
+  if (wide_conv(s)) {
+    wide_conv2d(s, x, w, bias, relu, y);
+    return;
+  }
+#endif
   const long K = conv_depth(s), pix = s->out_h * s->out_w;
   const long chunk = split_chunk(s), chunks = (s->batch + chunk - 1) / chunk;
   const int threads = conv_threads((double)s->batch * pix * K * s->out_c, chunks);
@@ -1127,20 +1263,22 @@ void tp_conv2d(const conv_shape *s, const float *x, const float *w, const float 
  * ResNet's 16-channel 3x3 layers (measured 0.7x their time).
  */
 static int transposed_on_direct(const conv_shape *s);
+static int wide_conv(const conv_shape *s);
 static int transposed_input_grad(const conv_shape *s) {
   return s->stride_h == 1 && s->stride_w == 1 && s->dilation_h == 1 && s->dilation_w == 1 && s->pad_top >= 0 && s->pad_left >= 0 &&
          s->pad_top <= s->filter_h - 1 && s->pad_left <= s->filter_w - 1 && transposed_on_direct(s);
 }
 
 /*
- * Only where the transposed convolution takes the direct kernels (Ci <= 16): with more input
- * channels the implicit-im2col GEMM measured 10-25% slower than GEMM + col2im on ResNet-8's 32- and
- * 64-channel layers (its packing gathers K = 9 Co values per pixel for only Ci columns).
+ * Only where the transposed convolution takes a kernel without packing (the direct ones, Ci <= 16,
+ * or the AVX-512 wide one, Ci <= 64): on the implicit-im2col GEMM it measured 10-25% slower than
+ * GEMM + col2im on ResNet-8's 32- and 64-channel layers (its packing gathers K = 9 Co values per
+ * pixel for only Ci columns).
  */
 static int transposed_on_direct(const conv_shape *s) {
   conv_shape t = *s;
   t.out_c = s->in_c;
-  return direct_conv(&t);
+  return direct_conv(&t) || wide_conv(&t);
 }
 
 static void conv2d_backprop_input_transposed(const conv_shape *s, const float *dy, const float *w, float *dx) {

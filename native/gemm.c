@@ -1045,6 +1045,74 @@ static ZMM void wide_forward_4(const conv_shape *s, const taps *t, const float *
   wide_forward_body(4, 6, s, t, x, wp, bp, relu, n0, images, y);
 }
 
+/*
+ * The filter gradient the same way for 17-64 output channels: per pixel its dy row is NV zmm, and
+ * T taps' gradient rows (T * NV = 24 sums) stay in registers over a row of pixels, each input
+ * value broadcast against the NV vectors; no im2col buffer, no GEMM packing. dwp is kpad rows of
+ * NV * 16 floats (kpad: K rounded up to T), dyimg an image of dy padded the same way.
+ */
+static inline __attribute__((always_inline)) ZMM void wide_filter_body(const int NV, const int T, const conv_shape *s, const taps *t, long kpad,
+                                                                       const float *x, const float *dy, long n0, long images, float *dyimg, float *dwp) {
+  const long co = s->out_c, ci = s->in_c, ow = s->out_w, W = NV * 16, pix = s->out_h * ow;
+  for (long n = n0; n < n0 + images; n++) {
+    /* The image's dy padded to W columns; the sums then run over all of its pixels before they are flushed (rows can be 8 pixels short). */
+    const float *src = dy + n * pix * co;
+    for (long q = 0; q < pix; q++) memcpy(dyimg + q * W, src + q * co, sizeof(float) * co);
+    for (long kb = 0; kb < kpad; kb += T) {
+      v16 g[24];
+      _Pragma("GCC unroll 24") for (int i = 0; i < T * NV; i++) g[i] = (v16){0};
+      const long *off = t->off + kb;
+      int run = 1;
+      for (int j = 1; j < T; j++) run &= off[j] == off[0] + j;
+      for (long oy = 0; oy < s->out_h; oy++) {
+        const long iy0 = oy * s->stride_h - s->pad_top;
+        const int rows_in = window_rows_inside(s, iy0);
+        const float *row_corner = x + ((n * s->in_h + iy0) * s->in_w - s->pad_left) * ci;
+        const float *drow = dyimg + oy * ow * W;
+        for (long ox = 0; ox < ow; ox++) {
+          const long ix0 = ox * s->stride_w - s->pad_left;
+          const float *corner = row_corner + ox * s->stride_w * ci;
+          v16 d[4];
+          _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) d[v] = *(const v16 *)(drow + ox * W + 16 * v);
+          const int in = rows_in && window_cols_inside(s, ix0);
+          if (in && run) {
+            const float *xp = corner + off[0];
+            _Pragma("GCC unroll 12") for (int j = 0; j < T; j++) {
+              const float xv = xp[j];
+              _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) g[j * NV + v] += xv * d[v];
+            }
+          } else {
+            _Pragma("GCC unroll 12") for (int j = 0; j < T; j++) {
+              const long iy = iy0 + t->y[kb + j], ix = ix0 + t->x[kb + j];
+              const float xv = in || !(iy < 0 || iy >= s->in_h || ix < 0 || ix >= s->in_w) ? corner[off[j]] : 0.0f;
+              _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) g[j * NV + v] += xv * d[v];
+            }
+          }
+        }
+      }
+      float *gp = dwp + kb * W;
+      _Pragma("GCC unroll 12") for (int j = 0; j < T; j++) {
+        _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) *(v16 *)(gp + j * W + 16 * v) += g[j * NV + v];
+      }
+    }
+  }
+}
+
+#define WIDE_TAPS(nv) ((nv) == 2 ? 12 : (nv) == 3 ? 8 : 6)
+
+static ZMM void wide_filter_2(const conv_shape *s, const taps *t, long kpad, const float *x, const float *dy, long n0, long images, float *dyrow,
+                              float *dwp) {
+  wide_filter_body(2, WIDE_TAPS(2), s, t, kpad, x, dy, n0, images, dyrow, dwp);
+}
+static ZMM void wide_filter_3(const conv_shape *s, const taps *t, long kpad, const float *x, const float *dy, long n0, long images, float *dyrow,
+                              float *dwp) {
+  wide_filter_body(3, WIDE_TAPS(3), s, t, kpad, x, dy, n0, images, dyrow, dwp);
+}
+static ZMM void wide_filter_4(const conv_shape *s, const taps *t, long kpad, const float *x, const float *dy, long n0, long images, float *dyrow,
+                              float *dwp) {
+  wide_filter_body(4, WIDE_TAPS(4), s, t, kpad, x, dy, n0, images, dyrow, dwp);
+}
+
 /* direct_filter_body in zmm: kpad is K rounded up to DIRECT_TAPS16. */
 static ZMM void direct_filter_avx512(const conv_shape *s, const taps *t, long kpad, const float *x, const float *dy, long n0, long images,
                                      float *dyrow, float *dwp) {
@@ -1139,26 +1207,27 @@ static void direct_conv2d(const conv_shape *s, const float *x, const float *w, c
   free(wp);
 }
 
-static void direct_backprop_filter(const conv_shape *s, const float *x, const float *dy, float *dw) {
+/*
+ * The direct filter gradient: f sums images' contributions into a per-thread kpad x width buffer
+ * (kpad: K rounded up to its taps per block; width: the padded output channels), added up here;
+ * f copies dy padded to width columns into a per-thread buffer of dy_rows rows.
+ */
+static void direct_backprop_filter_with(const conv_shape *s, const float *x, const float *dy, float *dw, direct_filter_fn f, long taps_per_block,
+                                        long width, long dy_rows) {
   const long K = conv_depth(s), co = s->out_c, pix = s->out_h * s->out_w;
   const long chunk = split_chunk(s), chunks = s->batch > 0 ? (s->batch + chunk - 1) / chunk : 0;
   const int threads = conv_threads((double)s->batch * pix * K * co, chunks > 0 ? chunks : 1);
-  direct_filter_fn f = direct_filter_generic;
-  long taps_per_block = DIRECT_TAPS;
-#if defined(__x86_64__) || defined(__i386__)
-  if (isa_avx2()) f = direct_filter_avx2;
-  if (isa_avx512() && co > 8) f = direct_filter_avx512, taps_per_block = DIRECT_TAPS16;
-#endif
-  const long kpad = round_up(K, taps_per_block), size = kpad * DIRECT_MAX_CO;
+  const long kpad = round_up(K, taps_per_block), size = kpad * width;
   /* Padded taps read the window's corner (always a valid offset); their rows are dropped. */
   taps t = make_taps(s);
   long *off = realloc(t.off, sizeof(long) * kpad), *ty = realloc(t.y, sizeof(long) * kpad), *tx = realloc(t.x, sizeof(long) * kpad);
   if (!off || !ty || !tx) abort();
   t.off = off, t.y = ty, t.x = tx;
   for (long k = K; k < kpad; k++) t.off[k] = t.y[k] = t.x[k] = 0;
-  float *parts = alloc_floats(threads * size + threads * s->out_w * DIRECT_MAX_CO);
+  const long dy_floats = dy_rows * s->out_w * width; /* per thread: dy padded to width columns, a row or an image (dy_rows) */
+  float *parts = alloc_floats(threads * size + threads * dy_floats);
   if (!parts) abort();
-  memset(parts, 0, sizeof(float) * (threads * size + threads * s->out_w * DIRECT_MAX_CO));
+  memset(parts, 0, sizeof(float) * (threads * size + threads * dy_floats));
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
 #ifdef _OPENMP
@@ -1166,7 +1235,7 @@ static void direct_backprop_filter(const conv_shape *s, const float *x, const fl
 #else
     const int me = 0;
 #endif
-    float *dyrow = parts + threads * size + me * s->out_w * DIRECT_MAX_CO;
+    float *dyrow = parts + threads * size + me * dy_floats;
 #pragma omp for schedule(static)
     for (long c = 0; c < chunks; c++) {
       const long n0 = c * chunk;
@@ -1176,11 +1245,21 @@ static void direct_backprop_filter(const conv_shape *s, const float *x, const fl
   for (long k = 0; k < K; k++)
     for (long j = 0; j < co; j++) {
       float v = 0.0f;
-      for (int i = 0; i < threads; i++) v += parts[i * size + k * DIRECT_MAX_CO + j];
+      for (int i = 0; i < threads; i++) v += parts[i * size + k * width + j];
       dw[k * co + j] = v;
     }
   free(parts);
   free_taps(t);
+}
+
+static void direct_backprop_filter(const conv_shape *s, const float *x, const float *dy, float *dw) {
+  direct_filter_fn f = direct_filter_generic;
+  long taps_per_block = DIRECT_TAPS;
+#if defined(__x86_64__) || defined(__i386__)
+  if (isa_avx2()) f = direct_filter_avx2;
+  if (isa_avx512() && s->out_c > 8) f = direct_filter_avx512, taps_per_block = DIRECT_TAPS16;
+#endif
+  direct_backprop_filter_with(s, x, dy, dw, f, taps_per_block, DIRECT_MAX_CO, 1);
 }
 
 /* Whether a convolution takes wide_conv2d (AVX-512, 17-64 output channels; TOPIARY_DIRECT_CONV=0 keeps the GEMM). */
@@ -1338,6 +1417,13 @@ void tp_conv2d_backprop_filter(const conv_shape *s, const float *x, const float 
     direct_backprop_filter(s, x, dy, dw);
     return;
   }
+#if defined(__x86_64__) || defined(__i386__)
+  if (wide_conv(s)) {
+    const long nv = (s->out_c + 15) / 16;
+    direct_backprop_filter_with(s, x, dy, dw, nv == 2 ? wide_filter_2 : nv == 3 ? wide_filter_3 : wide_filter_4, WIDE_TAPS(nv), nv * 16, s->out_h);
+    return;
+  }
+#endif
   const long K = conv_depth(s), pix = s->out_h * s->out_w, size = K * s->out_c;
   const long chunk = conv_chunk(s), chunks = s->batch > 0 ? (s->batch + chunk - 1) / chunk : 0;
   const int threads = conv_threads((double)s->batch * pix * K * s->out_c, chunks > 0 ? chunks : 1);

@@ -2,8 +2,10 @@
  * Blocked single-precision GEMM (GotoBLAS-style packing, one 6x16 register tile) and NHWC
  * convolutions built on it. The inner kernel is written once with GCC/Clang vector extensions and
  * compiled twice: for AVX2+FMA and for the baseline instruction set, chosen at run time; on an
- * AVX-512 CPU the GEMM tile runs a zmm variant of it (micro_avx512). Threads come from OpenMP when
- * the compiler has it.
+ * AVX-512 CPU the GEMM tile runs a zmm variant of it (micro_avx512, and micro2_avx512 over two
+ * panels), and convolutions with up to 64 output channels skip the GEMM for direct zmm kernels
+ * (tp_isa() then says "avx512f+fma"; TOPIARY_NATIVE_ISA=avx2 keeps every kernel AVX2). Threads
+ * come from OpenMP when the compiler has it.
  */
 #include "gemm.h"
 

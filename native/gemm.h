@@ -1,6 +1,7 @@
 /*
- * Topiary native compute: single-precision GEMM and NHWC convolutions (im2col + GEMM) for the
- * training kernels of the wasm backend. Row-major throughout.
+ * Topiary native compute: single-precision GEMM and NHWC convolutions (direct kernels for up to
+ * 16 output channels, and up to 64 on AVX-512; im2col + GEMM otherwise) for the training kernels
+ * of the wasm backend and the fused step. Row-major throughout.
  */
 #ifndef TOPIARY_GEMM_H
 #define TOPIARY_GEMM_H

@@ -2,8 +2,10 @@
  * Blocked single-precision GEMM (GotoBLAS-style packing, one 6x16 register tile) and NHWC
  * convolutions built on it. The inner kernel is written once with GCC/Clang vector extensions and
  * compiled twice: for AVX2+FMA and for the baseline instruction set, chosen at run time; on an
- * AVX-512 CPU the GEMM tile runs a zmm variant of it (micro_avx512). Threads come from OpenMP when
- * the compiler has it.
+ * AVX-512 CPU the GEMM tile runs a zmm variant of it (micro_avx512, and micro2_avx512 over two
+ * panels), and convolutions with up to 64 output channels skip the GEMM for direct zmm kernels
+ * (tp_isa() then says "avx512f+fma"; TOPIARY_NATIVE_ISA=avx2 keeps every kernel AVX2). Threads
+ * come from OpenMP when the compiler has it.
  */
 #include "gemm.h"
 
@@ -328,10 +330,51 @@ __attribute__((target("avx512f,avx2,fma"))) static void micro_avx512(long kc, co
   split16(e5 + f5, &c50, &c51);
   micro_store(o, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
 }
+
+/*
+ * AVX-512, two adjacent 16-column panels of B against one 6-row panel of A: a 6x32 tile in 12 zmm
+ * sums. Per depth step 2 loads of B and 6 broadcasts of A feed 12 FMAs, where the 6x16 tile needs
+ * 7 loads for 6: on products with 32 or more columns (every conv above 16 channels, their filter
+ * and input gradients) the 6x16 tile is bound by those loads, not by the FMAs.
+ */
+#define ROW32(r)                  \
+  {                               \
+    const float s = ap[r];        \
+    g##r += s * b0;               \
+    h##r += s * b1;               \
+  }
+
+/* A 6x16 tile's sums, row after row (16 floats each), through micro_store. */
+__attribute__((target("avx2,fma"), noinline)) static void store_tile_buf(const tile_out *o, const float *t) {
+  micro_store(o, loadu(t), loadu(t + 8), loadu(t + 16), loadu(t + 24), loadu(t + 32), loadu(t + 40), loadu(t + 48), loadu(t + 56), loadu(t + 64),
+              loadu(t + 72), loadu(t + 80), loadu(t + 88));
+}
+
+__attribute__((target("avx512f,avx2,fma"))) static void micro2_avx512(long kc, const float *restrict a, const float *restrict b0p,
+                                                                      const float *restrict b1p, const tile_out *o0, const tile_out *o1) {
+  v16 g0 = {0}, g1 = {0}, g2 = {0}, g3 = {0}, g4 = {0}, g5 = {0};
+  v16 h0 = {0}, h1 = {0}, h2 = {0}, h3 = {0}, h4 = {0}, h5 = {0};
+  for (long p = 0; p < kc; p++) {
+    const v16 b0 = *(const v16 *)(b0p + p * NR);
+    const v16 b1 = *(const v16 *)(b1p + p * NR);
+    const float *ap = a + p * MR;
+    ROW32(0) ROW32(1) ROW32(2) ROW32(3) ROW32(4) ROW32(5)
+  }
+  /* Stored through a buffer by a separate function: with both epilogues inlined, GCC kept the 12 sums on the stack inside the loop. */
+  v16 t[12];
+  t[0] = g0, t[1] = g1, t[2] = g2, t[3] = g3, t[4] = g4, t[5] = g5;
+  t[6] = h0, t[7] = h1, t[8] = h2, t[9] = h3, t[10] = h4, t[11] = h5;
+  store_tile_buf(o0, (const float *)t);
+  store_tile_buf(o1, (const float *)(t + 6));
+}
 #endif
 
+typedef void (*micro2_fn)(long, const float *, const float *, const float *, const tile_out *, const tile_out *);
+
 static micro_fn g_micro = 0;
+static micro2_fn g_micro2 = 0; /* the 6x32 tile where the CPU has one (AVX-512), else NULL */
 static const char *g_isa = "generic";
+static int g_level = 0; /* 0 baseline, 1 AVX2+FMA, 2 AVX-512F (the GEMM tile and the direct convolutions in zmm) */
 
 static micro_fn pick_micro(void) {
   if (g_micro) return g_micro;
@@ -344,9 +387,15 @@ static micro_fn pick_micro(void) {
   if (!generic_only && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
     f = micro_avx2;
     g_isa = "avx2+fma";
-    /* The other kernels stay AVX2; TOPIARY_NATIVE_ISA=avx2 keeps this one AVX2 too, to compare. */
+    g_level = 1;
+    /* The memory-bound kernels stay AVX2; TOPIARY_NATIVE_ISA=avx2 keeps the GEMM tile and the direct convolutions AVX2 too, to compare. */
     const int avx2_only = forced && strcmp(forced, "avx2") == 0;
-    if (!avx2_only && __builtin_cpu_supports("avx512f")) f = micro_avx512;
+    if (!avx2_only && __builtin_cpu_supports("avx512f")) {
+      f = micro_avx512;
+      g_micro2 = micro2_avx512;
+      g_isa = "avx512f+fma";
+      g_level = 2;
+    }
   }
 #elif defined(__aarch64__)
   g_isa = "neon";
@@ -359,6 +408,11 @@ static micro_fn pick_micro(void) {
 const char *tp_isa(void) {
   pick_micro();
   return g_isa;
+}
+
+int tp_isa_level(void) {
+  pick_micro();
+  return g_level;
 }
 
 /* ---- GEMM driver --------------------------------------------------------------------------- */
@@ -402,6 +456,7 @@ void tp_release_workspace(void) {
 /* C = op(A)·op(B) with the tile grid shared among `threads` threads. */
 static void gemm_blocked(const gemm_args *g, int bias_per_row, int threads) {
   const micro_fn micro = pick_micro();
+  const micro2_fn micro2 = g_micro2;
   const long M = g->m, N = g->n, K = g->k;
   float *bp = workspace(WS_PACK_B, round_up(min_l(N, NC), NR) * KC);
   float *ap = workspace(WS_PACK_A, round_up(min_l(M, MC), MR) * KC);
@@ -420,19 +475,40 @@ static void gemm_blocked(const gemm_args *g, int bias_per_row, int threads) {
           const long mpan = (mc + MR - 1) / MR;
 #pragma omp for schedule(static)
           for (long ip = 0; ip < mpan; ip++) pack_a(g, ic + ip * MR, min_l(MR, mc - ip * MR), pc, kc, ap + ip * kc * MR);
+#define TILE_AT(ip, jp)                                                                    \
+  {                                                                                        \
+    g->c, g->ldc, g->trans_c,                                                              \
+    ic + (ip) * MR, jc + (jp) * NR, min_l(MR, mc - (ip) * MR), min_l(NR, nc - (jp) * NR), \
+    pc > 0 || g->accumulate,                                                               \
+    last ? g->bias : 0, bias_per_row,                                                      \
+    last && g->relu,                                                                       \
+  }
+          if (micro2 && npan > 1) {
+            /* Pairs of B panels (the last one alone when their count is odd). */
+            const long npair = (npan + 1) / 2;
 #pragma omp for collapse(2) schedule(static)
-          for (long jp = 0; jp < npan; jp++) {
-            for (long ip = 0; ip < mpan; ip++) {
-              tile_out o = {
-                  g->c, g->ldc, g->trans_c,
-                  ic + ip * MR, jc + jp * NR, min_l(MR, mc - ip * MR), min_l(NR, nc - jp * NR),
-                  pc > 0 || g->accumulate,
-                  last ? g->bias : 0, bias_per_row,
-                  last && g->relu,
-              };
-              micro(kc, ap + ip * kc * MR, bp + jp * kc * NR, &o);
+            for (long jq = 0; jq < npair; jq++) {
+              for (long ip = 0; ip < mpan; ip++) {
+                const long jp = 2 * jq;
+                const tile_out o = TILE_AT(ip, jp);
+                if (jp + 1 < npan) {
+                  const tile_out o1 = TILE_AT(ip, jp + 1);
+                  micro2(kc, ap + ip * kc * MR, bp + jp * kc * NR, bp + (jp + 1) * kc * NR, &o, &o1);
+                } else {
+                  micro(kc, ap + ip * kc * MR, bp + jp * kc * NR, &o);
+                }
+              }
+            }
+          } else {
+#pragma omp for collapse(2) schedule(static)
+            for (long jp = 0; jp < npan; jp++) {
+              for (long ip = 0; ip < mpan; ip++) {
+                const tile_out o = TILE_AT(ip, jp);
+                micro(kc, ap + ip * kc * MR, bp + jp * kc * NR, &o);
+              }
             }
           }
+#undef TILE_AT
         }
       }
     }
@@ -699,6 +775,8 @@ static long split_chunk(const conv_shape *s) {
 #define DIRECT_TAPS 6 /* filter taps whose gradient rows stay in registers together */
 
 static int g_direct = -1;
+/* TOPIARY_TRANSPOSED_GRAD=0 keeps stride-1 input gradients on GEMM + col2im, to compare. */
+static int g_transposed_grad = -1;
 
 /* Whether a convolution takes the direct path (TOPIARY_DIRECT_CONV=0 keeps the GEMM one, to compare). */
 static int direct_conv(const conv_shape *s) {
@@ -861,6 +939,232 @@ static inline __attribute__((always_inline)) void direct_filter_body(const conv_
   }
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+/*
+ * The filter gradient in zmm for 9-16 output channels, where the CPU has AVX-512F: a pixel's 16
+ * dy values are one register, and DIRECT_TAPS16 taps' gradient rows stay in registers (16 sums in
+ * flight for two FMA ports with a 4-cycle latency); a block of taps along one filter row is
+ * consecutive in x, read from one pointer. Measured 1.3-1.5x the AVX2 kernel on ResNet-8's
+ * 16-channel 3x3 layers (test/bench/README.md). The forward pass stays AVX2: with 16 output
+ * channels both are bound by the one broadcast each FMA needs, and a zmm version measured the same.
+ */
+#define DIRECT_TAPS16 16
+
+#define ZMM __attribute__((target("avx512f,avx2,fma")))
+
+/*
+ * Forward convolution without the GEMM for 17-64 output channels (AVX-512): the GEMM's implicit
+ * im2col gathers every input value into a 6-pixel panel that only 2-4 vectors of columns then
+ * read, and on ResNet-8's 32- and 64-channel layers that gather cost about as much as the FMAs.
+ * Here a tap's filter row (NV = 2-4 zmm of output channels, padded to 16 each) is loaded once and
+ * each pixel's input value is broadcast straight from x against it: NV FMAs per broadcast, P
+ * pixels of a row at a time (P * NV <= 24 sums in registers), no packing.
+ */
+#define WIDE_MAX_CO 64
+
+static inline __attribute__((always_inline)) ZMM void wide_store(float *dst, v16 a, long count, const float *bias, int relu) {
+  v16 b;
+  memcpy(&b, bias, sizeof b);
+  a += b;
+  if (relu) {
+    typedef int vi16 __attribute__((vector_size(64)));
+    const v16 zero = {0};
+    a = (v16)((vi16)(a > zero) & (vi16)a);
+  }
+  if (count >= 16) {
+    memcpy(dst, &a, sizeof a);
+  } else {
+    float t[16] __attribute__((aligned(64)));
+    memcpy(t, &a, sizeof a);
+    memcpy(dst, t, sizeof(float) * count);
+  }
+}
+
+/* P pixels (P * NV <= 24) of a row whose windows lie inside the image; `inside` 0: one pixel, each tap checked. */
+static inline __attribute__((always_inline)) ZMM void wide_pixels(const int NV, const int P, const int inside, const conv_shape *s, const taps *t,
+                                                                  const float *corner, long iy0, long ix0, const float *wp, const float *bp, int relu,
+                                                                  float *dst) {
+  const long K = conv_depth(s), co = s->out_c, step = s->stride_w * s->in_c;
+  v16 acc[24];
+  _Pragma("GCC unroll 24") for (int i = 0; i < P * NV; i++) acc[i] = (v16){0};
+  for (long k = 0; k < K; k++) {
+    if (!inside) {
+      const long iy = iy0 + t->y[k], ix = ix0 + t->x[k];
+      if (iy < 0 || iy >= s->in_h || ix < 0 || ix >= s->in_w) continue;
+    }
+    const float *xp = corner + t->off[k];
+    const float *wr = wp + k * NV * 16;
+    v16 w[4];
+    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) w[v] = *(const v16 *)(wr + 16 * v);
+    _Pragma("GCC unroll 8") for (int p = 0; p < P; p++) {
+      const float xv = xp[p * step];
+      _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[p * NV + v] += xv * w[v];
+    }
+  }
+  _Pragma("GCC unroll 8") for (int p = 0; p < P; p++) {
+    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) wide_store(dst + p * co + 16 * v, acc[p * NV + v], co - 16 * v, bp + 16 * v, relu);
+  }
+}
+
+static inline __attribute__((always_inline)) ZMM void wide_forward_body(const int NV, const int P, const conv_shape *s, const taps *t, const float *x,
+                                                                        const float *wp, const float *bp, int relu, long n0, long images, float *y) {
+  const long co = s->out_c, ci = s->in_c;
+  for (long n = n0; n < n0 + images; n++) {
+    for (long oy = 0; oy < s->out_h; oy++) {
+      const long iy0 = oy * s->stride_h - s->pad_top;
+      const int rows_in = window_rows_inside(s, iy0);
+      float *yrow = y + (n * s->out_h + oy) * s->out_w * co;
+      long ox = 0;
+      while (ox < s->out_w) {
+        const long ix0 = ox * s->stride_w - s->pad_left;
+        const float *corner = x + ((n * s->in_h + iy0) * s->in_w + ix0) * ci;
+        const int in = rows_in && window_cols_inside(s, ix0);
+        if (in && ox + P <= s->out_w && window_cols_inside(s, ix0 + (P - 1) * s->stride_w)) {
+          wide_pixels(NV, P, 1, s, t, corner, iy0, ix0, wp, bp, relu, yrow + ox * co);
+          ox += P;
+        } else if (in && ox + 2 <= s->out_w && window_cols_inside(s, ix0 + s->stride_w)) {
+          wide_pixels(NV, 2, 1, s, t, corner, iy0, ix0, wp, bp, relu, yrow + ox * co);
+          ox += 2;
+        } else {
+          wide_pixels(NV, 1, in, s, t, corner, iy0, ix0, wp, bp, relu, yrow + ox * co);
+          ox++;
+        }
+      }
+    }
+  }
+}
+
+static ZMM void wide_forward_2(const conv_shape *s, const taps *t, const float *x, const float *wp, const float *bp, int relu, long n0, long images,
+                               float *y) {
+  wide_forward_body(2, 8, s, t, x, wp, bp, relu, n0, images, y);
+}
+static ZMM void wide_forward_3(const conv_shape *s, const taps *t, const float *x, const float *wp, const float *bp, int relu, long n0, long images,
+                               float *y) {
+  wide_forward_body(3, 6, s, t, x, wp, bp, relu, n0, images, y);
+}
+static ZMM void wide_forward_4(const conv_shape *s, const taps *t, const float *x, const float *wp, const float *bp, int relu, long n0, long images,
+                               float *y) {
+  wide_forward_body(4, 6, s, t, x, wp, bp, relu, n0, images, y);
+}
+
+/*
+ * The filter gradient the same way for 17-64 output channels: per pixel its dy row is NV zmm, and
+ * T taps' gradient rows (T * NV = 24 sums) stay in registers over a row of pixels, each input
+ * value broadcast against the NV vectors; no im2col buffer, no GEMM packing. dwp is kpad rows of
+ * NV * 16 floats (kpad: K rounded up to T), dyimg an image of dy padded the same way.
+ */
+static inline __attribute__((always_inline)) ZMM void wide_filter_body(const int NV, const int T, const conv_shape *s, const taps *t, long kpad,
+                                                                       const float *x, const float *dy, long n0, long images, float *dyimg, float *dwp) {
+  const long co = s->out_c, ci = s->in_c, ow = s->out_w, W = NV * 16, pix = s->out_h * ow;
+  for (long n = n0; n < n0 + images; n++) {
+    /* The image's dy padded to W columns; the sums then run over all of its pixels before they are flushed (rows can be 8 pixels short). */
+    const float *src = dy + n * pix * co;
+    for (long q = 0; q < pix; q++) memcpy(dyimg + q * W, src + q * co, sizeof(float) * co);
+    for (long kb = 0; kb < kpad; kb += T) {
+      v16 g[24];
+      _Pragma("GCC unroll 24") for (int i = 0; i < T * NV; i++) g[i] = (v16){0};
+      const long *off = t->off + kb;
+      int run = 1;
+      for (int j = 1; j < T; j++) run &= off[j] == off[0] + j;
+      for (long oy = 0; oy < s->out_h; oy++) {
+        const long iy0 = oy * s->stride_h - s->pad_top;
+        const int rows_in = window_rows_inside(s, iy0);
+        const float *row_corner = x + ((n * s->in_h + iy0) * s->in_w - s->pad_left) * ci;
+        const float *drow = dyimg + oy * ow * W;
+        for (long ox = 0; ox < ow; ox++) {
+          const long ix0 = ox * s->stride_w - s->pad_left;
+          const float *corner = row_corner + ox * s->stride_w * ci;
+          v16 d[4];
+          _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) d[v] = *(const v16 *)(drow + ox * W + 16 * v);
+          const int in = rows_in && window_cols_inside(s, ix0);
+          if (in && run) {
+            const float *xp = corner + off[0];
+            _Pragma("GCC unroll 12") for (int j = 0; j < T; j++) {
+              const float xv = xp[j];
+              _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) g[j * NV + v] += xv * d[v];
+            }
+          } else {
+            _Pragma("GCC unroll 12") for (int j = 0; j < T; j++) {
+              const long iy = iy0 + t->y[kb + j], ix = ix0 + t->x[kb + j];
+              const float xv = in || !(iy < 0 || iy >= s->in_h || ix < 0 || ix >= s->in_w) ? corner[off[j]] : 0.0f;
+              _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) g[j * NV + v] += xv * d[v];
+            }
+          }
+        }
+      }
+      float *gp = dwp + kb * W;
+      _Pragma("GCC unroll 12") for (int j = 0; j < T; j++) {
+        _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) *(v16 *)(gp + j * W + 16 * v) += g[j * NV + v];
+      }
+    }
+  }
+}
+
+#define WIDE_TAPS(nv) ((nv) == 2 ? 12 : (nv) == 3 ? 8 : 6)
+
+static ZMM void wide_filter_2(const conv_shape *s, const taps *t, long kpad, const float *x, const float *dy, long n0, long images, float *dyrow,
+                              float *dwp) {
+  wide_filter_body(2, WIDE_TAPS(2), s, t, kpad, x, dy, n0, images, dyrow, dwp);
+}
+static ZMM void wide_filter_3(const conv_shape *s, const taps *t, long kpad, const float *x, const float *dy, long n0, long images, float *dyrow,
+                              float *dwp) {
+  wide_filter_body(3, WIDE_TAPS(3), s, t, kpad, x, dy, n0, images, dyrow, dwp);
+}
+static ZMM void wide_filter_4(const conv_shape *s, const taps *t, long kpad, const float *x, const float *dy, long n0, long images, float *dyrow,
+                              float *dwp) {
+  wide_filter_body(4, WIDE_TAPS(4), s, t, kpad, x, dy, n0, images, dyrow, dwp);
+}
+
+/* direct_filter_body in zmm: kpad is K rounded up to DIRECT_TAPS16. */
+static ZMM void direct_filter_avx512(const conv_shape *s, const taps *t, long kpad, const float *x, const float *dy, long n0, long images,
+                                     float *dyrow, float *dwp) {
+  const long co = s->out_c, ci = s->in_c, ow = s->out_w;
+  for (long n = n0; n < n0 + images; n++) {
+    for (long oy = 0; oy < s->out_h; oy++) {
+      const long iy0 = oy * s->stride_h - s->pad_top;
+      const int rows_in = window_rows_inside(s, iy0);
+      const float *src = dy + (n * s->out_h + oy) * ow * co;
+      for (long ox = 0; ox < ow; ox++) memcpy(dyrow + ox * DIRECT_MAX_CO, src + ox * co, sizeof(float) * co);
+      const float *row_corner = x + ((n * s->in_h + iy0) * s->in_w - s->pad_left) * ci;
+      for (long kb = 0; kb < kpad; kb += DIRECT_TAPS16) {
+        v16 g[DIRECT_TAPS16];
+        _Pragma("GCC unroll 16")
+        for (int j = 0; j < DIRECT_TAPS16; j++) g[j] = (v16){0};
+        const long *off = t->off + kb;
+        /* Taps along one filter row are consecutive in x: a block of them is read from one base pointer. */
+        int run = 1;
+        for (int j = 1; j < DIRECT_TAPS16; j++) run &= off[j] == off[0] + j;
+        for (long ox = 0; ox < ow; ox++) {
+          const long ix0 = ox * s->stride_w - s->pad_left;
+          const float *corner = row_corner + ox * s->stride_w * ci;
+          const v16 d = *(const v16 *)(dyrow + ox * DIRECT_MAX_CO);
+          if (rows_in && window_cols_inside(s, ix0)) {
+            if (run) {
+              const float *xp = corner + off[0];
+              _Pragma("GCC unroll 16")
+              for (int j = 0; j < DIRECT_TAPS16; j++) g[j] += xp[j] * d;
+            } else {
+              _Pragma("GCC unroll 16")
+              for (int j = 0; j < DIRECT_TAPS16; j++) g[j] += corner[off[j]] * d;
+            }
+          } else {
+            _Pragma("GCC unroll 16")
+            for (int j = 0; j < DIRECT_TAPS16; j++) {
+              const long iy = iy0 + t->y[kb + j], ix = ix0 + t->x[kb + j];
+              const float xv = iy < 0 || iy >= s->in_h || ix < 0 || ix >= s->in_w ? 0.0f : corner[off[j]];
+              g[j] += xv * d;
+            }
+          }
+        }
+        float *gp = dwp + kb * DIRECT_MAX_CO;
+        _Pragma("GCC unroll 16")
+        for (int j = 0; j < DIRECT_TAPS16; j++) *(v16 *)(gp + j * DIRECT_MAX_CO) += g[j];
+      }
+    }
+  }
+}
+#endif
+
 typedef void (*direct_forward_fn)(const conv_shape *, const taps *, const float *, const float *, const float *, int, long, long, float *);
 typedef void (*direct_filter_fn)(const conv_shape *, const taps *, long, const float *, const float *, long, long, float *, float *);
 
@@ -881,7 +1185,8 @@ DIRECT_VARIANTS(generic, )
 DIRECT_VARIANTS(avx2, __attribute__((target("avx2,fma"))))
 #endif
 
-static int isa_avx2(void) { return strcmp(tp_isa(), "avx2+fma") == 0; }
+static int isa_avx2(void) { return tp_isa_level() >= 1; }
+static int isa_avx512(void) { return tp_isa_level() >= 2; }
 
 static void direct_conv2d(const conv_shape *s, const float *x, const float *w, const float *bias, int relu, float *y) {
   const long K = conv_depth(s), pix = s->out_h * s->out_w;
@@ -892,7 +1197,7 @@ static void direct_conv2d(const conv_shape *s, const float *x, const float *w, c
   if (isa_avx2()) f = direct_forward_avx2;
 #endif
   float *wp = direct_pad_filter(s, w, K);
-  float bp[DIRECT_MAX_CO] __attribute__((aligned(32))) = {0};
+  float bp[DIRECT_MAX_CO] __attribute__((aligned(64))) = {0};
   if (bias) memcpy(bp, bias, sizeof(float) * s->out_c);
   const taps t = make_taps(s);
 #pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
@@ -904,24 +1209,27 @@ static void direct_conv2d(const conv_shape *s, const float *x, const float *w, c
   free(wp);
 }
 
-static void direct_backprop_filter(const conv_shape *s, const float *x, const float *dy, float *dw) {
+/*
+ * The direct filter gradient: f sums images' contributions into a per-thread kpad x width buffer
+ * (kpad: K rounded up to its taps per block; width: the padded output channels), added up here;
+ * f copies dy padded to width columns into a per-thread buffer of dy_rows rows.
+ */
+static void direct_backprop_filter_with(const conv_shape *s, const float *x, const float *dy, float *dw, direct_filter_fn f, long taps_per_block,
+                                        long width, long dy_rows) {
   const long K = conv_depth(s), co = s->out_c, pix = s->out_h * s->out_w;
-  const long kpad = round_up(K, DIRECT_TAPS), size = kpad * DIRECT_MAX_CO;
   const long chunk = split_chunk(s), chunks = s->batch > 0 ? (s->batch + chunk - 1) / chunk : 0;
   const int threads = conv_threads((double)s->batch * pix * K * co, chunks > 0 ? chunks : 1);
-  direct_filter_fn f = direct_filter_generic;
-#if defined(__x86_64__) || defined(__i386__)
-  if (isa_avx2()) f = direct_filter_avx2;
-#endif
+  const long kpad = round_up(K, taps_per_block), size = kpad * width;
   /* Padded taps read the window's corner (always a valid offset); their rows are dropped. */
   taps t = make_taps(s);
   long *off = realloc(t.off, sizeof(long) * kpad), *ty = realloc(t.y, sizeof(long) * kpad), *tx = realloc(t.x, sizeof(long) * kpad);
   if (!off || !ty || !tx) abort();
   t.off = off, t.y = ty, t.x = tx;
   for (long k = K; k < kpad; k++) t.off[k] = t.y[k] = t.x[k] = 0;
-  float *parts = alloc_floats(threads * size + threads * s->out_w * DIRECT_MAX_CO);
+  const long dy_floats = dy_rows * s->out_w * width; /* per thread: dy padded to width columns, a row or an image (dy_rows) */
+  float *parts = alloc_floats(threads * size + threads * dy_floats);
   if (!parts) abort();
-  memset(parts, 0, sizeof(float) * (threads * size + threads * s->out_w * DIRECT_MAX_CO));
+  memset(parts, 0, sizeof(float) * (threads * size + threads * dy_floats));
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
 #ifdef _OPENMP
@@ -929,7 +1237,7 @@ static void direct_backprop_filter(const conv_shape *s, const float *x, const fl
 #else
     const int me = 0;
 #endif
-    float *dyrow = parts + threads * size + me * s->out_w * DIRECT_MAX_CO;
+    float *dyrow = parts + threads * size + me * dy_floats;
 #pragma omp for schedule(static)
     for (long c = 0; c < chunks; c++) {
       const long n0 = c * chunk;
@@ -939,18 +1247,69 @@ static void direct_backprop_filter(const conv_shape *s, const float *x, const fl
   for (long k = 0; k < K; k++)
     for (long j = 0; j < co; j++) {
       float v = 0.0f;
-      for (int i = 0; i < threads; i++) v += parts[i * size + k * DIRECT_MAX_CO + j];
+      for (int i = 0; i < threads; i++) v += parts[i * size + k * width + j];
       dw[k * co + j] = v;
     }
   free(parts);
   free_taps(t);
 }
 
+static void direct_backprop_filter(const conv_shape *s, const float *x, const float *dy, float *dw) {
+  direct_filter_fn f = direct_filter_generic;
+  long taps_per_block = DIRECT_TAPS;
+#if defined(__x86_64__) || defined(__i386__)
+  if (isa_avx2()) f = direct_filter_avx2;
+  if (isa_avx512() && s->out_c > 8) f = direct_filter_avx512, taps_per_block = DIRECT_TAPS16;
+#endif
+  direct_backprop_filter_with(s, x, dy, dw, f, taps_per_block, DIRECT_MAX_CO, 1);
+}
+
+/* Whether a convolution takes wide_conv2d (AVX-512, 17-64 output channels; TOPIARY_DIRECT_CONV=0 keeps the GEMM). */
+static int wide_conv(const conv_shape *s) {
+  (void)direct_conv(s); /* reads TOPIARY_DIRECT_CONV */
+#if defined(__x86_64__) || defined(__i386__)
+  return g_direct && isa_avx512() && s->out_c > DIRECT_MAX_CO && s->out_c <= WIDE_MAX_CO;
+#else
+  (void)s;
+  return 0;
+#endif
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+static void wide_conv2d(const conv_shape *s, const float *x, const float *w, const float *bias, int relu, float *y) {
+  const long K = conv_depth(s), pix = s->out_h * s->out_w, co = s->out_c, nv = (co + 15) / 16;
+  const long chunk = split_chunk(s), chunks = (s->batch + chunk - 1) / chunk;
+  const int threads = conv_threads((double)s->batch * pix * K * co, chunks);
+  direct_forward_fn f = nv == 2 ? wide_forward_2 : nv == 3 ? wide_forward_3 : wide_forward_4;
+  /* The filter as K rows of nv * 16 floats, zero beyond Co; the bias the same way. */
+  float *wp = alloc_floats(K * nv * 16);
+  if (!wp) abort();
+  memset(wp, 0, sizeof(float) * K * nv * 16);
+  for (long k = 0; k < K; k++) memcpy(wp + k * nv * 16, w + k * co, sizeof(float) * co);
+  float bp[WIDE_MAX_CO] __attribute__((aligned(64))) = {0};
+  if (bias) memcpy(bp, bias, sizeof(float) * co);
+  const taps t = make_taps(s);
+#pragma omp parallel for num_threads(threads) if (threads > 1) schedule(static)
+  for (long c = 0; c < chunks; c++) {
+    const long n0 = c * chunk;
+    f(s, &t, x, wp, bp, relu, n0, min_l(chunk, s->batch - n0), y);
+  }
+  free_taps(t);
+  free(wp);
+}
+#endif
+
 void tp_conv2d(const conv_shape *s, const float *x, const float *w, const float *bias, int relu, float *y) {
   if (direct_conv(s)) {
     direct_conv2d(s, x, w, bias, relu, y);
     return;
   }
+#if defined(__x86_64__) || defined(__i386__)
+  if (wide_conv(s)) {
+    wide_conv2d(s, x, w, bias, relu, y);
+    return;
+  }
+#endif
   const long K = conv_depth(s), pix = s->out_h * s->out_w;
   const long chunk = split_chunk(s), chunks = (s->batch + chunk - 1) / chunk;
   const int threads = conv_threads((double)s->batch * pix * K * s->out_c, chunks);
@@ -976,7 +1335,77 @@ void tp_conv2d(const conv_shape *s, const float *x, const float *w, const float 
   free_taps(t);
 }
 
+/*
+ * With stride 1 and unit dilation the input gradient is itself a convolution, of dy:
+ * dx[n, iy, ix, ci] = Σ dy[n, iy - (fh-1-pt) + ky', ix - (fw-1-pl) + kx', co] w[fh-1-ky', fw-1-kx', ci, co],
+ * i.e. the filter flipped in space with its channel axes swapped, padded by fh-1-pt (fw-1-pl) at
+ * the top (left), taps outside dy reading zero. Run as tp_conv2d on the direct kernels it writes
+ * dx once per value: no column buffer and no col2im scatter, which cost as much as the product on
+ * ResNet's 16-channel 3x3 layers (measured 0.7x their time).
+ */
+static int transposed_on_direct(const conv_shape *s);
+static int wide_conv(const conv_shape *s);
+/* Outputs o in [0, n_out) whose window [o - pad, o - pad + f) lies inside [0, n_in). */
+static long windows_inside(long n_out, long n_in, long f, long pad) {
+  const long last = min_l(n_out - 1, n_in - f + pad);
+  return last >= pad ? last - pad + 1 : 0;
+}
+
+/*
+ * Also only where at least half the transposed convolution's windows lie inside dy: a 'valid'
+ * convolution's transposed one is padded by f - 1 on every side, and on small images (LeNet-5's
+ * 5x5 over 8x8) most of its pixels take the per-tap-checked border path, which measured 2x
+ * slower than GEMM + col2im.
+ */
+static int transposed_input_grad(const conv_shape *s) {
+  if (s->stride_h != 1 || s->stride_w != 1 || s->dilation_h != 1 || s->dilation_w != 1 || s->pad_top < 0 || s->pad_left < 0 ||
+      s->pad_top > s->filter_h - 1 || s->pad_left > s->filter_w - 1)
+    return 0;
+  const long rows = windows_inside(s->in_h, s->out_h, s->filter_h, s->filter_h - 1 - s->pad_top);
+  const long cols = windows_inside(s->in_w, s->out_w, s->filter_w, s->filter_w - 1 - s->pad_left);
+  return 2 * rows * cols >= s->in_h * s->in_w && transposed_on_direct(s);
+}
+
+/*
+ * Only where the transposed convolution takes a kernel without packing (the direct ones, Ci <= 16,
+ * or the AVX-512 wide one, Ci <= 64): on the implicit-im2col GEMM it measured 10-25% slower than
+ * GEMM + col2im on ResNet-8's 32- and 64-channel layers (its packing gathers K = 9 Co values per
+ * pixel for only Ci columns).
+ */
+static int transposed_on_direct(const conv_shape *s) {
+  conv_shape t = *s;
+  t.out_c = s->in_c;
+  return direct_conv(&t) || wide_conv(&t);
+}
+
+static void conv2d_backprop_input_transposed(const conv_shape *s, const float *dy, const float *w, float *dx) {
+  const long fh = s->filter_h, fw = s->filter_w, ci = s->in_c, co = s->out_c;
+  float *wt = alloc_floats(fh * fw * ci * co);
+  if (!wt) abort();
+  for (long ky = 0; ky < fh; ky++)
+    for (long kx = 0; kx < fw; kx++) {
+      const float *src = w + ((fh - 1 - ky) * fw + (fw - 1 - kx)) * ci * co;
+      float *dst = wt + (ky * fw + kx) * co * ci;
+      for (long i = 0; i < ci; i++)
+        for (long o = 0; o < co; o++) dst[o * ci + i] = src[i * co + o];
+    }
+  conv_shape t = *s;
+  t.in_h = s->out_h, t.in_w = s->out_w, t.in_c = co;
+  t.out_h = s->in_h, t.out_w = s->in_w, t.out_c = ci;
+  t.pad_top = fh - 1 - s->pad_top, t.pad_left = fw - 1 - s->pad_left;
+  tp_conv2d(&t, dy, wt, 0, 0, dx);
+  free(wt);
+}
+
 void tp_conv2d_backprop_input(const conv_shape *s, const float *dy, const float *w, float *dx) {
+  if (g_transposed_grad < 0) {
+    const char *e = getenv("TOPIARY_TRANSPOSED_GRAD");
+    g_transposed_grad = !(e && (strcmp(e, "0") == 0 || strcmp(e, "off") == 0));
+  }
+  if (g_transposed_grad && transposed_input_grad(s)) {
+    conv2d_backprop_input_transposed(s, dy, w, dx);
+    return;
+  }
   const long K = conv_depth(s), pix = s->out_h * s->out_w;
   const long chunk = conv_chunk(s), chunks = (s->batch + chunk - 1) / chunk;
   const int threads = conv_threads((double)s->batch * pix * K * s->out_c, chunks);
@@ -1006,6 +1435,13 @@ void tp_conv2d_backprop_filter(const conv_shape *s, const float *x, const float 
     direct_backprop_filter(s, x, dy, dw);
     return;
   }
+#if defined(__x86_64__) || defined(__i386__)
+  if (wide_conv(s)) {
+    const long nv = (s->out_c + 15) / 16;
+    direct_backprop_filter_with(s, x, dy, dw, nv == 2 ? wide_filter_2 : nv == 3 ? wide_filter_3 : wide_filter_4, WIDE_TAPS(nv), nv * 16, s->out_h);
+    return;
+  }
+#endif
   const long K = conv_depth(s), pix = s->out_h * s->out_w, size = K * s->out_c;
   const long chunk = conv_chunk(s), chunks = s->batch > 0 ? (s->batch + chunk - 1) / chunk : 0;
   const int threads = conv_threads((double)s->batch * pix * K * s->out_c, chunks > 0 ? chunks : 1);

@@ -1,6 +1,7 @@
 /*
- * Topiary native compute: single-precision GEMM and NHWC convolutions (im2col + GEMM) for the
- * training kernels of the wasm backend. Row-major throughout.
+ * Topiary native compute: single-precision GEMM and NHWC convolutions (direct kernels for up to
+ * 16 output channels, and up to 64 on AVX-512; im2col + GEMM otherwise) for the training kernels
+ * of the wasm backend and the fused step. Row-major throughout.
  */
 #ifndef TOPIARY_GEMM_H
 #define TOPIARY_GEMM_H
@@ -68,6 +69,8 @@ void tp_adam(long n, const float *w, const float *g, const float *m, const float
 int tp_threads(void);
 void tp_set_threads(int n);
 const char *tp_isa(void);
+/* What tp_isa names, as a level to dispatch on: 0 baseline, 1 AVX2+FMA, 2 AVX-512F (with AVX2+FMA). */
+int tp_isa_level(void);
 /* Frees the calling thread's scratch buffers (kept between calls otherwise). */
 void tp_release_workspace(void);
 

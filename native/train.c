@@ -25,6 +25,8 @@
 #endif
 
 #define PROB_FLOOR 1e-7f
+/* Steps the training profile leaves out: the first ones page-fault the lane buffers in. */
+#define PROFILE_SKIP 2
 
 /*
  * The node kernels are inlined into forward/backward drivers compiled twice, for AVX2+FMA and for
@@ -138,10 +140,11 @@ void tp_trainer_free(tp_trainer *t) {
     static const char *names[] = {"?", "dense", "conv", "maxpool", "identity", "depthwise", "batchnorm", "activation", "add", "pad", "avgpool", "gap"};
     double total = 0.0;
     for (int i = 0; i < 2 * t->nnodes; i++) total += t->prof[i];
-    if (t->step) fprintf(stderr, "topiary train profile (lane 0 CPU time, %ld steps, %.1f ms/step):\n", t->step, 1e3 * total / (t->step ? t->step : 1));
-    for (int i = 0; t->step && i < t->nnodes; i++)
-      fprintf(stderr, "  %3d %-10s out %7ld  fwd %7.3f ms  bwd %7.3f ms\n", i, names[t->nodes[i].kind], t->nodes[i].out_size, 1e3 * t->prof[i] / (t->step ? t->step : 1),
-              1e3 * t->prof[t->nnodes + i] / (t->step ? t->step : 1));
+    const long steps = t->step - PROFILE_SKIP;
+    if (steps > 0) fprintf(stderr, "topiary train profile (lane 0 CPU time, %ld steps after the first %d, %.1f ms/step):\n", steps, PROFILE_SKIP, 1e3 * total / steps);
+    for (int i = 0; steps > 0 && i < t->nnodes; i++)
+      fprintf(stderr, "  %3d %-10s out %7ld  fwd %7.3f ms  bwd %7.3f ms\n", i, names[t->nodes[i].kind], t->nodes[i].out_size, 1e3 * t->prof[i] / steps,
+              1e3 * t->prof[t->nnodes + i] / steps);
     if (t->predicts) {
       double inference = 0.0;
       for (int i = 0; i < t->nnodes; i++) inference += t->prof[2 * t->nnodes + i];
@@ -1186,7 +1189,7 @@ static void pick_drivers(node_fn *forward, node_fn *backward) {
   *forward = forward_generic;
   *backward = backward_generic;
 #if defined(__x86_64__) || defined(__i386__)
-  if (strcmp(tp_isa(), "avx2+fma") == 0) {
+  if (tp_isa_level() >= 1) {
     *forward = forward_avx2;
     *backward = backward_avx2;
   }
@@ -1196,7 +1199,7 @@ static void pick_drivers(node_fn *forward, node_fn *backward) {
 /* Forward, loss and backward for lane k's `n` samples of the batch. */
 static void run_lane(tp_trainer *t, int k, const float *x, const int *labels, long n) {
   lane *ln = &t->lanes[k];
-  double *prof = k == 0 ? t->prof : 0;
+  double *prof = k == 0 && t->step >= PROFILE_SKIP ? t->prof : 0;
   node_fn forward_node, backward_node;
   pick_drivers(&forward_node, &backward_node);
   for (int i = 0; i < t->nnodes; i++) {

@@ -39,6 +39,21 @@ const SHAPES: [string, number, number, number, number, number][] = [
   ['resnet8 3x3 16->16 im2col @32', 64 * 32 * 32, 16, 144, 0, 0],
   ['resnet8 3x3 64->64 im2col @8', 64 * 8 * 8, 64, 576, 0, 0],
   ['ds-cnn 1x1 64->64 @25x5', 64 * 25 * 5, 64, 64, 0, 0],
+  // ResNet-8's GEMM-path convolutions as one training lane runs them (batch 32 of 64 per thread):
+  // forward (im2col), filter gradient dW = colᵀ·dY (ta = 1), input gradient columns dY·Wᵀ (tb = 1).
+  ['resnet8 3x3 16->32 s2 @16 fwd', 32 * 16 * 16, 32, 144, 0, 0],
+  ['resnet8 3x3 16->32 s2 @16 dW', 144, 32, 32 * 16 * 16, 1, 0],
+  ['resnet8 3x3 16->32 s2 @16 dX', 32 * 16 * 16, 144, 32, 0, 1],
+  ['resnet8 3x3 32->32 @16 fwd', 32 * 16 * 16, 32, 288, 0, 0],
+  ['resnet8 3x3 32->32 @16 dW', 288, 32, 32 * 16 * 16, 1, 0],
+  ['resnet8 3x3 32->32 @16 dX', 32 * 16 * 16, 288, 32, 0, 1],
+  ['resnet8 3x3 32->64 s2 @8 fwd', 32 * 8 * 8, 64, 288, 0, 0],
+  ['resnet8 3x3 32->64 s2 @8 dW', 288, 64, 32 * 8 * 8, 1, 0],
+  ['resnet8 3x3 64->64 @8 fwd', 32 * 8 * 8, 64, 576, 0, 0],
+  ['resnet8 3x3 64->64 @8 dW', 576, 64, 32 * 8 * 8, 1, 0],
+  ['resnet8 3x3 64->64 @8 dX', 32 * 8 * 8, 576, 64, 0, 1],
+  ['resnet8 1x1 16->32 s2 @16 fwd', 32 * 16 * 16, 32, 16, 0, 0],
+  ['resnet8 1x1 32->64 s2 @8 fwd', 32 * 8 * 8, 64, 32, 0, 0],
 ];
 
 interface Row {

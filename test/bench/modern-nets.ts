@@ -275,7 +275,8 @@ async function main(): Promise<void> {
   const notes: string[] = [];
   for (const name of nets) {
     const budget = BUDGET[name];
-    const pairs = pairsAt >= 0 ? Math.min(budget.pairs, Number(process.argv[pairsAt + 1])) : budget.pairs;
+    // --pairs N sets the count for every net (more pairs than the budget's, too: a shared box needs them).
+    const pairs = pairsAt >= 0 ? Math.max(1, Number(process.argv[pairsAt + 1])) : budget.pairs;
     const ratios: number[] = [];
     const oursRates: number[] = [];
     const torchRates: number[] = [];

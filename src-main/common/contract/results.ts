@@ -19,7 +19,7 @@ export interface NativeStatus {
   loaded: boolean;
   /** The .node file tried. */
   path: string;
-  /** Instruction set its kernels dispatched to (avx2+fma, generic, neon) and its thread count. */
+  /** Instruction set its kernels dispatched to (avx512f+fma, avx2+fma, generic, neon) and its thread count. */
   isa?: string;
   threads?: number;
   /** Why it is not in use. */

@@ -133,6 +133,19 @@ describe.runIf(addon !== undefined)('native kernels match the cpu backend', () =
     // Enough images for several chunks, so more than one thread works (and dW sums their parts).
     { n: 21, hw: [28, 28], ci: 1, k: [5, 5], co: 6, s: [1, 1], d: [1, 1], pad: 'valid' },
     { n: 19, hw: [12, 12], ci: 6, k: [5, 5], co: 16, s: [1, 1], d: [1, 1], pad: 'same' },
+    // Stride 1 with Ci <= 16: the input gradient runs as a convolution of dy with the flipped
+    // filter on the direct kernels (Ci > 16: GEMM + col2im): ResNet's 3x3 layers, odd channel
+    // counts, an even filter with 'same' (padding only after), one-sided explicit padding.
+    { n: 3, hw: [8, 8], ci: 16, k: [3, 3], co: 16, s: [1, 1], d: [1, 1], pad: 'same' },
+    { n: 2, hw: [7, 5], ci: 17, k: [3, 3], co: 24, s: [1, 1], d: [1, 1], pad: 'same' },
+    { n: 2, hw: [6, 7], ci: 9, k: [2, 2], co: 20, s: [1, 1], d: [1, 1], pad: 'same' },
+    { n: 2, hw: [6, 5], ci: 5, k: [3, 2], co: 7, s: [1, 1], d: [1, 1], pad: [[0, 0], [2, 0], [0, 1], [0, 0]] },
+    // 17-64 output channels (AVX-512: the wide direct kernel, 2-4 zmm per pixel; its stride-1
+    // input gradient too): ResNet's 64-channel stride-2 'same', 48 channels 'valid' on rows wider
+    // than its 6-pixel blocks, 64 -> 32 channels stride 1.
+    { n: 2, hw: [9, 9], ci: 32, k: [3, 3], co: 64, s: [2, 2], d: [1, 1], pad: 'same' },
+    { n: 1, hw: [5, 13], ci: 7, k: [3, 3], co: 48, s: [1, 1], d: [1, 1], pad: 'valid' },
+    { n: 2, hw: [6, 11], ci: 64, k: [3, 3], co: 32, s: [1, 1], d: [1, 1], pad: 'same' },
   ];
   const label = (c: Conv) => `n${c.n} ${c.hw.join('x')}x${c.ci} k${c.k.join('x')}->${c.co} s${c.s.join(',')} d${c.d.join(',')} ${JSON.stringify(c.pad)}`;
   const outShape = (c: Conv): number[] => {

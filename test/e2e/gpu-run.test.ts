@@ -119,12 +119,17 @@ async function finished(events: Pushed[], runId: string): Promise<Pushed['payloa
 }
 
 describe.skipIf(!chromiumHere)('a run trained in the GPU window (Chromium, SwiftShader)', () => {
-  it('TOPIARY_BACKEND=webgl: the run trains on WebGL in the app page\'s GPU frame and records it', async () => {
-    const { origin, token, page, status, home } = await openApp('webgl');
-    expect(status.preference).toBe('webgl');
+  // WebGL through ANGLE on SwiftShader; WebGPU on SwiftShader's Vulkan (Chromium exposes it with SOFTWARE_GPU's flags).
+  it.each([
+    ['webgl', 'ANGLE .*SwiftShader.*'],
+    ['webgpu', '.*swiftshader.*'],
+  ] as const)('TOPIARY_BACKEND=%s: the run trains in the app page\'s GPU frame on that backend and records it', async (backend, adapterPattern) => {
+    const adapter = new RegExp(adapterPattern, 'i');
+    const { origin, token, page, status, home } = await openApp(backend);
+    expect(status.preference).toBe(backend);
     expect(status.peers).toHaveLength(1);
-    expect(status.peers[0]).toMatchObject({ backend: 'webgl', software: true });
-    expect(status.peers[0].adapter).toMatch(/SwiftShader/);
+    expect(status.peers[0]).toMatchObject({ backend, software: true });
+    expect(status.peers[0].adapter).toMatch(adapter);
     const sse = listen(origin, token);
     try {
       await new Promise((r) => setTimeout(r, 300)); // the stream is open before the run starts
@@ -133,14 +138,14 @@ describe.skipIf(!chromiumHere)('a run trained in the GPU window (Chromium, Swift
       expect(end, JSON.stringify(end.error)).toMatchObject({ status: 'done' });
       const mine = sse.events.filter((e) => e.payload.runId === runId);
       const logs = mine.filter((e) => e.name === 'runLog').map((e) => e.payload.message ?? '');
-      expect(logs.filter((l) => l.startsWith('GPU:'))).toEqual([expect.stringMatching(/^GPU: training on webgl \(ANGLE .*SwiftShader.*, software rendering\) in a GPU window$/)]);
+      expect(logs.filter((l) => l.startsWith('GPU:'))).toEqual([expect.stringMatching(new RegExp(`^GPU: training on ${backend} \\(${adapterPattern}, software rendering\\) in a GPU window$`, 'i'))]);
       const tuning = mine.filter((e) => e.name === 'runProgress' && e.payload.phase === 'finetune');
       expect(tuning.length).toBeGreaterThan(0);
       expect(tuning.some((e) => typeof e.payload.loss === 'number' && Number.isFinite(e.payload.loss))).toBe(true);
 
       const run = await api<{ summary: { training: { backend?: string; adapter?: string; software?: boolean }[]; prune: { achievedSparsity: number } }; layers: { phase: string; className: string; sparsity: number }[] }>(origin, token, 'getRun', { runId });
-      expect(run.summary.training[0]).toMatchObject({ backend: 'webgl', software: true });
-      expect(run.summary.training[0].adapter).toMatch(/SwiftShader/);
+      expect(run.summary.training[0]).toMatchObject({ backend, software: true });
+      expect(run.summary.training[0].adapter).toMatch(adapter);
       // Masks kept through training on the GPU: the saved model is as sparse as asked.
       expect(run.summary.prune.achievedSparsity).toBeCloseTo(0.6, 2);
       const after = run.layers.filter((l) => l.phase === 'after' && (l.className === 'Conv2D' || l.className === 'Dense'));
@@ -151,12 +156,12 @@ describe.skipIf(!chromiumHere)('a run trained in the GPU window (Chromium, Swift
       await page.goto(`${origin}/?token=${token}#/runs/${runId}`);
       const paths = page.getByTestId('run-paths');
       await paths.waitFor({ timeout: 30_000 });
-      expect(await paths.textContent()).toMatch(/fine-tuned by webgl on ANGLE .*SwiftShader.* \(software rendering\), tfjs step/);
-      await shot(page, 'gpu-run-detail');
+      expect(await paths.textContent()).toMatch(new RegExp(`fine-tuned by ${backend} on ${adapterPattern} \\(software rendering\\), tfjs step`, 'i'));
+      await shot(page, `gpu-run-detail-${backend}`);
       const shown = await topiary(home, ['runs', 'show', runId]);
-      expect(shown).toMatch(/fine-tuned by webgl on ANGLE .*SwiftShader.* \(software rendering\)/);
+      expect(shown).toMatch(new RegExp(`fine-tuned by ${backend} on ${adapterPattern} \\(software rendering\\)`, 'i'));
       const json = JSON.parse(await topiary(home, ['runs', 'show', runId, '--json'])) as { summary: { training: { backend: string }[] } };
-      expect(json.summary.training[0].backend).toBe('webgl');
+      expect(json.summary.training[0].backend).toBe(backend);
     } finally {
       sse.stop();
     }

@@ -20,6 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -91,6 +94,25 @@ struct tp_trainer {
 };
 
 static void *zalloc(size_t bytes) { return calloc(1, bytes > 0 ? bytes : 1); }
+
+/*
+ * A lane buffer (activations, gradients, scratch: up to gigabytes at 224x224). Large ones are
+ * 2 MiB-aligned and asked to be backed by transparent huge pages where the kernel offers them on
+ * request (THP "madvise", Debian's default): their first touch, in the first training step, then
+ * takes one fault per 2 MiB instead of one per 4 KiB. Freed with free().
+ */
+static void *lane_alloc(size_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  const size_t huge = (size_t)2 << 20;
+  if (bytes >= 4 * huge) {
+    void *p = 0;
+    if (posix_memalign(&p, huge, bytes) != 0) return 0;
+    madvise(p, bytes, MADV_HUGEPAGE); /* advice only: without THP the buffer still works */
+    return p;
+  }
+#endif
+  return malloc(bytes > 0 ? bytes : 1);
+}
 
 static void free_lane_buffers(const tp_trainer *t, lane *ln) {
   for (int i = 0; i < t->nnodes; i++) {
@@ -432,11 +454,11 @@ static int ensure_capacity(const tp_trainer *t, lane *ln, long n) {
     const node *L = &t->nodes[i];
     if (L->in_size > biggest) biggest = L->in_size;
     if (L->kind == TP_IDENTITY) continue;
-    ok = ok && (ln->buf[i] = malloc(sizeof(float) * n * L->out_size)) != 0;
-    if (L->upstream) ok = ok && (ln->dbuf[i] = malloc(sizeof(float) * n * L->out_size)) != 0;
+    ok = ok && (ln->buf[i] = lane_alloc(sizeof(float) * n * L->out_size)) != 0;
+    if (L->upstream) ok = ok && (ln->dbuf[i] = lane_alloc(sizeof(float) * n * L->out_size)) != 0;
   }
   ln->scratch_size = n * biggest;
-  ok = ok && (ln->scratch = malloc(sizeof(float) * ln->scratch_size)) != 0;
+  ok = ok && (ln->scratch = lane_alloc(sizeof(float) * ln->scratch_size)) != 0;
   ln->cap = n;
   if (!ok) free_lane_buffers(t, ln);
   return ok;

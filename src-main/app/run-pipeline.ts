@@ -19,7 +19,7 @@ import { checkPrunable } from '../engine/prune/feasibility';
 import { runPruning, type RunPruningResult } from '../engine/prune/run';
 import type { Divergence } from '../engine/finetune/trainer';
 import { validatePruneConfig } from '../engine/prune/types';
-import { prunableWeights } from '../engine/prune/weights';
+import { kernelSparsity } from '../engine/prune/weights';
 import { outputUnits, resolveTask, type Task } from '../engine/task';
 import { initBackend } from '../node/backend';
 import type { LoadedDataset } from '../node/datasets';
@@ -409,18 +409,6 @@ function checkTargets(task: Task, targetNames: string[] | undefined, units: numb
   if (task === 'regression' && targetNames && targetNames.length !== units) {
     throw new ConfigError(`dataset ${source} has ${targetNames.length} target(s) (${targetNames.join(', ')}) but the model predicts ${units} value(s) a sample`);
   }
-}
-
-/** Fraction of exact zeros in each prunable kernel, by layer name. */
-function kernelSparsity(model: tf.LayersModel): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const w of prunableWeights(model)) {
-    const values = w.variable.read().dataSync();
-    let zeros = 0;
-    for (let i = 0; i < values.length; i++) if (values[i] === 0) zeros++;
-    out[w.layer] = values.length ? zeros / values.length : 0;
-  }
-  return out;
 }
 
 /** `run:<id>` (derive from an earlier run) is that run's saved model; other specs pass through. */

@@ -9,6 +9,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { GpuRouteHandler } from '../common/contract/gpu';
 import type { GpuPreference } from '../app/gpu-peers';
+import { LOCKED_WEB_PREFERENCES } from './security';
 
 /** The largest JSON body a GPU window posts (progress batches); binary bodies (a trained model) may be larger. */
 const MAX_JSON_BODY = 8 * 1024 * 1024;
@@ -30,14 +31,7 @@ export function gpuWindowOptions() {
     height: 320,
     title: 'Topiary GPU engine',
     webPreferences: {
-      contextIsolation: true,
-      sandbox: true,
-      nodeIntegration: false,
-      nodeIntegrationInWorker: false,
-      webSecurity: true,
-      allowRunningInsecureContent: false,
-      webviewTag: false,
-      spellcheck: false,
+      ...LOCKED_WEB_PREFERENCES,
       // A hidden window's timers are throttled by default: its heartbeats and polls would stall.
       backgroundThrottling: false,
     },

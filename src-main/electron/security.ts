@@ -26,6 +26,18 @@ export const APP_SCHEME_PRIVILEGES = [
 export const CONTENT_SECURITY_POLICY =
   "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; frame-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
+/** Every window's web preferences: isolated, sandboxed, no Node, no webviews (the GPU window adds no preload). */
+export const LOCKED_WEB_PREFERENCES = {
+  contextIsolation: true,
+  sandbox: true,
+  nodeIntegration: false,
+  nodeIntegrationInWorker: false,
+  webSecurity: true,
+  allowRunningInsecureContent: false,
+  webviewTag: false,
+  spellcheck: false,
+} as const;
+
 export function mainWindowOptions(preloadPath: string, bounds?: { x?: number; y?: number; width: number; height: number }) {
   return {
     width: bounds?.width ?? 1280,
@@ -36,17 +48,7 @@ export function mainWindowOptions(preloadPath: string, bounds?: { x?: number; y?
     minHeight: 600,
     show: false,
     title: 'Topiary',
-    webPreferences: {
-      preload: preloadPath,
-      contextIsolation: true,
-      sandbox: true,
-      nodeIntegration: false,
-      nodeIntegrationInWorker: false,
-      webSecurity: true,
-      allowRunningInsecureContent: false,
-      webviewTag: false,
-      spellcheck: false,
-    },
+    webPreferences: { preload: preloadPath, ...LOCKED_WEB_PREFERENCES },
   };
 }
 

@@ -75,3 +75,15 @@ export function prunableWeights(model: tf.LayersModel): PrunableWeight[] {
 export function inputSize(w: PrunableWeight): number {
   return w.shape[w.inAxis];
 }
+
+/** Fraction of exact zeros in each prunable kernel, by layer name. */
+export function kernelSparsity(model: tf.LayersModel): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const w of prunableWeights(model)) {
+    const values = w.variable.read().dataSync();
+    let zeros = 0;
+    for (let i = 0; i < values.length; i++) if (values[i] === 0) zeros++;
+    out[w.layer] = values.length ? zeros / values.length : 0;
+  }
+  return out;
+}

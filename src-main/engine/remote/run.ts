@@ -10,7 +10,7 @@ import { CancelledError } from '../../common/errors';
 import { arraySplit, takeRange, type Dataset } from '../data';
 import { runPruning, type RunPruningResult } from '../prune/run';
 import type { PruneConfig, PruningPlan } from '../prune/types';
-import { prunableWeights } from '../prune/weights';
+import { kernelSparsity } from '../prune/weights';
 import type { GpuProgress, GpuPruningRequest, GpuPruningResponse, GpuTrainingDevice, WireModel, WireTrain } from './wire';
 
 /** The model's artifacts as the wire carries them (any weight dtype; bytes as tfjs saves them). */
@@ -67,18 +67,6 @@ function renameWeights(plan: PruningPlan, names: Map<string, string>): PruningPl
 }
 
 const savedNames = (m: tf.LayersModel) => new Map(m.weights.map((w) => [w.name, w.originalName]));
-
-/** Fraction of exact zeros in each prunable kernel, by layer name. */
-function kernelSparsity(model: tf.LayersModel): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const w of prunableWeights(model)) {
-    const values = w.variable.read().dataSync();
-    let zeros = 0;
-    for (let i = 0; i < values.length; i++) if (values[i] === 0) zeros++;
-    out[w.layer] = values.length ? zeros / values.length : 0;
-  }
-  return out;
-}
 
 /**
  * The window's side: runs the request on the active backend and answers with the trained model.

@@ -9,11 +9,11 @@
 import type { CommandName, CommandPayload, CommandResults, ContractEvent, EventListener } from '../common/contract';
 import type { RunFilter, RunQuery } from '../store/types';
 import { openStoreServices, type AppServices } from './store-services';
-import type { GpuPeers } from './gpu-peers';
+import { describeGpuWindows, type GpuPeers } from './gpu-peers';
 import { FitJobs } from './fit-jobs';
 import { defaultDbPath, topiaryHome } from './paths';
 import { ProfileService } from './profile-service';
-import { SettingsService } from './settings-service';
+import { SettingsService, type SettingsView } from './settings-service';
 import { createEngine, type EngineCalls, type EngineCommand } from './engine-worker';
 import type { EngineHost } from '../jobs/engine-host';
 
@@ -44,6 +44,9 @@ export async function createApi(opts: { home?: string; dbPath?: string; gpuPeers
   const { history, runs } = services;
   const profiles = new ProfileService(services.store);
   const settings = new SettingsService(home);
+  // Which GPU windows are connected and whether the next run would use each (web mode, desktop app).
+  const withGpuWindows = (view: SettingsView): SettingsView =>
+    opts.gpuPeers ? { ...view, gpuWindows: describeGpuWindows(opts.gpuPeers.list(), view.training?.choice ?? 'cpu') } : view;
   const listeners = new Set<EventListener>();
   const broadcast = (e: ContractEvent) => {
     for (const l of listeners) l(e.name, e.payload);
@@ -86,8 +89,8 @@ export async function createApi(opts: { home?: string; dbPath?: string; gpuPeers
     duplicateProfile: ({ id, newId, name }) => profiles.duplicate(id, newId, name),
     saveProfile: ({ id, profile }) => profiles.update(id, profile, `profile ${id}`),
     deleteProfile: ({ id }) => profiles.delete(id),
-    getSettings: () => settings.view(),
-    updateSettings: (patch) => settings.update(patch),
+    getSettings: () => withGpuWindows(settings.view()),
+    updateSettings: (patch) => withGpuWindows(settings.update(patch)),
   };
 
   return {

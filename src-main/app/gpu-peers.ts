@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { CancelledError, TopiaryError, fromErrorInfo, type ErrorInfo } from '../common/errors';
 import type { GpuBackendName, GpuInfo } from '../common/contract/gpu';
+import type { GpuWindowView } from '../common/contract/settings';
 import { resolveTrainingBackend, type TrainingBackend } from '../common/settings';
 import type { GpuProgress, GpuPruningRequest, GpuPruningResponse } from '../engine/remote/wire';
 
@@ -43,7 +44,8 @@ const describe = (info: GpuInfo) => `${info.backend} on ${info.adapter ?? 'an un
 /**
  * Which peer trains a run. `auto` takes a peer whose backend passed its self-test and is not
  * software-rendered (SwiftShader trains slower than the CPU path), WebGPU before WebGL, idle before
- * busy; a named backend takes a peer on it, software ones too (tests force SwiftShader that way);
+ * busy; a named backend takes a peer on it, software ones too (tests force SwiftShader that way),
+ * a real GPU first;
  * `cpu` never delegates. Without one, `reason` says why, for the run's one log line.
  * @example choosePeer('auto', []) // { reason: 'no GPU window connected' }
  */
@@ -53,7 +55,8 @@ export function choosePeer(preference: GpuPreference, peers: readonly GpuPeerVie
   const working = peers.filter((p) => p.info.backend !== null && p.info.selfTest?.passed === true);
   const fits = preference === 'auto' ? working.filter((p) => !p.info.software) : working.filter((p) => p.info.backend === preference);
   if (fits.length > 0) {
-    const rank = (p: GpuPeerView) => (p.info.backend === 'webgpu' ? 0 : 1) * 1000 + p.busy;
+    // WebGPU before WebGL, a real GPU before a software one (a named backend accepts both), idle before busy.
+    const rank = (p: GpuPeerView) => (p.info.backend === 'webgpu' ? 0 : 1) * 2000 + (p.info.software ? 1000 : 0) + Math.min(p.busy, 999);
     return { peer: [...fits].sort((a, b) => rank(a) - rank(b))[0] };
   }
   if (working.length === 0) {
@@ -63,6 +66,20 @@ export function choosePeer(preference: GpuPreference, peers: readonly GpuPeerVie
   const have = working.map((p) => describe(p.info) + (p.info.software ? ' (software)' : '')).join(', ');
   if (preference === 'auto') return { reason: `only a software GPU is connected (${have}); auto does not train on software rendering, set TOPIARY_BACKEND=webgl or webgpu to use it` };
   return { reason: `no GPU window runs ${preference} (connected: ${have})` };
+}
+
+/**
+ * The connected windows as the settings screen lists them: for each, whether `preference` would
+ * train the next run on it, and if not, why (the same rule as a run's, choosePeer).
+ */
+export function describeGpuWindows(peers: readonly GpuPeerView[], preference: GpuPreference): GpuWindowView[] {
+  const choice = choosePeer(preference, peers);
+  return peers.map((p) => {
+    const chosen = choice.peer?.id === p.id;
+    const alone = choosePeer(preference, [p]);
+    const line = chosen ? 'trains the next run' : alone.peer ? 'another window is chosen first' : alone.reason;
+    return { backend: p.info.backend, ...(p.info.adapter ? { adapter: p.info.adapter } : {}), software: p.info.software ?? false, busy: p.busy, chosen, line };
+  });
 }
 
 interface Job {

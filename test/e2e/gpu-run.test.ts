@@ -162,6 +162,11 @@ describe.skipIf(!chromiumHere)('a run trained in the GPU window (Chromium, Swift
       expect(shown).toMatch(new RegExp(`fine-tuned by ${backend} on ${adapterPattern} \\(software rendering\\)`, 'i'));
       const json = JSON.parse(await topiary(home, ['runs', 'show', runId, '--json'])) as { summary: { training: { backend: string }[] } };
       expect(json.summary.training[0].backend).toBe(backend);
+      // Settings lists the connected window and says the next run trains there.
+      await page.goto(`${origin}/?token=${token}#/settings`);
+      const windows = page.getByTestId('gpu-window');
+      await windows.first().waitFor({ timeout: 30_000 });
+      expect(await windows.allTextContents()).toEqual([expect.stringMatching(new RegExp(`^${backend} on ${adapterPattern} \\(software rendering\\) — trains the next run$`, 'i'))]);
     } finally {
       sse.stop();
     }
@@ -180,6 +185,8 @@ describe.skipIf(!chromiumHere)('a run trained in the GPU window (Chromium, Swift
       expect(logs.filter((l) => l.startsWith('GPU:'))).toEqual([expect.stringMatching(/^GPU: none used \(only a software GPU is connected \(.*SwiftShader.*\); auto does not train on software rendering, set TOPIARY_BACKEND=webgl or webgpu to use it\)$/i)]);
       const run = await api<{ summary: { training: Record<string, unknown>[] } }>(origin, token, 'getRun', { runId });
       expect(run.summary.training[0]).not.toHaveProperty('backend');
+      const settings = await api<{ gpuWindows: { software: boolean; chosen: boolean; line: string }[] }>(origin, token, 'getSettings', {});
+      expect(settings.gpuWindows).toEqual([expect.objectContaining({ software: true, chosen: false, line: expect.stringMatching(/^only a software GPU is connected/) })]);
     } finally {
       sse.stop();
     }

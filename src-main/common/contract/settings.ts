@@ -22,4 +22,21 @@ export interface SettingsView {
   trainingError?: string;
   /** The decision in words, e.g. `webgl (TOPIARY_BACKEND=webgl overrides the settings' auto)`. */
   trainingLine: string;
+  /**
+   * The GPU windows connected now (web mode's frames, the desktop app's hidden window), each with
+   * whether the next run would train on it and, if not, why; absent where runs have no GPU peers.
+   */
+  gpuWindows?: GpuWindowView[];
+}
+
+export interface GpuWindowView {
+  backend: string | null;
+  adapter?: string;
+  software: boolean;
+  /** Runs queued or training on it. */
+  busy: number;
+  /** The next run trains here (the training backend's choice picks this window). */
+  chosen: boolean;
+  /** In words: `trains the next run`, or why not (choosePeer's reason). */
+  line: string;
 }

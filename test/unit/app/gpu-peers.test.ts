@@ -7,7 +7,7 @@ import { ConfigError } from '../../../src-main/common/errors';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { GpuInfo } from '../../../src-main/common/contract/gpu';
 import { CancelledError } from '../../../src-main/common/errors';
-import { choosePeer, GpuPeerLostError, GpuPeers, trainingBackendPreference, UnknownGpuPeerError, type GpuPeerView } from '../../../src-main/app/gpu-peers';
+import { choosePeer, describeGpuWindows, GpuPeerLostError, GpuPeers, trainingBackendPreference, UnknownGpuPeerError, type GpuPeerView } from '../../../src-main/app/gpu-peers';
 import type { GpuProgress, GpuPruningRequest, GpuPruningResponse } from '../../../src-main/engine/remote/wire';
 
 const selfTest = { steps: 3, cpuLoss: 1, gpuLoss: 1, relDiff: 0, tolerance: 1e-5, passed: true, ms: 10 };
@@ -46,6 +46,20 @@ describe('choosePeer', () => {
     expect(choosePeer('auto', []).reason).toBe('no GPU window connected');
     const none = view('none', { backend: null, adapter: undefined, selfTest: undefined, skipped: [{ name: 'webgl', reason: 'this browser gives no WebGL context (GPU blocked or disabled)' }] });
     expect(choosePeer('webgl', [none]).reason).toBe('the GPU window found no usable GPU (webgl: this browser gives no WebGL context (GPU blocked or disabled))');
+  });
+});
+
+describe('describeGpuWindows (the settings screen\'s list)', () => {
+  it('marks the window the next run would take and says for each other one why not, by the run\'s own rule', () => {
+    const peers = [view('soft', { ...swiftshader }), view('gl', {}), view('gpu', { backend: 'webgpu' }, 2)];
+    const auto = describeGpuWindows(peers, 'auto');
+    expect(auto.map((w) => w.chosen)).toEqual([false, false, true]);
+    expect(auto[2]).toEqual({ backend: 'webgpu', adapter: 'ANGLE (NVIDIA GeForce RTX 4070)', software: false, busy: 2, chosen: true, line: 'trains the next run' });
+    expect(auto[1].line).toBe('another window is chosen first');
+    expect(auto[0].line).toMatch(/^only a software GPU is connected .*auto does not train on software rendering/);
+    expect(describeGpuWindows(peers, 'webgl').map((w) => w.chosen)).toEqual([false, true, false]);
+    expect(describeGpuWindows(peers, 'cpu').every((w) => !w.chosen && w.line === 'training backend set to cpu')).toBe(true);
+    expect(describeGpuWindows([], 'auto')).toEqual([]);
   });
 });
 

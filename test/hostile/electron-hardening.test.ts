@@ -23,7 +23,9 @@ const fake = vi.hoisted(() => ({
   permissionRequest: undefined as undefined | Handler,
   permissionCheck: undefined as undefined | Handler,
   devicePermission: undefined as undefined | Handler,
+  /** The main window's URL (the first loaded), and every URL any window loaded (the hidden GPU window too). */
   loadedUrl: '',
+  loaded: [] as string[],
   userData: '',
   /** The folder main.ts gave the app:// handler. */
   rendererRoot: '',
@@ -41,7 +43,8 @@ vi.mock('electron', () => {
       return { x: 0, y: 0, width: 1, height: 1 };
     }
     async loadURL(url: string) {
-      fake.loadedUrl = url;
+      fake.loaded.push(url);
+      if (!fake.loadedUrl) fake.loadedUrl = url;
     }
   }
   return {
@@ -80,9 +83,9 @@ vi.mock('../../src-main/electron/security', async (importOriginal) => {
   const actual = await importOriginal<typeof import('../../src-main/electron/security')>();
   return {
     ...actual,
-    appProtocolHandler: (rendererRoot: string) => {
+    appProtocolHandler: (rendererRoot: string, ...rest: unknown[]) => {
       fake.rendererRoot = rendererRoot;
-      return actual.appProtocolHandler(rendererRoot);
+      return (actual.appProtocolHandler as (root: string, ...r: unknown[]) => unknown)(rendererRoot, ...rest);
     },
   };
 });
@@ -134,6 +137,24 @@ describe('the app protocol', () => {
   it('the window loads app://topiary/index.html, not a file:// URL', () => {
     expect(fake.loadedUrl).toBe('app://topiary/index.html');
     expect(fake.protocolHandlers.has('app')).toBe(true);
+  });
+
+  it('every window, the hidden GPU window too, loads only app://topiary/ pages', async () => {
+    await vi.waitFor(() => expect(fake.loaded.length).toBe(2));
+    for (const url of fake.loaded) expect(url.startsWith('app://topiary/'), url).toBe(true);
+    expect(fake.loaded[1]).toMatch(/^app:\/\/topiary\/gpu\.html\?backend=auto&token=[\w-]{24,}$/);
+  });
+
+  it('the GPU routes on app:// refuse a missing or wrong token, and reach no file through a crafted path', async () => {
+    const handle = fake.protocolHandlers.get('app')!;
+    for (const url of ['app://topiary/api/gpu/status', 'app://topiary/api/gpu/status?token=x', 'app://topiary/api/gpu/..%2F..%2Fetc%2Fpasswd']) {
+      const res = await handle({ url, method: 'GET', headers: new Headers() } as never);
+      expect(res.status, url).toBe(401);
+    }
+    const token = new URL(fake.loaded[1]).searchParams.get('token')!;
+    const res = await handle({ url: `app://topiary/api/gpu/..%2F..%2Fetc%2Fpasswd?token=${token}`, method: 'GET', headers: new Headers() } as never);
+    expect(res.status).toBe(404);
+    expect(await res.text()).not.toContain('root:');
   });
 
   it('app:// is served from the built renderer folder beside the main bundle', () => {

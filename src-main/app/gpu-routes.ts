@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { describeIssues } from '../common/contract';
 import { GpuInfoSchema, type GpuInfo, type GpuReply, type GpuRouteHandler, type GpuRouteRequest } from '../common/contract/gpu';
 import { UnknownGpuPeerError, type GpuPeers, type GpuPreference } from './gpu-peers';
+import type { SettingsService } from './settings-service';
 import { decodeResponse, encodeRequest, GpuWireError, type GpuProgress } from '../engine/remote/wire';
 
 
@@ -86,4 +87,9 @@ export function gpuRoutes(peers: GpuPeers, preference: () => GpuPreference, memo
       throw err;
     }
   };
+}
+
+/** The routes as the web server and the desktop app serve them: the settings decide whether a window is wanted and its memory limit. */
+export function settingsGpuRoutes(peers: GpuPeers, settings: Pick<SettingsService, 'windowBackend' | 'gpuMemoryLimitBytes'>): GpuRouteHandler {
+  return gpuRoutes(peers, () => settings.windowBackend(), () => settings.gpuMemoryLimitBytes());
 }

@@ -64,6 +64,23 @@ export class SettingsService {
   }
 
   /**
+   * Whether a GPU window should be open, and on what: trainingBackend(), except that an unknown
+   * TOPIARY_BACKEND answers cpu here (each run then fails with that reason; no window is needed for it).
+   */
+  windowBackend(env: Readonly<Record<string, string | undefined>> = process.env): TrainingBackend {
+    try {
+      return this.trainingBackend(env);
+    } catch {
+      return 'cpu';
+    }
+  }
+
+  /** The GPU memory limit in bytes (gpuMemoryLimitMiB; its default when the file gets it wrong). */
+  gpuMemoryLimitBytes(): number {
+    return this.load().settings.gpuMemoryLimitMiB * 2 ** 20;
+  }
+
+  /**
    * Applies `patch` (already checked against SettingsPatchSchema at the front door; checked again
    * here, since the CLI and tests call this directly) and writes the whole file. Fields the file got
    * wrong are written as their defaults; the damaged file is kept beside it as settings.json.bad.

@@ -16,7 +16,7 @@ import { app, BrowserWindow, dialog, ipcMain, Menu, protocol, session, shell } f
 import { DialogRequestSchema, IPC_DIALOG, IPC_EVENT, IPC_INVOKE } from '../common/contract';
 import { createApi } from '../app/api';
 import { GpuPeers } from '../app/gpu-peers';
-import { gpuRoutes } from '../app/gpu-routes';
+import { settingsGpuRoutes } from '../app/gpu-routes';
 import { SettingsService } from '../app/settings-service';
 import { gpuApiHandler, gpuWindowOptions, gpuWindowUrl } from './gpu-window';
 import {
@@ -66,16 +66,8 @@ async function start() {
   // GPU windows train runs (app/gpu-peers.ts): the hidden one below, through app://topiary/api/gpu/*.
   const gpuPeers = new GpuPeers();
   const settings = new SettingsService(process.env.TOPIARY_HOME);
-  const preference = () => {
-    try {
-      return settings.trainingBackend();
-    } catch {
-      return 'cpu' as const; // an unknown TOPIARY_BACKEND fails each run with its reason
-    }
-  };
   const gpuToken = randomBytes(24).toString('base64url');
-  const routes = gpuRoutes(gpuPeers, preference, () => settings.view().settings.gpuMemoryLimitMiB * 2 ** 20);
-  protocol.handle(APP_SCHEME, appProtocolHandler(rendererRoot, gpuApiHandler(routes, gpuToken)));
+  protocol.handle(APP_SCHEME, appProtocolHandler(rendererRoot, gpuApiHandler(settingsGpuRoutes(gpuPeers, settings), gpuToken)));
   const api = await createApi({ home: process.env.TOPIARY_HOME, gpuPeers });
 
   session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
@@ -138,7 +130,7 @@ async function start() {
   await win.loadURL(appIndexUrl);
   // The GPU window, when the training backend is not cpu (read at start: a changed setting applies
   // after a restart). Hidden, it must not keep the app alive: it closes with the main window.
-  const gpuUrl = gpuWindowUrl(APP_ORIGIN, preference(), gpuToken);
+  const gpuUrl = gpuWindowUrl(APP_ORIGIN, settings.windowBackend(), gpuToken);
   const gpuWin = gpuUrl ? new BrowserWindow(gpuWindowOptions()) : undefined;
   if (gpuWin && gpuUrl) {
     win.on('closed', () => {

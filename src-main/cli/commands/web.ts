@@ -21,20 +21,11 @@ export const registerWebCommand: RegisterCommand = (program, ctx) => {
       const { startWebServer } = await import('../../web/server');
       const { GpuPeers } = await import('../../app/gpu-peers');
       const { SettingsService } = await import('../../app/settings-service');
-      const { gpuRoutes } = await import('../../app/gpu-routes');
+      const { settingsGpuRoutes } = await import('../../app/gpu-routes');
       // GPU windows (the app page opens one; gpu.html on its own registers too) train runs here.
       const gpuPeers = new GpuPeers();
       const api = await createApi({ home: topiaryHome(), dbPath: ctx.dbPath(), gpuPeers });
-      // Whether the page should open a GPU window: as a run would decide (an unknown TOPIARY_BACKEND fails
-      // the run with its reason, so the page need not open a window for it).
-      const settings = new SettingsService(topiaryHome());
-      const gpu = gpuRoutes(gpuPeers, () => {
-        try {
-          return settings.trainingBackend();
-        } catch {
-          return 'cpu';
-        }
-      }, () => settings.view().settings.gpuMemoryLimitMiB * 2 ** 20);
+      const gpu = settingsGpuRoutes(gpuPeers, new SettingsService(topiaryHome()));
       const server = await startWebServer({ staticDir, invoke: api.invoke, subscribe: api.subscribe, port: o.port, gpu });
       // The GPU engine page: which of WebGPU/WebGL this browser can train on, self-tested against the CPU.
       const gpuPage = `http://127.0.0.1:${server.port}/gpu.html`;

@@ -46,6 +46,10 @@ describe('SettingsService', () => {
     expect(() => s.trainingBackend({ TOPIARY_BACKEND: 'metal' })).toThrow(/TOPIARY_BACKEND must be one of .*got "metal"/);
     fs.writeFileSync(file, JSON.stringify({ trainingBackend: 'cuda', gpuMemoryLimitMiB: 1024 }));
     expect(s.trainingBackend(noEnv)).toBe('auto');
+    expect(s.gpuMemoryLimitBytes()).toBe(1024 * 2 ** 20);
+    // Whether a GPU window is wanted: as a run decides, but an unknown variable opens none (each run fails with why).
+    expect(s.windowBackend({ TOPIARY_BACKEND: 'webgl' })).toBe('webgl');
+    expect(s.windowBackend({ TOPIARY_BACKEND: 'metal' })).toBe('cpu');
   });
 
   it('creates the data folder when it does not exist yet', () => {
